@@ -1,0 +1,8 @@
+//! ringpin: a thread-per-core GRIP proxy, a faster drop-in for Pushpin.
+//!
+//! The map of modules and data paths is in `ARCHITECTURE.md` at the repository root.
+
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+pub mod http;
+pub mod limits;

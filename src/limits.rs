@@ -1,0 +1,75 @@
+//! Every fixed bound in ringpin, in one place, with its unit last.
+//!
+//! Owns: the numeric limits that protect memory and match Pushpin 1.36's defaults.
+//! Must not: import anything from the crate; a limit that a user may tune is a default here
+//! and a field in `config::Config`.
+//! Related bounds are tied together by `const` assertions at the bottom of the file.
+
+use std::time::Duration;
+
+/// Largest client request head (request line + headers), as Pushpin's `client_buffer_size`.
+pub const CLIENT_HEAD_BYTES_MAX: usize = 8192;
+/// Longest request target a client may send; longer gets 414.
+pub const CLIENT_URI_BYTES_MAX: usize = 4096;
+/// Most header fields a client request may carry (condure's limit).
+pub const CLIENT_HEADERS_MAX: usize = 64;
+/// A connection with no traffic either way for this long is closed (condure `--stream-timeout`).
+pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(1800);
+/// A client must finish sending a request head within this long once it started one.
+pub const CLIENT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Request body bytes buffered for retries and GRIP accept (Pushpin: 100,000).
+pub const REQUEST_BODY_BUFFER_BYTES_MAX: usize = 100_000;
+/// Largest non-stream GRIP instruct response body (Pushpin: 100,000).
+pub const GRIP_RESPONSE_BODY_BYTES_MAX: usize = 100_000;
+/// Largest value of a single GRIP header list after concatenation.
+pub const GRIP_HEADER_BYTES_MAX: usize = 100_000;
+/// Channels one connection may subscribe to; extra ones are ignored with a warning.
+pub const CONNECTION_SUBSCRIPTIONS_MAX: usize = 20;
+
+/// Largest origin response head.
+pub const ORIGIN_HEAD_BYTES_MAX: usize = 65_536;
+/// Most header fields in an origin response.
+pub const ORIGIN_HEADERS_MAX: usize = 128;
+/// Time allowed to connect to one origin target before failing over to the next.
+pub const ORIGIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed between bytes from an origin (zurl's inactivity timeout is 600 s).
+pub const ORIGIN_INACTIVITY_TIMEOUT: Duration = Duration::from_secs(600);
+/// Idle keep-alive origin connections kept per shard and target.
+pub const ORIGIN_POOL_IDLE_PER_TARGET_MAX: usize = 32;
+/// An idle pooled origin connection older than this is closed instead of reused.
+pub const ORIGIN_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Publish endpoint: largest request head (Pushpin: 10,000).
+pub const PUBLISH_HEAD_BYTES_MAX: usize = 10_000;
+/// Publish endpoint: largest request body (Pushpin: 1,000,000).
+pub const PUBLISH_BODY_BYTES_MAX: usize = 1_000_000;
+
+/// Default `Grip-Timeout` for response holds.
+pub const HOLD_TIMEOUT_DEFAULT: Duration = Duration::from_secs(55);
+/// Smallest `Grip-Timeout`; smaller values are raised to it.
+pub const HOLD_TIMEOUT_MIN: Duration = Duration::from_secs(5);
+/// Default `Grip-Keep-Alive` timeout.
+pub const KEEP_ALIVE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(55);
+/// Smallest `Grip-Keep-Alive` timeout.
+pub const KEEP_ALIVE_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+/// Each keep-alive period is shortened by a random amount below this (Pushpin's jitter).
+pub const KEEP_ALIVE_JITTER_MAX: Duration = Duration::from_millis(1000);
+
+/// Default bound on bytes queued for one slow connection before the slow-client policy applies.
+pub const OUTBOUND_BYTES_MAX_DEFAULT: usize = 256 * 1024;
+/// Default bound on published items queued for one connection (Pushpin: 100 per stream).
+pub const OUTBOUND_ITEMS_MAX_DEFAULT: usize = 100;
+
+/// Messages a shard inbox holds before the router waits for the shard to catch up.
+pub const SHARD_INBOX_MESSAGES_MAX: usize = 4096;
+/// Time SIGTERM/SIGINT give open connections to finish before the process exits.
+pub const SHUTDOWN_DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
+/// Backlog passed to listen(2) for client and publish listeners.
+pub const LISTEN_BACKLOG: i32 = 4096;
+
+const _: () = assert!(CLIENT_URI_BYTES_MAX < CLIENT_HEAD_BYTES_MAX);
+const _: () = assert!(REQUEST_BODY_BUFFER_BYTES_MAX <= PUBLISH_BODY_BYTES_MAX);
+const _: () = assert!(OUTBOUND_BYTES_MAX_DEFAULT >= 2 * 65_536);
+const _: () = assert!(SHUTDOWN_DRAIN_TIMEOUT.as_secs() < 10);
+const _: () = assert!(HOLD_TIMEOUT_MIN.as_secs() <= HOLD_TIMEOUT_DEFAULT.as_secs());
