@@ -40,6 +40,13 @@ pub const ORIGIN_POOL_IDLE_PER_TARGET_MAX: usize = 32;
 /// An idle pooled origin connection older than this is closed instead of reused.
 pub const ORIGIN_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Longest chunk-size line in a chunked body, extensions and CRLF included (hyper allows
+/// a similar few hundred bytes; real peers send under 20).
+pub const CHUNK_SIZE_LINE_BYTES_MAX: usize = 1024;
+/// Largest trailer section after the last chunk, final empty line included; trailers are
+/// read and discarded.
+pub const CHUNK_TRAILERS_BYTES_MAX: usize = 8192;
+
 /// Publish endpoint: largest request head (Pushpin: 10,000).
 pub const PUBLISH_HEAD_BYTES_MAX: usize = 10_000;
 /// Publish endpoint: largest request body (Pushpin: 1,000,000).
@@ -69,6 +76,8 @@ pub const SHUTDOWN_DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 pub const LISTEN_BACKLOG: i32 = 4096;
 
 const _: () = assert!(CLIENT_URI_BYTES_MAX < CLIENT_HEAD_BYTES_MAX);
+const _: () = assert!(CLIENT_URI_BYTES_MAX < PUBLISH_HEAD_BYTES_MAX);
+const _: () = assert!(CHUNK_SIZE_LINE_BYTES_MAX >= 16 + 2);
 const _: () = assert!(REQUEST_BODY_BUFFER_BYTES_MAX <= PUBLISH_BODY_BYTES_MAX);
 const _: () = assert!(OUTBOUND_BYTES_MAX_DEFAULT >= 2 * 65_536);
 const _: () = assert!(SHUTDOWN_DRAIN_TIMEOUT.as_secs() < 10);

@@ -1,7 +1,8 @@
 //! Header fields: an ordered, case-insensitive multimap, and the header rules shared by
 //! the client and origin sides.
 //!
-//! Owns: `Headers`, hop-by-hop classification, `Connection` token parsing.
+//! Owns: `Headers`, hop-by-hop classification, `Connection` token parsing, and the token /
+//! field-value syntax checks.
 //! Must not: parse whole messages (see `request.rs` / `response.rs`) or touch sockets.
 
 /// One header field as it appeared on the wire: the name keeps its case, the value is raw bytes.
@@ -49,7 +50,11 @@ impl Headers {
     /// Replaces every field named `name` by one field with `value`, at the first one's place.
     pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) {
         let value = value.into();
-        match self.0.iter().position(|f| f.name.eq_ignore_ascii_case(name)) {
+        match self
+            .0
+            .iter()
+            .position(|f| f.name.eq_ignore_ascii_case(name))
+        {
             Some(at) => {
                 self.0[at].value = value;
                 let mut index = 0;
@@ -166,6 +171,21 @@ pub fn trim_ascii(bytes: &[u8]) -> &[u8] {
     &bytes[start..end]
 }
 
+/// True when `bytes` is a non-empty RFC 9110 §5.6.2 token, the syntax of field names and
+/// methods.
+pub fn is_token(bytes: &[u8]) -> bool {
+    !bytes.is_empty()
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// True when `bytes` may be sent as a field value: no CR, LF or NUL (RFC 9110 §5.5), so the
+/// value cannot end the field line or the head early.
+pub fn is_field_value(bytes: &[u8]) -> bool {
+    !bytes.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,12 +217,35 @@ mod tests {
 
     #[test]
     fn remove_counts_and_token_lists_split_on_commas() {
-        let mut h = headers(&[("Connection", "keep-alive, Upgrade"), ("connection", "close")]);
+        let mut h = headers(&[
+            ("Connection", "keep-alive, Upgrade"),
+            ("connection", "close"),
+        ]);
         assert!(h.has_token("connection", "upgrade"));
         assert!(h.has_token("connection", "close"));
         assert!(!h.has_token("connection", "keep"));
         assert_eq!(h.remove("CONNECTION"), 2);
         assert!(h.is_empty());
+    }
+
+    #[test]
+    fn tokens_and_field_values() {
+        let tokens: &[(&[u8], bool)] = &[
+            (b"Content-Type", true),
+            (b"x_!#$%&'*+-.^`|~9", true),
+            (b"", false),
+            (b"bad name", false),
+            (b"bad:name", false),
+            (b"caf\xc3\xa9", false),
+        ];
+        for (input, expected) in tokens {
+            assert_eq!(is_token(input), *expected, "{input:?}");
+        }
+        assert!(is_field_value(b"any \t\xff bytes"));
+        assert!(is_field_value(b""));
+        assert!(!is_field_value(b"a\r\nInjected: 1"));
+        assert!(!is_field_value(b"a\nb"));
+        assert!(!is_field_value(b"a\0b"));
     }
 
     #[test]
