@@ -49,7 +49,11 @@ impl Headers {
     /// Replaces every field named `name` by one field with `value`, at the first one's place.
     pub fn set(&mut self, name: &str, value: impl Into<Vec<u8>>) {
         let value = value.into();
-        match self.0.iter().position(|f| f.name.eq_ignore_ascii_case(name)) {
+        match self
+            .0
+            .iter()
+            .position(|f| f.name.eq_ignore_ascii_case(name))
+        {
             Some(at) => {
                 self.0[at].value = value;
                 let mut index = 0;
@@ -197,7 +201,10 @@ mod tests {
 
     #[test]
     fn remove_counts_and_token_lists_split_on_commas() {
-        let mut h = headers(&[("Connection", "keep-alive, Upgrade"), ("connection", "close")]);
+        let mut h = headers(&[
+            ("Connection", "keep-alive, Upgrade"),
+            ("connection", "close"),
+        ]);
         assert!(h.has_token("connection", "upgrade"));
         assert!(h.has_token("connection", "close"));
         assert!(!h.has_token("connection", "keep"));
