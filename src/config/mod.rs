@@ -59,7 +59,7 @@ pub enum RoutesSource {
 }
 
 /// The validated, immutable configuration; shared with the shards behind an `Arc`.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Client-facing HTTP/WebSocket listeners. Default `0.0.0.0:7999`.
     pub listen: Vec<SocketAddr>,
@@ -99,6 +99,8 @@ pub struct Config {
 }
 
 /// What the command line asks for.
+// Built once at start-up and matched at once, so boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum CliOutcome {
     /// Run with this configuration; log the warnings first.

@@ -196,86 +196,87 @@ fn route_lines_parse_conditions_and_targets() {
     check("* zhttp/tcp://127.0.0.1:5 test", "domain=* -> test");
     check("*,sockjs=/s,weird h:1", "domain=* -> h:1");
     check("* h:65535", "domain=* -> h:65535");
-    // Malformed: the line is skipped.
-    check("*", "error: no target");
-    check("* # no target", "error: no target");
-    check(",path_beg=/x h:1", "error: no domain and no id");
-    check("path_beg=/x h:1", "error: no domain and no id");
-    check(r#""" h:1"#, "error: no domain and no id");
-    check(
-        "* h",
-        r#"error: bad target "h": expected host:port, test, or zhttp/..."#,
-    );
-    check(
-        "* :80",
-        r#"error: bad target ":80": expected host:port, test, or zhttp/..."#,
-    );
-    check(
-        "* ::1:80",
-        r#"error: bad target "::1:80": expected host:port, test, or zhttp/..."#,
-    );
-    check(
-        "* [::1]80",
-        r#"error: bad target "[::1]80": expected host:port, test, or zhttp/..."#,
-    );
-    check("* h:0", r#"error: bad target "h:0": port must be 1-65535"#);
-    check(
-        "* h:65536",
-        r#"error: bad target "h:65536": port must be 1-65535"#,
-    );
-    check("* h:", r#"error: bad target "h:": port must be 1-65535"#);
-    check(
-        "* h:http",
-        r#"error: bad target "h:http": port must be 1-65535"#,
-    );
-    check("* ,ssl", "error: empty target");
-    check("* zhttp/tcp://127.0.0.1:5", "error: no supported target");
-    check("* zhttpreq/a zhttp/b", "error: no supported target");
-    check("*,proto=tcp h:1", "error: proto must be http or ws");
-    check("*,proto h:1", "error: proto must be http or ws");
-    check("*,ssl=true h:1", "error: ssl must be yes or no");
-    check("*,path_beg= h:1", "error: path_beg needs a value");
-    check("*,id h:1", "error: id needs a value");
-    check("*,as_host= h:1", "error: as_host needs a value");
-    check("*,path_rem=x h:1", "error: path_rem must be a byte count");
-    check("*,path_rem=-1 h:1", "error: path_rem must be a byte count");
-    check(
-        "*,header=NoColon h:1",
-        r#"error: header needs Name:Value, not "NoColon""#,
-    );
-    check("*,header=:v h:1", r#"error: header has a bad name """#);
-    check(
-        r#"*,header="A B:v" h:1"#,
-        r#"error: header has a bad name "A B""#,
-    );
     // A quoted `=` is text: this is an (unknown) prop named `header=A B:v`, not a header.
     check(r#"*,"header=A B:v" h:1"#, "domain=* -> h:1");
-    check(
-        "*,sig_key=base64:!!! h:1",
-        "error: sig_key: bad base64 key: Invalid symbol 33, offset 0.",
-    );
-    check(
-        "*,sig_key=file:/k.pem h:1",
-        "error: sig_key: file: (PEM, ES256/RS256) keys are not supported; use an HS256 key",
-    );
-    check("* h:1,host=", "error: host needs a value");
-    check("* h:1,sub", "error: sub needs a value");
-    check(r#"* "h:1"#, "error: unterminated quote");
-    check("* h:1,", r#"error: empty property name in "h:1,""#);
 }
 
 #[test]
-fn parse_routes_warns_and_keeps_or_skips_lines() {
-    let check = |text: &str, kept_lines: &[usize], expected: &[(usize, &str)]| {
-        let (routes, warnings) = parse_routes(text);
-        let lines: Vec<usize> = routes.routes.iter().map(|r| r.line).collect();
-        assert_eq!(lines, kept_lines, "kept lines of {text:?}");
-        let got: Vec<(usize, &str)> = warnings
-            .iter()
-            .map(|w| (w.line, w.message.as_str()))
-            .collect();
-        assert_eq!(got, expected, "warnings of {text:?}");
+fn malformed_route_lines_are_refused_with_a_reason() {
+    let check = |line: &str, expected: &str| {
+        let got = parse_route_line(line, 1).map(|route| route.map(|r| summary(&r)));
+        assert_eq!(got, Err(expected.to_string()), "line {line:?}");
     };
+    check("*", "no target");
+    check("* # no target", "no target");
+    check(",path_beg=/x h:1", "no domain and no id");
+    check("path_beg=/x h:1", "no domain and no id");
+    check(r#""" h:1"#, "no domain and no id");
+    check(
+        "* h",
+        r#"bad target "h": expected host:port, test, or zhttp/..."#,
+    );
+    check(
+        "* :80",
+        r#"bad target ":80": expected host:port, test, or zhttp/..."#,
+    );
+    check(
+        "* ::1:80",
+        r#"bad target "::1:80": expected host:port, test, or zhttp/..."#,
+    );
+    check(
+        "* [::1]80",
+        r#"bad target "[::1]80": expected host:port, test, or zhttp/..."#,
+    );
+    check("* h:0", r#"bad target "h:0": port must be 1-65535"#);
+    check("* h:65536", r#"bad target "h:65536": port must be 1-65535"#);
+    check("* h:", r#"bad target "h:": port must be 1-65535"#);
+    check("* h:http", r#"bad target "h:http": port must be 1-65535"#);
+    check("* ,ssl", "empty target");
+    check("* zhttp/tcp://127.0.0.1:5", "no supported target");
+    check("* zhttpreq/a zhttp/b", "no supported target");
+    check("*,proto=tcp h:1", "proto must be http or ws");
+    check("*,proto h:1", "proto must be http or ws");
+    check("*,ssl=true h:1", "ssl must be yes or no");
+    check("*,path_beg= h:1", "path_beg needs a value");
+    check("*,id h:1", "id needs a value");
+    check("*,as_host= h:1", "as_host needs a value");
+    check("*,path_rem=x h:1", "path_rem must be a byte count");
+    check("*,path_rem=-1 h:1", "path_rem must be a byte count");
+    check(
+        "*,header=NoColon h:1",
+        r#"header needs Name:Value, not "NoColon""#,
+    );
+    check("*,header=:v h:1", r#"header has a bad name """#);
+    check(r#"*,header="A B:v" h:1"#, r#"header has a bad name "A B""#);
+    check(
+        "*,sig_key=base64:!!! h:1",
+        "sig_key: bad base64 key: Invalid symbol 33, offset 0.",
+    );
+    check(
+        "*,sig_key=file:/k.pem h:1",
+        "sig_key: file: (PEM, ES256/RS256) keys are not supported; use an HS256 key",
+    );
+    check("* h:1,host=", "host needs a value");
+    check("* h:1,sub", "sub needs a value");
+    check(r#"* "h:1"#, "unterminated quote");
+    check("* h:1,", r#"empty property name in "h:1,""#);
+}
+
+/// `parse_routes(text)` keeps the routes on `kept_lines` and warns exactly `expected`.
+fn check_parse_routes(text: &str, kept_lines: &[usize], expected: &[(usize, &str)]) {
+    let (routes, warnings) = parse_routes(text);
+    let lines: Vec<usize> = routes.routes.iter().map(|r| r.line).collect();
+    assert_eq!(lines, kept_lines, "kept lines of {text:?}");
+    let got: Vec<(usize, &str)> = warnings
+        .iter()
+        .map(|w| (w.line, w.message.as_str()))
+        .collect();
+    assert_eq!(got, expected, "warnings of {text:?}");
+}
+
+#[test]
+fn parse_routes_warns_about_ignored_props_and_keeps_the_line() {
+    let check = check_parse_routes;
     check("", &[], &[]);
     check("# a comment\n\n* test\n", &[3], &[]);
     check(
@@ -302,6 +303,11 @@ fn parse_routes_warns_and_keeps_or_skips_lines() {
             (1, "no supported target; line skipped"),
         ],
     );
+}
+
+#[test]
+fn parse_routes_skips_bad_and_duplicate_lines() {
+    let check = check_parse_routes;
     // A rejected line reports its reason only, not the props it would have ignored.
     check(
         "*,foo,proto=x h:1",
