@@ -47,6 +47,7 @@ fn tokenizer_splits_sections_props_quotes_and_comments() {
     );
     check(r#""a\\b\"c""#, r#""a\\b\"c"[]"#);
     check(r#"ab"c d"e"#, r#""abc de"[]"#);
+    check(r##""a\"#b" t"##, r##""a\"#b"[] "t"[]"##);
     check(r#""a=b",c"#, r#""a=b"[c]"#);
     check(r#"a,"x=y""#, r#""a"[x=y]"#);
     check(r#"a,x="1 2""#, r#""a"[x="1 2"]"#);
