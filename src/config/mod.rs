@@ -1,0 +1,173 @@
+//! Configuration: command line, pushpin.conf and routes text turned into one validated `Config`.
+//!
+//! Owns: `Config` (what the rest of ringpin sees), the setting enums, and the only two places
+//! that read files: `Config::from_args` (the `--config` file) and `load_routes`.
+//! Must not: open sockets, start threads, read the clock, or read files anywhere but here;
+//! `cli`, `conf_file`, `routes` and `Config::resolve` are pure functions over text.
+//! Invariants: precedence is defaults < pushpin.conf < command line, decided in one function
+//! (`Config::resolve`); routes come from exactly one `RoutesSource`; every ignored setting or
+//! route line produces a warning the caller logs.
+//! Supported keys and flags are listed in `docs/config.md`.
+
+pub mod cli;
+pub mod conf_file;
+pub mod routes;
+
+mod error;
+mod resolve;
+mod route_line;
+mod values;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use cli::{parse_args, usage, CliArgs};
+pub use conf_file::{parse_conf, ConfFile};
+pub use error::ConfigError;
+pub use routes::{parse_routes, Proto, Route, RouteWarning, Routes, Target};
+pub use values::parse_sig_key;
+
+/// What happens to a connection whose outbound queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlowClientPolicy {
+    /// Drop the items that do not fit; the connection stays open (and misses them).
+    Drop,
+    /// Close the connection, so the client reconnects and recovers (with `Last-Event-ID`).
+    Close,
+}
+
+/// One `X-Forwarded-For` rule, applied in order (Pushpin's `x_forwarded_for`, PUSHPIN.md §1.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum XffRule {
+    /// `truncate:N`: keep only the last N entries the client sent.
+    Truncate(usize),
+    /// `append`: append the client's IP address.
+    Append,
+}
+
+/// Where the routes table comes from; chosen once by `Config::resolve`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoutesSource {
+    /// No route configured: the built-in `* test` route.
+    Builtin,
+    /// `--route` lines, in order.
+    Lines(Vec<String>),
+    /// A routes file: `--routes`, or pushpin.conf's `routesfile` resolved against the
+    /// configuration file's directory. SIGHUP re-reads it.
+    File(PathBuf),
+}
+
+/// The validated, immutable configuration; shared with the shards behind an `Arc`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Client-facing HTTP/WebSocket listeners. Default `0.0.0.0:7999`.
+    pub listen: Vec<SocketAddr>,
+    /// The publish/control HTTP listener. Default `127.0.0.1:5561`.
+    pub publish_listen: SocketAddr,
+    /// Where to load routes from: `--route` lines > `--routes` > conf `routesfile` > `* test`.
+    pub routes_source: RoutesSource,
+    /// Shard (thread) count; 0 means one per available core, resolved by the runtime.
+    pub shards: usize,
+    /// Grip-Sig HS256 key, decoded (`base64:` keys). Default `changeme`.
+    pub sig_key: Vec<u8>,
+    /// Grip-Sig issuer. Default `pushpin`.
+    pub sig_iss: String,
+    /// Log level. Default info (Pushpin's 2).
+    pub log_level: log::LevelFilter,
+    /// Detailed error bodies for every route (`[proxy] debug`, `--debug`).
+    pub debug: bool,
+    /// Bytes one connection may have queued before `slow_client` applies.
+    pub outbound_bytes_max: usize,
+    /// Items one connection may have queued before `slow_client` applies.
+    pub outbound_items_max: usize,
+    /// What happens to a connection whose outbound queue is full. Default `Close`.
+    pub slow_client: SlowClientPolicy,
+    /// `X-Forwarded-For` rules for untrusted clients. Default `[Append]`; Pushpin's default
+    /// is none (a deliberate difference, DESIGN.md §4).
+    pub x_forwarded_for: Vec<XffRule>,
+    /// A client connection with no traffic for this long is closed.
+    pub client_idle_timeout: Duration,
+    /// How long the router holds an out-of-order item waiting for its `prev-id` (Pushpin's
+    /// `message_wait`). Default 5000 ms.
+    pub message_wait: Duration,
+    /// How long published ids are remembered for de-duplication (Pushpin's `id_cache_ttl`).
+    /// Default 60 s (Pushpin's shipped pushpin.conf; its code default is 0).
+    pub id_cache_ttl: Duration,
+    /// Channels one connection may subscribe to (Pushpin's `connection_subscription_max`).
+    pub connection_subscriptions_max: usize,
+}
+
+/// What the command line asks for.
+// Built once at start-up and matched at once, so boxing the large variant buys nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+pub enum CliOutcome {
+    /// Run with this configuration; log the warnings first.
+    Run(Config, Vec<String>),
+    /// `--help`/`-h`: print `usage()` and exit 0.
+    Help,
+    /// `--version`: print the version and exit 0.
+    Version,
+}
+
+impl Config {
+    /// Parses the command line (without argv\[0\]), reads the `--config` file if one is given,
+    /// and resolves both into a `Config` with its warnings.
+    pub fn from_args(args: &[String]) -> Result<CliOutcome, ConfigError> {
+        let cli = parse_args(args)?;
+        if cli.help {
+            return Ok(CliOutcome::Help);
+        }
+        if cli.version {
+            return Ok(CliOutcome::Version);
+        }
+        let mut warnings = Vec::new();
+        let conf = match &cli.config {
+            Some(path) => {
+                let (conf, conf_warnings) = load_conf(path)?;
+                warnings.extend(conf_warnings);
+                Some((conf, path.clone()))
+            }
+            None => None,
+        };
+        let (config, resolve_warnings) = Config::resolve(cli, conf)?;
+        warnings.extend(resolve_warnings);
+        Ok(CliOutcome::Run(config, warnings))
+    }
+}
+
+/// Reads and parses a pushpin.conf file; line errors carry the path.
+pub fn load_conf(path: &Path) -> Result<(ConfFile, Vec<String>), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_conf(&text).map_err(|error| match error {
+        ConfigError::Conf { line, message } => ConfigError::ConfFile {
+            path: path.to_path_buf(),
+            line,
+            message,
+        },
+        other => other,
+    })
+}
+
+/// Loads the routes table from its source; only a `File` source can fail (unreadable file).
+/// Bad lines are warnings, not errors, so a reload with one typo keeps every other route.
+pub fn load_routes(source: &RoutesSource) -> Result<(Routes, Vec<RouteWarning>), ConfigError> {
+    match source {
+        RoutesSource::Builtin => Ok((Routes::builtin_test(), Vec::new())),
+        RoutesSource::Lines(lines) => Ok(parse_routes(&lines.join("\n"))),
+        RoutesSource::File(path) => {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            Ok(parse_routes(&text))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

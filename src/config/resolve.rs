@@ -1,0 +1,204 @@
+//! `Config::resolve`: defaults < pushpin.conf < command line, in one pure function.
+//!
+//! Owns: the defaults (`impl Default for Config`, each citing Pushpin's value), precedence,
+//! `port_offset`, the choice of routes source, key decoding and cross-setting checks.
+//! Must not: read files or the environment; the conf file's path is used only to resolve
+//! `routesfile` against its directory.
+//! Invariants: a value from the command line always wins; every setting that is given but
+//! not used (e.g. `--routes` next to `--route`) produces a warning.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::values::parse_sig_key;
+use super::{CliArgs, ConfFile, Config, ConfigError, RoutesSource, SlowClientPolicy, XffRule};
+use crate::limits;
+
+/// Pushpin's client port (`[runner] http_port=7999`).
+const LISTEN_PORT_DEFAULT: u16 = 7999;
+/// Pushpin's publish port (`[handler] push_in_http_port=5561`).
+const PUBLISH_PORT_DEFAULT: u16 = 5561;
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            // Pushpin: http_port=7999 on every interface.
+            listen: vec![SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                LISTEN_PORT_DEFAULT,
+            )],
+            // Pushpin: push_in_http_addr=127.0.0.1, push_in_http_port=5561.
+            publish_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), PUBLISH_PORT_DEFAULT),
+            // Pushpin ships a routes file holding `* test`.
+            routes_source: RoutesSource::Builtin,
+            shards: 0,
+            // Pushpin: sig_key=changeme, sig_iss=pushpin.
+            sig_key: b"changeme".to_vec(),
+            sig_iss: "pushpin".to_string(),
+            // Pushpin: log_level=2 (info).
+            log_level: log::LevelFilter::Info,
+            debug: false,
+            outbound_bytes_max: limits::OUTBOUND_BYTES_MAX_DEFAULT,
+            outbound_items_max: limits::OUTBOUND_ITEMS_MAX_DEFAULT,
+            slow_client: SlowClientPolicy::Close,
+            // Pushpin: empty (pass the client's header through); ringpin appends (DESIGN.md §4).
+            x_forwarded_for: vec![XffRule::Append],
+            client_idle_timeout: limits::CLIENT_IDLE_TIMEOUT,
+            // Pushpin: message_wait=5000.
+            message_wait: Duration::from_millis(5000),
+            // Pushpin's shipped pushpin.conf: id_cache_ttl=60.
+            id_cache_ttl: Duration::from_secs(60),
+            // Pushpin: connection_subscription_max=20.
+            connection_subscriptions_max: limits::CONNECTION_SUBSCRIPTIONS_MAX,
+        }
+    }
+}
+
+impl Config {
+    /// Merges the command line over a parsed pushpin.conf (and its path) over the defaults.
+    /// Pure: nothing is read; the returned warnings are for the caller to log.
+    pub fn resolve(
+        cli: CliArgs,
+        conf: Option<(ConfFile, PathBuf)>,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
+        let (conf, conf_path) = match conf {
+            Some((conf, path)) => (conf, Some(path)),
+            None => (ConfFile::default(), None),
+        };
+        let mut warnings = Vec::new();
+        let defaults = Config::default();
+        let config = Config {
+            listen: resolve_listen(&cli, &conf, defaults.listen),
+            publish_listen: resolve_publish_listen(&cli, &conf)?,
+            routes_source: resolve_routes_source(&cli, &conf, conf_path.as_deref(), &mut warnings),
+            shards: cli.shards.unwrap_or(defaults.shards),
+            sig_key: resolve_sig_key(&cli, &conf, defaults.sig_key)?,
+            sig_iss: (cli.sig_iss.clone())
+                .or_else(|| conf.proxy.sig_iss.clone())
+                .unwrap_or(defaults.sig_iss),
+            log_level: (cli.log_level)
+                .or(conf.runner.log_level)
+                .unwrap_or(defaults.log_level),
+            debug: cli.debug || conf.proxy.debug.unwrap_or(defaults.debug),
+            outbound_bytes_max: cli
+                .outbound_bytes_max
+                .unwrap_or(defaults.outbound_bytes_max),
+            outbound_items_max: cli
+                .outbound_items_max
+                .unwrap_or(defaults.outbound_items_max),
+            slow_client: cli.slow_client.unwrap_or(defaults.slow_client),
+            x_forwarded_for: (cli.x_forwarded_for.clone())
+                .or_else(|| conf.proxy.x_forwarded_for.clone())
+                .unwrap_or(defaults.x_forwarded_for),
+            client_idle_timeout: cli
+                .client_idle_timeout
+                .unwrap_or(defaults.client_idle_timeout),
+            message_wait: (cli.message_wait)
+                .or(conf.handler.message_wait)
+                .unwrap_or(defaults.message_wait),
+            id_cache_ttl: conf.handler.id_cache_ttl.unwrap_or(defaults.id_cache_ttl),
+            connection_subscriptions_max: (conf.handler.connection_subscription_max)
+                .unwrap_or(defaults.connection_subscriptions_max),
+        };
+        check_listeners(&config)?;
+        Ok((config, warnings))
+    }
+}
+
+/// `--listen`/`--port` > `[runner] http_port` > default. `port_offset` does not apply, as in
+/// Pushpin (PUSHPIN.md §7.3).
+fn resolve_listen(cli: &CliArgs, conf: &ConfFile, default: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    if !cli.listen.is_empty() {
+        return cli.listen.clone();
+    }
+    match &conf.runner.http_port {
+        Some(addrs) if !addrs.is_empty() => addrs.clone(),
+        _ => default,
+    }
+}
+
+/// `--publish-listen` > `[handler] push_in_http_addr` and `push_in_http_port + port_offset`.
+fn resolve_publish_listen(cli: &CliArgs, conf: &ConfFile) -> Result<SocketAddr, ConfigError> {
+    if let Some(addr) = cli.publish_listen {
+        return Ok(addr);
+    }
+    let addr = (conf.handler.push_in_http_addr).unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let port = conf
+        .handler
+        .push_in_http_port
+        .unwrap_or(PUBLISH_PORT_DEFAULT);
+    let offset = conf.global.port_offset.unwrap_or(0);
+    let port = port.checked_add(offset).ok_or_else(|| {
+        ConfigError::invalid(
+            "[global] port_offset",
+            &offset.to_string(),
+            format!("push_in_http_port {port} + port_offset exceeds 65535"),
+        )
+    })?;
+    Ok(SocketAddr::new(addr, port))
+}
+
+/// `--route` lines > `--routes` > `[proxy] routesfile` (relative to the conf file) > `* test`.
+fn resolve_routes_source(
+    cli: &CliArgs,
+    conf: &ConfFile,
+    conf_path: Option<&Path>,
+    warnings: &mut Vec<String>,
+) -> RoutesSource {
+    if !cli.routes.is_empty() {
+        if let Some(file) = &cli.routes_file {
+            warnings.push(format!(
+                "--routes {} ignored: --route lines replace the routes file",
+                file.display()
+            ));
+        }
+        return RoutesSource::Lines(cli.routes.clone());
+    }
+    if let Some(file) = &cli.routes_file {
+        return RoutesSource::File(file.clone());
+    }
+    match &conf.proxy.routesfile {
+        Some(name) => {
+            let dir = conf_path.and_then(Path::parent).unwrap_or(Path::new(""));
+            RoutesSource::File(dir.join(name))
+        }
+        None => RoutesSource::Builtin,
+    }
+}
+
+/// `--sig-key` > `[proxy] sig_key` > `changeme`, decoded (`base64:`).
+fn resolve_sig_key(
+    cli: &CliArgs,
+    conf: &ConfFile,
+    default: Vec<u8>,
+) -> Result<Vec<u8>, ConfigError> {
+    let (setting, raw) = match (&cli.sig_key, &conf.proxy.sig_key) {
+        (Some(key), _) => ("--sig-key", key),
+        (None, Some(key)) => ("[proxy] sig_key", key),
+        (None, None) => return Ok(default),
+    };
+    parse_sig_key(raw).map_err(|reason| ConfigError::invalid(setting, raw, reason))
+}
+
+/// Two listeners on one port cannot both bind; a wildcard address overlaps every address of
+/// its family (IPv4 and IPv6 wildcards are left to the kernel's `IPV6_V6ONLY` setting).
+fn check_listeners(config: &Config) -> Result<(), ConfigError> {
+    let all = config
+        .listen
+        .iter()
+        .chain(std::iter::once(&config.publish_listen));
+    for (index, a) in all.clone().enumerate() {
+        for b in all.clone().skip(index + 1) {
+            let same_family = a.is_ipv4() == b.is_ipv4();
+            let overlap = a.ip() == b.ip()
+                || (same_family && (a.ip().is_unspecified() || b.ip().is_unspecified()));
+            if a.port() != 0 && a.port() == b.port() && overlap {
+                return Err(ConfigError::Conflict {
+                    message: format!("listeners {a} and {b} share port {}", a.port()),
+                });
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,332 @@
+//! `Config::resolve` precedence, defaults, `from_args` and the file-reading `load_*` functions.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+use crate::limits;
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|arg| arg.to_string()).collect()
+}
+
+fn addr(text: &str) -> SocketAddr {
+    text.parse().expect("test address parses")
+}
+
+fn cli(list: &[&str]) -> CliArgs {
+    parse_args(&args(list)).expect("test command line parses")
+}
+
+fn conf(text: &str) -> ConfFile {
+    parse_conf(text).expect("test conf parses").0
+}
+
+/// Resolves and returns the config with its warnings, or the error text.
+fn resolve(list: &[&str], conf_text: Option<&str>) -> Result<(Config, Vec<String>), String> {
+    let conf = conf_text.map(|text| (conf(text), PathBuf::from("/etc/pushpin/pushpin.conf")));
+    Config::resolve(cli(list), conf).map_err(|error| error.to_string())
+}
+
+/// A fresh scratch directory for one test's files.
+fn scratch_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ringpin-config-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir is created");
+    dir
+}
+
+#[test]
+fn defaults_match_the_documented_values() {
+    let (config, warnings) = resolve(&[], None).expect("empty command line resolves");
+    assert_eq!(warnings, Vec::<String>::new());
+    assert_eq!(config, Config::default());
+    assert_eq!(config.listen, vec![addr("0.0.0.0:7999")]);
+    assert_eq!(config.publish_listen, addr("127.0.0.1:5561"));
+    assert_eq!(config.routes_source, RoutesSource::Builtin);
+    assert_eq!(config.shards, 0);
+    assert_eq!(config.sig_key, b"changeme");
+    assert_eq!(config.sig_iss, "pushpin");
+    assert_eq!(config.log_level, log::LevelFilter::Info);
+    assert!(!config.debug);
+    assert_eq!(
+        config.outbound_bytes_max,
+        limits::OUTBOUND_BYTES_MAX_DEFAULT
+    );
+    assert_eq!(
+        config.outbound_items_max,
+        limits::OUTBOUND_ITEMS_MAX_DEFAULT
+    );
+    assert_eq!(config.slow_client, SlowClientPolicy::Close);
+    assert_eq!(config.x_forwarded_for, vec![XffRule::Append]);
+    assert_eq!(config.client_idle_timeout, limits::CLIENT_IDLE_TIMEOUT);
+    assert_eq!(config.message_wait, Duration::from_millis(5000));
+    assert_eq!(config.id_cache_ttl, Duration::from_secs(60));
+    assert_eq!(
+        config.connection_subscriptions_max,
+        limits::CONNECTION_SUBSCRIPTIONS_MAX
+    );
+}
+
+const CONF: &str = "\
+[global]
+port_offset=20000
+[runner]
+http_port=127.0.0.1:27999
+log_level=3
+[proxy]
+routesfile=routes
+debug=true
+sig_iss=conf-iss
+sig_key=base64:Y29uZg==
+x_forwarded_for=truncate:0
+[handler]
+push_in_http_addr=0.0.0.0
+push_in_http_port=5561
+message_wait=100
+id_cache_ttl=0
+connection_subscription_max=3
+";
+
+#[test]
+fn conf_values_override_defaults_and_port_offset_moves_only_the_publish_port() {
+    let (config, warnings) = resolve(&[], Some(CONF)).expect("conf resolves");
+    assert_eq!(warnings, Vec::<String>::new());
+    let expected = Config {
+        listen: vec![addr("127.0.0.1:27999")],
+        publish_listen: addr("0.0.0.0:25561"),
+        routes_source: RoutesSource::File("/etc/pushpin/routes".into()),
+        sig_key: b"conf".to_vec(),
+        sig_iss: "conf-iss".into(),
+        log_level: log::LevelFilter::Debug,
+        debug: true,
+        x_forwarded_for: vec![XffRule::Truncate(0)],
+        message_wait: Duration::from_millis(100),
+        id_cache_ttl: Duration::ZERO,
+        connection_subscriptions_max: 3,
+        ..Config::default()
+    };
+    assert_eq!(config, expected);
+}
+
+#[test]
+fn command_line_overrides_conf() {
+    let list = [
+        "--port=8000",
+        "--publish-listen=127.0.0.1:6000",
+        "--routes=/r",
+        "--shards=2",
+        "--sig-key=cli",
+        "--sig-iss=cli-iss",
+        "--log-level=error",
+        "--outbound-bytes-max=1000",
+        "--outbound-items-max=10",
+        "--slow-client=drop",
+        "--x-forwarded-for=",
+        "--client-idle-timeout=9",
+        "--message-wait=7",
+    ];
+    let (config, _) = resolve(&list, Some(CONF)).expect("conf and flags resolve");
+    let expected = Config {
+        listen: vec![addr("0.0.0.0:8000")],
+        publish_listen: addr("127.0.0.1:6000"),
+        routes_source: RoutesSource::File("/r".into()),
+        shards: 2,
+        sig_key: b"cli".to_vec(),
+        sig_iss: "cli-iss".into(),
+        log_level: log::LevelFilter::Error,
+        debug: true, // --debug cannot switch off a conf `debug=true`
+        outbound_bytes_max: 1000,
+        outbound_items_max: 10,
+        slow_client: SlowClientPolicy::Drop,
+        x_forwarded_for: vec![],
+        client_idle_timeout: Duration::from_secs(9),
+        message_wait: Duration::from_millis(7),
+        id_cache_ttl: Duration::ZERO,
+        connection_subscriptions_max: 3,
+    };
+    assert_eq!(config, expected);
+}
+
+#[test]
+fn routes_source_follows_the_documented_order() {
+    let check = |list: &[&str], conf_text: Option<&str>, expected: RoutesSource, warned: bool| {
+        let (config, warnings) = resolve(list, conf_text).expect("resolves");
+        assert_eq!(config.routes_source, expected, "{list:?} {conf_text:?}");
+        assert_eq!(!warnings.is_empty(), warned, "{list:?}: {warnings:?}");
+    };
+    let lines = |l: &[&str]| RoutesSource::Lines(args(l));
+    check(&[], None, RoutesSource::Builtin, false);
+    check(
+        &[],
+        Some("[proxy]\ndebug=false"),
+        RoutesSource::Builtin,
+        false,
+    );
+    check(
+        &[],
+        Some("[proxy]\nroutesfile=routes"),
+        RoutesSource::File("/etc/pushpin/routes".into()),
+        false,
+    );
+    check(
+        &[],
+        Some("[proxy]\nroutesfile=/abs/routes"),
+        RoutesSource::File("/abs/routes".into()),
+        false,
+    );
+    check(
+        &["--routes=r2"],
+        Some("[proxy]\nroutesfile=routes"),
+        RoutesSource::File("r2".into()),
+        false,
+    );
+    check(
+        &["--route=* test"],
+        Some("[proxy]\nroutesfile=routes"),
+        lines(&["* test"]),
+        false,
+    );
+    check(
+        &["--route=* test", "--routes=r2"],
+        None,
+        lines(&["* test"]),
+        true,
+    );
+    // A conf path without a directory resolves `routesfile` against the working directory.
+    let conf = Some((
+        conf("[proxy]\nroutesfile=routes"),
+        PathBuf::from("pushpin.conf"),
+    ));
+    let (config, _) = Config::resolve(CliArgs::default(), conf).expect("resolves");
+    assert_eq!(config.routes_source, RoutesSource::File("routes".into()));
+}
+
+#[test]
+fn bad_keys_and_colliding_listeners_are_errors() {
+    let check = |list: &[&str], conf_text: Option<&str>, expected: &str| {
+        let error = resolve(list, conf_text).expect_err("refused");
+        assert!(
+            error.starts_with(expected),
+            "{list:?} {conf_text:?} gave {error}"
+        );
+    };
+    check(
+        &["--sig-key=base64:@@"],
+        None,
+        "invalid value \"base64:@@\" for --sig-key: bad base64",
+    );
+    check(
+        &["--sig-key=file:/k.pem"],
+        None,
+        "invalid value \"file:/k.pem\" for --sig-key: file:",
+    );
+    check(
+        &[],
+        Some("[proxy]\nsig_key=base64:@@"),
+        "invalid value \"base64:@@\" for [proxy] sig_key",
+    );
+    check(
+        &[],
+        Some("[global]\nport_offset=60000\n[handler]\npush_in_http_port=6000"),
+        "invalid value \"60000\" for [global] port_offset: push_in_http_port 6000 + port_offset",
+    );
+    check(
+        &["--port=5561"],
+        None,
+        "conflicting settings: listeners 0.0.0.0:5561 and 127.0.0.1:5561",
+    );
+    check(
+        &["--listen=7999", "--port=7999"],
+        None,
+        "conflicting settings: listeners 0.0.0.0:7999 and 0.0.0.0:7999",
+    );
+    check(
+        &["--publish-listen=0.0.0.0:7999"],
+        None,
+        "conflicting settings",
+    );
+    // Different addresses, families or port 0 do not collide.
+    assert!(resolve(&["--listen=127.0.0.1:80", "--listen=127.0.0.2:80"], None).is_ok());
+    assert!(resolve(&["--listen=0.0.0.0:80", "--listen=[::]:80"], None).is_ok());
+    assert!(resolve(
+        &["--listen=127.0.0.1:0", "--publish-listen=127.0.0.1:0"],
+        None
+    )
+    .is_ok());
+    // A CLI key wins before the conf key is ever decoded.
+    assert!(resolve(&["--sig-key=ok"], Some("[proxy]\nsig_key=base64:@@")).is_ok());
+}
+
+#[test]
+fn from_args_handles_help_version_and_reads_the_conf_file() {
+    assert!(matches!(
+        Config::from_args(&args(&["-h"])),
+        Ok(CliOutcome::Help)
+    ));
+    assert!(matches!(
+        Config::from_args(&args(&["--version"])),
+        Ok(CliOutcome::Version)
+    ));
+    assert!(matches!(
+        Config::from_args(&args(&["--nope"])),
+        Err(ConfigError::UnknownFlag { .. })
+    ));
+    let dir = scratch_dir("from-args");
+    let conf_path = dir.join("pushpin.conf");
+    std::fs::write(&conf_path, "[proxy]\nroutesfile=routes\nupstream_key=\n").expect("written");
+    let outcome = Config::from_args(&args(&["--config", &conf_path.to_string_lossy()]));
+    let Ok(CliOutcome::Run(config, warnings)) = outcome else {
+        panic!("expected Run, got {outcome:?}");
+    };
+    assert_eq!(config.routes_source, RoutesSource::File(dir.join("routes")));
+    assert_eq!(
+        warnings,
+        vec!["unsupported pushpin.conf key [proxy] upstream_key (ignored)"]
+    );
+    std::fs::write(&conf_path, "[proxy]\n\nbroken line\n").expect("written");
+    let error = Config::from_args(&args(&["--config", &conf_path.to_string_lossy()]))
+        .expect_err("malformed conf is refused")
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "{}:3: expected key=value or [section], found \"broken line\"",
+            conf_path.display()
+        )
+    );
+    let missing = dir.join("missing.conf");
+    let error = load_conf(&missing)
+        .expect_err("missing file is refused")
+        .to_string();
+    assert!(
+        error.starts_with(&format!("cannot read {}: ", missing.display())),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&dir).expect("scratch dir is removed");
+}
+
+#[test]
+fn load_routes_reads_each_source() {
+    let (routes, warnings) = load_routes(&RoutesSource::Builtin).expect("builtin loads");
+    assert_eq!((routes, warnings), (Routes::builtin_test(), vec![]));
+    let lines = RoutesSource::Lines(args(&["* h:1", "bad", "a.com h:2"]));
+    let (routes, warnings) = load_routes(&lines).expect("lines load");
+    let kept: Vec<usize> = routes.routes.iter().map(|r| r.line).collect();
+    assert_eq!(kept, vec![1, 3]);
+    assert_eq!(warnings.iter().map(|w| w.line).collect::<Vec<_>>(), vec![2]);
+    let dir = scratch_dir("load-routes");
+    let file = dir.join("routes");
+    std::fs::write(&file, "# routes\n* 127.0.0.1:8080,over_http\n").expect("written");
+    let (routes, warnings) = load_routes(&RoutesSource::File(file.clone())).expect("file loads");
+    assert_eq!(
+        (routes.len(), routes.routes[0].line, warnings),
+        (1, 2, vec![])
+    );
+    let missing = RoutesSource::File(dir.join("nope"));
+    assert!(matches!(
+        load_routes(&missing),
+        Err(ConfigError::Read { path, .. }) if path == Path::new(&dir.join("nope"))
+    ));
+    std::fs::remove_dir_all(&dir).expect("scratch dir is removed");
+}
