@@ -4,5 +4,6 @@
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+pub mod grip;
 pub mod http;
 pub mod limits;
