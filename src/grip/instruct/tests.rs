@@ -31,6 +31,25 @@ fn check_errors(cases: &[ErrorCase<'_>]) {
     }
 }
 
+/// Runs a table of `Name: value | text` rows: a response with that one header must fail
+/// with an error containing the text.
+fn check_header_errors(table: &str) {
+    for (field, want) in rows(table) {
+        let (name, value) = field
+            .split_once(':')
+            .expect("a row is `Name: value | text`");
+        check_errors(&[(&[(name, value.trim())], "", want)]);
+    }
+}
+
+/// The `left | right` rows of a text table; blank lines are skipped.
+fn rows(table: &str) -> impl Iterator<Item = (&str, &str)> {
+    table.lines().filter(|l| !l.trim().is_empty()).map(|line| {
+        let (left, right) = line.split_once(" | ").expect("a row has ` | `");
+        (left.trim(), right.trim())
+    })
+}
+
 fn channel(name: &str, prev_id: Option<&str>, filters: &[&str]) -> ChannelSub {
     ChannelSub {
         name: name.to_string(),
@@ -101,20 +120,15 @@ fn grip_hold_is_response_or_stream_exactly() {
         Some(HoldMode::Response)
     );
     assert_eq!(ok(&[("grip-hold", "stream")]).hold, Some(HoldMode::Stream));
-    check_errors(&[
-        (
-            &[("Grip-Hold", "bogus")],
-            "",
-            "invalid Grip-Hold value \"bogus\"",
-        ),
-        (&[("Grip-Hold", "Stream")], "", "invalid Grip-Hold value"),
-        (&[("Grip-Hold", "")], "", "invalid Grip-Hold value \"\""),
-        (
-            &[("Grip-Hold", "stream"), ("Grip-Hold", "stream")],
-            "",
-            "\"stream, stream\"",
-        ),
-    ]);
+    check_header_errors(
+        r#"
+        Grip-Hold: bogus | invalid Grip-Hold value "bogus"
+        Grip-Hold: Stream | invalid Grip-Hold value "Stream"
+        Grip-Hold: | invalid Grip-Hold value ""
+        "#,
+    );
+    let twice = [("Grip-Hold", "stream"), ("Grip-Hold", "stream")];
+    check_errors(&[(&twice, "", "invalid Grip-Hold value \"stream, stream\"")]);
 }
 
 #[test]
@@ -151,29 +165,15 @@ fn grip_channel_lists_params_and_repeated_headers() {
         .map(|c| c.name)
         .collect();
     assert_eq!(names, ["pre-a", "pre-b"]);
-    check_errors(&[
-        (
-            &[("Grip-Channel", "a, ; prev-id=1")],
-            "",
-            "invalid Grip-Channel value",
-        ),
-        (
-            &[("Grip-Channel", "a; filter")],
-            "",
-            "invalid Grip-Channel filter value",
-        ),
-        (
-            &[("Grip-Channel", "a; filter=")],
-            "",
-            "invalid Grip-Channel filter value",
-        ),
-        (
-            &[("Grip-Channel", r#"a; prev-id="1"#)],
-            "",
-            "malformed Grip-Channel value",
-        ),
-        (&[("Grip-Channel", "a; =1")], "", "parameter without a name"),
-    ]);
+    check_header_errors(
+        r#"
+        Grip-Channel: a, ; prev-id=1 | invalid Grip-Channel value
+        Grip-Channel: a; filter | invalid Grip-Channel filter value
+        Grip-Channel: a; filter= | invalid Grip-Channel filter value
+        Grip-Channel: a; prev-id="1 | malformed Grip-Channel value
+        Grip-Channel: a; =1 | parameter without a name
+        "#,
+    );
 }
 
 #[test]
@@ -209,21 +209,15 @@ fn grip_timeout_defaults_clamps_and_rejects() {
         );
     }
     assert_eq!(ok(&[("Grip-Hold", "response")]).timeout, secs(55));
-    check_errors(&[
-        (
-            &[("Grip-Timeout", "-1")],
-            "",
-            "invalid Grip-Timeout value \"-1\"",
-        ),
-        (&[("Grip-Timeout", "abc")], "", "invalid Grip-Timeout value"),
-        (&[("Grip-Timeout", "1.5")], "", "invalid Grip-Timeout value"),
-        (&[("Grip-Timeout", "")], "", "invalid Grip-Timeout value"),
-        (
-            &[("Grip-Timeout", "9999999999")],
-            "",
-            "invalid Grip-Timeout value",
-        ),
-    ]);
+    check_header_errors(
+        r#"
+        Grip-Timeout: -1 | invalid Grip-Timeout value "-1"
+        Grip-Timeout: abc | invalid Grip-Timeout value "abc"
+        Grip-Timeout: 1.5 | invalid Grip-Timeout value "1.5"
+        Grip-Timeout: | invalid Grip-Timeout value ""
+        Grip-Timeout: 9999999999 | invalid Grip-Timeout value "9999999999"
+        "#,
+    );
 }
 
 #[test]
@@ -274,58 +268,24 @@ fn grip_keep_alive_data_formats_timeouts_and_modes() {
     // Only the first field counts.
     let two = ok(&[("Grip-Keep-Alive", "one"), ("Grip-Keep-Alive", "two")]);
     assert_eq!(two.keep_alive.expect("keep-alive").data, "one");
-    check_errors(&[
-        (
-            &[("Grip-Keep-Alive", "")],
-            "",
-            "invalid Grip-Keep-Alive value",
-        ),
-        (
-            &[("Grip-Keep-Alive", "; timeout=5")],
-            "",
-            "invalid Grip-Keep-Alive value",
-        ),
-        (
-            &[("Grip-Keep-Alive", "x; format=hex")],
-            "",
-            "Grip-Keep-Alive format value \"hex\"",
-        ),
-        (
-            &[("Grip-Keep-Alive", r"\q; format=cstring")],
-            "",
-            "Grip-Keep-Alive cstring",
-        ),
-        (
-            &[("Grip-Keep-Alive", "@@; format=base64")],
-            "",
-            "Grip-Keep-Alive base64",
-        ),
-        (
-            &[("Grip-Keep-Alive", "x; mode=sometimes")],
-            "",
-            "Grip-Keep-Alive mode value",
-        ),
-        (
-            &[("Grip-Keep-Alive", "x; timeout=-1")],
-            "",
-            "Grip-Keep-Alive timeout value",
-        ),
-        (
-            &[("Grip-Keep-Alive", "x; timeout")],
-            "",
-            "Grip-Keep-Alive timeout value \"\"",
-        ),
-        (
-            &[("Grip-Keep-Alive", "x; timeout=a")],
-            "",
-            "Grip-Keep-Alive timeout value",
-        ),
-        (
-            &[("Grip-Keep-Alive", r#"x; format="raw"#)],
-            "",
-            "malformed Grip-Keep-Alive",
-        ),
-    ]);
+}
+
+#[test]
+fn malformed_grip_keep_alive_values_are_errors() {
+    check_header_errors(
+        r#"
+        Grip-Keep-Alive: | invalid Grip-Keep-Alive value ""
+        Grip-Keep-Alive: ; timeout=5 | invalid Grip-Keep-Alive value "; timeout=5"
+        Grip-Keep-Alive: x; format=hex | invalid Grip-Keep-Alive format value "hex"
+        Grip-Keep-Alive: \q; format=cstring | invalid Grip-Keep-Alive cstring value "\\q"
+        Grip-Keep-Alive: @@; format=base64 | invalid Grip-Keep-Alive base64 value "@@"
+        Grip-Keep-Alive: x; mode=sometimes | invalid Grip-Keep-Alive mode value "sometimes"
+        Grip-Keep-Alive: x; timeout=-1 | invalid Grip-Keep-Alive timeout value "-1"
+        Grip-Keep-Alive: x; timeout | invalid Grip-Keep-Alive timeout value ""
+        Grip-Keep-Alive: x; timeout=a | invalid Grip-Keep-Alive timeout value "a"
+        Grip-Keep-Alive: x; format="raw | unterminated quoted string
+        "#,
+    );
 }
 
 #[test]
@@ -353,38 +313,16 @@ fn grip_link_takes_the_last_next_link_and_ignores_other_rels() {
     for (value, want) in cases {
         assert_eq!(link(value), want, "{value}");
     }
-    check_errors(&[
-        (
-            &[("Grip-Link", "/a; rel=next")],
-            "",
-            "invalid Grip-Link value \"/a\"",
-        ),
-        (
-            &[("Grip-Link", "<>; rel=next")],
-            "",
-            "invalid Grip-Link value \"<>\"",
-        ),
-        (
-            &[("Grip-Link", "</a b>; rel=next")],
-            "",
-            "invalid Grip-Link value",
-        ),
-        (
-            &[("Grip-Link", "<bad url>; rel=gone")],
-            "",
-            "invalid Grip-Link value",
-        ),
-        (
-            &[("Grip-Link", "</a>; rel=next; timeout=-5")],
-            "",
-            "Grip-Link timeout value",
-        ),
-        (
-            &[("Grip-Link", "</a>; rel=next; timeout")],
-            "",
-            "Grip-Link timeout value",
-        ),
-    ]);
+    check_header_errors(
+        r#"
+        Grip-Link: /a; rel=next | invalid Grip-Link value "/a"
+        Grip-Link: <>; rel=next | invalid Grip-Link value "<>"
+        Grip-Link: </a b>; rel=next | invalid Grip-Link value "</a b>"
+        Grip-Link: <bad url>; rel=gone | invalid Grip-Link value "<bad url>"
+        Grip-Link: </a>; rel=next; timeout=-5 | invalid Grip-Link timeout value "-5"
+        Grip-Link: </a>; rel=next; timeout | invalid Grip-Link timeout value ""
+        "#,
+    );
 }
 
 #[test]
@@ -407,23 +345,13 @@ fn grip_set_meta_pairs_with_quotes() {
     for (value, want) in cases {
         assert_eq!(meta(value), pairs(want), "{value}");
     }
-    check_errors(&[
-        (
-            &[("Grip-Set-Meta", "=v")],
-            "",
-            "invalid Grip-Set-Meta value \"=v\"",
-        ),
-        (
-            &[("Grip-Set-Meta", r#"k="v"x"#)],
-            "",
-            "malformed Grip-Set-Meta value",
-        ),
-        (
-            &[("Grip-Set-Meta", r#"k="v"#)],
-            "",
-            "malformed Grip-Set-Meta value",
-        ),
-    ]);
+    check_header_errors(
+        r#"
+        Grip-Set-Meta: =v | invalid Grip-Set-Meta value "=v"
+        Grip-Set-Meta: k="v"x | malformed Grip-Set-Meta value
+        Grip-Set-Meta: k="v | malformed Grip-Set-Meta value
+        "#,
+    );
 }
 
 #[test]
@@ -443,20 +371,14 @@ fn grip_status_overrides_the_status_line() {
     for (value, (code, reason)) in cases {
         assert_eq!(status(value), (code, reason.to_string()), "{value}");
     }
-    check_errors(&[
-        (
-            &[("Grip-Status", "1000")],
-            "",
-            "invalid Grip-Status value \"1000\"",
-        ),
-        (&[("Grip-Status", "-1 No")], "", "invalid Grip-Status value"),
-        (
-            &[("Grip-Status", "OK 200")],
-            "",
-            "invalid Grip-Status value",
-        ),
-        (&[("Grip-Status", "2x0")], "", "invalid Grip-Status value"),
-    ]);
+    check_header_errors(
+        r#"
+        Grip-Status: 1000 | invalid Grip-Status value "1000"
+        Grip-Status: -1 No | invalid Grip-Status value "-1 No"
+        Grip-Status: OK 200 | invalid Grip-Status value "OK 200"
+        Grip-Status: 2x0 | invalid Grip-Status value "2x0"
+        "#,
+    );
 }
 
 #[test]
@@ -636,141 +558,64 @@ fn json_instruct_keeps_grip_status_and_header_fields_unless_overridden() {
 }
 
 #[test]
-fn json_instruct_errors() {
-    let hold = |rest: &str| format!(r#"{{"hold": {{"channels": [], {rest}}}}}"#);
-    let resp = |rest: &str| format!(r#"{{"response": {{{rest}}}}}"#);
-    let cases: Vec<(String, &str)> = vec![
-        (
-            "{".into(),
-            "application/grip-instruct body is not valid JSON",
-        ),
-        ("".into(), "not valid JSON"),
-        ("[]".into(), "field (root): must be an object"),
-        (r#"{"hold": 1}"#.into(), "field hold: must be an object"),
-        (r#"{"hold": {}}"#.into(), "field hold.channels: is required"),
-        (
-            r#"{"hold": {"channels": {}}}"#.into(),
-            "hold.channels: must be a list",
-        ),
-        (
-            r#"{"hold": {"channels": ["c"]}}"#.into(),
-            "hold.channels[0]: must be an object",
-        ),
-        (
-            r#"{"hold": {"channels": [{}]}}"#.into(),
-            "hold.channels[0].name: is required",
-        ),
-        (
-            r#"{"hold": {"channels": [{"name": 1}]}}"#.into(),
-            "[0].name: must be a string",
-        ),
-        (
-            r#"{"hold": {"channels": [{"name": "c", "prev-id": 3}]}}"#.into(),
-            "hold.channels[0].prev-id: must be a string",
-        ),
-        (
-            r#"{"hold": {"channels": [{"name": "c", "filters": "f"}]}}"#.into(),
-            "hold.channels[0].filters: must be a list",
-        ),
-        (
-            r#"{"hold": {"channels": [{"name": "c", "filters": [1]}]}}"#.into(),
-            "hold.channels[0].filters: must be a string",
-        ),
-        (
-            hold(r#""mode": "bogus""#),
-            "hold.mode: must be \"response\" or \"stream\"",
-        ),
-        (hold(r#""mode": 1"#), "hold.mode: must be a string"),
-        (
-            hold(r#""timeout": -1"#),
-            "hold.timeout: must be a non-negative integer",
-        ),
-        (
-            hold(r#""timeout": "5""#),
-            "hold.timeout: must be a non-negative integer",
-        ),
-        (
-            hold(r#""timeout": 1.5"#),
-            "hold.timeout: must be a non-negative integer",
-        ),
-        (
-            hold(r#""keep-alive": "x""#),
-            "hold.keep-alive: must be an object",
-        ),
-        (
-            hold(r#""keep-alive": {"content": 1}"#),
-            "hold.keep-alive.content: must be a string",
-        ),
-        (
-            hold(r#""keep-alive": {"content-bin": "@"}"#),
-            "content-bin: is not valid base64",
-        ),
-        (
-            hold(r#""keep-alive": {"content": "x", "timeout": -3}"#),
-            "keep-alive.timeout",
-        ),
-        (hold(r#""meta": []"#), "hold.meta: must be an object"),
-        (
-            hold(r#""meta": {"user": 1}"#),
-            "hold.meta.user: must be a string",
-        ),
-        (
-            r#"{"response": 1}"#.into(),
-            "field response: must be an object",
-        ),
-        (
-            resp(r#""code": 1000"#),
-            "response.code: must be an integer from 0 to 999",
-        ),
-        (
-            resp(r#""code": "200""#),
-            "response.code: must be an integer from 0 to 999",
-        ),
-        (resp(r#""reason": 5"#), "response.reason: must be a string"),
-        (
-            resp(r#""reason": "OK\r\nX: y""#),
-            "response.reason: contains a control character",
-        ),
-        (
-            resp(r#""headers": "x""#),
-            "response.headers: must be an object or a list",
-        ),
-        (
-            resp(r#""headers": {"A": 1}"#),
-            "response.headers.A: must be a string",
-        ),
-        (
-            resp(r#""headers": [["A"]]"#),
-            "response.headers[0]: must be a [name, value] list",
-        ),
-        (
-            resp(r#""headers": [["A", 1]]"#),
-            "response.headers[0]: must be a string",
-        ),
-        (
-            resp(r#""headers": [1]"#),
-            "response.headers[0]: must be a [name, value] list",
-        ),
-        (
-            resp(r#""headers": {"A B": "1"}"#),
-            "response.headers.A B: is not a valid header",
-        ),
-        (resp(r#""headers": {"": "1"}"#), "is not a valid header"),
-        (
-            resp(r#""headers": {"A": "1\r\nB: 2"}"#),
-            "response.headers.A: is not a valid",
-        ),
-        (resp(r#""body": 1"#), "response.body: must be a string"),
-        (
-            resp(r#""body-bin": "***""#),
-            "response.body-bin: is not valid base64",
-        ),
-    ];
-    for (body, want) in &cases {
-        match parse(200, &[JSON], body) {
-            Ok(i) => panic!("{body}: expected {want:?}, got {i:?}"),
-            Err(e) => assert!(e.to_string().contains(want), "{body}: {e}"),
-        }
+fn malformed_json_instructs_are_errors() {
+    check_json_errors(
+        r#"
+        { | application/grip-instruct body is not valid JSON
+        [] | field (root): must be an object
+        {"hold": 1} | field hold: must be an object
+        {"hold": {}} | field hold.channels: is required
+        {"hold": {"channels": {}}} | field hold.channels: must be a list
+        {"hold": {"channels": ["c"]}} | field hold.channels[0]: must be an object
+        {"hold": {"channels": [{}]}} | field hold.channels[0].name: is required
+        {"hold": {"channels": [{"name": 1}]}} | field hold.channels[0].name: must be a string
+        {"hold": {"channels": [{"name": "c", "prev-id": 3}]}} | hold.channels[0].prev-id: must be a string
+        {"hold": {"channels": [{"name": "c", "filters": "f"}]}} | hold.channels[0].filters: must be a list
+        {"hold": {"channels": [{"name": "c", "filters": [1]}]}} | hold.channels[0].filters: must be a string
+        {"hold": {"channels": [], "mode": "bogus"}} | hold.mode: must be "response" or "stream"
+        {"hold": {"channels": [], "mode": 1}} | hold.mode: must be a string
+        {"hold": {"channels": [], "timeout": -1}} | hold.timeout: must be a non-negative integer
+        {"hold": {"channels": [], "timeout": "5"}} | hold.timeout: must be a non-negative integer
+        {"hold": {"channels": [], "timeout": 1.5}} | hold.timeout: must be a non-negative integer
+        {"hold": {"channels": [], "keep-alive": "x"}} | hold.keep-alive: must be an object
+        {"hold": {"channels": [], "keep-alive": {"content": 1}}} | hold.keep-alive.content: must be a string
+        {"hold": {"channels": [], "keep-alive": {"content-bin": "@"}}} | hold.keep-alive.content-bin: is not valid base64
+        {"hold": {"channels": [], "keep-alive": {"content": "x", "timeout": -3}}} | hold.keep-alive.timeout: must be
+        {"hold": {"channels": [], "meta": []}} | field hold.meta: must be an object
+        {"hold": {"channels": [], "meta": {"user": 1}}} | field hold.meta.user: must be a string
+        "#,
+    );
+    let e = parse(200, &[JSON], "").expect_err("empty body");
+    assert!(e.to_string().contains("not valid JSON"), "{e}");
+}
+
+#[test]
+fn malformed_json_instruct_responses_are_errors() {
+    check_json_errors(
+        r#"
+        {"response": 1} | field response: must be an object
+        {"response": {"code": 1000}} | response.code: must be an integer from 0 to 999
+        {"response": {"code": "200"}} | response.code: must be an integer from 0 to 999
+        {"response": {"reason": 5}} | response.reason: must be a string
+        {"response": {"reason": "OK\r\nX: y"}} | response.reason: contains a control character
+        {"response": {"headers": "x"}} | response.headers: must be an object or a list
+        {"response": {"headers": {"A": 1}}} | response.headers.A: must be a string
+        {"response": {"headers": [["A"]]}} | response.headers[0]: must be a [name, value] list
+        {"response": {"headers": [["A", 1]]}} | response.headers[0]: must be a string
+        {"response": {"headers": [1]}} | response.headers[0]: must be a [name, value] list
+        {"response": {"headers": {"A B": "1"}}} | response.headers.A B: is not a valid header
+        {"response": {"headers": {"": "1"}}} | response.headers.: is not a valid header
+        {"response": {"headers": {"A": "1\r\nB: 2"}}} | response.headers.A: is not a valid header
+        {"response": {"body": 1}} | response.body: must be a string
+        {"response": {"body-bin": "***"}} | response.body-bin: is not valid base64
+        "#,
+    );
+}
+
+/// Runs a table of `body | text` rows: each grip-instruct body must fail with the text.
+fn check_json_errors(table: &str) {
+    for (body, want) in rows(table) {
+        check_errors(&[(&[JSON], body, want)]);
     }
 }
 
