@@ -7,3 +7,4 @@
 pub mod grip;
 pub mod http;
 pub mod limits;
+pub mod publish;
