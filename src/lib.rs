@@ -5,5 +5,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod config;
+pub mod grip;
 pub mod http;
 pub mod limits;
+pub mod publish;

@@ -60,6 +60,8 @@ pub const HOLD_TIMEOUT_MIN: Duration = Duration::from_secs(5);
 pub const KEEP_ALIVE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(55);
 /// Smallest `Grip-Keep-Alive` timeout.
 pub const KEEP_ALIVE_TIMEOUT_MIN: Duration = Duration::from_secs(1);
+/// Default timeout of a `Grip-Link: <URL>; rel=next` request (Pushpin 1.36: 120 s).
+pub const NEXT_LINK_TIMEOUT_DEFAULT: Duration = Duration::from_secs(120);
 /// Each keep-alive period is shortened by a random amount below this (Pushpin's jitter).
 pub const KEEP_ALIVE_JITTER_MAX: Duration = Duration::from_millis(1000);
 

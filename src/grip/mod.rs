@@ -1,0 +1,26 @@
+//! GRIP semantics, pure: what an origin's GRIP response means, and Grip-Sig tokens.
+//!
+//! Owns: the GRIP header grammar (`params`), `Instruction` parsing from `Grip-*` headers and
+//! `application/grip-instruct` bodies (`instruct`), keep-alive data and timing
+//! (`keep_alive`), and the Grip-Sig JWT (`sig`).
+//! Must not: own sockets, timers or tasks, read the clock, or import anything above layer 0
+//! besides `http::headers` and `limits` (STYLE.md §2).
+//! Invariants: behaviour follows Pushpin 1.36 (PUSHPIN.md §1.4, §2) except where a module
+//! doc says ringpin is stricter; every rejection is an `InstructError` or `SigError`.
+
+mod error;
+pub mod instruct;
+mod instruct_json;
+pub mod keep_alive;
+pub mod params;
+mod reason;
+pub mod sig;
+
+pub use error::InstructError;
+pub use instruct::{
+    is_grip_response, parse_instruction, ChannelSub, ClientResponse, HoldMode, Instruction,
+    KeepAlive, KeepAliveMode, NextLink,
+};
+pub use keep_alive::{jittered_period, unescape_cstring};
+pub use params::{parse_header_params, HeaderParam};
+pub use sig::{Claims, SigError};

@@ -1,0 +1,380 @@
+//! EncodedItem: a publish item's formats turned into wire bytes, once, for every subscriber.
+//!
+//! Owns: the HTTP chunk of an `http-stream` item, its raw bytes for close-delimited
+//! responses, and the unmasked server frame of a `ws-message` item (tungstenite's frame
+//! header codec), built once per item and shared as `Bytes` (DESIGN.md §1).
+//! Must not: apply per-subscriber filters, or know about sockets and queues.
+//! Invariants: an empty `http-stream` content encodes to an empty chunk (a zero-length chunk
+//! would end the chunked body); a close frame's payload is at most 125 bytes, so its reason
+//! is cut on a character boundary; `http-response` is passed through, because its body
+//! depends on the held request (headers merge, JSON Patch).
+
+use bytes::{BufMut, Bytes, BytesMut};
+use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
+use tungstenite::protocol::frame::FrameHeader;
+
+use super::item::{
+    HttpResponseFormat, HttpStreamFormat, PublishItem, WsMessageFormat, WsMessageKind,
+};
+
+/// Largest close reason that fits a control frame after its two-byte code (RFC 6455 §5.5).
+const CLOSE_REASON_BYTES_MAX: usize = 123;
+
+/// The wire form of an `http-stream` format.
+#[derive(Clone, Debug)]
+pub enum EncodedStream {
+    /// Content to append.
+    Content {
+        /// Chunked framing, `"{len:x}\r\n" + content + "\r\n"`; empty for empty content.
+        chunk: Bytes,
+        /// The content as is, for close-delimited HTTP/1.0 responses.
+        raw: Bytes,
+        /// Must equal the subscription's content filters, when present.
+        content_filters: Option<Vec<String>>,
+    },
+    /// End the response.
+    Close,
+    /// Fetch the next link.
+    Hint,
+}
+
+/// The wire form of a `ws-message` format.
+#[derive(Clone, Debug)]
+pub enum EncodedWs {
+    /// A data or ping/pong message.
+    Frame {
+        /// Unmasked server frame: header + payload.
+        frame: Bytes,
+        /// Must equal the subscription's content filters, when present.
+        content_filters: Option<Vec<String>>,
+    },
+    /// Close the connection.
+    Close {
+        /// Unmasked close frame.
+        frame: Bytes,
+        /// The close code, if any.
+        code: Option<u16>,
+        /// The full reason as published (the frame may carry less).
+        reason: String,
+    },
+    /// Ignored for WebSockets.
+    Hint,
+}
+
+/// A publish item with its formats encoded.
+#[derive(Debug)]
+pub struct EncodedItem {
+    /// Channel name.
+    pub channel: String,
+    /// This item's id.
+    pub id: Option<String>,
+    /// The previous item's id.
+    pub prev_id: Option<String>,
+    /// Publisher metadata for filters.
+    pub meta: Vec<(String, String)>,
+    /// Deliver without sequencing.
+    pub no_seq: bool,
+    /// For stream holds.
+    pub stream: Option<EncodedStream>,
+    /// For response holds, unencoded: the body depends on the held request.
+    pub response: Option<HttpResponseFormat>,
+    /// For WebSocket clients.
+    pub ws: Option<EncodedWs>,
+}
+
+/// Encodes every format of `item` once.
+pub fn encode_item(item: PublishItem) -> EncodedItem {
+    EncodedItem {
+        channel: item.channel,
+        id: item.id,
+        prev_id: item.prev_id,
+        meta: item.meta,
+        no_seq: item.no_seq,
+        stream: item.http_stream.map(encode_stream),
+        response: item.http_response,
+        ws: item.ws_message.map(encode_ws),
+    }
+}
+
+/// The chunk and raw forms of an `http-stream` format.
+fn encode_stream(format: HttpStreamFormat) -> EncodedStream {
+    match format {
+        HttpStreamFormat::Send {
+            content,
+            content_filters,
+        } => EncodedStream::Content {
+            chunk: encode_chunk(&content),
+            raw: content,
+            content_filters,
+        },
+        HttpStreamFormat::Close => EncodedStream::Close,
+        HttpStreamFormat::Hint => EncodedStream::Hint,
+    }
+}
+
+/// One chunk of a chunked body (RFC 9112 §7.1); nothing for empty content.
+fn encode_chunk(content: &[u8]) -> Bytes {
+    if content.is_empty() {
+        return Bytes::new();
+    }
+    let size = format!("{:x}\r\n", content.len());
+    let mut chunk = BytesMut::with_capacity(size.len() + content.len() + 2);
+    chunk.put_slice(size.as_bytes());
+    chunk.put_slice(content);
+    chunk.put_slice(b"\r\n");
+    chunk.freeze()
+}
+
+/// The frame of a `ws-message` format.
+fn encode_ws(format: WsMessageFormat) -> EncodedWs {
+    match format {
+        WsMessageFormat::Send {
+            kind,
+            content,
+            content_filters,
+        } => {
+            let opcode = match kind {
+                WsMessageKind::Text => OpCode::Data(Data::Text),
+                WsMessageKind::Binary => OpCode::Data(Data::Binary),
+                WsMessageKind::Ping => OpCode::Control(Control::Ping),
+                WsMessageKind::Pong => OpCode::Control(Control::Pong),
+            };
+            EncodedWs::Frame {
+                frame: encode_frame(opcode, &[], &content),
+                content_filters,
+            }
+        }
+        WsMessageFormat::Close { code, reason } => {
+            let frame = match code {
+                Some(code) => {
+                    let reason = truncate_on_char(&reason, CLOSE_REASON_BYTES_MAX);
+                    let close = OpCode::Control(Control::Close);
+                    encode_frame(close, &code.to_be_bytes(), reason.as_bytes())
+                }
+                // RFC 6455 §5.5.1: a reason may only follow a code.
+                None => encode_frame(OpCode::Control(Control::Close), &[], &[]),
+            };
+            EncodedWs::Close {
+                frame,
+                code,
+                reason,
+            }
+        }
+        WsMessageFormat::Hint => EncodedWs::Hint,
+    }
+}
+
+/// One final, unmasked frame whose payload is `prefix` then `payload`.
+fn encode_frame(opcode: OpCode, prefix: &[u8], payload: &[u8]) -> Bytes {
+    let header = FrameHeader {
+        opcode,
+        ..FrameHeader::default()
+    };
+    let len = (prefix.len() + payload.len()) as u64;
+    let mut out = Vec::with_capacity(header.len(len) + prefix.len() + payload.len());
+    header
+        .format(len, &mut out)
+        .expect("writing a frame header to a Vec cannot fail");
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(payload);
+    Bytes::from(out)
+}
+
+/// The longest prefix of `text` of at most `bytes_max` bytes that ends on a char boundary.
+fn truncate_on_char(text: &str, bytes_max: usize) -> &str {
+    if text.len() <= bytes_max {
+        return text;
+    }
+    let mut end = bytes_max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::headers::Headers;
+    use crate::publish::item::ResponseBody;
+
+    fn item() -> PublishItem {
+        PublishItem {
+            channel: "c".into(),
+            id: Some("2".into()),
+            prev_id: Some("1".into()),
+            meta: vec![("sender".into(), "a".into())],
+            no_seq: true,
+            http_response: None,
+            http_stream: None,
+            ws_message: None,
+        }
+    }
+
+    fn stream(content: &[u8]) -> EncodedStream {
+        let format = HttpStreamFormat::Send {
+            content: Bytes::copy_from_slice(content),
+            content_filters: Some(vec!["f".into()]),
+        };
+        encode_stream(format)
+    }
+
+    fn ws(format: WsMessageFormat) -> (Bytes, Option<Vec<String>>) {
+        match encode_ws(format) {
+            EncodedWs::Frame {
+                frame,
+                content_filters,
+            } => (frame, content_filters),
+            EncodedWs::Close { frame, .. } => (frame, None),
+            EncodedWs::Hint => (Bytes::new(), None),
+        }
+    }
+
+    fn send(kind: WsMessageKind, content: Vec<u8>) -> WsMessageFormat {
+        WsMessageFormat::Send {
+            kind,
+            content: Bytes::from(content),
+            content_filters: None,
+        }
+    }
+
+    #[test]
+    fn stream_content_is_chunked_once_and_kept_raw() {
+        let cases: &[(&[u8], &[u8])] = &[
+            (b"hi\n", b"3\r\nhi\n\r\n"),
+            (b"", b""),
+            (&[b'x'; 16], b"10\r\nxxxxxxxxxxxxxxxx\r\n"),
+        ];
+        for (content, want) in cases {
+            match stream(content) {
+                EncodedStream::Content {
+                    chunk,
+                    raw,
+                    content_filters,
+                } => {
+                    assert_eq!(chunk.as_ref(), *want);
+                    assert_eq!(raw.as_ref(), *content);
+                    assert_eq!(content_filters, Some(vec!["f".to_string()]));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let big = encode_chunk(&vec![0u8; 70_000]);
+        assert!(big.starts_with(b"11170\r\n") && big.ends_with(b"\x00\r\n"));
+        assert!(matches!(
+            encode_stream(HttpStreamFormat::Close),
+            EncodedStream::Close
+        ));
+        assert!(matches!(
+            encode_stream(HttpStreamFormat::Hint),
+            EncodedStream::Hint
+        ));
+    }
+
+    #[test]
+    fn ws_frames_are_unmasked_server_frames() {
+        use WsMessageKind::*;
+        let cases: Vec<(WsMessageFormat, Vec<u8>)> = vec![
+            (send(Text, b"hi".to_vec()), b"\x81\x02hi".to_vec()),
+            (send(Binary, vec![0, 1]), b"\x82\x02\x00\x01".to_vec()),
+            (send(Ping, vec![]), b"\x89\x00".to_vec()),
+            (send(Pong, b"p".to_vec()), b"\x8a\x01p".to_vec()),
+            (
+                send(Text, vec![b'a'; 126]),
+                [&b"\x81\x7e\x00\x7e"[..], &[b'a'; 126]].concat(),
+            ),
+            (
+                send(Binary, vec![7; 65_536]),
+                [
+                    &b"\x82\x7f\x00\x00\x00\x00\x00\x01\x00\x00"[..],
+                    &[7; 65_536],
+                ]
+                .concat(),
+            ),
+            (
+                WsMessageFormat::Close {
+                    code: Some(4001),
+                    reason: "kicked".into(),
+                },
+                b"\x88\x08\x0f\xa1kicked".to_vec(),
+            ),
+            (
+                WsMessageFormat::Close {
+                    code: None,
+                    reason: "dropped".into(),
+                },
+                b"\x88\x00".to_vec(),
+            ),
+        ];
+        for (format, want) in cases {
+            let label = format!("{format:?}");
+            assert_eq!(ws(format).0.as_ref(), want.as_slice(), "{label:.60}");
+        }
+        let filters = Some(vec!["f".to_string()]);
+        let format = WsMessageFormat::Send {
+            kind: Text,
+            content: Bytes::from("x"),
+            content_filters: filters.clone(),
+        };
+        assert_eq!(ws(format).1, filters);
+        assert!(matches!(encode_ws(WsMessageFormat::Hint), EncodedWs::Hint));
+    }
+
+    #[test]
+    fn long_close_reasons_are_cut_on_a_char_boundary() {
+        let reason = format!("a{}", "é".repeat(100));
+        let encoded = encode_ws(WsMessageFormat::Close {
+            code: Some(1000),
+            reason: reason.clone(),
+        });
+        let EncodedWs::Close {
+            frame,
+            code,
+            reason: kept,
+        } = encoded
+        else {
+            panic!("not a close");
+        };
+        assert_eq!((code, kept), (Some(1000), reason));
+        // 2 header bytes, 2 code bytes, then "a" + 61 "é" = 123 bytes.
+        assert_eq!(frame.len(), 2 + 2 + 123);
+        assert_eq!(frame[1], 125);
+        assert!(std::str::from_utf8(&frame[4..]).is_ok());
+        assert_eq!(truncate_on_char("abc", 2), "ab");
+        assert_eq!(truncate_on_char("é", 1), "");
+    }
+
+    #[test]
+    fn encode_item_keeps_the_envelope_and_passes_responses_through() {
+        let response = HttpResponseFormat::Send {
+            code: 200,
+            reason: None,
+            headers: Headers::new(),
+            body: ResponseBody::Bytes(Bytes::from("r")),
+        };
+        let mut published = item();
+        published.http_response = Some(response.clone());
+        published.http_stream = Some(HttpStreamFormat::Send {
+            content: Bytes::from("s"),
+            content_filters: None,
+        });
+        published.ws_message = Some(send(WsMessageKind::Text, b"w".to_vec()));
+        let encoded = encode_item(published);
+        assert_eq!(encoded.channel, "c");
+        assert_eq!(encoded.id.as_deref(), Some("2"));
+        assert_eq!(encoded.prev_id.as_deref(), Some("1"));
+        assert_eq!(encoded.meta, vec![("sender".to_string(), "a".to_string())]);
+        assert!(encoded.no_seq);
+        assert_eq!(encoded.response, Some(response));
+        assert!(matches!(
+            encoded.stream,
+            Some(EncodedStream::Content { ref chunk, .. }) if chunk.as_ref() == b"1\r\ns\r\n"
+        ));
+        assert!(matches!(
+            encoded.ws,
+            Some(EncodedWs::Frame { ref frame, .. }) if frame.as_ref() == b"\x81\x01w"
+        ));
+        let bare = encode_item(item());
+        assert!(bare.stream.is_none() && bare.response.is_none() && bare.ws.is_none());
+    }
+}
