@@ -5,7 +5,15 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod config;
+pub mod fanout;
 pub mod grip;
 pub mod http;
 pub mod limits;
+pub mod logger;
+pub mod netio;
+pub mod origin;
 pub mod publish;
+pub mod router;
+pub mod runtime;
+pub mod shard;
+pub mod stats;

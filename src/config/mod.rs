@@ -25,7 +25,7 @@ use std::time::Duration;
 pub use cli::{parse_args, usage, CliArgs};
 pub use conf_file::{parse_conf, ConfFile};
 pub use error::ConfigError;
-pub use routes::{parse_routes, Proto, Route, RouteWarning, Routes, Target};
+pub use routes::{parse_routes, HttpTarget, Proto, Route, RouteWarning, Routes, Target};
 pub use values::parse_sig_key;
 
 /// What happens to a connection whose outbound queue is full.

@@ -1,0 +1,231 @@
+//! ChunkWriter: hands one published item to every local subscriber of its channel.
+//!
+//! Owns: the per-delivery decision (which encoded form a subscriber gets, queue or drop) and
+//! the report of which connections must now be written to or woken.
+//! Must not: await, write to sockets, allocate per delivery, or read the clock (`now` is passed in).
+//!
+//! The rule that is easy to break: this loop runs once per publish over every subscriber of
+//! a channel, so its per-subscriber body is a handle clone (`Bytes::clone` is a refcount bump)
+//! and a queue push. One slow subscriber costs one refused push; it never delays the next.
+//! Socket writes happen afterwards, in `shard::writer`, for the connections listed in
+//! `DeliveryReport::ready`.
+
+use super::outbound::{OutboundQueue, PushOutcome};
+use super::subscriptions::ConnKey;
+use crate::publish::format::{EncodedItem, EncodedStream, EncodedWs};
+use crate::publish::item::HttpResponseFormat;
+use bytes::Bytes;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The terminating chunk of a chunked body.
+static LAST_CHUNK: Bytes = Bytes::from_static(b"0\r\n\r\n");
+
+/// How a subscriber's connection carries published items.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTP/1.1 stream hold: each item is one chunk.
+    HttpStreamChunked,
+    /// HTTP/1.0 stream hold: raw bytes, body ends when the connection closes.
+    HttpStreamRaw,
+    /// Response hold (long-poll): the first `http-response` item completes it.
+    HttpResponse,
+    /// WebSocket: each item is one server frame.
+    WebSocket,
+}
+
+/// What ringpin does with a subscriber whose outbound queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverflowPolicy {
+    /// Drop the item for that subscriber only; the connection stays.
+    Drop,
+    /// Close the connection.
+    Close,
+}
+
+/// The delivery state of one held connection.
+#[derive(Debug)]
+pub struct Sink {
+    /// How items reach this connection.
+    pub transport: Transport,
+    /// Bytes waiting for the socket.
+    pub queue: OutboundQueue,
+    /// For response holds: the item that completes the hold, once one arrived.
+    pub pending_response: Option<Arc<EncodedItem>>,
+    /// A close was published: finish writing the queue, then close.
+    pub close_after_flush: bool,
+    /// The queue overflowed under `OverflowPolicy::Close`: close now.
+    pub overflowed: bool,
+    /// When an item was last queued; keep-alive timers restart from it.
+    pub last_queued: Option<Instant>,
+}
+
+impl Sink {
+    /// A sink with an empty queue of the given bounds.
+    pub fn new(transport: Transport, bytes_max: usize, items_max: usize) -> Sink {
+        Sink {
+            transport,
+            queue: OutboundQueue::new(bytes_max, items_max),
+            pending_response: None,
+            close_after_flush: false,
+            overflowed: false,
+            last_queued: None,
+        }
+    }
+
+    /// True once the connection is finishing and takes no more items.
+    pub fn is_closing(&self) -> bool {
+        self.close_after_flush || self.overflowed || self.pending_response.is_some()
+    }
+}
+
+/// Lookup of sinks by connection key; implemented by the shard's connection table.
+pub trait SinkTable {
+    /// The sink of `key`, if that connection still exists and is held.
+    fn sink_mut(&mut self, key: ConnKey) -> Option<&mut Sink>;
+}
+
+/// What one delivery pass did. Reused across passes so the hot path does not allocate.
+#[derive(Debug, Default)]
+pub struct DeliveryReport {
+    /// Items queued (or handed over, for response holds).
+    pub delivered: u64,
+    /// Items refused by a full queue.
+    pub dropped: u64,
+    /// Connections whose queue went from empty to non-empty: write now.
+    pub ready: Vec<ConnKey>,
+    /// Connections whose task must run: a response arrived, a close, an overflow.
+    pub wake: Vec<ConnKey>,
+    /// Connections newly closed for overflowing (`OverflowPolicy::Close`).
+    pub overflow_closed: u64,
+}
+
+impl DeliveryReport {
+    /// Empties the report, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.delivered = 0;
+        self.dropped = 0;
+        self.overflow_closed = 0;
+        self.ready.clear();
+        self.wake.clear();
+    }
+}
+
+/// The per-shard delivery loop.
+#[derive(Clone, Copy, Debug)]
+pub struct ChunkWriter {
+    policy: OverflowPolicy,
+}
+
+enum Action<'a> {
+    Queue(&'a Bytes),
+    QueueThenClose(&'a Bytes),
+    Respond,
+    Nothing,
+}
+
+impl ChunkWriter {
+    /// A writer applying `policy` to subscribers that cannot keep up.
+    pub fn new(policy: OverflowPolicy) -> ChunkWriter {
+        ChunkWriter { policy }
+    }
+
+    /// Delivers `item` to each of `subscribers`, appending to `report`.
+    pub fn deliver(
+        &self,
+        item: &Arc<EncodedItem>,
+        subscribers: &[ConnKey],
+        table: &mut impl SinkTable,
+        now: Instant,
+        report: &mut DeliveryReport,
+    ) {
+        for &key in subscribers {
+            let Some(sink) = table.sink_mut(key) else {
+                continue;
+            };
+            if sink.is_closing() {
+                continue;
+            }
+            match action_for(sink.transport, item) {
+                Action::Queue(bytes) => self.queue(key, sink, bytes, now, report),
+                Action::QueueThenClose(bytes) => {
+                    sink.close_after_flush = true;
+                    if sink.queue.push_unbounded(bytes.clone()) == PushOutcome::BecameReady {
+                        report.ready.push(key);
+                    }
+                    report.wake.push(key);
+                    report.delivered += 1;
+                }
+                Action::Respond => {
+                    sink.pending_response = Some(Arc::clone(item));
+                    report.wake.push(key);
+                    report.delivered += 1;
+                }
+                Action::Nothing => {}
+            }
+        }
+    }
+
+    fn queue(
+        &self,
+        key: ConnKey,
+        sink: &mut Sink,
+        bytes: &Bytes,
+        now: Instant,
+        report: &mut DeliveryReport,
+    ) {
+        match sink.queue.push(bytes.clone()) {
+            PushOutcome::BecameReady => {
+                sink.last_queued = Some(now);
+                report.ready.push(key);
+                report.delivered += 1;
+            }
+            PushOutcome::Queued => {
+                sink.last_queued = Some(now);
+                report.delivered += 1;
+            }
+            PushOutcome::Overflow => {
+                report.dropped += 1;
+                if self.policy == OverflowPolicy::Close {
+                    sink.overflowed = true;
+                    report.overflow_closed += 1;
+                    report.wake.push(key);
+                }
+            }
+        }
+    }
+}
+
+/// Which encoded form of `item` a connection of `transport` gets.
+fn action_for(transport: Transport, item: &EncodedItem) -> Action<'_> {
+    match transport {
+        Transport::HttpStreamChunked | Transport::HttpStreamRaw => match &item.stream {
+            Some(EncodedStream::Content { chunk, raw, .. }) => {
+                if transport == Transport::HttpStreamChunked {
+                    Action::Queue(chunk)
+                } else {
+                    Action::Queue(raw)
+                }
+            }
+            Some(EncodedStream::Close) if transport == Transport::HttpStreamChunked => {
+                Action::QueueThenClose(&LAST_CHUNK)
+            }
+            Some(EncodedStream::Close) => Action::QueueThenClose(&EMPTY),
+            Some(EncodedStream::Hint) | None => Action::Nothing,
+        },
+        Transport::HttpResponse => match &item.response {
+            Some(HttpResponseFormat::Send { .. }) => Action::Respond,
+            _ => Action::Nothing,
+        },
+        Transport::WebSocket => match &item.ws {
+            Some(EncodedWs::Frame { frame, .. }) => Action::Queue(frame),
+            Some(EncodedWs::Close { frame, .. }) => Action::QueueThenClose(frame),
+            Some(EncodedWs::Hint) | None => Action::Nothing,
+        },
+    }
+}
+
+static EMPTY: Bytes = Bytes::new();
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,168 @@
+//! Conn: a glommio TCP stream with a read buffer, used by the client and origin sides.
+//!
+//! Owns: buffered reads (heads, bodies) and plain writes on one socket.
+//! Must not: know HTTP semantics beyond calling the pure parsers it is handed.
+//! The read buffer starts small and is released with `shrink()` when a connection goes idle
+//! or is held, because 100K held connections must not keep 8 KB each of buffer nobody reads.
+
+use crate::http::{BodyDecoder, DecodeProgress, ParseError};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+use std::io;
+use std::time::Duration;
+
+/// How much a read asks the kernel for at a time.
+const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+/// Why a head could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadError {
+    /// The peer closed before sending any byte of a head.
+    #[error("peer closed the connection")]
+    Closed,
+    /// The peer closed in the middle of a head.
+    #[error("peer closed the connection inside a message head")]
+    Truncated,
+    /// The head is malformed or over a limit.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// A socket error, including a read timeout.
+    #[error("i/o error reading a message head: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// A TCP stream with a read buffer.
+#[derive(Debug)]
+pub struct Conn {
+    /// The socket.
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Conn {
+    /// Wraps `stream` with an empty buffer.
+    pub fn new(stream: TcpStream) -> Conn {
+        Conn {
+            stream,
+            buf: Vec::new(),
+            start: 0,
+        }
+    }
+
+    /// Bytes read but not yet consumed.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    /// Marks `n` buffered bytes as consumed.
+    pub fn consume(&mut self, n: usize) {
+        self.start += n;
+        debug_assert!(self.start <= self.buf.len());
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+
+    /// Frees the buffer's memory if nothing is buffered.
+    pub fn shrink(&mut self) {
+        if self.start == self.buf.len() {
+            self.buf = Vec::new();
+            self.start = 0;
+        }
+    }
+
+    /// Appends bytes read elsewhere (e.g. while a connection was held) to the buffer.
+    pub fn extend_buffered(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Sets the timeout of each following read; `None` waits forever.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream
+            .set_read_timeout(timeout)
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+
+    /// Reads more bytes into the buffer; returns how many (0 = the peer closed).
+    pub async fn fill(&mut self) -> io::Result<usize> {
+        if self.start > 0 && self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+        let old_len = self.buf.len();
+        self.buf.resize(old_len + READ_CHUNK_BYTES, 0);
+        let result = self.stream.read(&mut self.buf[old_len..]).await;
+        let n = *result.as_ref().unwrap_or(&0);
+        self.buf.truncate(old_len + n);
+        result
+    }
+
+    /// Reads until `parse` finds a complete head; consumes it.
+    pub async fn read_head<T>(
+        &mut self,
+        parse: impl Fn(&[u8]) -> Result<Option<(T, usize)>, ParseError>,
+    ) -> Result<T, HeadError> {
+        loop {
+            if !self.buffered().is_empty() {
+                if let Some((head, used)) = parse(self.buffered())? {
+                    self.consume(used);
+                    return Ok(head);
+                }
+            }
+            let had_bytes = !self.buffered().is_empty();
+            if self.fill().await? == 0 {
+                return Err(if had_bytes {
+                    HeadError::Truncated
+                } else {
+                    HeadError::Closed
+                });
+            }
+        }
+    }
+
+    /// Decodes body bytes already buffered, and reads more while `out` stays under `max`.
+    /// Returns true when the body is complete, false when `max` was reached first.
+    pub async fn read_body(
+        &mut self,
+        decoder: &mut BodyDecoder,
+        out: &mut Vec<u8>,
+        max: usize,
+    ) -> Result<bool, BodyError> {
+        loop {
+            if !self.buffered().is_empty() {
+                let DecodeProgress { consumed, done } = decoder.decode(self.buffered(), out)?;
+                self.consume(consumed);
+                if done {
+                    return Ok(true);
+                }
+            } else if decoder.is_done() {
+                return Ok(true);
+            }
+            if out.len() >= max {
+                return Ok(false);
+            }
+            if self.fill().await? == 0 {
+                decoder.on_eof()?;
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Writes all of `data`.
+    pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
+        self.stream.write_all(data).await
+    }
+}
+
+/// Why a body could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// The body framing is invalid or the peer closed early.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// A socket error, including a read timeout.
+    #[error("i/o error reading a body: {0}")]
+    Io(#[from] io::Error),
+}

@@ -1,0 +1,32 @@
+//! The only values that cross threads: router -> shard and shard -> router messages.
+//!
+//! Owns: `ShardMsg`, `RouterMsg`, `ShardId`.
+//! Must not: carry anything mutable or shard-local; payloads are immutable `Arc`s.
+
+use crate::publish::format::EncodedItem;
+use std::sync::Arc;
+
+/// Index of a shard, 0-based.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ShardId(pub u16);
+
+/// A message from the router to one shard.
+#[derive(Debug)]
+pub enum ShardMsg {
+    /// Deliver this item to the shard's subscribers of `item.channel`.
+    Deliver(Arc<EncodedItem>),
+}
+
+/// A message from a shard to the router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouterMsg {
+    /// The shard gained its first (`subscribed: true`) or lost its last subscriber of `channel`.
+    Interest {
+        /// The shard whose interest changed.
+        shard: ShardId,
+        /// The channel.
+        channel: String,
+        /// True when the shard now has subscribers.
+        subscribed: bool,
+    },
+}

@@ -1,0 +1,384 @@
+//! The client side of one HTTP connection: read requests, route them, answer.
+//!
+//! Owns: the keep-alive request loop, ringpin's own error responses, GRIP accept (turning an
+//! origin's instructions into a stream hold, a response hold or a plain answer), access logs.
+//! Must not: parse wire formats itself (`http`, `grip` do) or hold a `RefCell` borrow across
+//! an await.
+
+use super::hold::{hold_response, hold_stream, HoldEnd};
+use super::{proxy, test_target, ShardContext};
+use crate::config::{Proto, Route, Target};
+use crate::fanout::Transport;
+use crate::grip::{parse_instruction, ClientResponse, HoldMode};
+use crate::http::{
+    encode_chunk, encode_response_head, parse_request, BodyDecoder, BodyKind, HeadLimits, Headers,
+    RequestHead, ResponseHead, Version,
+};
+use crate::limits::REQUEST_BODY_BUFFER_BYTES_MAX;
+use crate::netio::{Conn, HeadError};
+use bytes::Bytes;
+use glommio::net::TcpStream;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+/// Whether the connection may carry another request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Read the next request.
+    KeepAlive,
+    /// Close the connection.
+    Close,
+}
+
+/// A client request whose head, and up to 100,000 bytes of body, have been read.
+#[derive(Debug)]
+pub struct ClientRequest {
+    /// The request head.
+    pub head: RequestHead,
+    /// The `Host` without port, lower-cased (empty if absent).
+    pub host: String,
+    /// The body read so far.
+    pub body: Vec<u8>,
+    /// False when the body is larger than the buffer and the rest is still on the socket.
+    pub body_complete: bool,
+    /// The decoder for the rest of the body.
+    pub decoder: BodyDecoder,
+    /// The body framing the client used.
+    pub body_kind: BodyKind,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Whether the client wants the connection kept open.
+    pub keep_alive: bool,
+}
+
+/// Serves one client connection until it closes.
+pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
+    let peer = match stream.peer_addr() {
+        Ok(peer) => peer,
+        Err(_) => return,
+    };
+    let _ = stream.set_nodelay(true);
+    let mut conn = Conn::new(stream);
+    let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
+    loop {
+        let head = match conn
+            .read_head(|b| parse_request(b, &HeadLimits::CLIENT))
+            .await
+        {
+            Ok(head) => head,
+            Err(HeadError::Parse(err)) => {
+                log::info!("shard={} peer={peer} bad request: {err}", ctx.id.0);
+                ctx.counters.requests_failed.add(1);
+                let text = format!("{}\n", capitalized(&err.to_string()));
+                let _ = conn
+                    .write_all(&error_bytes(err.status(), &text, Version::Http11, false))
+                    .await;
+                break;
+            }
+            Err(err) => {
+                log::debug!("shard={} peer={peer} connection ended: {err}", ctx.id.0);
+                break;
+            }
+        };
+        ctx.busy.set(ctx.busy.get() + 1);
+        let next = handle_request(&ctx, &mut conn, head, peer).await;
+        ctx.busy.set(ctx.busy.get() - 1);
+        if next == Next::Close || ctx.control.is_shutting_down() {
+            break;
+        }
+        conn.shrink();
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+async fn handle_request(
+    ctx: &Rc<ShardContext>,
+    conn: &mut Conn,
+    head: RequestHead,
+    peer: SocketAddr,
+) -> Next {
+    ctx.counters.requests.add(1);
+    let keep_alive = head.is_keep_alive();
+    let version = head.version;
+    if head.is_websocket_upgrade() {
+        let text = "WebSocket upgrades are not supported by this ringpin build yet.\n";
+        return respond_error(ctx, conn, &head, 501, text, false).await;
+    }
+    let body_kind = match head.body_kind() {
+        Ok(kind) => kind,
+        Err(err) => {
+            let text = format!("{}\n", capitalized(&err.to_string()));
+            return respond_error(ctx, conn, &head, err.status(), &text, false).await;
+        }
+    };
+    let wants_continue = head.expects_continue() && body_kind != BodyKind::Empty;
+    if wants_continue
+        && conn
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .is_err()
+    {
+        return Next::Close;
+    }
+    let mut decoder = BodyDecoder::new(body_kind);
+    let mut body = Vec::new();
+    let body_complete = match conn
+        .read_body(&mut decoder, &mut body, REQUEST_BODY_BUFFER_BYTES_MAX)
+        .await
+    {
+        Ok(complete) => complete,
+        Err(err) => {
+            log::info!("shard={} peer={peer} bad request body: {err}", ctx.id.0);
+            return respond_error(ctx, conn, &head, 400, "Invalid request body.\n", false).await;
+        }
+    };
+    let host = head.host().unwrap_or_default();
+    let routes = Rc::new(ctx.routes.borrow().clone());
+    let Some(route) = routes.select(&host, head.path(), Proto::Http, false) else {
+        let text = format!("No route for host: {host}\n");
+        return respond_error(ctx, conn, &head, 502, &text, keep_alive).await;
+    };
+    let req = ClientRequest {
+        head,
+        host,
+        body,
+        body_complete,
+        decoder,
+        body_kind,
+        peer,
+        keep_alive: keep_alive && !ctx.control.is_shutting_down(),
+    };
+    let next = match route.targets.first() {
+        Some(Target::Test) => {
+            let (status, reason, headers, body) = test_target::respond(&req.head);
+            accept_grip(
+                ctx, conn, &req, route, "test", status, &reason, &headers, body,
+            )
+            .await
+        }
+        Some(Target::Http(_)) => proxy::forward(ctx, conn, route, &mut { req }).await,
+        None => {
+            let text = "Error while proxying to origin.\n";
+            respond_error(ctx, conn, &req.head, 502, text, keep_alive).await
+        }
+    };
+    if version == Version::Http10 && next == Next::KeepAlive && !keep_alive {
+        return Next::Close;
+    }
+    next
+}
+
+/// Acts on a GRIP response: `status`/`reason`/`headers`/`body` came from `target`.
+#[allow(clippy::too_many_arguments)]
+pub async fn accept_grip(
+    ctx: &Rc<ShardContext>,
+    conn: &mut Conn,
+    req: &ClientRequest,
+    route: &Route,
+    target: &str,
+    status: u16,
+    reason: &str,
+    headers: &Headers,
+    body: Bytes,
+) -> Next {
+    if !req.body_complete {
+        let text = "Request too large to accept GRIP instruct.\n";
+        return respond_error(ctx, conn, &req.head, 400, text, false).await;
+    }
+    let subscriptions_max = ctx.config.connection_subscriptions_max;
+    let instruction = match parse_instruction(
+        status,
+        reason,
+        headers,
+        body,
+        &route.prefix,
+        subscriptions_max,
+    ) {
+        Ok(instruction) => instruction,
+        Err(err) => {
+            log::warn!(
+                "shard={} {target}: failed to parse accept instructions: {err}",
+                ctx.id.0
+            );
+            let text = if ctx.config.debug || route.debug {
+                format!("Failed to parse accept instructions: {err}\n")
+            } else {
+                "Error while proxying to origin.\n".to_owned()
+            };
+            return respond_error(ctx, conn, &req.head, 502, &text, req.keep_alive).await;
+        }
+    };
+    if instruction.channels_dropped > 0 {
+        log::warn!(
+            "shard={} {target}: {} channels over the limit of {subscriptions_max} ignored",
+            ctx.id.0,
+            instruction.channels_dropped
+        );
+    }
+    access_log(
+        ctx,
+        req,
+        &format!("{target} accept"),
+        instruction.response.status,
+        instruction.response.body.len(),
+    );
+    let channels: Vec<String> = instruction
+        .channels
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    let version = req.head.version;
+    let end = match instruction.hold {
+        None => {
+            let bytes = encode_full_response(&instruction.response, version, req.keep_alive);
+            return match conn.write_all(&bytes).await {
+                Ok(()) if req.keep_alive => Next::KeepAlive,
+                _ => Next::Close,
+            };
+        }
+        Some(HoldMode::Stream) => {
+            let (transport, initial) = stream_start(&instruction.response, version);
+            hold_stream(
+                ctx,
+                conn,
+                transport,
+                initial,
+                channels,
+                instruction.keep_alive,
+            )
+            .await
+        }
+        Some(HoldMode::Response) => {
+            let timeout = instruction.timeout;
+            hold_response(
+                ctx,
+                conn,
+                &instruction.response,
+                channels,
+                timeout,
+                version,
+                req.keep_alive,
+            )
+            .await
+        }
+    };
+    match end {
+        HoldEnd::Complete if req.keep_alive => Next::KeepAlive,
+        _ => Next::Close,
+    }
+}
+
+/// The head and first body bytes of a stream hold, and how the rest is framed: chunked for
+/// HTTP/1.1 (with Pushpin's `Connection: Transfer-Encoding` quirk), close-delimited for 1.0.
+fn stream_start(response: &ClientResponse, version: Version) -> (Transport, Vec<Bytes>) {
+    let mut headers = response.headers.clone();
+    let (transport, first) = if version == Version::Http11 {
+        headers.push("Transfer-Encoding", &b"chunked"[..]);
+        headers.push("Connection", &b"Transfer-Encoding"[..]);
+        (Transport::HttpStreamChunked, encode_chunk(&response.body))
+    } else {
+        headers.push("Connection", &b"close"[..]);
+        (Transport::HttpStreamRaw, response.body.clone())
+    };
+    let head = ResponseHead {
+        version,
+        status: response.status,
+        reason: response.reason.clone(),
+        headers,
+    };
+    let mut head_bytes = Vec::with_capacity(256);
+    encode_response_head(&head, &mut head_bytes);
+    (transport, vec![Bytes::from(head_bytes), first])
+}
+
+/// A complete response with `Content-Length` (none for 1xx/204/304) and the `Connection`
+/// header the version and keep-alive call for.
+pub fn encode_full_response(
+    response: &ClientResponse,
+    version: Version,
+    keep_alive: bool,
+) -> Vec<u8> {
+    let mut headers = response.headers.clone();
+    headers.remove("content-length");
+    let bodiless = response.status < 200 || response.status == 204 || response.status == 304;
+    if !bodiless {
+        headers.push("Content-Length", response.body.len().to_string());
+    }
+    match (version, keep_alive) {
+        (Version::Http11, false) => headers.set("Connection", &b"close"[..]),
+        (Version::Http10, true) => headers.set("Connection", &b"keep-alive"[..]),
+        _ => {}
+    }
+    let head = ResponseHead {
+        version,
+        status: response.status,
+        reason: response.reason.clone(),
+        headers,
+    };
+    let mut out = Vec::with_capacity(256 + response.body.len());
+    encode_response_head(&head, &mut out);
+    if !bodiless {
+        out.extend_from_slice(&response.body);
+    }
+    out
+}
+
+/// A `text/plain` response generated by ringpin itself.
+pub fn error_bytes(status: u16, text: &str, version: Version, keep_alive: bool) -> Vec<u8> {
+    let mut headers = Headers::new();
+    headers.push("Content-Type", &b"text/plain"[..]);
+    let response = ClientResponse {
+        status,
+        reason: crate::http::reason_phrase(status).to_owned(),
+        headers,
+        body: Bytes::copy_from_slice(text.as_bytes()),
+    };
+    encode_full_response(&response, version, keep_alive)
+}
+
+/// Writes a ringpin error response and logs it.
+pub async fn respond_error(
+    ctx: &ShardContext,
+    conn: &mut Conn,
+    head: &RequestHead,
+    status: u16,
+    text: &str,
+    keep_alive: bool,
+) -> Next {
+    ctx.counters.requests_failed.add(1);
+    log::info!(
+        "shard={} {} {} -> error code={status} {}",
+        ctx.id.0,
+        head.method,
+        head.target,
+        text.trim_end()
+    );
+    let keep_alive = keep_alive && head.is_keep_alive();
+    match conn
+        .write_all(&error_bytes(status, text, head.version, keep_alive))
+        .await
+    {
+        Ok(()) if keep_alive => Next::KeepAlive,
+        _ => Next::Close,
+    }
+}
+
+/// One access-log line per request, in Pushpin's shape:
+/// `GET http://host/path -> target code=200 635`.
+pub fn access_log(ctx: &ShardContext, req: &ClientRequest, target: &str, code: u16, bytes: usize) {
+    log::info!(
+        "shard={} {} http://{}{} -> {target} code={code} {bytes} from={}",
+        ctx.id.0,
+        req.head.method,
+        req.host,
+        req.head.path(),
+        req.peer.ip()
+    );
+}

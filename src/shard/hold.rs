@@ -1,0 +1,346 @@
+//! Hold loops: what a connection's task does while it is subscribed.
+//!
+//! Owns: the stream-hold loop (initial response, queued items, keep-alives, close) and the
+//! response-hold loop (wait for one `http-response` item or the timeout).
+//! Must not: write to the socket except from the connection's `Sink` queue while the
+//! connection is registered (the delivery loop writes from the same queue; one writer order).
+
+use super::direct_send::{self, FlushOutcome};
+use super::{HeldGuard, ShardContext};
+use crate::fanout::Transport;
+use crate::grip::{ClientResponse, KeepAlive, KeepAliveMode};
+use crate::http::{encode_chunk, Version};
+use crate::netio::Conn;
+use crate::publish::item::{HttpResponseFormat, ResponseBody};
+use bytes::Bytes;
+use futures_lite::future::{or, pending};
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::timer::Timer;
+use std::os::unix::io::AsRawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+/// Bytes of pipelined client data kept while a connection is held.
+const HELD_READ_BYTES_MAX: usize = crate::limits::CLIENT_HEAD_BYTES_MAX;
+
+/// How a hold ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HoldEnd {
+    /// The response is complete; the connection may serve another request.
+    Complete,
+    /// The response ended and the connection must close (raw stream, shutdown, overflow).
+    Close,
+    /// The client went away or the socket failed.
+    Gone,
+}
+
+enum Event {
+    Woken,
+    Read(std::io::Result<usize>),
+    Wrote(std::io::Result<usize>),
+    Timer,
+}
+
+async fn timer_or_never(after: Option<Duration>) -> Event {
+    match after {
+        Some(after) => {
+            Timer::new(after).await;
+            Event::Timer
+        }
+        None => pending().await,
+    }
+}
+
+/// What the hold loop must do next, read from the connection's entry.
+enum Next {
+    Failed,
+    Overflowed,
+    Closed,
+    Write(Bytes),
+    Idle,
+}
+
+fn next_step(ctx: &ShardContext, guard: &HeldGuard) -> Next {
+    let mut held = ctx.held.borrow_mut();
+    let Some(entry) = held.get_mut(guard.key) else {
+        return Next::Failed;
+    };
+    if entry.failed {
+        Next::Failed
+    } else if entry.sink.overflowed {
+        Next::Overflowed
+    } else if let Some(front) = entry.sink.queue.front_bytes() {
+        Next::Write(front)
+    } else if entry.sink.close_after_flush {
+        Next::Closed
+    } else {
+        Next::Idle
+    }
+}
+
+/// Holds a stream: `initial` (head and first body bytes) is written first, then every item
+/// published to `channels`, with keep-alives in between.
+pub async fn hold_stream(
+    ctx: &Rc<ShardContext>,
+    conn: &mut Conn,
+    transport: Transport,
+    initial: Vec<Bytes>,
+    channels: Vec<String>,
+    keep_alive: Option<KeepAlive>,
+) -> HoldEnd {
+    let mut sink = ctx.new_sink(transport);
+    for bytes in initial {
+        sink.queue.push_unbounded(bytes);
+    }
+    conn.shrink();
+    // A held connection may be silent for longer than the idle timeout. glommio arms a read
+    // timer on every pending read and keeps it armed when the read future is dropped, so
+    // the timeout is switched off for the hold (the request loop's last read completed,
+    // which disarmed it) and restored afterwards.
+    let _ = conn.set_read_timeout(None);
+    let guard = ctx.register_hold(conn.stream.as_raw_fd(), sink, channels);
+    ctx.counters.held_streams.add(1);
+    let end = stream_loop(ctx, conn, &guard, transport, keep_alive).await;
+    ctx.counters.held_streams.add(-1);
+    drop(guard);
+    let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
+    end
+}
+
+async fn stream_loop(
+    ctx: &Rc<ShardContext>,
+    conn: &mut Conn,
+    guard: &HeldGuard,
+    transport: Transport,
+    keep_alive: Option<KeepAlive>,
+) -> HoldEnd {
+    let keep_alive_bytes = keep_alive.as_ref().map(|k| match transport {
+        Transport::HttpStreamChunked => encode_chunk(&k.data),
+        _ => k.data.clone(),
+    });
+    let mut keep_alive_from = Instant::now();
+    let mut read_buf = [0u8; 256];
+    loop {
+        let step = next_step(ctx, guard);
+        let keep_alive_in = keep_alive.as_ref().map(|k| {
+            let last = match k.mode {
+                KeepAliveMode::Idle => last_activity(ctx, guard).max(keep_alive_from),
+                KeepAliveMode::Interval => keep_alive_from,
+            };
+            (last + jittered(k.timeout)).saturating_duration_since(Instant::now())
+        });
+        let event = match step {
+            Next::Failed => return HoldEnd::Gone,
+            Next::Overflowed => {
+                log::info!(
+                    "shard={} closing a slow client (outbound queue full)",
+                    ctx.id.0
+                );
+                return HoldEnd::Close;
+            }
+            Next::Closed => {
+                return if transport == Transport::HttpStreamChunked {
+                    HoldEnd::Complete
+                } else {
+                    HoldEnd::Close
+                };
+            }
+            Next::Write(front) => {
+                let wake = async {
+                    ctx.woken(guard.key).await;
+                    Event::Woken
+                };
+                let write = async { Event::Wrote(conn.stream.write(&front).await) };
+                or(wake, write).await
+            }
+            Next::Idle => {
+                let wake = async {
+                    ctx.woken(guard.key).await;
+                    Event::Woken
+                };
+                let read = async { Event::Read(conn.stream.read(&mut read_buf).await) };
+                or(wake, or(read, timer_or_never(keep_alive_in))).await
+            }
+        };
+        match event {
+            Event::Woken => {}
+            Event::Wrote(Ok(n)) => {
+                if !advance_and_flush(ctx, guard, n) {
+                    return HoldEnd::Gone;
+                }
+            }
+            Event::Read(Ok(0)) | Event::Read(Err(_)) | Event::Wrote(Err(_)) => {
+                return HoldEnd::Gone
+            }
+            Event::Read(Ok(n)) => {
+                if conn.buffered().len() + n > HELD_READ_BYTES_MAX {
+                    return HoldEnd::Close;
+                }
+                conn.extend_buffered(&read_buf[..n]);
+            }
+            Event::Timer => {
+                keep_alive_from = Instant::now();
+                if let Some(bytes) = &keep_alive_bytes {
+                    queue_and_flush(ctx, guard, bytes.clone());
+                }
+            }
+        }
+    }
+}
+
+fn last_activity(ctx: &ShardContext, guard: &HeldGuard) -> Instant {
+    let mut held = ctx.held.borrow_mut();
+    held.get_mut(guard.key)
+        .and_then(|e| e.sink.last_queued)
+        .unwrap_or_else(|| Instant::now() - Duration::from_secs(3600))
+}
+
+fn jittered(timeout: Duration) -> Duration {
+    let random = u64::from(std::process::id()) ^ Instant::now().elapsed().subsec_nanos() as u64;
+    crate::grip::keep_alive::jittered_period(timeout, fastrand_u64(random))
+}
+
+/// A cheap xorshift step; keep-alive jitter needs spread, not quality.
+fn fastrand_u64(seed: u64) -> u64 {
+    thread_local!(static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0x9E37_79B9_7F4A_7C15) });
+    STATE.with(|s| {
+        let mut x = s.get() ^ seed;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        x
+    })
+}
+
+/// Records `written` bytes and writes what the socket takes now. False if the socket failed.
+fn advance_and_flush(ctx: &ShardContext, guard: &HeldGuard, written: usize) -> bool {
+    let mut held = ctx.held.borrow_mut();
+    let Some(entry) = held.get_mut(guard.key) else {
+        return false;
+    };
+    entry.sink.queue.advance(written);
+    !matches!(
+        direct_send::flush(entry.fd, &mut entry.sink.queue),
+        FlushOutcome::Failed(_)
+    )
+}
+
+fn queue_and_flush(ctx: &ShardContext, guard: &HeldGuard, bytes: Bytes) {
+    let mut held = ctx.held.borrow_mut();
+    let Some(entry) = held.get_mut(guard.key) else {
+        return;
+    };
+    if entry.sink.queue.push(bytes) == crate::fanout::PushOutcome::BecameReady {
+        if let FlushOutcome::Failed(_) = direct_send::flush(entry.fd, &mut entry.sink.queue) {
+            entry.failed = true;
+        }
+    }
+}
+
+/// Holds a long-poll until an `http-response` item arrives or `timeout` passes, then writes
+/// the published response (merged into `original`) or `original` itself.
+pub async fn hold_response(
+    ctx: &Rc<ShardContext>,
+    conn: &mut Conn,
+    original: &ClientResponse,
+    channels: Vec<String>,
+    timeout: Duration,
+    version: Version,
+    keep_alive: bool,
+) -> HoldEnd {
+    conn.shrink();
+    let _ = conn.set_read_timeout(None);
+    let sink = ctx.new_sink(Transport::HttpResponse);
+    let guard = ctx.register_hold(conn.stream.as_raw_fd(), sink, channels);
+    ctx.counters.held_responses.add(1);
+    let deadline = Instant::now() + timeout;
+    let mut read_buf = [0u8; 256];
+    let response = loop {
+        let wake = async {
+            ctx.woken(guard.key).await;
+            Event::Woken
+        };
+        let read = async { Event::Read(conn.stream.read(&mut read_buf).await) };
+        let left = deadline.saturating_duration_since(Instant::now());
+        match or(wake, or(read, timer_or_never(Some(left)))).await {
+            Event::Woken => {
+                let mut held = ctx.held.borrow_mut();
+                let Some(entry) = held.get_mut(guard.key) else {
+                    break None;
+                };
+                if entry.failed {
+                    break None;
+                }
+                if let Some(item) = entry.sink.pending_response.take() {
+                    break Some(match &item.response {
+                        Some(published) => merge_published(original, published),
+                        None => original.clone(),
+                    });
+                }
+                if entry.sink.close_after_flush {
+                    break Some(original.clone());
+                }
+            }
+            Event::Read(Ok(0)) | Event::Read(Err(_)) | Event::Wrote(_) => break None,
+            Event::Read(Ok(n)) => {
+                if conn.buffered().len() + n > HELD_READ_BYTES_MAX {
+                    break None;
+                }
+                conn.extend_buffered(&read_buf[..n]);
+            }
+            Event::Timer => break Some(original.clone()),
+        }
+    };
+    ctx.counters.held_responses.add(-1);
+    drop(guard);
+    let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
+    let Some(response) = response else {
+        return HoldEnd::Gone;
+    };
+    let bytes = super::client_http::encode_full_response(&response, version, keep_alive);
+    match conn.write_all(&bytes).await {
+        Ok(()) if keep_alive => HoldEnd::Complete,
+        Ok(()) => HoldEnd::Close,
+        Err(_) => HoldEnd::Gone,
+    }
+}
+
+/// The response a long-poll gets for a published `http-response`: the original response's
+/// headers, with published headers replacing same-named ones and added otherwise, and the
+/// published code, reason and body (PUSHPIN.md §4).
+pub fn merge_published(
+    original: &ClientResponse,
+    published: &HttpResponseFormat,
+) -> ClientResponse {
+    let HttpResponseFormat::Send {
+        code,
+        reason,
+        headers,
+        body,
+    } = published
+    else {
+        return original.clone();
+    };
+    let mut merged = original.headers.clone();
+    for field in headers.iter() {
+        merged.remove(&field.name);
+    }
+    for field in headers.iter() {
+        merged.push(field.name.clone(), field.value.clone());
+    }
+    let body = match body {
+        ResponseBody::Bytes(bytes) => bytes.clone(),
+        // JSON Patch bodies are applied in the reliable-delivery work; until then the
+        // original body is kept rather than sending a half-applied document.
+        ResponseBody::Patch(_) => original.body.clone(),
+    };
+    ClientResponse {
+        status: *code,
+        reason: reason
+            .clone()
+            .unwrap_or_else(|| crate::http::reason_phrase(*code).to_owned()),
+        headers: merged,
+        body,
+    }
+}

@@ -1,0 +1,56 @@
+//! The accept loop of one listener on one shard.
+//!
+//! Owns: accepting, the per-shard connection cap, and the panic guard around each
+//! connection task (a panic closes that connection, is counted, and nothing else stops).
+//! Must not: do any per-request work.
+
+use super::client_http;
+use super::ShardContext;
+use futures_lite::FutureExt;
+use glommio::net::TcpListener;
+use std::panic::AssertUnwindSafe;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Accepts connections until the shard shuts down.
+pub async fn accept_loop(ctx: Rc<ShardContext>, listener: TcpListener) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok(stream) => stream,
+            Err(err) => {
+                // Out of descriptors or memory: back off briefly rather than spin.
+                log::warn!("shard={} accept failed: {err}", ctx.id.0);
+                glommio::timer::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        if ctx.control.is_shutting_down() {
+            continue;
+        }
+        ctx.counters.connections_accepted.add(1);
+        if ctx.counters.connections.get() as usize >= ctx.connections_max {
+            ctx.counters.connections_refused.add(1);
+            log::warn!(
+                "shard={} connection limit {} reached; closing new connection",
+                ctx.id.0,
+                ctx.connections_max
+            );
+            continue;
+        }
+        let task_ctx = Rc::clone(&ctx);
+        glommio::spawn_local(async move {
+            let counters = Arc::clone(&task_ctx.counters);
+            let shard = task_ctx.id.0;
+            counters.connections.add(1);
+            let served = AssertUnwindSafe(client_http::serve(task_ctx, stream)).catch_unwind();
+            let result = served.await;
+            counters.connections.add(-1);
+            if result.is_err() {
+                counters.connection_panics.add(1);
+                log::error!("shard={shard} a connection task panicked; that connection was closed");
+            }
+        })
+        .detach();
+    }
+}

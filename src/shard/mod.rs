@@ -1,0 +1,361 @@
+//! Shard: one core's executor and everything it owns.
+//!
+//! Owns: the shard's client sockets (through their tasks), its held connections, its
+//! subscription table, its origin pool and its counters. Runs the accept loops, the inbox
+//! loop that receives published items from the router, and the control tick.
+//! Must not: share any of that with another shard. `ShardContext` lives in an `Rc`, so the
+//! compiler keeps it on its thread; only `router::msg` values and `Bytes` cross threads.
+
+pub mod client_http;
+pub mod connections;
+pub mod direct_send;
+pub mod hold;
+pub mod listener;
+pub mod proxy;
+pub mod publish_conn;
+pub mod sys;
+pub mod test_target;
+
+use crate::config::{Config, Routes, SlowClientPolicy};
+use crate::fanout::{
+    ChunkWriter, ConnKey, DeliveryReport, OverflowPolicy, Sink, Subscriptions, Transport,
+};
+use crate::limits::SHUTDOWN_DRAIN_TIMEOUT;
+use crate::origin::pool::OriginPool;
+use crate::publish::format::EncodedItem;
+use crate::router::inbox::RouterInboxSender;
+use crate::router::inbox::ShardInboxReceiver;
+use crate::router::{RouterMsg, ShardId, ShardMsg};
+use crate::stats::ShardCounters;
+use bytes::Bytes;
+use connections::{Connections, Held};
+use direct_send::FlushOutcome;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::os::fd::OwnedFd;
+use std::os::unix::io::RawFd;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::Duration;
+use std::time::Instant;
+
+/// Process-wide control state, set by the signal thread and read by every executor's tick.
+#[derive(Debug)]
+pub struct Control {
+    /// Set once on SIGTERM/SIGINT.
+    pub shutdown: AtomicBool,
+    /// The current routes; replaced on reload.
+    pub routes: Mutex<Arc<Routes>>,
+    /// Bumped on every reload so shards know to pick up `routes`.
+    pub routes_generation: AtomicU64,
+}
+
+impl Control {
+    /// Control state starting with `routes`.
+    pub fn new(routes: Routes) -> Control {
+        Control {
+            shutdown: AtomicBool::new(false),
+            routes: Mutex::new(Arc::new(routes)),
+            routes_generation: AtomicU64::new(0),
+        }
+    }
+
+    /// The current routes.
+    pub fn routes(&self) -> Arc<Routes> {
+        match self.routes.lock() {
+            Ok(routes) => Arc::clone(&routes),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// True once shutdown was requested.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutdown.load(Ordering::Relaxed)
+    }
+}
+
+/// Everything one shard's tasks share.
+#[derive(Debug)]
+pub struct ShardContext {
+    /// This shard's index.
+    pub id: ShardId,
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// Process-wide control state.
+    pub control: Arc<Control>,
+    /// The routes this shard currently uses.
+    pub routes: RefCell<Arc<Routes>>,
+    routes_generation: Cell<u64>,
+    /// Held connections.
+    pub held: RefCell<Connections>,
+    /// Channel -> held connections.
+    pub subscriptions: RefCell<Subscriptions>,
+    writer: ChunkWriter,
+    report: RefCell<DeliveryReport>,
+    router: RouterInboxSender,
+    /// Counters read by the metrics endpoint.
+    pub counters: Arc<ShardCounters>,
+    /// Keep-alive connections to origins.
+    pub pool: OriginPool,
+    /// Requests being processed (not idle keep-alive connections).
+    pub busy: Cell<usize>,
+    /// Most client connections this shard accepts.
+    pub connections_max: usize,
+    next_conn_id: Cell<u64>,
+}
+
+impl ShardContext {
+    /// A context for shard `id`.
+    pub fn new(
+        id: ShardId,
+        config: Arc<Config>,
+        control: Arc<Control>,
+        router: RouterInboxSender,
+        counters: Arc<ShardCounters>,
+        connections_max: usize,
+    ) -> ShardContext {
+        let policy = match config.slow_client {
+            SlowClientPolicy::Drop => OverflowPolicy::Drop,
+            SlowClientPolicy::Close => OverflowPolicy::Close,
+        };
+        ShardContext {
+            id,
+            routes: RefCell::new(control.routes()),
+            routes_generation: Cell::new(control.routes_generation.load(Ordering::Relaxed)),
+            control,
+            config,
+            held: RefCell::new(Connections::new()),
+            subscriptions: RefCell::new(Subscriptions::new()),
+            writer: ChunkWriter::new(policy),
+            report: RefCell::new(DeliveryReport::default()),
+            router,
+            counters,
+            pool: OriginPool::new(),
+            busy: Cell::new(0),
+            connections_max,
+            next_conn_id: Cell::new(0),
+        }
+    }
+
+    /// A new id for log lines: `<shard>-<n>`.
+    pub fn next_conn_id(&self) -> u64 {
+        let n = self.next_conn_id.get() + 1;
+        self.next_conn_id.set(n);
+        n
+    }
+
+    /// A sink with the configured queue bounds.
+    pub fn new_sink(&self, transport: crate::fanout::Transport) -> Sink {
+        Sink::new(
+            transport,
+            self.config.outbound_bytes_max,
+            self.config.outbound_items_max,
+        )
+    }
+
+    /// Registers a held connection and subscribes it to `channels`.
+    pub fn register_hold(
+        self: &Rc<Self>,
+        fd: RawFd,
+        sink: Sink,
+        channels: Vec<String>,
+    ) -> HeldGuard {
+        let key = self.held.borrow_mut().insert(Held {
+            fd,
+            sink,
+            channels: Vec::new(),
+            waker: None,
+            woken: false,
+            failed: false,
+        });
+        {
+            let mut subs = self.subscriptions.borrow_mut();
+            for channel in &channels {
+                if subs.contains(channel, key) {
+                    continue;
+                }
+                if subs.add(channel, key).is_some() {
+                    self.send_interest(channel, true);
+                }
+                self.counters.subscriptions.add(1);
+            }
+        }
+        if let Some(held) = self.held.borrow_mut().get_mut(key) {
+            held.channels = channels;
+        }
+        HeldGuard {
+            ctx: Rc::clone(self),
+            key,
+        }
+    }
+
+    fn unregister_hold(&self, key: ConnKey) {
+        let Some(held) = self.held.borrow_mut().remove(key) else {
+            return;
+        };
+        let mut subs = self.subscriptions.borrow_mut();
+        for channel in &held.channels {
+            if subs.contains(channel, key) {
+                if subs.remove(channel, key).is_some() {
+                    self.send_interest(channel, false);
+                }
+                self.counters.subscriptions.add(-1);
+            }
+        }
+    }
+
+    fn send_interest(&self, channel: &str, subscribed: bool) {
+        let msg = RouterMsg::Interest {
+            shard: self.id,
+            channel: channel.to_owned(),
+            subscribed,
+        };
+        if self.router.send(msg).is_err() {
+            log::error!(
+                "shard={} router inbox closed; interest in {channel:?} lost",
+                self.id.0
+            );
+        }
+    }
+
+    /// Handles one message from the router.
+    pub fn on_shard_msg(&self, msg: ShardMsg) {
+        match msg {
+            ShardMsg::Deliver(item) => self.deliver(&item),
+        }
+    }
+
+    /// Delivers one item to every local subscriber of its channel: one pass to queue, one
+    /// pass to write the connections that became ready, no task per delivery.
+    fn deliver(&self, item: &Arc<EncodedItem>) {
+        let now = Instant::now();
+        let mut report = self.report.borrow_mut();
+        report.clear();
+        let mut held = self.held.borrow_mut();
+        {
+            let subs = self.subscriptions.borrow();
+            let subscribers = subs.subscribers(&item.channel);
+            self.writer
+                .deliver(item, subscribers, &mut *held, now, &mut report);
+        }
+        for &key in &report.ready {
+            let Some(entry) = held.get_mut(key) else {
+                continue;
+            };
+            match direct_send::flush(entry.fd, &mut entry.sink.queue) {
+                FlushOutcome::Drained => {
+                    if entry.sink.close_after_flush {
+                        held.wake(key);
+                    }
+                }
+                FlushOutcome::Blocked => held.wake(key),
+                FlushOutcome::Failed(err) => {
+                    log::debug!("shard={} write to subscriber failed: {err}", self.id.0);
+                    entry.failed = true;
+                    held.wake(key);
+                }
+            }
+        }
+        for &key in &report.wake {
+            held.wake(key);
+        }
+        self.counters.deliveries.add(report.delivered);
+        self.counters.deliveries_dropped.add(report.dropped);
+        self.counters
+            .slow_clients_closed
+            .add(report.overflow_closed);
+    }
+
+    /// Waits until the held connection `key` is woken (an item, a close or a failure).
+    pub fn woken(&self, key: ConnKey) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            let mut held = self.held.borrow_mut();
+            let Some(entry) = held.get_mut(key) else {
+                return Poll::Ready(());
+            };
+            if entry.woken {
+                entry.woken = false;
+                Poll::Ready(())
+            } else {
+                entry.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+    }
+
+    /// Picks up reloaded routes, if any.
+    pub fn refresh_routes(&self) {
+        let generation = self.control.routes_generation.load(Ordering::Relaxed);
+        if generation != self.routes_generation.get() {
+            *self.routes.borrow_mut() = self.control.routes();
+            self.routes_generation.set(generation);
+        }
+    }
+
+    /// Asks every held connection to finish: chunked streams get their terminating chunk,
+    /// long-polls get their timeout response, then each connection closes.
+    pub fn close_all_held(&self) {
+        let mut held = self.held.borrow_mut();
+        for key in held.keys() {
+            if let Some(entry) = held.get_mut(key) {
+                if entry.sink.transport == Transport::HttpStreamChunked
+                    && !entry.sink.close_after_flush
+                {
+                    entry
+                        .sink
+                        .queue
+                        .push_unbounded(Bytes::from_static(crate::http::LAST_CHUNK));
+                }
+                entry.sink.close_after_flush = true;
+            }
+            held.wake(key);
+        }
+    }
+}
+
+/// Unregisters a held connection when dropped. Declare it after the connection's stream so
+/// it drops first: the delivery loop must never see a descriptor that was closed.
+#[derive(Debug)]
+pub struct HeldGuard {
+    ctx: Rc<ShardContext>,
+    /// The connection's key.
+    pub key: ConnKey,
+}
+
+impl Drop for HeldGuard {
+    fn drop(&mut self) {
+        self.ctx.unregister_hold(self.key);
+    }
+}
+
+/// How often each executor looks at the process-wide control state.
+pub const CONTROL_TICK: Duration = Duration::from_millis(100);
+
+/// Runs one shard until shutdown: accept loops on `listeners`, the inbox loop, the control
+/// tick; then closes held connections and waits up to the drain timeout for busy ones.
+pub async fn run(ctx: Rc<ShardContext>, listeners: Vec<OwnedFd>, inbox: ShardInboxReceiver) {
+    let inbox = inbox.connect().await;
+    for fd in listeners {
+        let listener = sys::glommio_listener(fd);
+        glommio::spawn_local(listener::accept_loop(Rc::clone(&ctx), listener)).detach();
+    }
+    let inbox_ctx = Rc::clone(&ctx);
+    glommio::spawn_local(async move {
+        while let Some(msg) = inbox.recv().await {
+            inbox_ctx.on_shard_msg(msg);
+        }
+    })
+    .detach();
+    while !ctx.control.is_shutting_down() {
+        glommio::timer::sleep(CONTROL_TICK).await;
+        ctx.refresh_routes();
+    }
+    ctx.close_all_held();
+    let deadline = Instant::now() + SHUTDOWN_DRAIN_TIMEOUT;
+    while (!ctx.held.borrow().is_empty() || ctx.busy.get() > 0) && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(20)).await;
+    }
+    log::debug!("shard={} stopped", ctx.id.0);
+}

@@ -1,0 +1,236 @@
+//! The publish/control endpoint's connections, served on the router's executor.
+//!
+//! Owns: reading `:5561` requests, answering through `publish::endpoint`, and handing
+//! accepted items to the `Router`, which encodes each once and sends it to the interested
+//! shards' inboxes. `200 Published` means accepted and queued for delivery, as in Pushpin.
+//! Must not: touch client connections; everything reaches shards through inboxes.
+
+use crate::http::{parse_request, BodyDecoder, BodyKind, HeadLimits, Version};
+use crate::limits::PUBLISH_BODY_BYTES_MAX;
+use crate::netio::{Conn, HeadError};
+use crate::publish::endpoint::{self, EndpointAction, PublishRequest, BODY_TOO_LARGE_TEXT};
+use crate::publish::item::PublishItem;
+use crate::router::inbox::RouterInboxReceiver;
+use crate::router::{Router, ShardMsg};
+use crate::stats::{prometheus, RouterCounters, ShardCounters};
+use glommio::channels::shared_channel::ConnectedSender;
+use glommio::net::TcpStream;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+/// The router and its connections to every shard, owned by the router's executor.
+#[derive(Debug)]
+pub struct PublishService {
+    router: RefCell<Router>,
+    interest: RouterInboxReceiver,
+    shards: Vec<ConnectedSender<ShardMsg>>,
+    shard_counters: Vec<Arc<ShardCounters>>,
+    counters: RouterCounters,
+}
+
+impl PublishService {
+    /// A service routing to `shards` (indexed by shard id).
+    pub fn new(
+        interest: RouterInboxReceiver,
+        shards: Vec<ConnectedSender<ShardMsg>>,
+        shard_counters: Vec<Arc<ShardCounters>>,
+    ) -> PublishService {
+        PublishService {
+            router: RefCell::new(Router::new()),
+            interest,
+            shards,
+            shard_counters,
+            counters: RouterCounters::default(),
+        }
+    }
+
+    /// Applies every pending interest change from the shards.
+    pub fn drain_interest(&self) {
+        let mut router = self.router.borrow_mut();
+        while let Ok(msg) = self.interest.try_recv() {
+            router.on_msg(msg);
+        }
+        let channels = router.channel_count() as i64;
+        self.counters
+            .channels
+            .add(channels - self.counters.channels.get());
+    }
+
+    /// Routes `items` in order. Interest is drained first, so a subscription whose initial
+    /// response a client has already received is known here.
+    pub async fn publish(&self, items: Vec<PublishItem>) {
+        self.drain_interest();
+        self.counters.items_published.add(items.len() as u64);
+        for item in items {
+            let routed = self.router.borrow_mut().on_publish(item);
+            let Some((encoded, shards)) = routed else {
+                continue;
+            };
+            log::debug!(
+                "publish channel={} shards={}",
+                encoded.channel,
+                shards.len()
+            );
+            for shard in shards.iter() {
+                let Some(inbox) = self.shards.get(shard.0 as usize) else {
+                    continue;
+                };
+                if inbox
+                    .send(ShardMsg::Deliver(Arc::clone(&encoded)))
+                    .await
+                    .is_err()
+                {
+                    log::error!(
+                        "shard {} inbox closed; item for {} lost",
+                        shard.0,
+                        encoded.channel
+                    );
+                }
+            }
+        }
+    }
+
+    fn metrics(&self) -> String {
+        self.drain_interest();
+        prometheus::render(&self.shard_counters, &self.counters)
+    }
+}
+
+/// Serves one publish connection (keep-alive allowed, unlike Pushpin's one-shot server).
+pub async fn serve(service: Rc<PublishService>, stream: TcpStream) {
+    let mut conn = Conn::new(stream);
+    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(60)));
+    loop {
+        let head = match conn
+            .read_head(|b| parse_request(b, &HeadLimits::PUBLISH))
+            .await
+        {
+            Ok(head) => head,
+            Err(HeadError::Parse(err)) => {
+                let text = format!("{err}\n");
+                let _ = conn
+                    .write_all(&reply_bytes(
+                        err.status(),
+                        &text,
+                        "text/plain",
+                        None,
+                        false,
+                        Version::Http11,
+                    ))
+                    .await;
+                return;
+            }
+            Err(_) => return,
+        };
+        let keep_alive = head.is_keep_alive();
+        let kind = head.body_kind();
+        let has_content_length = matches!(kind, Ok(BodyKind::Length(_)) | Ok(BodyKind::Empty))
+            && head.headers.contains("content-length");
+        if let Ok(BodyKind::Length(n)) = kind {
+            if n > PUBLISH_BODY_BYTES_MAX as u64 {
+                let bytes = reply_bytes(
+                    400,
+                    BODY_TOO_LARGE_TEXT,
+                    "text/plain",
+                    None,
+                    false,
+                    head.version,
+                );
+                let _ = conn.write_all(&bytes).await;
+                return;
+            }
+        }
+        let mut body = Vec::new();
+        if let Ok(kind @ BodyKind::Length(_)) = kind {
+            let mut decoder = BodyDecoder::new(kind);
+            if conn
+                .read_body(&mut decoder, &mut body, PUBLISH_BODY_BYTES_MAX)
+                .await
+                .is_err()
+            {
+                return;
+            }
+        } else if kind.is_err() || matches!(kind, Ok(BodyKind::Chunked)) {
+            // Pushpin requires Content-Length; the unread body makes the connection unusable.
+            let bytes = reply_bytes(
+                411,
+                "Request requires Content-Length.\n",
+                "text/plain",
+                None,
+                false,
+                head.version,
+            );
+            let _ = conn.write_all(&bytes).await;
+            return;
+        }
+        let request = PublishRequest {
+            method: &head.method,
+            path: head.path(),
+            accept: head.headers.get_str("accept"),
+            has_content_length,
+            body: &body,
+        };
+        let reply = endpoint::handle(&request);
+        service.counters.publish_requests.add(1);
+        log::info!(
+            "control: {} {} code={} {} items={}",
+            head.method,
+            head.path(),
+            reply.status,
+            body.len(),
+            match &reply.action {
+                EndpointAction::Publish(items) => items.len(),
+                _ => 0,
+            }
+        );
+        let text = match reply.action {
+            EndpointAction::Metrics => service.metrics(),
+            _ => reply.body.clone(),
+        };
+        let bytes = reply_bytes(
+            reply.status,
+            &text,
+            reply.content_type,
+            reply.allow,
+            keep_alive,
+            head.version,
+        );
+        // Items go into the shard inboxes before the reply is written, so a publish whose
+        // reply the publisher has seen is ordered before any publish it sends afterwards,
+        // on any connection. A full inbox therefore slows the reply: backpressure, not loss.
+        if let EndpointAction::Publish(items) = reply.action {
+            service.publish(items).await;
+        }
+        let written = conn.write_all(&bytes).await;
+        if written.is_err() || !keep_alive {
+            return;
+        }
+    }
+}
+
+fn reply_bytes(
+    status: u16,
+    body: &str,
+    content_type: &str,
+    allow: Option<&str>,
+    keep_alive: bool,
+    version: Version,
+) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+        crate::http::reason_phrase(status),
+        body.len()
+    );
+    if let Some(allow) = allow {
+        out.push_str(&format!("Allow: {allow}\r\n"));
+    }
+    match (version, keep_alive) {
+        (Version::Http11, false) => out.push_str("Connection: close\r\n"),
+        (Version::Http10, true) => out.push_str("Connection: keep-alive\r\n"),
+        _ => {}
+    }
+    out.push_str("\r\n");
+    out.push_str(body);
+    out.into_bytes()
+}

@@ -1,0 +1,6 @@
+//! Counters and their Prometheus rendering.
+
+pub mod counters;
+pub mod prometheus;
+
+pub use counters::{Counter, Gauge, RouterCounters, ShardCounters};

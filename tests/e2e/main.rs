@@ -1,0 +1,23 @@
+//! Black-box tests: the real `ringpin` binary, a real origin and real clients on loopback.
+//!
+//! What belongs here: behaviour a client, an origin or a publisher can observe on the wire,
+//! checked against Pushpin 1.36 (`PUSHPIN.md`) and ringpin's documented differences
+//! (`DESIGN.md` §4). Each test starts its own ringpin (`--shards 2`) and origin, speaks raw
+//! bytes, and is named as a sentence about that behaviour.
+//!
+//! What does not: parsing or state-machine cases (unit tests in the pure modules), randomised
+//! interleavings (`tests/sim`), byte-level robustness (`tests/fuzz`), and timing: a test asserts
+//! only that something arrives before a generous deadline, never how fast.
+//!
+//! The contract these tests rely on (flags, readiness, `/metrics` names) is written at the top
+//! of `support/mod.rs`.
+
+mod support;
+
+mod malformed_input;
+mod proxy;
+mod publish_api;
+mod response_hold;
+mod slow_consumer;
+mod sse;
+mod stream_hold;

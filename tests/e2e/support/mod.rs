@@ -1,0 +1,78 @@
+//! Support for the black-box suite: the ringpin process (`proxy.rs`), a scripted GRIP origin
+//! (`backend.rs`) and raw HTTP clients with deadlines (`client.rs`).
+//!
+//! This doc is the contract between the suite and the server. The server implements exactly
+//! what is written here; a change on either side changes this text first.
+//!
+//! # Command line (DESIGN.md §4)
+//!
+//! Every test runs:
+//! `ringpin --listen 127.0.0.1:P --publish-listen 127.0.0.1:Q --shards 2 --log-level debug
+//! --route "* 127.0.0.1:B"` (the route is one argv element), plus, in some tests:
+//! - `--sig-key KEY`: HS256 key of the `Grip-Sig` sent to origins (default `changeme`;
+//!   issuer `pushpin`, `exp` = now + 3600).
+//! - `--x-forwarded-for append`: append the client address to `X-Forwarded-For`, joined with `, `.
+//! - `--outbound-bytes-max N`: bytes a connection may have queued inside ringpin (beyond what
+//!   the kernel socket buffer took) before the slow-client policy applies.
+//! - `--outbound-items-max N`: the same bound counted in published items.
+//! - `--slow-client close|drop`: what a full queue does. `close` closes that client's connection
+//!   and counts it in `ringpin_slow_clients_closed_total`; `drop` refuses the items that do not
+//!   fit, whole items only (never a partial chunk), counts each in
+//!   `ringpin_deliveries_dropped_total`, and keeps the connection; later items are delivered once
+//!   the queue has room. Either way other subscribers are not delayed.
+//!
+//! Readiness: ringpin is up once both `--listen` and `--publish-listen` accept TCP connections
+//! (polled for 10 s). Exiting before that fails the attempt; the harness retries with new ports
+//! up to 3 times, since a port found free may be taken before ringpin binds it.
+//! Stop: SIGTERM; ringpin must exit within 10 s, else it gets SIGKILL. Exiting on its own during
+//! a test fails that test.
+//! Logs: stderr only, captured to a file in a temp dir; its tail is printed when a test fails.
+//! No test parses log lines, so their format is free.
+//!
+//! # `GET /metrics` on the publish listener
+//!
+//! `200` with Prometheus text exposition: `name value` or `name{labels} value` lines; `#` lines
+//! are ignored. The suite sums every sample of a name over all label sets, so labels (a
+//! `reason`, a `transport`) are free. All five names are present from start-up, `0` when idle:
+//!
+//! | name | type | meaning |
+//! |---|---|---|
+//! | `ringpin_subscriptions` | gauge | (subscriber connection, channel) pairs held now, all shards, stream and response holds. `Grip-Channel: a, b` on one hold counts 2. |
+//! | `ringpin_deliveries_total` | counter | published items handed to a subscriber connection, one per item per subscriber |
+//! | `ringpin_deliveries_dropped_total` | counter | deliveries refused because the subscriber's queue was full (`--slow-client drop`) |
+//! | `ringpin_slow_clients_closed_total` | counter | connections closed by `--slow-client close` |
+//! | `ringpin_connections` | gauge | open client connections on `--listen` (not publish connections) |
+//!
+//! ## The subscription race, and what `ringpin_subscriptions` promises
+//!
+//! A client has its stream's initial response before its subscription has reached the publish
+//! router, so a publish sent at once could miss it. Tests therefore call
+//! `wait_subscribed(&proxy, n)`, which polls `/metrics` until `ringpin_subscriptions >= n`. So
+//! that this is enough, a subscription is counted only once any publish that `/publish/`
+//! accepts afterwards is certain to be delivered to it (for example: the shard increments the
+//! gauge only after the router has applied its interest change, or the router and the gauge
+//! read are ordered through the same inbox). It is decremented when the hold ends: a response
+//! hold answered or timed out, a stream closed, or the client gone (EOF or a write error).
+//!
+//! # Publish endpoint
+//!
+//! `POST /publish/` with Pushpin's JSON (PUSHPIN.md §3.1-3.2) answers `200 Published\n`;
+//! errors and content negotiation are as Pushpin 1.36 (`publish_api.rs` lists the cases).
+//! Like Pushpin, the reply may precede delivery, but ordering must survive it: the items of a
+//! publish that has been answered are delivered, on each channel, before the items of any
+//! publish sent after that answer. Tests publish sequentially and expect that order (so the
+//! handoff to the router happens before the reply, through one ordered path per channel).
+
+mod backend;
+mod client;
+mod proxy;
+
+pub use backend::{pattern_body, verify_grip_sig, Backend, BackendResponse};
+pub use client::{
+    assert_same_bytes, get, get_request, preview, raw_response, request, Conn, Response, SseClient,
+    StreamClient, DEADLINE,
+};
+pub use proxy::{
+    free_port, metric, metrics, parse_metric, publish, publish_ok, publish_request, response_item,
+    stream_close_item, stream_item, wait_metric, wait_subscribed, Proxy, METRIC_NAMES,
+};

@@ -1,0 +1,308 @@
+//! The ringpin process under test, and the publish/metrics calls tests make to it.
+//!
+//! Owns: `Proxy` (free ports, spawn, wait until ready, SIGTERM then SIGKILL on drop, stderr in a
+//! temp dir printed when a test fails), `publish*`, the publish item builders, `metric*`,
+//! `wait_subscribed`.
+//! Must not: parse ringpin's logs; the contract is the one written in `support/mod.rs`.
+
+use std::fs::{self, File};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::client::{preview, request, Response, DEADLINE};
+
+/// Every metric name `/metrics` must expose from start-up (see `support/mod.rs`).
+pub const METRIC_NAMES: [&str; 5] = [
+    "ringpin_subscriptions",
+    "ringpin_deliveries_total",
+    "ringpin_deliveries_dropped_total",
+    "ringpin_slow_clients_closed_total",
+    "ringpin_connections",
+];
+
+/// Spawns with fresh ports this many times; another process may take a port between our
+/// probe bind and ringpin's bind.
+const START_ATTEMPTS: usize = 3;
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+/// SIGTERM must end ringpin within this (DESIGN.md §4: drain and exit within 10 s).
+const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+const LOG_TAIL_LINES: usize = 80;
+
+static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
+
+/// A running ringpin. Dropping it stops the process; if the test is failing, the tail of
+/// ringpin's stderr is printed, and if ringpin died during a passing test, the test fails.
+pub struct Proxy {
+    /// Client-facing listener (`--listen`).
+    pub addr: SocketAddr,
+    /// Publish/control listener (`--publish-listen`).
+    pub publish_addr: SocketAddr,
+    child: Child,
+    dir: PathBuf,
+    /// Set once both listeners answered; only then is an exit on its own a test failure.
+    ready: bool,
+}
+
+/// A port that was free a moment ago (bound to 127.0.0.1:0, then released).
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").port()
+}
+
+impl Proxy {
+    /// Starts ringpin with `--route "* 127.0.0.1:<backend_port>"` and `extra` flags.
+    pub fn start(backend_port: u16, extra: &[&str]) -> Proxy {
+        let mut failures = String::new();
+        for attempt in 1..=START_ATTEMPTS {
+            let mut proxy = Proxy::spawn(backend_port, extra);
+            match proxy.wait_ready() {
+                Ok(()) => {
+                    proxy.ready = true;
+                    return proxy;
+                }
+                Err(why) => {
+                    failures.push_str(&format!("attempt {attempt}: {why}\n{}\n", proxy.log_tail()));
+                    proxy.stop();
+                }
+            }
+        }
+        panic!("ringpin did not start ({extra:?}):\n{failures}");
+    }
+
+    fn spawn(backend_port: u16, extra: &[&str]) -> Proxy {
+        let dir = std::env::temp_dir().join(format!(
+            "ringpin-e2e-{}-{}",
+            std::process::id(),
+            NEXT_DIR.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).expect("create temp dir");
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let publish_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let child = Command::new(env!("CARGO_BIN_EXE_ringpin"))
+            .args(["--listen", &addr.to_string()])
+            .args(["--publish-listen", &publish_addr.to_string()])
+            .args(["--shards", "2", "--log-level", "debug"])
+            .args(["--route", &format!("* 127.0.0.1:{backend_port}")])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(File::create(dir.join("stdout.log")).expect("stdout log"))
+            .stderr(File::create(dir.join("stderr.log")).expect("stderr log"))
+            .spawn()
+            .expect("spawn ringpin");
+        Proxy {
+            addr,
+            publish_addr,
+            child,
+            dir,
+            ready: false,
+        }
+    }
+
+    /// Ready = both listeners accept TCP connections while the process is still running.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("ringpin exited with {status} before listening"));
+            }
+            let accepts = |addr| TcpStream::connect_timeout(&addr, POLL_INTERVAL * 10).is_ok();
+            if accepts(self.addr) && accepts(self.publish_addr) {
+                if let Ok(Some(status)) = self.child.try_wait() {
+                    return Err(format!("ringpin exited with {status}; a port was taken"));
+                }
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "not listening on {} and {} after {DEADLINE:?}",
+                    self.addr, self.publish_addr
+                ));
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// The last lines ringpin wrote to stderr.
+    pub fn log_tail(&self) -> String {
+        let path = self.dir.join("stderr.log");
+        let log = fs::read(&path).unwrap_or_default();
+        let log = String::from_utf8_lossy(&log);
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(LOG_TAIL_LINES)..].join("\n");
+        format!(
+            "--- ringpin stderr ({}), last {LOG_TAIL_LINES} lines ---\n{tail}",
+            path.display()
+        )
+    }
+
+    /// SIGTERM, wait, then SIGKILL. Returns whether the process was already gone.
+    fn stop(&mut self) -> bool {
+        if let Ok(Some(_)) = self.child.try_wait() {
+            return true;
+        }
+        let pid = self.child.id() as libc::pid_t;
+        // SAFETY: kill(2) has no memory effects. `pid` is our own child, and it has not been
+        // reaped (try_wait above saw it running), so the pid cannot belong to another process.
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        false
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let died_early = self.stop();
+        if thread::panicking() {
+            eprintln!("{}", self.log_tail());
+            eprintln!("(kept {})", self.dir.display());
+            return;
+        }
+        if died_early && self.ready {
+            let status = self.child.try_wait().ok().flatten();
+            panic!(
+                "ringpin exited during the test ({status:?})\n{}",
+                self.log_tail()
+            );
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// `method path` on the publish listener with `headers` and `body`.
+pub fn publish_request(
+    proxy: &Proxy,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut raw = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        raw.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if method == "POST" || !body.is_empty() {
+        raw.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    raw.push_str("\r\n");
+    let mut raw = raw.into_bytes();
+    raw.extend_from_slice(body);
+    request(proxy.publish_addr, &raw)
+}
+
+/// `POST /publish/` with a JSON body; returns the status and body text.
+pub fn publish(proxy: &Proxy, json: &str) -> (u16, String) {
+    let response = publish_request(proxy, "POST", "/publish/", &[], json.as_bytes());
+    (response.status, response.body_text())
+}
+
+/// Publishes and asserts Pushpin's success reply `200 Published\n`.
+pub fn publish_ok(proxy: &Proxy, json: &str) {
+    let (status, body) = publish(proxy, json);
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "Published\n"),
+        "publish of {}",
+        preview(json.as_bytes())
+    );
+}
+
+/// One item with an `http-stream` format.
+pub fn stream_item(channel: &str, content: &str) -> String {
+    let format = json!({ "content": content });
+    item(channel, "http-stream", format)
+}
+
+/// One item with the `http-stream` `close` action.
+pub fn stream_close_item(channel: &str) -> String {
+    item(channel, "http-stream", json!({ "action": "close" }))
+}
+
+/// One item with an `http-response` format (`code`, `reason`, `headers`, `body`, ...).
+pub fn response_item(channel: &str, format: serde_json::Value) -> String {
+    item(channel, "http-response", format)
+}
+
+fn item(channel: &str, format_name: &str, format: serde_json::Value) -> String {
+    json!({ "items": [ { "channel": channel, "formats": { format_name: format } } ] }).to_string()
+}
+
+/// The Prometheus text from `GET /metrics` on the publish listener.
+pub fn metrics(proxy: &Proxy) -> String {
+    let raw = b"GET /metrics HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let response = request(proxy.publish_addr, raw);
+    assert_eq!(response.status, 200, "GET /metrics: {response:?}");
+    response.body_text()
+}
+
+/// Sum of every sample of `name` (all label sets); `None` when the name is absent.
+pub fn parse_metric(text: &str, name: &str) -> Option<f64> {
+    let mut sum = None;
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let name_end = line.find(['{', ' ', '\t']).unwrap_or(line.len());
+        if &line[..name_end] != name {
+            continue;
+        }
+        let rest = match line[name_end..].strip_prefix('{') {
+            Some(labelled) => &labelled[labelled.rfind('}').map_or(0, |i| i + 1)..],
+            None => &line[name_end..],
+        };
+        let value: f64 = rest
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("unparsable metric line {line:?}"));
+        *sum.get_or_insert(0.0) += value;
+    }
+    sum
+}
+
+pub fn metric(proxy: &Proxy, name: &str) -> Option<f64> {
+    parse_metric(&metrics(proxy), name)
+}
+
+/// Polls `/metrics` until `name` satisfies `accept`; returns the accepted value.
+pub fn wait_metric(proxy: &Proxy, name: &str, want: &str, accept: impl Fn(f64) -> bool) -> f64 {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let text = metrics(proxy);
+        let value = parse_metric(&text, name);
+        if let Some(v) = value.filter(|v| accept(*v)) {
+            return v;
+        }
+        if Instant::now() >= deadline {
+            panic!("{name} is {value:?} after {DEADLINE:?}, want {want}; /metrics:\n{text}");
+        }
+        thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Waits until at least `total` (connection, channel) subscriptions are live across all
+/// shards, so that a publish sent now reaches them (the race described in `support/mod.rs`).
+pub fn wait_subscribed(proxy: &Proxy, total: usize) {
+    wait_metric(
+        proxy,
+        "ringpin_subscriptions",
+        &format!(">= {total}"),
+        |v| v >= total as f64,
+    );
+}

@@ -1,0 +1,173 @@
+//! Tidy checks that run as ordinary tests (STYLE.md §8, glommio's `tests/linters.rs`):
+//! formatting, file size budgets, module docs, the layering rules of STYLE.md §2, no
+//! `unwrap()` in production code, and `unsafe` only where a file's name says why.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn src_files() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    rust_files(&root)
+        .into_iter()
+        .map(|p| {
+            let rel = p
+                .strip_prefix(&root)
+                .expect("under src")
+                .display()
+                .to_string();
+            let text = fs::read_to_string(&p).expect("readable source");
+            (rel, text)
+        })
+        .collect()
+}
+
+/// The part of a file before its `#[cfg(test)]` module, if any.
+fn production_part(text: &str) -> &str {
+    text.find("#[cfg(test)]").map_or(text, |at| &text[..at])
+}
+
+/// The production code of a file with comments removed (line comments only, which is all
+/// ringpin uses), so a doc saying "must not import glommio" is not itself a violation.
+fn production_code(text: &str) -> String {
+    production_part(text)
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn is_test_file(rel: &str) -> bool {
+    rel.ends_with("/tests.rs") || rel.contains("/tests/")
+}
+
+#[test]
+fn code_is_formatted() {
+    let status = Command::new(env!("CARGO"))
+        .args(["fmt", "--all", "--", "--check"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status();
+    match status {
+        Ok(status) => assert!(status.success(), "run `cargo fmt --all`"),
+        Err(err) => panic!("cannot run cargo fmt: {err}"),
+    }
+}
+
+#[test]
+fn every_module_opens_with_a_module_doc() {
+    for (rel, text) in src_files() {
+        if is_test_file(&rel) {
+            continue;
+        }
+        assert!(
+            text.trim_start().starts_with("//!"),
+            "{rel} has no //! module doc"
+        );
+    }
+}
+
+#[test]
+fn files_stay_within_the_size_budget() {
+    for (rel, text) in src_files() {
+        let lines = production_part(&text).lines().count();
+        assert!(
+            lines <= 650,
+            "{rel} has {lines} non-test lines (budget ~600)"
+        );
+    }
+}
+
+#[test]
+fn no_unwrap_in_production_code() {
+    for (rel, text) in src_files() {
+        if is_test_file(&rel) {
+            continue;
+        }
+        for (n, line) in production_part(&text).lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            assert!(
+                !code.contains(".unwrap()"),
+                "{rel}:{}: unwrap() in production code",
+                n + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn unsafe_lives_only_in_files_named_for_it() {
+    let allowed = ["shard/direct_send.rs", "shard/sys.rs"];
+    for (rel, text) in src_files() {
+        let uses_unsafe = production_part(&text)
+            .lines()
+            .any(|l| l.split("//").next().unwrap_or("").contains("unsafe "));
+        if uses_unsafe {
+            assert!(allowed.contains(&rel.as_str()), "{rel} uses unsafe");
+        }
+    }
+}
+
+#[test]
+fn pure_modules_import_no_io() {
+    let pure = [
+        "config/",
+        "http/",
+        "grip/",
+        "publish/",
+        "fanout/",
+        "stats/",
+        "limits.rs",
+        "origin/request",
+        "origin/response",
+    ];
+    let forbidden = [
+        "glommio",
+        "std::net::TcpStream",
+        "crossbeam",
+        "crate::shard",
+        "crate::runtime",
+        "Instant::now()",
+    ];
+    for (rel, text) in src_files() {
+        if !pure.iter().any(|p| rel.starts_with(p)) || is_test_file(&rel) {
+            continue;
+        }
+        let code = production_code(&text);
+        for word in forbidden {
+            assert!(!code.contains(word), "{rel} (pure) uses {word}");
+        }
+    }
+}
+
+#[test]
+fn router_and_fanout_do_not_know_each_other() {
+    for (rel, text) in src_files() {
+        let code = production_code(&text);
+        if rel.starts_with("fanout/") {
+            assert!(!code.contains("crate::router"), "{rel} imports router");
+        }
+        if rel.starts_with("router/") {
+            assert!(
+                !code.contains("crate::fanout") && !code.contains("crate::shard"),
+                "{rel} imports fanout/shard"
+            );
+        }
+    }
+}
