@@ -14,10 +14,15 @@
 
 mod support;
 
+mod grip_edges;
 mod malformed_input;
+mod memory_bound;
+mod multi_shard;
 mod proxy;
 mod publish_api;
 mod response_hold;
+mod routes_config;
+mod shutdown;
 mod slow_consumer;
 mod sse;
 mod stream_hold;

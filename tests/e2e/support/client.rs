@@ -253,6 +253,34 @@ impl Conn {
         std::mem::take(&mut self.buf)
     }
 
+    /// Asserts that nothing arrives, and the connection stays open, for `quiet`: for the few
+    /// behaviours that are a minimum time (`Grip-Timeout` is at least 5 s).
+    pub fn expect_nothing_for(&mut self, quiet: Duration) {
+        assert!(
+            self.buf.is_empty(),
+            "unconsumed bytes: {}",
+            preview(&self.buf)
+        );
+        let deadline = Instant::now() + quiet;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            self.stream
+                .set_read_timeout(Some(deadline - now))
+                .expect("set_read_timeout");
+            let mut tmp = [0u8; 4096];
+            match self.stream.read(&mut tmp) {
+                Ok(0) => panic!("connection closed within {quiet:?}"),
+                Ok(n) => panic!("received within {quiet:?}: {}", preview(&tmp[..n])),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => panic!("connection failed within {quiet:?}: {e}"),
+            }
+        }
+    }
+
     /// Asserts that the peer closes the connection without sending anything more.
     pub fn expect_closed(&mut self) {
         let rest = self.read_to_end();

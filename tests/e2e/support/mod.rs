@@ -1,5 +1,6 @@
 //! Support for the black-box suite: the ringpin process (`proxy.rs`), a scripted GRIP origin
-//! (`backend.rs`) and raw HTTP clients with deadlines (`client.rs`).
+//! (`backend.rs`), raw HTTP clients with deadlines (`client.rs`) and the routes/conf files a
+//! test hands to ringpin (`files.rs`).
 //!
 //! This doc is the contract between the suite and the server. The server implements exactly
 //! what is written here; a change on either side changes this text first.
@@ -21,11 +22,20 @@
 //!   `ringpin_deliveries_dropped_total`, and keeps the connection; later items are delivered once
 //!   the queue has room. Either way other subscribers are not delayed.
 //!
+//! Tests that exercise configuration (`Proxy::start_with`) replace everything after
+//! `--shards 2 --log-level debug` with their own argv, e.g. `--routes FILE` (Pushpin's routes
+//! syntax, PUSHPIN.md §1.1-1.3; the file is re-read when its modification time changes, checked
+//! about once a second, and on SIGHUP; a bad line is skipped, the rest load) or
+//! `--config pushpin.conf` (`[runner] http_port`, `[proxy] routesfile` relative to the conf
+//! file's directory, `[handler] push_in_http_port`) with no `--listen`/`--publish-listen`.
+//!
 //! Readiness: ringpin is up once both `--listen` and `--publish-listen` accept TCP connections
 //! (polled for 10 s). Exiting before that fails the attempt; the harness retries with new ports
 //! up to 3 times, since a port found free may be taken before ringpin binds it.
 //! Stop: SIGTERM; ringpin must exit within 10 s, else it gets SIGKILL. Exiting on its own during
-//! a test fails that test.
+//! a test fails that test. SIGTERM drains (`shutdown.rs`): every held stream ends with its
+//! terminating chunk, every held response is answered with its timeout response, and the exit
+//! status is 0.
 //! Logs: stderr only, captured to a file in a temp dir; its tail is printed when a test fails.
 //! No test parses log lines, so their format is free.
 //!
@@ -42,6 +52,8 @@
 //! | `ringpin_deliveries_dropped_total` | counter | deliveries refused because the subscriber's queue was full (`--slow-client drop`) |
 //! | `ringpin_slow_clients_closed_total` | counter | connections closed by `--slow-client close` |
 //! | `ringpin_connections` | gauge | open client connections on `--listen` (not publish connections) |
+//!
+//! Also: `ringpin_shards` (gauge), the number of shard threads running (`--shards`).
 //!
 //! ## The subscription race, and what `ringpin_subscriptions` promises
 //!
@@ -65,6 +77,7 @@
 
 mod backend;
 mod client;
+mod files;
 mod proxy;
 
 pub use backend::{pattern_body, verify_grip_sig, Backend, BackendResponse};
@@ -72,7 +85,9 @@ pub use client::{
     assert_same_bytes, get, get_request, preview, raw_response, request, Conn, Response, SseClient,
     StreamClient, DEADLINE,
 };
+pub use files::TempDir;
 pub use proxy::{
     free_port, metric, metrics, parse_metric, publish, publish_ok, publish_request, response_item,
-    stream_close_item, stream_item, wait_metric, wait_subscribed, Proxy, METRIC_NAMES,
+    stream_close_item, stream_item, wait_metric, wait_subscribed, Proxy, EXIT_TIMEOUT,
+    METRIC_NAMES,
 };

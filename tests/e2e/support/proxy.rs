@@ -1,6 +1,7 @@
 //! The ringpin process under test, and the publish/metrics calls tests make to it.
 //!
-//! Owns: `Proxy` (free ports, spawn, wait until ready, SIGTERM then SIGKILL on drop, stderr in a
+//! Owns: `Proxy` (free ports, spawn with the suite's flags or a test's own argv, wait until
+//! ready, signals, `/proc/PID/status` memory figures, SIGTERM then SIGKILL on drop, stderr in a
 //! temp dir printed when a test fails), `publish*`, the publish item builders, `metric*`,
 //! `wait_subscribed`.
 //! Must not: parse ringpin's logs; the contract is the one written in `support/mod.rs`.
@@ -8,7 +9,7 @@
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -31,7 +32,7 @@ pub const METRIC_NAMES: [&str; 5] = [
 const START_ATTEMPTS: usize = 3;
 const POLL_INTERVAL: Duration = Duration::from_millis(10);
 /// SIGTERM must end ringpin within this (DESIGN.md §4: drain and exit within 10 s).
-const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 const LOG_TAIL_LINES: usize = 80;
 
 static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
@@ -47,6 +48,29 @@ pub struct Proxy {
     dir: PathBuf,
     /// Set once both listeners answered; only then is an exit on its own a test failure.
     ready: bool,
+    /// Set by `wait_exit`: the test ended the process itself, so its exit is no failure.
+    exit_expected: bool,
+}
+
+/// The two listener addresses chosen for one start attempt.
+#[derive(Clone, Copy, Debug)]
+pub struct Ports {
+    /// For `--listen` (or `[runner] http_port`).
+    pub addr: SocketAddr,
+    /// For `--publish-listen` (or `[handler] push_in_http_port`).
+    pub publish_addr: SocketAddr,
+}
+
+impl Ports {
+    /// `--listen ADDR --publish-listen ADDR`.
+    pub fn listen_args(&self) -> Vec<String> {
+        vec![
+            "--listen".to_string(),
+            self.addr.to_string(),
+            "--publish-listen".to_string(),
+            self.publish_addr.to_string(),
+        ]
+    }
 }
 
 /// A port that was free a moment ago (bound to 127.0.0.1:0, then released).
@@ -58,24 +82,45 @@ pub fn free_port() -> u16 {
 impl Proxy {
     /// Starts ringpin with `--route "* 127.0.0.1:<backend_port>"` and `extra` flags.
     pub fn start(backend_port: u16, extra: &[&str]) -> Proxy {
+        let route = format!("* 127.0.0.1:{backend_port}");
+        Proxy::start_with(|ports| {
+            let mut args = ports.listen_args();
+            args.extend(["--route".to_string(), route.clone()]);
+            args.extend(extra.iter().map(|arg| arg.to_string()));
+            args
+        })
+    }
+
+    /// Starts ringpin with `--shards 2 --log-level debug` followed by `args(ports)`: the test
+    /// decides how ringpin learns its listeners and routes (flags, a routes file, a
+    /// pushpin.conf written by `args`). Readiness is checked on `ports`.
+    pub fn start_with(args: impl Fn(Ports) -> Vec<String>) -> Proxy {
         let mut failures = String::new();
         for attempt in 1..=START_ATTEMPTS {
-            let mut proxy = Proxy::spawn(backend_port, extra);
+            let ports = Ports {
+                addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+                publish_addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            };
+            let argv = args(ports);
+            let mut proxy = Proxy::spawn(ports, &argv);
             match proxy.wait_ready() {
                 Ok(()) => {
                     proxy.ready = true;
                     return proxy;
                 }
                 Err(why) => {
-                    failures.push_str(&format!("attempt {attempt}: {why}\n{}\n", proxy.log_tail()));
+                    failures.push_str(&format!(
+                        "attempt {attempt} {argv:?}: {why}\n{}\n",
+                        proxy.log_tail()
+                    ));
                     proxy.stop();
                 }
             }
         }
-        panic!("ringpin did not start ({extra:?}):\n{failures}");
+        panic!("ringpin did not start:\n{failures}");
     }
 
-    fn spawn(backend_port: u16, extra: &[&str]) -> Proxy {
+    fn spawn(ports: Ports, args: &[String]) -> Proxy {
         let dir = std::env::temp_dir().join(format!(
             "ringpin-e2e-{}-{}",
             std::process::id(),
@@ -83,25 +128,21 @@ impl Proxy {
         ));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("create temp dir");
-        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let publish_addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let child = Command::new(env!("CARGO_BIN_EXE_ringpin"))
-            .args(["--listen", &addr.to_string()])
-            .args(["--publish-listen", &publish_addr.to_string()])
             .args(["--shards", "2", "--log-level", "debug"])
-            .args(["--route", &format!("* 127.0.0.1:{backend_port}")])
-            .args(extra)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(File::create(dir.join("stdout.log")).expect("stdout log"))
             .stderr(File::create(dir.join("stderr.log")).expect("stderr log"))
             .spawn()
             .expect("spawn ringpin");
         Proxy {
-            addr,
-            publish_addr,
+            addr: ports.addr,
+            publish_addr: ports.publish_addr,
             child,
             dir,
             ready: false,
+            exit_expected: false,
         }
     }
 
@@ -127,6 +168,54 @@ impl Proxy {
             }
             thread::sleep(POLL_INTERVAL);
         }
+    }
+
+    /// Sends `signal` (`libc::SIGHUP`, `libc::SIGTERM`, ...) to the running process.
+    pub fn signal(&mut self, signal: libc::c_int) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!(
+                "ringpin already exited ({status}) before signal {signal}\n{}",
+                self.log_tail()
+            );
+        }
+        // SAFETY: kill(2) has no memory effects. `pid` is our own child, and it has not been
+        // reaped (try_wait above saw it running), so the pid cannot belong to another process.
+        let result = unsafe { libc::kill(self.child.id() as libc::pid_t, signal) };
+        assert_eq!(result, 0, "kill({}, {signal})", self.child.id());
+    }
+
+    /// Waits until the process exits, at the latest at `deadline`, and returns its status.
+    /// From then on its exit is the test's doing, not a failure.
+    pub fn wait_exit(&mut self, deadline: Instant) -> ExitStatus {
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                self.exit_expected = true;
+                return status;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "ringpin has not exited by the deadline\n{}",
+                    self.log_tail()
+                );
+            }
+            thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`, ...), in bytes.
+    pub fn proc_status_bytes(&self, field: &str) -> u64 {
+        let path = format!("/proc/{}/status", self.child.id());
+        let status = fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+        let line = status
+            .lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .unwrap_or_else(|| panic!("no {field} in {path}:\n{status}"));
+        let kib: u64 = line
+            .trim()
+            .strip_suffix("kB")
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unparsable {field} line {line:?}"));
+        kib * 1024
     }
 
     /// The last lines ringpin wrote to stderr.
@@ -174,7 +263,7 @@ impl Drop for Proxy {
             eprintln!("(kept {})", self.dir.display());
             return;
         }
-        if died_early && self.ready {
+        if died_early && self.ready && !self.exit_expected {
             let status = self.child.try_wait().ok().flatten();
             panic!(
                 "ringpin exited during the test ({status:?})\n{}",

@@ -1,0 +1,56 @@
+//! SIGTERM with holds open (DESIGN.md §4, `support/mod.rs`): ringpin drains instead of cutting
+//! connections. A held stream ends with its terminating chunk, a held long-poll gets a complete
+//! response (its timeout response), and the process exits with status 0 within 10 s.
+
+use std::time::Instant;
+
+use crate::support::{
+    get_request, publish_ok, stream_item, wait_subscribed, Backend, BackendResponse, Conn, Proxy,
+    StreamClient, EXIT_TIMEOUT,
+};
+
+/// Sends SIGTERM; returns the moment by which ringpin must have exited.
+fn terminate(proxy: &mut Proxy) -> Instant {
+    proxy.signal(libc::SIGTERM);
+    Instant::now() + EXIT_TIMEOUT
+}
+
+#[test]
+fn sigterm_ends_a_held_stream_with_the_terminating_chunk_and_exits_cleanly() {
+    let backend = Backend::start(|_| BackendResponse::stream_hold("live", "start\n"));
+    let mut proxy = Proxy::start(backend.port(), &[]);
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(client.head().status, 200, "{:?}", client.head());
+    assert_eq!(client.read_until("start\n"), "start\n");
+    wait_subscribed(&proxy, 1);
+    publish_ok(&proxy, &stream_item("live", "before\n"));
+    assert_eq!(client.read_until("before\n"), "before\n");
+
+    let exit_deadline = terminate(&mut proxy);
+
+    client.expect_end();
+    let status = proxy.wait_exit(exit_deadline);
+    assert!(status.success(), "ringpin exited with {status}");
+}
+
+#[test]
+fn sigterm_answers_a_held_long_poll_with_its_timeout_response_and_exits_cleanly() {
+    let backend = Backend::start(|_| {
+        BackendResponse::response_hold("waiting", "timeout body\n").header("X-Orig", "kept")
+    });
+    let mut proxy = Proxy::start(backend.port(), &[]);
+    let mut conn = Conn::connect(proxy.addr);
+    conn.send(&get_request("/poll"));
+    wait_subscribed(&proxy, 1);
+
+    let exit_deadline = terminate(&mut proxy);
+
+    // Grip-Timeout is the default 55 s, so this response can only come from the drain.
+    let response = conn.read_response();
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.body_text(), "timeout body\n");
+    assert_eq!(response.header("X-Orig"), Some("kept"));
+    assert_eq!(response.grip_headers(), Vec::<&str>::new());
+    let status = proxy.wait_exit(exit_deadline);
+    assert!(status.success(), "ringpin exited with {status}");
+}
