@@ -45,8 +45,8 @@ pub enum StartError {
         /// Why.
         reason: String,
     },
-    /// The signal mask could not be set.
-    #[error("cannot set up signal handling: {0}")]
+    /// The signal mask or a shard inbox could not be set up.
+    #[error("cannot set up signals or inboxes: {0}")]
     Signals(std::io::Error),
 }
 
@@ -94,7 +94,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
                 .map_err(|source| StartError::Bind { addr, source })?;
             fds.push(fd);
         }
-        let (tx, rx) = shard_inbox();
+        let (tx, rx) = shard_inbox().map_err(StartError::Signals)?;
         senders.push(tx);
         let counters = Arc::new(ShardCounters::default());
         all_counters.push(Arc::clone(&counters));
@@ -126,11 +126,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         .name("ringpin-router")
         .io_memory(EXECUTOR_IO_MEMORY_BYTES)
         .spawn(move || async move {
-            let mut connected = Vec::new();
-            for sender in senders {
-                connected.push(sender.connect().await);
-            }
-            let service = Rc::new(PublishService::new(router_rx, connected, all_counters));
+            let service = Rc::new(PublishService::new(router_rx, senders, all_counters));
             let listener = sys::glommio_listener(publish_fd);
             let accept_service = Rc::clone(&service);
             glommio::spawn_local(async move {

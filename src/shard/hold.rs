@@ -119,16 +119,14 @@ async fn stream_loop(
         _ => k.data.clone(),
     });
     let mut keep_alive_from = Instant::now();
+    // Drawn once per keep-alive period, so a recomputed deadline never moves backwards.
+    let mut period = keep_alive.as_ref().map(|k| jittered(k.timeout));
     let mut read_buf = [0u8; 256];
     loop {
         let step = next_step(ctx, guard);
-        let keep_alive_in = keep_alive.as_ref().map(|k| {
-            let last = match k.mode {
-                KeepAliveMode::Idle => last_activity(ctx, guard).max(keep_alive_from),
-                KeepAliveMode::Interval => keep_alive_from,
-            };
-            (last + jittered(k.timeout)).saturating_duration_since(Instant::now())
-        });
+        let keep_alive_at =
+            keep_alive_deadline(ctx, guard, keep_alive.as_ref(), period, keep_alive_from);
+        let keep_alive_in = keep_alive_at.map(|at| at.saturating_duration_since(Instant::now()));
         let event = match step {
             Next::Failed => return HoldEnd::Gone,
             Next::Overflowed => {
@@ -179,13 +177,39 @@ async fn stream_loop(
                 conn.extend_buffered(&read_buf[..n]);
             }
             Event::Timer => {
-                keep_alive_from = Instant::now();
-                if let Some(bytes) = &keep_alive_bytes {
-                    queue_and_flush(ctx, guard, bytes.clone());
+                // Items are written by the delivery loop without waking this task, so in idle
+                // mode a write may have moved the deadline since the timer was armed: then
+                // the loop simply re-arms (PUSHPIN.md §2.2: the timer restarts on writes).
+                let now = Instant::now();
+                let due =
+                    keep_alive_deadline(ctx, guard, keep_alive.as_ref(), period, keep_alive_from);
+                if due.is_some_and(|at| at <= now) {
+                    keep_alive_from = now;
+                    period = keep_alive.as_ref().map(|k| jittered(k.timeout));
+                    if let Some(bytes) = &keep_alive_bytes {
+                        queue_and_flush(ctx, guard, bytes.clone());
+                    }
                 }
             }
         }
     }
+}
+
+/// When the next keep-alive is due: a period after the last write (idle mode) or after the
+/// last keep-alive (interval mode).
+fn keep_alive_deadline(
+    ctx: &ShardContext,
+    guard: &HeldGuard,
+    keep_alive: Option<&KeepAlive>,
+    period: Option<Duration>,
+    keep_alive_from: Instant,
+) -> Option<Instant> {
+    let (k, period) = keep_alive.zip(period)?;
+    let base = match k.mode {
+        KeepAliveMode::Idle => last_activity(ctx, guard).max(keep_alive_from),
+        KeepAliveMode::Interval => keep_alive_from,
+    };
+    Some(base + period)
 }
 
 fn last_activity(ctx: &ShardContext, guard: &HeldGuard) -> Instant {

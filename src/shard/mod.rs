@@ -335,19 +335,15 @@ pub const CONTROL_TICK: Duration = Duration::from_millis(100);
 
 /// Runs one shard until shutdown: accept loops on `listeners`, the inbox loop, the control
 /// tick; then closes held connections and waits up to the drain timeout for busy ones.
-pub async fn run(ctx: Rc<ShardContext>, listeners: Vec<OwnedFd>, inbox: ShardInboxReceiver) {
-    let inbox = inbox.connect().await;
+pub async fn run(ctx: Rc<ShardContext>, listeners: Vec<OwnedFd>, mut inbox: ShardInboxReceiver) {
     for fd in listeners {
         let listener = sys::glommio_listener(fd);
         glommio::spawn_local(listener::accept_loop(Rc::clone(&ctx), listener)).detach();
     }
-    let inbox_ctx = Rc::clone(&ctx);
-    glommio::spawn_local(async move {
-        while let Some(msg) = inbox.recv().await {
-            inbox_ctx.on_shard_msg(msg);
-        }
-    })
-    .detach();
+    if let Some(socket) = inbox.take_wake_socket() {
+        let wake = sys::glommio_unix_stream(socket);
+        glommio::spawn_local(inbox_loop(Rc::clone(&ctx), inbox, wake)).detach();
+    }
     while !ctx.control.is_shutting_down() {
         glommio::timer::sleep(CONTROL_TICK).await;
         ctx.refresh_routes();
@@ -358,4 +354,28 @@ pub async fn run(ctx: Rc<ShardContext>, listeners: Vec<OwnedFd>, inbox: ShardInb
         glommio::timer::sleep(Duration::from_millis(20)).await;
     }
     log::debug!("shard={} stopped", ctx.id.0);
+}
+
+/// Drains the inbox whenever the router's wake-up byte arrives.
+async fn inbox_loop(
+    ctx: Rc<ShardContext>,
+    inbox: ShardInboxReceiver,
+    mut wake: glommio::net::UnixStream,
+) {
+    use futures_lite::AsyncReadExt;
+    let mut bytes = [0u8; 64];
+    loop {
+        // Clear before draining: a message queued after this point brings a new byte.
+        inbox.clear_wake();
+        while let Some(msg) = inbox.try_recv() {
+            ctx.on_shard_msg(msg);
+        }
+        match wake.read(&mut bytes).await {
+            Ok(0) | Err(_) => {
+                log::debug!("shard={} inbox closed", ctx.id.0);
+                return;
+            }
+            Ok(_) => {}
+        }
+    }
 }

@@ -10,10 +10,9 @@ use crate::limits::PUBLISH_BODY_BYTES_MAX;
 use crate::netio::{Conn, HeadError};
 use crate::publish::endpoint::{self, EndpointAction, PublishRequest, BODY_TOO_LARGE_TEXT};
 use crate::publish::item::PublishItem;
-use crate::router::inbox::RouterInboxReceiver;
+use crate::router::inbox::{InboxSendError, RouterInboxReceiver, ShardInboxSender};
 use crate::router::{Router, ShardMsg};
 use crate::stats::{prometheus, RouterCounters, ShardCounters};
-use glommio::channels::shared_channel::ConnectedSender;
 use glommio::net::TcpStream;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -24,7 +23,7 @@ use std::sync::Arc;
 pub struct PublishService {
     router: RefCell<Router>,
     interest: RouterInboxReceiver,
-    shards: Vec<ConnectedSender<ShardMsg>>,
+    shards: Vec<ShardInboxSender>,
     shard_counters: Vec<Arc<ShardCounters>>,
     counters: RouterCounters,
 }
@@ -33,7 +32,7 @@ impl PublishService {
     /// A service routing to `shards` (indexed by shard id).
     pub fn new(
         interest: RouterInboxReceiver,
-        shards: Vec<ConnectedSender<ShardMsg>>,
+        shards: Vec<ShardInboxSender>,
         shard_counters: Vec<Arc<ShardCounters>>,
     ) -> PublishService {
         PublishService {
@@ -76,17 +75,7 @@ impl PublishService {
                 let Some(inbox) = self.shards.get(shard.0 as usize) else {
                     continue;
                 };
-                if inbox
-                    .send(ShardMsg::Deliver(Arc::clone(&encoded)))
-                    .await
-                    .is_err()
-                {
-                    log::error!(
-                        "shard {} inbox closed; item for {} lost",
-                        shard.0,
-                        encoded.channel
-                    );
-                }
+                send_waiting(inbox, ShardMsg::Deliver(Arc::clone(&encoded))).await;
             }
         }
     }
@@ -94,6 +83,24 @@ impl PublishService {
     fn metrics(&self) -> String {
         self.drain_interest();
         prometheus::render(&self.shard_counters, &self.counters)
+    }
+}
+
+/// Queues `msg`, waiting while the shard's inbox is full: a slow shard slows publishing
+/// (backpressure) instead of losing items.
+async fn send_waiting(inbox: &ShardInboxSender, mut msg: ShardMsg) {
+    loop {
+        match inbox.send(msg) {
+            Ok(()) => return,
+            Err(InboxSendError::Full(back)) => {
+                msg = back;
+                glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            Err(InboxSendError::Closed(_)) => {
+                log::error!("a shard inbox is closed; an item was lost");
+                return;
+            }
+        }
     }
 }
 

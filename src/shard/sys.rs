@@ -151,3 +151,10 @@ pub fn glommio_listener(fd: OwnedFd) -> glommio::net::TcpListener {
     // ownership up, so glommio's listener becomes its only owner.
     unsafe { glommio::net::TcpListener::from_raw_fd(fd.into_raw_fd()) }
 }
+
+/// Hands one end of a Unix socket pair to glommio; must run on the executor that reads it.
+pub fn glommio_unix_stream(socket: std::os::unix::net::UnixStream) -> glommio::net::UnixStream {
+    // SAFETY: `into_raw_fd` gives up the std stream's ownership of the open descriptor, so
+    // glommio's stream becomes its only owner.
+    unsafe { glommio::net::UnixStream::from_raw_fd(socket.into_raw_fd()) }
+}
