@@ -15,8 +15,6 @@ pub const CLIENT_URI_BYTES_MAX: usize = 4096;
 pub const CLIENT_HEADERS_MAX: usize = 64;
 /// A connection with no traffic either way for this long is closed (condure `--stream-timeout`).
 pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(1800);
-/// A client must finish sending a request head within this long once it started one.
-pub const CLIENT_HEAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Request body bytes buffered for retries and GRIP accept (Pushpin: 100,000).
 pub const REQUEST_BODY_BUFFER_BYTES_MAX: usize = 100_000;

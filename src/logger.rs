@@ -1,7 +1,8 @@
-//! A small stderr logger for the `log` facade: `LEVEL [thread] message`, one line per record.
+//! A small stderr logger for the `log` facade: `SECS.MILLIS LEVEL [thread] message`, one
+//! line per record.
 //!
-//! Owns: log formatting. ringpin logs to stderr and leaves timestamps and rotation to the
-//! service manager (journald, a container runtime), as Pushpin's runner does.
+//! Owns: log formatting. ringpin logs to stderr and leaves rotation to the service manager
+//! (journald, a container runtime), as Pushpin's runner does.
 //! Must not: block on anything but the stderr write of one line.
 
 use log::{LevelFilter, Log, Metadata, Record};

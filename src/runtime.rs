@@ -45,6 +45,14 @@ pub enum StartError {
         /// Why.
         reason: String,
     },
+    /// More shards were asked for than the router's shard sets hold.
+    #[error("--shards {shards} is over the maximum of {max}")]
+    TooManyShards {
+        /// Shards asked for.
+        shards: usize,
+        /// The maximum.
+        max: usize,
+    },
     /// The signal mask or a shard inbox could not be set up.
     #[error("cannot set up signals or inboxes: {0}")]
     Signals(std::io::Error),
@@ -70,6 +78,12 @@ pub fn run(config: Config) -> Result<(), StartError> {
         0 => cores.len().max(1),
         n => n,
     };
+    if shard_count > crate::router::channel_map::SHARDS_MAX {
+        return Err(StartError::TooManyShards {
+            shards: shard_count,
+            max: crate::router::channel_map::SHARDS_MAX,
+        });
+    }
     let capacity = nofile.saturating_sub(RESERVED_FDS);
     log::info!(
         "RLIMIT_NOFILE={nofile}: capacity {capacity} client connections over {shard_count} shards"
@@ -176,30 +190,53 @@ pub fn run(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
+/// How often the signal thread looks at the routes file.
+const ROUTES_POLL: Duration = Duration::from_millis(500);
+
+/// What identifies one version of the routes file: modification time, length, inode.
+type FileSignature = Option<(SystemTime, u64, u64)>;
+
+fn file_signature(path: Option<&std::path::Path>) -> FileSignature {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path?).ok()?;
+    Some((meta.modified().ok()?, meta.len(), meta.ino()))
+}
+
 /// Blocks until SIGTERM/SIGINT; reloads routes on SIGHUP and when the routes file changes.
+///
+/// A change is applied only once the file's signature has been the same for one poll
+/// (Pushpin debounces by about a second too): an editor's truncate-then-write must not be
+/// read half-way, and a second write within the same coarse mtime tick would otherwise
+/// leave the half-read version in place for good.
 fn watch_signals_and_routes(config: &Config, control: &Control) {
     let routes_file = match &config.routes_source {
         RoutesSource::File(path) => Some(path.clone()),
         _ => None,
     };
-    let modified = |path: &std::path::Path| -> Option<SystemTime> {
-        std::fs::metadata(path).and_then(|m| m.modified()).ok()
-    };
-    let mut last_modified = routes_file.as_deref().and_then(modified);
+    let mut loaded = file_signature(routes_file.as_deref());
+    let mut pending: Option<FileSignature> = None;
     loop {
-        let signal = sys::wait_signal(Duration::from_secs(1));
-        match signal {
+        match sys::wait_signal(ROUTES_POLL) {
             Some(libc::SIGTERM) | Some(libc::SIGINT) => {
                 log::info!("signal received, draining and stopping");
                 control.shutdown.store(true, Ordering::Relaxed);
                 return;
             }
-            Some(libc::SIGHUP) => reload_routes(config, control),
+            Some(libc::SIGHUP) => {
+                loaded = file_signature(routes_file.as_deref());
+                pending = None;
+                reload_routes(config, control);
+            }
             _ => {
-                let now_modified = routes_file.as_deref().and_then(modified);
-                if now_modified != last_modified {
-                    last_modified = now_modified;
+                let current = file_signature(routes_file.as_deref());
+                if current == loaded {
+                    pending = None;
+                } else if pending == Some(current) {
+                    loaded = current;
+                    pending = None;
                     reload_routes(config, control);
+                } else {
+                    pending = Some(current);
                 }
             }
         }

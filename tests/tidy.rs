@@ -135,6 +135,9 @@ fn pure_modules_import_no_io() {
         "stats/",
         "limits.rs",
         "origin/request",
+        "router/channel_map",
+        "router/msg",
+        "router/mod",
         "origin/response",
     ];
     let forbidden = [

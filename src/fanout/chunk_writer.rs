@@ -7,7 +7,7 @@
 //! The rule that is easy to break: this loop runs once per publish over every subscriber of
 //! a channel, so its per-subscriber body is a handle clone (`Bytes::clone` is a refcount bump)
 //! and a queue push. One slow subscriber costs one refused push; it never delays the next.
-//! Socket writes happen afterwards, in `shard::writer`, for the connections listed in
+//! Socket writes happen afterwards, in `shard::direct_send`, for the connections listed in
 //! `DeliveryReport::ready`.
 
 use super::outbound::{OutboundQueue, PushOutcome};

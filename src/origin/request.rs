@@ -8,8 +8,10 @@ use crate::config::{HttpTarget, Route, XffRule};
 use crate::http::{Headers, RequestHead, Version};
 use std::net::IpAddr;
 
-/// The `Grip-Feature` value Pushpin 1.36 sends, verbatim.
-pub const GRIP_FEATURES: &str = "status, session, link:next, filter:skip-self, filter:skip-users, filter:require-sub, filter:build-id, filter:var-subst";
+/// The `Grip-Feature` value: only the GRIP features ringpin implements. Pushpin 1.36 also
+/// lists `session, link:next` and the `filter:*` names; each is added here when it is built,
+/// so a backend never relies on a feature that is not there.
+pub const GRIP_FEATURES: &str = "status";
 
 /// Request headers never forwarded to an origin. `Content-Length` is re-set from the body
 /// ringpin actually sends.

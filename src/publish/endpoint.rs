@@ -47,7 +47,7 @@ pub enum EndpointAction {
     Metrics,
 }
 
-/// The reply to send, always with `Connection: close` and a `Content-Length`.
+/// The reply to send, with a `Content-Length`; the caller decides on keep-alive.
 #[derive(Debug)]
 pub struct EndpointReply {
     /// Status code.

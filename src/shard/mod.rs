@@ -103,7 +103,6 @@ pub struct ShardContext {
     pub busy: Cell<usize>,
     /// Most client connections this shard accepts.
     pub connections_max: usize,
-    next_conn_id: Cell<u64>,
 }
 
 impl ShardContext {
@@ -135,15 +134,7 @@ impl ShardContext {
             pool: OriginPool::new(),
             busy: Cell::new(0),
             connections_max,
-            next_conn_id: Cell::new(0),
         }
-    }
-
-    /// A new id for log lines: `<shard>-<n>`.
-    pub fn next_conn_id(&self) -> u64 {
-        let n = self.next_conn_id.get() + 1;
-        self.next_conn_id.set(n);
-        n
     }
 
     /// A sink with the configured queue bounds.
