@@ -17,11 +17,6 @@ pub fn now_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
-/// Nanoseconds elapsed since `start_ns` (zero if the clock reading is older).
-pub fn since_ns(start_ns: u64) -> u64 {
-    now_ns().saturating_sub(start_ns)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

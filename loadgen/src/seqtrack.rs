@@ -37,6 +37,8 @@ impl Arrival {
 #[derive(Debug, Clone)]
 pub struct SeqTracker {
     next: u64,
+    // Boxed so a connection without gaps (nearly all of them) pays 8 bytes, not 24.
+    #[allow(clippy::box_collection)]
     gaps: Option<Box<BTreeSet<u64>>>,
 }
 
