@@ -15,12 +15,14 @@
 //! small stack, since proxies pool their origin connections.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, SocketAddrV4, TcpStream, ToSocketAddrs};
 
 use crate::args::Args;
 
 /// Stack of a connection thread (the handler keeps ~8 KiB on the stack).
 const THREAD_STACK_BYTES: usize = 128 << 10;
+/// Accept backlog (the kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: i32 = 4096;
 /// Largest request head or body accepted.
 const REQUEST_BYTES_MAX: usize = 64 << 10;
 
@@ -33,7 +35,7 @@ pub fn run(argv: &[String]) -> i32 {
             return 2;
         }
     };
-    let listener = match TcpListener::bind(&listen) {
+    let listener = match crate::sys::listen_tcp(listen, LISTEN_BACKLOG) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: bind {listen}: {e}");
@@ -53,11 +55,18 @@ pub fn run(argv: &[String]) -> i32 {
     0
 }
 
-fn parse_listen(argv: &[String]) -> Result<String, String> {
+fn parse_listen(argv: &[String]) -> Result<SocketAddrV4, String> {
     let mut a = Args::parse(argv)?;
     let listen = a.required("--listen")?;
     a.finish()?;
-    Ok(listen)
+    let addr = listen
+        .to_socket_addrs()
+        .map_err(|e| format!("--listen {listen}: {e}"))?
+        .find_map(|a| match a {
+            SocketAddr::V4(v4) => Some(v4),
+            SocketAddr::V6(_) => None,
+        });
+    addr.ok_or_else(|| format!("--listen {listen}: no IPv4 address"))
 }
 
 /// Serves one keep-alive connection until the peer closes it or sends garbage.

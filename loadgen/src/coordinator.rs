@@ -109,6 +109,7 @@ struct PublishPhase {
     send_ns: Vec<u64>,
     start_ns: u64,
     cpu_us: Option<u64>,
+    loadgen_cpu_us: Option<u64>,
     timed_out: bool,
 }
 
@@ -175,6 +176,7 @@ fn drive(
         send_ns: vec![0; s.messages as usize],
         start_ns: 0,
         cpu_us: None,
+        loadgen_cpu_us: None,
         timed_out: true,
     };
     let mut held_sample = None;
@@ -217,11 +219,13 @@ fn publish_phase(
     p: &mut Publishers,
     deadline: Instant,
 ) -> Result<PublishPhase, String> {
+    let loadgen_before = procstat::sample(&fleet.pids()).ok();
     let cpu_before = sample_proxy(s)?;
     let mut phase = PublishPhase {
         send_ns: vec![0; s.messages as usize],
         start_ns: clock::now_ns(),
         cpu_us: None,
+        loadgen_cpu_us: None,
         timed_out: false,
     };
     let interval = Duration::from_millis(s.interval_ms);
@@ -266,6 +270,9 @@ fn publish_phase(
     let cpu_after = sample_proxy(s)?;
     if let (Some(a), Some(b)) = (cpu_before, cpu_after) {
         phase.cpu_us = Some(b.cpu_us.saturating_sub(a.cpu_us));
+    }
+    if let (Some(a), Ok(b)) = (loadgen_before, procstat::sample(&fleet.pids())) {
+        phase.loadgen_cpu_us = Some(b.cpu_us.saturating_sub(a.cpu_us));
     }
     Ok(phase)
 }
@@ -317,6 +324,7 @@ fn merge(
         send_ns: phase.send_ns,
         last_recv_ns,
         publish_start_ns: phase.start_ns,
+        loadgen_cpu_us: phase.loadgen_cpu_us,
         proxy,
         timed_out: phase.timed_out || reports.iter().any(|r| r.timed_out),
     })

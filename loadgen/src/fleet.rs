@@ -162,6 +162,11 @@ impl Fleet {
         self.last_change = Instant::now();
     }
 
+    /// Process ids of the workers (to measure the load generator's own CPU).
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(Child::id).collect()
+    }
+
     /// True when every worker finished its connect phase.
     pub fn all_held(&self) -> bool {
         self.states.iter().all(|s| s.held.is_some())

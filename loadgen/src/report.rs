@@ -43,6 +43,8 @@ pub struct RunResult {
     pub last_recv_ns: Vec<u64>,
     /// Just before the first publish.
     pub publish_start_ns: u64,
+    /// CPU µs of the worker processes over the same span as the proxy's.
+    pub loadgen_cpu_us: Option<u64>,
     /// Proxy measurements, when pids were given.
     pub proxy: Option<ProxySample>,
     /// The run hit `--timeout-s`.
@@ -133,6 +135,14 @@ pub struct Latency {
     cdf: Vec<(u64, f64)>,
 }
 
+/// `loadgen` section: the load generator's own cost, to tell when it is the bottleneck.
+#[derive(Debug, Serialize)]
+pub struct Loadgen {
+    workers: u64,
+    cpu_us_total: Option<u64>,
+    cpu_us_per_delivery: Option<f64>,
+}
+
 /// `proxy` section.
 #[derive(Debug, Serialize)]
 pub struct Proxy {
@@ -158,7 +168,6 @@ pub struct Report {
     messages: u64,
     size: usize,
     interval_ms: u64,
-    workers: u64,
     connect: Connect,
     deliveries: Deliveries,
     latency_us: Latency,
@@ -166,6 +175,7 @@ pub struct Report {
     time_to_last_delivery_ms_max: Option<f64>,
     deliveries_per_s: Option<f64>,
     proxy: Option<Proxy>,
+    loadgen: Loadgen,
     timed_out: bool,
 }
 
@@ -232,7 +242,6 @@ impl Report {
             messages: s.messages,
             size: s.size,
             interval_ms: s.interval_ms,
-            workers: r.workers,
             connect: Connect {
                 seconds: r.connect_seconds,
                 rate_per_s: ratio(r.held as f64, r.connect_seconds).unwrap_or(0.0),
@@ -267,6 +276,13 @@ impl Report {
                     r.held as f64,
                 ),
             }),
+            loadgen: Loadgen {
+                workers: r.workers,
+                cpu_us_total: r.loadgen_cpu_us,
+                cpu_us_per_delivery: r
+                    .loadgen_cpu_us
+                    .and_then(|c| ratio(c as f64, r.received as f64)),
+            },
             timed_out: r.timed_out,
         }
     }
@@ -300,7 +316,7 @@ impl Report {
             self.messages,
             self.size,
             self.interval_ms,
-            self.workers
+            self.loadgen.workers
         );
         t += &format!(
             "connect        {:.2} s  {:.0}/s  held {}  failures {}  disconnects {}\n",
@@ -337,6 +353,14 @@ impl Report {
                 opt(p.rss_bytes_per_connection, 0)
             );
         }
+        t += &format!(
+            "loadgen        cpu {} µs ({} µs/delivery) in {} worker(s)\n",
+            self.loadgen
+                .cpu_us_total
+                .map_or("-".into(), |c| c.to_string()),
+            opt(self.loadgen.cpu_us_per_delivery, 2),
+            self.loadgen.workers
+        );
         if self.timed_out {
             t += "TIMED OUT: figures cover what arrived before --timeout-s\n";
         }

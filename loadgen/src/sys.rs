@@ -193,3 +193,28 @@ pub fn is_tty(fd: RawFd) -> bool {
     // SAFETY: isatty takes no pointers.
     unsafe { libc::isatty(fd) == 1 }
 }
+
+/// A listening TCP socket with `SO_REUSEADDR` and a deep accept `backlog` (std's
+/// `TcpListener::bind` uses 128, which a proxy opening a burst of origin connections
+/// overflows; each dropped SYN then costs a 1 s retransmit).
+pub fn listen_tcp(addr: SocketAddrV4, backlog: i32) -> io::Result<std::net::TcpListener> {
+    // SAFETY: socket takes no pointers.
+    let fd =
+        check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;
+    // SAFETY: `fd` is fresh and owned only here; OwnedFd closes it on every error path.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    set_int_opt(fd.as_raw_fd(), libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    let sa = sockaddr(addr);
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: `sa` is a valid sockaddr_in of `len` bytes.
+    check(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sa as *const libc::sockaddr_in).cast(),
+            len,
+        )
+    })?;
+    // SAFETY: listen takes no pointers.
+    check(unsafe { libc::listen(fd.as_raw_fd(), backlog) })?;
+    Ok(std::net::TcpListener::from(fd))
+}

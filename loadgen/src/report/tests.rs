@@ -30,6 +30,7 @@ fn result(proxy: Option<ProxySample>) -> RunResult {
         send_ns: vec![1_000_000_000, 2_000_000_000],
         last_recv_ns: vec![1_005_000_000, 0],
         publish_start_ns: 999_000_000,
+        loadgen_cpu_us: Some(14),
         proxy,
         timed_out: false,
     }
@@ -104,4 +105,5 @@ fn proxy_figures_are_per_delivery_and_per_connection() {
     assert_eq!(row.matches('|').count(), 14, "13 columns");
     assert!(row.starts_with("| ringpin | stream | 4 | 2 | 64 |"));
     assert!(r.to_table().contains("10.00 µs/delivery"));
+    assert_eq!(v["loadgen"]["cpu_us_per_delivery"], 2.0);
 }
