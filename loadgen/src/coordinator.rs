@@ -32,6 +32,10 @@ const DELIVERY_IDLE_LIMIT: Duration = Duration::from_secs(5);
 const SUBSCRIPTIONS_POLL_INTERVAL: Duration = Duration::from_millis(20);
 /// Longest wait for the proxy's gauge to reach the held count before publishing anyway.
 const SUBSCRIPTIONS_WAIT_MAX: Duration = Duration::from_secs(30);
+/// Longest wait for a proxy's subscription gauge to settle before a run starts.
+const BASELINE_WAIT_MAX: Duration = Duration::from_secs(15);
+/// The gauge counts as settled when it has not changed for this long.
+const BASELINE_STABLE_FOR: Duration = Duration::from_millis(500);
 /// Time the workers get to send their reports.
 const REPORT_WAIT: Duration = Duration::from_secs(15);
 
@@ -40,6 +44,8 @@ struct Publishers {
     list: Vec<Publisher>,
     /// All endpoints expose `ringpin_subscriptions`.
     has_gauge: bool,
+    /// Subscriptions the proxy held before this run's clients connected.
+    baseline: u64,
 }
 
 impl Publishers {
@@ -51,6 +57,7 @@ impl Publishers {
         let mut p = Publishers {
             list,
             has_gauge: true,
+            baseline: 0,
         };
         p.has_gauge = p.subscriptions()?.is_some();
         Ok(p)
@@ -84,11 +91,39 @@ impl Publishers {
         Ok(first_ns)
     }
 
-    /// Waits until the proxy holds `target` subscriptions (no-op without the gauge).
+    /// Records the subscriptions the proxy holds before any client of this run connects.
+    /// A proxy still closing a previous run's clients counts them for a while, which would
+    /// let the gauge reach the held count early, so wait until it stops changing.
+    fn measure_baseline(&mut self, deadline: Instant) -> Result<(), String> {
+        if !self.has_gauge {
+            return Ok(());
+        }
+        let give_up = deadline.min(Instant::now() + BASELINE_WAIT_MAX);
+        let mut last = self.subscriptions()?.unwrap_or(0);
+        while last != 0 && Instant::now() < give_up {
+            std::thread::sleep(BASELINE_STABLE_FOR);
+            let now = self.subscriptions()?.unwrap_or(0);
+            if now == last {
+                break;
+            }
+            last = now;
+        }
+        if last != 0 {
+            eprintln!(
+                "note: the proxy already holds {last} subscriptions; counting this run's on top"
+            );
+        }
+        self.baseline = last;
+        Ok(())
+    }
+
+    /// Waits until the proxy holds `target` subscriptions on top of the baseline
+    /// (no-op without the gauge).
     fn wait_subscribed(&mut self, target: u64, deadline: Instant) -> Result<(), String> {
         if !self.has_gauge {
             return Ok(());
         }
+        let target = self.baseline + target;
         let give_up = deadline.min(Instant::now() + SUBSCRIPTIONS_WAIT_MAX);
         loop {
             let n = self.subscriptions()?.unwrap_or(0);
@@ -149,6 +184,7 @@ fn run_inner(s: &Scenario, command: Vec<String>) -> Result<Report, String> {
     if !publishers.has_gauge {
         eprintln!("note: no ringpin_subscriptions gauge at the publish URL; waiting {} ms after held instead", s.settle_ms);
     }
+    publishers.measure_baseline(deadline)?;
     let before = sample_proxy(s)?;
     let mut fleet = Fleet::spawn(&s.worker_specs())?;
     let result = drive(s, &mut fleet, &mut publishers, deadline, before);
