@@ -1,0 +1,78 @@
+//! ringpin-loadgen: a fan-out load generator for GRIP proxies (ringpin, Pushpin).
+//!
+//! Owns: choosing the subcommand. Parse, build, run, exit: nothing else.
+//! Must not: depend on the ringpin library (a measuring client must not share the parser
+//! it measures; STYLE.md §10).
+
+mod args;
+mod backend;
+mod chunked;
+mod client;
+mod clock;
+mod coordinator;
+mod fleet;
+mod lines;
+mod message;
+mod procstat;
+mod progress;
+mod protocol;
+mod publisher;
+mod report;
+mod scenario;
+mod seqtrack;
+mod sse;
+mod sys;
+mod worker;
+mod wsframe;
+
+const USAGE: &str = "\
+Usage:
+  ringpin-loadgen backend --listen ADDR
+      A fast GRIP backend: /stream, /sse, /longpoll (GET) and /ws (WebSocket-over-HTTP POST),
+      each with ?channel=C.
+  ringpin-loadgen run --proxy HOST:PORT --publish URL[,URL...] --mode stream|sse|ws|longpoll
+                      --clients N --messages M --size S [options]
+      Holds N subscribers through the proxy, publishes M messages of S bytes to every
+      publish URL, and reports latency, losses, and the proxy's CPU and memory.
+      --interval-ms I     pause between publish starts (default 0)
+      --workers W         worker processes (default: clients / per-worker, rounded up)
+      --per-worker K      sockets per worker, at most 19000 (default 18000)
+      --channel C         GRIP channel (default loadgen)
+      --proxy-pids P,...  proxy processes to measure (CPU, RSS)
+      --target-name NAME  proxy name in reports (default proxy)
+      --json FILE         write the JSON report
+      --markdown          also print one markdown table row
+      --timeout-s T       bound on the whole run (default 120); on timeout, exit 1
+      --connect-rate R    new connections per second over all workers (default 0: unpaced)
+      --settle-ms MS      wait after held when the proxy has no ringpin_subscriptions gauge
+                          (default 500)
+      Exit status: 0 when every client was held and every message delivered, else 1.
+  ringpin-loadgen worker ...   (internal: started by run)
+";
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    let rest = argv.get(2..).unwrap_or_default();
+    let code = match argv.get(1).map(String::as_str) {
+        Some("run") => match scenario::Scenario::parse(rest) {
+            Ok(s) => coordinator::run(&s, argv.clone()),
+            Err(e) => usage_error(&e),
+        },
+        Some("backend") => backend::run(rest),
+        Some("worker") => match scenario::WorkerSpec::parse(rest) {
+            Ok(spec) => worker::run(spec),
+            Err(e) => usage_error(&e),
+        },
+        Some("-h" | "--help" | "help") => {
+            print!("{USAGE}");
+            0
+        }
+        _ => usage_error("a subcommand is required"),
+    };
+    std::process::exit(code);
+}
+
+fn usage_error(e: &str) -> i32 {
+    eprintln!("error: {e}\n\n{USAGE}");
+    2
+}

@@ -1,0 +1,422 @@
+//! Report: a run's figures as JSON (the schema other tools read), a human table, and a
+//! markdown table row.
+//!
+//! Owns: the report schema and every derived figure (losses, percentiles, CDF, time to
+//! last delivery, throughput, CPU and memory per delivery/connection).
+//! Must not: measure anything itself (the coordinator hands in raw results).
+//! Invariants: the JSON field names are a contract: `tool`, `version`, `date`, `command`,
+//! `machine`, `target`, `mode`, `clients`, `messages`, `size`, `interval_ms`, `connect`,
+//! `deliveries`, `latency_us`, `time_to_last_delivery_ms`, `time_to_last_delivery_ms_max`,
+//! `deliveries_per_s`, `proxy`. Fields may be added, never renamed.
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::scenario::Scenario;
+
+/// Raw results of a run, gathered by the coordinator.
+#[derive(Debug)]
+pub struct RunResult {
+    /// Worker processes used.
+    pub workers: u64,
+    /// First connect to last held, seconds.
+    pub connect_seconds: f64,
+    /// Clients held / failed before held / closed after held.
+    pub held: u64,
+    /// Clients that never became held.
+    pub failed: u64,
+    /// Held clients that closed later.
+    pub disconnects: u64,
+    /// Unique deliveries.
+    pub received: u64,
+    /// Repeated deliveries.
+    pub duplicated: u64,
+    /// Deliveries that filled a gap.
+    pub reordered: u64,
+    /// Invalid messages.
+    pub malformed: u64,
+    /// Merged latency histogram, µs.
+    pub latency_us: Histogram<u64>,
+    /// Per message: send time of its first publish (0: never published).
+    pub send_ns: Vec<u64>,
+    /// Per message: latest receive time over all clients (0: nobody received it).
+    pub last_recv_ns: Vec<u64>,
+    /// Just before the first publish.
+    pub publish_start_ns: u64,
+    /// CPU µs of the worker processes over the same span as the proxy's.
+    pub loadgen_cpu_us: Option<u64>,
+    /// Proxy measurements, when pids were given.
+    pub proxy: Option<ProxySample>,
+    /// The run hit `--timeout-s`.
+    pub timed_out: bool,
+}
+
+/// Proxy process measurements.
+#[derive(Debug, Clone)]
+pub struct ProxySample {
+    /// Measured pids.
+    pub pids: Vec<u32>,
+    /// CPU µs from just before the first publish to the last delivery.
+    pub cpu_us_total: u64,
+    /// RSS before any client connected.
+    pub rss_bytes_before_connect: u64,
+    /// RSS with every client held.
+    pub rss_bytes_held: u64,
+}
+
+/// The machine a run ran on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Machine {
+    cpu: String,
+    cores: usize,
+    kernel: String,
+    mem_gib: f64,
+}
+
+impl Machine {
+    /// Reads `/proc` for the CPU model, kernel release and memory size.
+    pub fn detect() -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("model name")
+                    .and_then(|r| r.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let mem_kb: f64 = meminfo
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0.0);
+        Machine {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            kernel,
+            mem_gib: (mem_kb / (1024.0 * 1024.0) * 10.0).round() / 10.0,
+        }
+    }
+}
+
+/// `connect` section.
+#[derive(Debug, Serialize)]
+pub struct Connect {
+    seconds: f64,
+    rate_per_s: f64,
+    failures: u64,
+    held: u64,
+    disconnects: u64,
+}
+
+/// `deliveries` section.
+#[derive(Debug, Serialize)]
+pub struct Deliveries {
+    expected: u64,
+    received: u64,
+    lost: u64,
+    duplicated: u64,
+    reordered: u64,
+    malformed: u64,
+}
+
+/// `latency_us` section.
+#[derive(Debug, Serialize)]
+pub struct Latency {
+    p50: u64,
+    p90: u64,
+    p99: u64,
+    max: u64,
+    cdf: Vec<(u64, f64)>,
+}
+
+/// `loadgen` section: the load generator's own cost, to tell when it is the bottleneck.
+#[derive(Debug, Serialize)]
+pub struct Loadgen {
+    workers: u64,
+    cpu_us_total: Option<u64>,
+    cpu_us_per_delivery: Option<f64>,
+}
+
+/// `proxy` section.
+#[derive(Debug, Serialize)]
+pub struct Proxy {
+    pids: Vec<u32>,
+    cpu_us_total: u64,
+    cpu_us_per_delivery: Option<f64>,
+    rss_bytes_before_connect: u64,
+    rss_bytes_held: u64,
+    rss_bytes_per_connection: Option<f64>,
+}
+
+/// The whole report (the JSON schema).
+#[derive(Debug, Serialize)]
+pub struct Report {
+    tool: &'static str,
+    version: &'static str,
+    date: String,
+    command: Vec<String>,
+    machine: Machine,
+    target: String,
+    mode: &'static str,
+    clients: u64,
+    messages: u64,
+    size: usize,
+    interval_ms: u64,
+    connect: Connect,
+    deliveries: Deliveries,
+    latency_us: Latency,
+    time_to_last_delivery_ms: Vec<Option<f64>>,
+    time_to_last_delivery_ms_max: Option<f64>,
+    deliveries_per_s: Option<f64>,
+    proxy: Option<Proxy>,
+    loadgen: Loadgen,
+    timed_out: bool,
+}
+
+/// Quantiles at which the CDF is sampled: every percent, then the tail.
+fn cdf_quantiles() -> Vec<f64> {
+    let mut q: Vec<f64> = (0..100).map(|i| f64::from(i) / 100.0).collect();
+    q.extend([0.995, 0.999, 0.9999, 1.0]);
+    q
+}
+
+fn latency(h: &Histogram<u64>) -> Latency {
+    if h.is_empty() {
+        return Latency {
+            p50: 0,
+            p90: 0,
+            p99: 0,
+            max: 0,
+            cdf: Vec::new(),
+        };
+    }
+    Latency {
+        p50: h.value_at_quantile(0.5),
+        p90: h.value_at_quantile(0.9),
+        p99: h.value_at_quantile(0.99),
+        max: h.max(),
+        cdf: cdf_quantiles()
+            .into_iter()
+            .map(|q| (h.value_at_quantile(q), q))
+            .collect(),
+    }
+}
+
+fn ratio(num: f64, den: f64) -> Option<f64> {
+    (den > 0.0).then(|| num / den)
+}
+
+/// Per message: last receive minus first send, ms (`None` if it was never delivered).
+fn time_to_last_delivery_ms(r: &RunResult) -> Vec<Option<f64>> {
+    r.send_ns
+        .iter()
+        .zip(&r.last_recv_ns)
+        .map(|(&send, &last)| {
+            (send != 0 && last != 0).then(|| last.saturating_sub(send) as f64 / 1e6)
+        })
+        .collect()
+}
+
+impl Report {
+    /// Derives every figure from a run's raw results.
+    pub fn build(s: &Scenario, command: Vec<String>, r: &RunResult) -> Report {
+        let expected = r.held * s.messages;
+        let ttld = time_to_last_delivery_ms(r);
+        let last_ns = r.last_recv_ns.iter().copied().max().unwrap_or(0);
+        let publish_s = last_ns.saturating_sub(r.publish_start_ns) as f64 / 1e9;
+        Report {
+            tool: "ringpin-loadgen",
+            version: env!("CARGO_PKG_VERSION"),
+            date: utc_iso8601(std::time::SystemTime::now()),
+            command,
+            machine: Machine::detect(),
+            target: s.target_name.clone(),
+            mode: s.mode.name(),
+            clients: s.clients,
+            messages: s.messages,
+            size: s.size,
+            interval_ms: s.interval_ms,
+            connect: Connect {
+                seconds: r.connect_seconds,
+                rate_per_s: ratio(r.held as f64, r.connect_seconds).unwrap_or(0.0),
+                failures: r.failed,
+                held: r.held,
+                disconnects: r.disconnects,
+            },
+            deliveries: Deliveries {
+                expected,
+                received: r.received,
+                lost: expected.saturating_sub(r.received),
+                duplicated: r.duplicated,
+                reordered: r.reordered,
+                malformed: r.malformed,
+            },
+            latency_us: latency(&r.latency_us),
+            time_to_last_delivery_ms_max: ttld.iter().flatten().copied().reduce(f64::max),
+            time_to_last_delivery_ms: ttld,
+            deliveries_per_s: if last_ns == 0 {
+                None
+            } else {
+                ratio(r.received as f64, publish_s)
+            },
+            proxy: r.proxy.as_ref().map(|p| Proxy {
+                pids: p.pids.clone(),
+                cpu_us_total: p.cpu_us_total,
+                cpu_us_per_delivery: ratio(p.cpu_us_total as f64, r.received as f64),
+                rss_bytes_before_connect: p.rss_bytes_before_connect,
+                rss_bytes_held: p.rss_bytes_held,
+                rss_bytes_per_connection: ratio(
+                    p.rss_bytes_held as f64 - p.rss_bytes_before_connect as f64,
+                    r.held as f64,
+                ),
+            }),
+            loadgen: Loadgen {
+                workers: r.workers,
+                cpu_us_total: r.loadgen_cpu_us,
+                cpu_us_per_delivery: r
+                    .loadgen_cpu_us
+                    .and_then(|c| ratio(c as f64, r.received as f64)),
+            },
+            timed_out: r.timed_out,
+        }
+    }
+
+    /// True when every client was held, every message delivered, and no timeout hit.
+    pub fn is_clean(&self) -> bool {
+        !self.timed_out && self.deliveries.lost == 0 && self.connect.failures == 0
+    }
+
+    /// Pretty JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a report always serializes")
+    }
+
+    /// The human-readable table.
+    pub fn to_table(&self) -> String {
+        let d = &self.deliveries;
+        let l = &self.latency_us;
+        let opt =
+            |v: Option<f64>, prec: usize| v.map_or("-".to_string(), |v| format!("{v:.prec$}"));
+        let ttld: Vec<String> = self
+            .time_to_last_delivery_ms
+            .iter()
+            .map(|v| opt(*v, 1))
+            .collect();
+        let mut t = format!(
+            "target {}  mode {}  clients {}  messages {}  size {} B  interval {} ms  workers {}\n",
+            self.target,
+            self.mode,
+            self.clients,
+            self.messages,
+            self.size,
+            self.interval_ms,
+            self.loadgen.workers
+        );
+        t += &format!(
+            "connect        {:.2} s  {:.0}/s  held {}  failures {}  disconnects {}\n",
+            self.connect.seconds,
+            self.connect.rate_per_s,
+            self.connect.held,
+            self.connect.failures,
+            self.connect.disconnects
+        );
+        t += &format!(
+            "deliveries     expected {}  received {}  lost {}  duplicated {}  reordered {}  malformed {}\n",
+            d.expected, d.received, d.lost, d.duplicated, d.reordered, d.malformed
+        );
+        t += &format!(
+            "latency µs     p50 {}  p90 {}  p99 {}  max {}\n",
+            l.p50, l.p90, l.p99, l.max
+        );
+        t += &format!(
+            "last delivery  max {} ms  per message [{}]\n",
+            opt(self.time_to_last_delivery_ms_max, 1),
+            ttld.join(" ")
+        );
+        t += &format!(
+            "throughput     {} deliveries/s\n",
+            opt(self.deliveries_per_s, 0)
+        );
+        if let Some(p) = &self.proxy {
+            t += &format!(
+                "proxy          cpu {} µs ({} µs/delivery)  rss {:.1} -> {:.1} MiB ({} B/connection)\n",
+                p.cpu_us_total,
+                opt(p.cpu_us_per_delivery, 2),
+                p.rss_bytes_before_connect as f64 / 1048576.0,
+                p.rss_bytes_held as f64 / 1048576.0,
+                opt(p.rss_bytes_per_connection, 0)
+            );
+        }
+        t += &format!(
+            "loadgen        cpu {} µs ({} µs/delivery) in {} worker(s)\n",
+            self.loadgen
+                .cpu_us_total
+                .map_or("-".into(), |c| c.to_string()),
+            opt(self.loadgen.cpu_us_per_delivery, 2),
+            self.loadgen.workers
+        );
+        if self.timed_out {
+            t += "TIMED OUT: figures cover what arrived before --timeout-s\n";
+        }
+        t
+    }
+
+    /// One markdown table row, columns: target | mode | clients | messages | size |
+    /// p50 µs | p99 µs | max µs | last delivery max ms | deliveries/s | proxy µs/delivery |
+    /// proxy B/connection | lost.
+    pub fn to_markdown_row(&self) -> String {
+        let opt =
+            |v: Option<f64>, prec: usize| v.map_or("-".to_string(), |v| format!("{v:.prec$}"));
+        let cpu = self.proxy.as_ref().and_then(|p| p.cpu_us_per_delivery);
+        let rss = self.proxy.as_ref().and_then(|p| p.rss_bytes_per_connection);
+        format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            self.target,
+            self.mode,
+            self.clients,
+            self.messages,
+            self.size,
+            self.latency_us.p50,
+            self.latency_us.p99,
+            self.latency_us.max,
+            opt(self.time_to_last_delivery_ms_max, 1),
+            opt(self.deliveries_per_s, 0),
+            opt(cpu, 2),
+            opt(rss, 0),
+            self.deliveries.lost
+        )
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` (UTC), without a date crate: days to civil date after
+/// Howard Hinnant's `civil_from_days`.
+pub fn utc_iso8601(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests;

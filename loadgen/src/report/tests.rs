@@ -1,0 +1,109 @@
+use super::*;
+use std::time::{Duration, UNIX_EPOCH};
+
+fn scenario(pids: &str) -> Scenario {
+    let argv: Vec<String> = format!(
+        "--proxy 127.0.0.1:7999 --publish http://127.0.0.1:5561 --mode stream --clients 4 --messages 2 --size 64 --target-name ringpin{pids}"
+    )
+    .split_whitespace()
+    .map(String::from)
+    .collect();
+    Scenario::parse(&argv).expect("valid")
+}
+
+fn result(proxy: Option<ProxySample>) -> RunResult {
+    let mut h = Histogram::new_with_bounds(1, 60_000_000, 3).expect("bounds");
+    for v in [100, 200, 300, 400, 500, 600, 700] {
+        h.record(v).expect("in range");
+    }
+    RunResult {
+        workers: 1,
+        connect_seconds: 2.0,
+        held: 4,
+        failed: 0,
+        disconnects: 0,
+        received: 7,
+        duplicated: 1,
+        reordered: 0,
+        malformed: 0,
+        latency_us: h,
+        send_ns: vec![1_000_000_000, 2_000_000_000],
+        last_recv_ns: vec![1_005_000_000, 0],
+        publish_start_ns: 999_000_000,
+        loadgen_cpu_us: Some(14),
+        proxy,
+        timed_out: false,
+    }
+}
+
+#[test]
+fn dates_are_utc_iso8601() {
+    assert_eq!(utc_iso8601(UNIX_EPOCH), "1970-01-01T00:00:00Z");
+    let t = UNIX_EPOCH + Duration::from_secs(951_782_400 + 3661);
+    assert_eq!(utc_iso8601(t), "2000-02-29T01:01:01Z");
+    let t = UNIX_EPOCH + Duration::from_secs(1_798_761_599);
+    assert_eq!(utc_iso8601(t), "2026-12-31T23:59:59Z");
+}
+
+#[test]
+fn the_json_keeps_the_contract_field_names() {
+    let r = Report::build(&scenario(""), vec!["ringpin-loadgen".into()], &result(None));
+    let v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("json");
+    for key in [
+        "tool",
+        "version",
+        "date",
+        "command",
+        "machine",
+        "target",
+        "mode",
+        "clients",
+        "messages",
+        "size",
+        "interval_ms",
+        "connect",
+        "deliveries",
+        "latency_us",
+        "time_to_last_delivery_ms",
+        "time_to_last_delivery_ms_max",
+        "deliveries_per_s",
+        "proxy",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    for key in ["cpu", "cores", "kernel", "mem_gib"] {
+        assert!(v["machine"].get(key).is_some(), "missing machine.{key}");
+    }
+    assert_eq!(v["tool"], "ringpin-loadgen");
+    assert_eq!(v["target"], "ringpin");
+    assert!(v["proxy"].is_null());
+    assert_eq!(v["deliveries"]["expected"], 8);
+    assert_eq!(v["deliveries"]["lost"], 1);
+    assert_eq!(v["latency_us"]["cdf"].as_array().map(Vec::len), Some(104));
+    assert_eq!(
+        v["time_to_last_delivery_ms"],
+        serde_json::json!([5.0, null])
+    );
+    assert_eq!(v["time_to_last_delivery_ms_max"], 5.0);
+    assert!(!r.is_clean(), "a lost message makes the run unclean");
+}
+
+#[test]
+fn proxy_figures_are_per_delivery_and_per_connection() {
+    let proxy = ProxySample {
+        pids: vec![42],
+        cpu_us_total: 70,
+        rss_bytes_before_connect: 1000,
+        rss_bytes_held: 5000,
+    };
+    let r = Report::build(&scenario(" --proxy-pids 42"), vec![], &result(Some(proxy)));
+    let v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("json");
+    assert_eq!(v["proxy"]["cpu_us_per_delivery"], 10.0);
+    assert_eq!(v["proxy"]["rss_bytes_per_connection"], 1000.0);
+    assert_eq!(v["proxy"]["pids"], serde_json::json!([42]));
+    let row = r.to_markdown_row();
+    assert_eq!(row.matches('|').count(), 14, "13 columns");
+    assert!(row.starts_with("| ringpin | stream | 4 | 2 | 64 |"));
+    assert!(r.to_table().contains("10.00 µs/delivery"));
+    assert_eq!(v["loadgen"]["cpu_us_per_delivery"], 2.0);
+}

@@ -1,0 +1,372 @@
+//! Scenario: what one run is — target, transport, clients, publishes, payload, spacing —
+//! and the slice of it each worker process is given.
+//!
+//! Owns: validating `run` options once, before any socket opens, and the worker argv.
+//! Must not: open sockets or spawn processes.
+//! Invariants: every address is loopback (runs never leave the machine); `size` is at
+//! least [`crate::message::min_size`]; each worker holds at most [`PER_WORKER_MAX`] sockets.
+
+use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
+use std::path::PathBuf;
+
+use crate::args::Args;
+use crate::message::{self, Framing};
+
+/// Sockets one worker may hold: RLIMIT_NOFILE is hard-capped at 20,000 per process on the
+/// development machines (DESIGN.md §3), less room for pipes, epoll and stdio.
+pub const PER_WORKER_MAX: u64 = 19_000;
+
+/// Default sockets per worker.
+pub const PER_WORKER_DEFAULT: u64 = 18_000;
+
+/// How a subscriber listens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// HTTP streaming (`Grip-Hold: stream`, chunked body of lines).
+    Stream,
+    /// Server-Sent Events (`Grip-Hold: stream`, `text/event-stream`).
+    Sse,
+    /// WebSocket (WebSocket-over-HTTP at the backend).
+    Ws,
+    /// HTTP long-polling (`Grip-Hold: response`), re-polling on the same connection.
+    Longpoll,
+}
+
+impl Mode {
+    /// Parses `stream|sse|ws|longpoll`.
+    pub fn parse(s: &str) -> Result<Mode, String> {
+        match s {
+            "stream" => Ok(Mode::Stream),
+            "sse" => Ok(Mode::Sse),
+            "ws" => Ok(Mode::Ws),
+            "longpoll" => Ok(Mode::Longpoll),
+            _ => Err(format!("--mode: {s:?} is not stream|sse|ws|longpoll")),
+        }
+    }
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Stream => "stream",
+            Mode::Sse => "sse",
+            Mode::Ws => "ws",
+            Mode::Longpoll => "longpoll",
+        }
+    }
+
+    /// How a message is framed for this mode.
+    pub fn framing(self) -> Framing {
+        match self {
+            Mode::Sse => Framing::SseEvent,
+            _ => Framing::Line,
+        }
+    }
+
+    /// The backend path (loadgen's own backend answers each).
+    pub fn path(self, channel: &str) -> String {
+        format!("/{}?channel={channel}", self.name())
+    }
+}
+
+/// Everything a worker needs; also its argv.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerSpec {
+    /// Worker number, 0-based.
+    pub index: usize,
+    /// Global index of this worker's first client (spreads source addresses).
+    pub first: u64,
+    /// Clients this worker opens.
+    pub clients: u64,
+    /// The proxy's client-facing address.
+    pub proxy: SocketAddrV4,
+    /// Transport.
+    pub mode: Mode,
+    /// GRIP channel every client subscribes to.
+    pub channel: String,
+    /// Publishes in the run (sequence numbers `1..=messages`).
+    pub messages: u64,
+    /// Bytes per message.
+    pub size: usize,
+    /// This worker's share of `--connect-rate`, per second; 0 = unlimited.
+    pub connect_rate: u64,
+    /// The worker exits by itself this long after starting.
+    pub timeout_s: u64,
+}
+
+impl WorkerSpec {
+    /// The argv (after `worker`) that [`WorkerSpec::parse`] reads back.
+    pub fn to_argv(&self) -> Vec<String> {
+        let pairs = [
+            ("--index", self.index.to_string()),
+            ("--first", self.first.to_string()),
+            ("--clients", self.clients.to_string()),
+            ("--proxy", self.proxy.to_string()),
+            ("--mode", self.mode.name().to_string()),
+            ("--channel", self.channel.clone()),
+            ("--messages", self.messages.to_string()),
+            ("--size", self.size.to_string()),
+            ("--connect-rate", self.connect_rate.to_string()),
+            ("--timeout-s", self.timeout_s.to_string()),
+        ];
+        pairs
+            .into_iter()
+            .flat_map(|(k, v)| [k.to_string(), v])
+            .collect()
+    }
+
+    /// Parses a worker argv.
+    pub fn parse(argv: &[String]) -> Result<WorkerSpec, String> {
+        let mut a = Args::parse(argv)?;
+        let spec = WorkerSpec {
+            index: a.parsed("--index", 0)?,
+            first: a.parsed("--first", 0)?,
+            clients: a.parsed("--clients", 0)?,
+            proxy: loopback_v4(&a.required("--proxy")?)?,
+            mode: Mode::parse(&a.required("--mode")?)?,
+            channel: a.required("--channel")?,
+            messages: a.parsed("--messages", 0)?,
+            size: a.parsed("--size", 0)?,
+            connect_rate: a.parsed("--connect-rate", 0)?,
+            timeout_s: a.parsed("--timeout-s", 120)?,
+        };
+        a.finish()?;
+        Ok(spec)
+    }
+
+    /// Length of a message value after framing is stripped.
+    pub fn value_len(&self) -> usize {
+        message::value_len(self.size, self.mode.framing())
+    }
+}
+
+/// One `run`.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    /// The proxy's client-facing address.
+    pub proxy: SocketAddrV4,
+    /// Publish endpoints, each `http://HOST:PORT` (every message goes to each).
+    pub publish_urls: Vec<String>,
+    /// Transport.
+    pub mode: Mode,
+    /// Subscribers.
+    pub clients: u64,
+    /// Publishes.
+    pub messages: u64,
+    /// Bytes per message.
+    pub size: usize,
+    /// Pause between publish starts.
+    pub interval_ms: u64,
+    /// Worker processes.
+    pub workers: u64,
+    /// GRIP channel.
+    pub channel: String,
+    /// Proxy processes whose CPU and RSS are measured.
+    pub proxy_pids: Vec<u32>,
+    /// Name of the proxy in reports.
+    pub target_name: String,
+    /// Where to write the JSON report.
+    pub json_path: Option<PathBuf>,
+    /// Print one markdown table row.
+    pub markdown: bool,
+    /// Whole-run bound.
+    pub timeout_s: u64,
+    /// New connections per second over all workers; 0 = unlimited.
+    pub connect_rate: u64,
+    /// Extra wait after all are held when the proxy has no `ringpin_subscriptions`.
+    pub settle_ms: u64,
+}
+
+impl Scenario {
+    /// Parses and validates `run` options.
+    pub fn parse(argv: &[String]) -> Result<Scenario, String> {
+        let mut a = Args::parse(argv)?;
+        let clients: u64 = a.parsed("--clients", 0)?;
+        let workers: Option<u64> = a.parsed_opt("--workers")?;
+        let per_worker: u64 = a.parsed("--per-worker", PER_WORKER_DEFAULT)?;
+        let s = Scenario {
+            proxy: loopback_v4(&a.required("--proxy")?)?,
+            publish_urls: parse_publish_urls(&a.required("--publish")?)?,
+            mode: Mode::parse(&a.required("--mode")?)?,
+            clients,
+            messages: a.parsed("--messages", 0)?,
+            size: a.parsed("--size", 0)?,
+            interval_ms: a.parsed("--interval-ms", 0)?,
+            workers: resolve_workers(clients, workers, per_worker)?,
+            channel: a.parsed("--channel", "loadgen".to_string())?,
+            proxy_pids: parse_pids(a.take("--proxy-pids").as_deref())?,
+            target_name: a.parsed("--target-name", "proxy".to_string())?,
+            json_path: a.take("--json").map(PathBuf::from),
+            markdown: a.switch("--markdown"),
+            timeout_s: a.parsed("--timeout-s", 120)?,
+            connect_rate: a.parsed("--connect-rate", 0)?,
+            settle_ms: a.parsed("--settle-ms", 500)?,
+        };
+        a.finish()?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.clients == 0 || self.messages == 0 {
+            return Err("--clients and --messages must be at least 1".into());
+        }
+        let min = message::min_size(self.messages, self.mode.framing());
+        if self.size < min {
+            return Err(format!(
+                "--size must be at least {min} bytes for {} messages in {} mode",
+                self.messages,
+                self.mode.name()
+            ));
+        }
+        if self.channel.is_empty()
+            || !self
+                .channel
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            return Err("--channel: use letters, digits, '-', '_' or '.'".into());
+        }
+        if self.timeout_s == 0 {
+            return Err("--timeout-s must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    /// Splits the clients over the workers, as evenly as possible.
+    pub fn worker_specs(&self) -> Vec<WorkerSpec> {
+        let base = self.clients / self.workers;
+        let extra = self.clients % self.workers;
+        let mut first = 0;
+        (0..self.workers)
+            .map(|w| {
+                let clients = base + u64::from(w < extra);
+                let rate = self.connect_rate.div_ceil(self.workers);
+                let spec = WorkerSpec {
+                    index: w as usize,
+                    first,
+                    clients,
+                    proxy: self.proxy,
+                    mode: self.mode,
+                    channel: self.channel.clone(),
+                    messages: self.messages,
+                    size: self.size,
+                    connect_rate: rate,
+                    timeout_s: self.timeout_s + WORKER_GRACE_S,
+                };
+                first += clients;
+                spec
+            })
+            .collect()
+    }
+}
+
+/// A worker outlives the coordinator's timeout by this much, so the coordinator can still
+/// collect its report; after it, the worker exits on its own.
+pub const WORKER_GRACE_S: u64 = 30;
+
+fn resolve_workers(clients: u64, workers: Option<u64>, per_worker: u64) -> Result<u64, String> {
+    if per_worker == 0 || per_worker > PER_WORKER_MAX {
+        return Err(format!(
+            "--per-worker must be 1..={PER_WORKER_MAX} (RLIMIT_NOFILE)"
+        ));
+    }
+    let w = workers.unwrap_or_else(|| clients.div_ceil(per_worker).max(1));
+    if w == 0 {
+        return Err("--workers must be at least 1".into());
+    }
+    if clients.div_ceil(w) > PER_WORKER_MAX {
+        return Err(format!(
+            "{clients} clients over {w} workers exceeds {PER_WORKER_MAX} sockets per worker"
+        ));
+    }
+    Ok(w)
+}
+
+/// Resolves `HOST:PORT` to an IPv4 loopback address (runs never leave the machine).
+pub fn loopback_v4(s: &str) -> Result<SocketAddrV4, String> {
+    let addrs = s.to_socket_addrs().map_err(|e| format!("{s}: {e}"))?;
+    for addr in addrs {
+        if let SocketAddr::V4(v4) = addr {
+            if v4.ip().is_loopback() {
+                return Ok(v4);
+            }
+        }
+    }
+    Err(format!(
+        "{s}: not an IPv4 loopback address (loadgen targets loopback only)"
+    ))
+}
+
+fn parse_publish_urls(s: &str) -> Result<Vec<String>, String> {
+    let urls: Vec<String> = s
+        .split(',')
+        .filter(|u| !u.is_empty())
+        .map(String::from)
+        .collect();
+    for url in &urls {
+        crate::publisher::PublishUrl::parse(url)?;
+    }
+    if urls.is_empty() {
+        return Err("--publish needs at least one URL".into());
+    }
+    Ok(urls)
+}
+
+fn parse_pids(s: Option<&str>) -> Result<Vec<u32>, String> {
+    let Some(s) = s else { return Ok(Vec::new()) };
+    s.split([',', ' '])
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse()
+                .map_err(|_| format!("--proxy-pids: {p:?} is not a pid"))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    const BASE: &str = "--proxy 127.0.0.1:7999 --publish http://127.0.0.1:5561 --mode stream --messages 5 --size 128";
+
+    #[test]
+    fn clients_split_evenly_over_workers() {
+        let s = Scenario::parse(&argv(&format!("{BASE} --clients 40001 --per-worker 18000")))
+            .expect("valid");
+        assert_eq!(s.workers, 3);
+        let specs = s.worker_specs();
+        let counts: Vec<u64> = specs.iter().map(|w| w.clients).collect();
+        assert_eq!(counts, [13334, 13334, 13333]);
+        assert_eq!(specs[2].first, 26668);
+    }
+
+    #[test]
+    fn worker_argv_round_trips() {
+        let s = Scenario::parse(&argv(&format!(
+            "{BASE} --clients 10 --connect-rate 100 --workers 2"
+        )))
+        .expect("valid");
+        for spec in s.worker_specs() {
+            assert_eq!(WorkerSpec::parse(&spec.to_argv()), Ok(spec));
+        }
+    }
+
+    #[test]
+    fn unsafe_or_impossible_runs_are_refused() {
+        for bad in [
+            format!("{BASE} --clients 0"),
+            format!("{BASE} --clients 10 --size 10"),
+            format!("{BASE} --clients 30000 --workers 1"),
+            format!("{BASE} --clients 10 --per-worker 25000"),
+            format!("{BASE} --clients 10 --channel a/b"),
+            "--proxy 10.1.2.3:80 --publish http://127.0.0.1:5561 --mode stream --clients 1 --messages 1 --size 64".to_string(),
+            "--proxy 127.0.0.1:80 --publish http://127.0.0.1:5561 --mode tcp --clients 1 --messages 1 --size 64".to_string(),
+        ] {
+            assert!(Scenario::parse(&argv(&bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! End-to-end: `ringpin-loadgen run` (coordinator, worker processes, publisher, report)
+//! against a tiny in-test fake proxy.
+//!
+//! The fake proxy is not GRIP: it answers subscribe requests itself and fans each publish
+//! out to the connections it holds, which is all loadgen can observe of a proxy. It can be
+//! told to skip a delivery, so the tests prove that loadgen notices a loss and fails.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Stream,
+    Longpoll,
+    Ws,
+}
+
+/// A held subscriber: how to deliver to it.
+struct Hold {
+    stream: TcpStream,
+    kind: Kind,
+}
+
+#[derive(Default)]
+struct Shared {
+    holds: Mutex<HashMap<u64, Hold>>,
+    next_id: Mutex<u64>,
+    /// Publish number whose delivery is skipped for every second subscriber.
+    skip_publish: Option<u64>,
+    publishes: Mutex<u64>,
+}
+
+struct FakeProxy {
+    client_port: u16,
+    publish_port: u16,
+}
+
+impl FakeProxy {
+    fn start(skip_publish: Option<u64>) -> FakeProxy {
+        let shared = Arc::new(Shared {
+            skip_publish,
+            ..Shared::default()
+        });
+        let clients = TcpListener::bind("127.0.0.1:0").expect("bind client port");
+        let publish = TcpListener::bind("127.0.0.1:0").expect("bind publish port");
+        let proxy = FakeProxy {
+            client_port: clients.local_addr().expect("addr").port(),
+            publish_port: publish.local_addr().expect("addr").port(),
+        };
+        let s = shared.clone();
+        thread::spawn(move || {
+            for conn in clients.incoming().flatten() {
+                let s = s.clone();
+                thread::spawn(move || serve_client(conn, &s));
+            }
+        });
+        thread::spawn(move || {
+            for conn in publish.incoming().flatten() {
+                let s = shared.clone();
+                thread::spawn(move || serve_publish(conn, &s));
+            }
+        });
+        proxy
+    }
+}
+
+/// A request head: its request line and headers (names lower-cased).
+struct Head {
+    line: String,
+    headers: HashMap<String, String>,
+}
+
+impl Head {
+    fn content_length(&self) -> usize {
+        self.headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// Reads a request head, or `None` at EOF.
+fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Head> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let mut headers = HashMap::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).ok()?;
+        if h == "\r\n" || h.is_empty() {
+            return Some(Head { line, headers });
+        }
+        let (name, value) = h.split_once(':')?;
+        headers.insert(name.to_ascii_lowercase(), value.trim().to_string());
+    }
+}
+
+/// An unmasked server frame with a short payload.
+fn ws_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126, "short frames only");
+    let mut f = vec![0x80 | opcode, payload.len() as u8];
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Answers a subscribe request; returns how the connection is then held.
+fn answer(head: &Head, writer: &mut TcpStream) -> Kind {
+    let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let (kind, bytes) = if head.line.contains("/stream") {
+        (
+            Kind::Stream,
+            format!("{chunked}5\r\nopen\n\r\n").into_bytes(),
+        )
+    } else if head.line.contains("/sse") {
+        (
+            Kind::Stream,
+            format!("{chunked}7\r\n:open\n\n\r\n").into_bytes(),
+        )
+    } else if head.line.contains("/ws") {
+        let key = head.headers.get("sec-websocket-key").expect("ws key");
+        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let mut b = format!(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: {accept}\r\n\r\n"
+        )
+        .into_bytes();
+        // A ping, which loadgen must answer without miscounting anything.
+        b.extend(ws_frame(0x9, b"hi"));
+        (Kind::Ws, b)
+    } else {
+        (Kind::Longpoll, Vec::new())
+    };
+    let _ = writer.write_all(&bytes);
+    kind
+}
+
+fn serve_client(conn: TcpStream, s: &Shared) {
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    let mut last_id = 0;
+    while let Some(head) = read_head(&mut reader) {
+        let mut writer = conn.try_clone().expect("clone");
+        let kind = answer(&head, &mut writer);
+        let id = {
+            let mut next = s.next_id.lock().expect("lock");
+            *next += 1;
+            *next
+        };
+        s.holds.lock().expect("lock").insert(
+            id,
+            Hold {
+                stream: writer,
+                kind,
+            },
+        );
+        last_id = id;
+        if kind == Kind::Ws {
+            // Client frames (pongs) are read and ignored until the client closes.
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+            break;
+        }
+    }
+    // The client went away: it no longer counts as a subscription.
+    s.holds.lock().expect("lock").remove(&last_id);
+}
+
+fn serve_publish(conn: TcpStream, s: &Shared) {
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    let mut writer = conn;
+    while let Some(head) = read_head(&mut reader) {
+        let mut body = vec![0; head.content_length()];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let reply = if head.line.starts_with("GET /metrics") {
+            format!(
+                "ringpin_subscriptions {}\n",
+                s.holds.lock().expect("lock").len()
+            )
+        } else {
+            fan_out(s, &body);
+            "Published\n".to_string()
+        };
+        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", reply.len());
+        if writer.write_all((head + &reply).as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+fn fan_out(s: &Shared, body: &[u8]) {
+    let v: serde_json::Value = serde_json::from_slice(body).expect("publish JSON");
+    let formats = &v["items"][0]["formats"];
+    let stream = formats["http-stream"]["content"]
+        .as_str()
+        .expect("http-stream content");
+    let response = formats["http-response"]["body"]
+        .as_str()
+        .expect("http-response body");
+    let ws = formats["ws-message"]["content"]
+        .as_str()
+        .expect("ws-message content");
+    let publish = {
+        let mut n = s.publishes.lock().expect("lock");
+        *n += 1;
+        *n
+    };
+    let mut holds = s.holds.lock().expect("lock");
+    let mut ids: Vec<u64> = holds.keys().copied().collect();
+    ids.sort_unstable();
+    for (i, id) in ids.into_iter().enumerate() {
+        if s.skip_publish == Some(publish) && i % 2 == 0 {
+            continue;
+        }
+        let hold = holds.get_mut(&id).expect("listed");
+        let bytes = match hold.kind {
+            Kind::Longpoll => format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{response}",
+                response.len()
+            )
+            .into_bytes(),
+            Kind::Stream => format!("{:x}\r\n{stream}\r\n", stream.len()).into_bytes(),
+            Kind::Ws => ws_frame(0x1, ws.as_bytes()),
+        };
+        let _ = hold.stream.write_all(&bytes);
+        if hold.kind == Kind::Longpoll {
+            holds.remove(&id);
+        }
+    }
+}
+
+/// Runs loadgen against the fake proxy; returns the exit code and the JSON report.
+fn run_loadgen(
+    proxy: &FakeProxy,
+    mode: &str,
+    clients: u32,
+    messages: u32,
+) -> (i32, serde_json::Value) {
+    let json = std::env::temp_dir().join(format!(
+        "loadgen-e2e-{}-{mode}-{clients}.json",
+        std::process::id()
+    ));
+    let out = Command::new(env!("CARGO_BIN_EXE_ringpin-loadgen"))
+        .args([
+            "run",
+            "--proxy",
+            &format!("127.0.0.1:{}", proxy.client_port),
+        ])
+        .args([
+            "--publish",
+            &format!("http://127.0.0.1:{}", proxy.publish_port),
+        ])
+        .args([
+            "--mode",
+            mode,
+            "--clients",
+            &clients.to_string(),
+            "--messages",
+            &messages.to_string(),
+        ])
+        .args([
+            "--size",
+            "96",
+            "--workers",
+            "2",
+            "--timeout-s",
+            "60",
+            "--target-name",
+            "fake",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("loadgen runs");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text =
+        std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("no JSON report ({e}):\n{log}"));
+    let _ = std::fs::remove_file(&json);
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_str(&text).expect("valid JSON"),
+    )
+}
+
+#[test]
+fn stream_run_delivers_every_message_to_every_client() {
+    let proxy = FakeProxy::start(None);
+    let (code, r) = run_loadgen(&proxy, "stream", 60, 4);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["tool"], "ringpin-loadgen");
+    assert_eq!(r["target"], "fake");
+    assert_eq!(r["connect"]["held"], 60);
+    assert_eq!(r["deliveries"]["expected"], 240);
+    assert_eq!(r["deliveries"]["received"], 240);
+    assert_eq!(r["deliveries"]["lost"], 0);
+    assert_eq!(
+        r["time_to_last_delivery_ms"].as_array().map(Vec::len),
+        Some(4)
+    );
+    assert!(r["latency_us"]["p50"].as_u64().expect("p50") >= 1);
+    assert!(r["proxy"].is_null(), "no pids given");
+    assert_eq!(r["loadgen"]["workers"], 2);
+}
+
+#[test]
+fn sse_longpoll_and_ws_runs_deliver_every_message() {
+    for mode in ["sse", "longpoll", "ws"] {
+        let proxy = FakeProxy::start(None);
+        let (code, r) = run_loadgen(&proxy, mode, 20, 3);
+        assert_eq!(code, 0, "{mode}: {r:#}");
+        assert_eq!(r["deliveries"]["received"], 60, "{mode}");
+        assert_eq!(r["deliveries"]["malformed"], 0, "{mode}");
+    }
+}
+
+#[test]
+fn a_skipped_delivery_is_counted_lost_and_fails_the_run() {
+    let proxy = FakeProxy::start(Some(2));
+    let (code, r) = run_loadgen(&proxy, "stream", 10, 3);
+    assert_eq!(code, 1, "a lost message must fail the run");
+    assert_eq!(r["deliveries"]["lost"], 5);
+    assert_eq!(r["deliveries"]["received"], 25);
+    assert_eq!(r["deliveries"]["reordered"], 0);
+}
