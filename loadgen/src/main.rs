@@ -11,8 +11,10 @@ mod client;
 mod clock;
 mod coordinator;
 mod fleet;
+mod floor_server;
 mod lines;
 mod message;
+mod plot;
 mod procstat;
 mod progress;
 mod protocol;
@@ -47,6 +49,11 @@ Usage:
       --settle-ms MS      wait after held when the proxy has no ringpin_subscriptions gauge
                           (default 500)
       Exit status: 0 when every client was held and every message delivered, else 1.
+  ringpin-loadgen floor-server --listen ADDR --publish-listen ADDR --mode send|uring [--batch N]
+      The kernel floor: holds connections like a stream proxy and writes each published
+      chunk to all of them with send(2) or batched io_uring sends, nothing else.
+  ringpin-loadgen plot --out DIR REPORT.json...
+      Writes latency_cdf.svg and time_to_last_vs_n.svg from run reports.
   ringpin-loadgen worker ...   (internal: started by run)
 ";
 
@@ -63,6 +70,8 @@ fn main() {
             Ok(spec) => worker::run(spec),
             Err(e) => usage_error(&e),
         },
+        Some("floor-server") => report_error(floor_server::main(rest)),
+        Some("plot") => report_error(plot::main(rest)),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             0
@@ -75,4 +84,14 @@ fn main() {
 fn usage_error(e: &str) -> i32 {
     eprintln!("error: {e}\n\n{USAGE}");
     2
+}
+
+fn report_error(result: Result<(), String>) -> i32 {
+    match result {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("ringpin-loadgen: {message}");
+            1
+        }
+    }
 }
