@@ -45,8 +45,17 @@ impl Subscriptions {
     /// Subscribes `conn` to `channel`. Returns the interest change, if this was the first.
     /// Subscribing twice is a no-op.
     pub fn add(&mut self, channel: &str, conn: ConnKey) -> Option<InterestChange> {
+        // Look up by &str: the common case, a channel that already has subscribers, then
+        // allocates nothing (the name is copied only for a new channel).
         let first = !self.channels.contains_key(channel);
-        let entry = self.channels.entry(channel.to_owned()).or_default();
+        if first {
+            self.channels
+                .insert(channel.to_owned(), ChannelSlots::default());
+        }
+        let entry = self
+            .channels
+            .get_mut(channel)
+            .expect("the channel was inserted above");
         if entry.position.contains_key(&conn) {
             return None;
         }

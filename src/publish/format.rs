@@ -9,7 +9,8 @@
 //! is cut on a character boundary; `http-response` is passed through, because its body
 //! depends on the held request (headers merge, JSON Patch).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use crate::http::encode_chunk;
+use bytes::Bytes;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
@@ -110,19 +111,6 @@ fn encode_stream(format: HttpStreamFormat) -> EncodedStream {
         HttpStreamFormat::Close => EncodedStream::Close,
         HttpStreamFormat::Hint => EncodedStream::Hint,
     }
-}
-
-/// One chunk of a chunked body (RFC 9112 §7.1); nothing for empty content.
-fn encode_chunk(content: &[u8]) -> Bytes {
-    if content.is_empty() {
-        return Bytes::new();
-    }
-    let size = format!("{:x}\r\n", content.len());
-    let mut chunk = BytesMut::with_capacity(size.len() + content.len() + 2);
-    chunk.put_slice(size.as_bytes());
-    chunk.put_slice(content);
-    chunk.put_slice(b"\r\n");
-    chunk.freeze()
 }
 
 /// The frame of a `ws-message` format.

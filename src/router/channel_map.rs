@@ -25,7 +25,8 @@ impl ShardSet {
 
     /// Removes `shard`.
     pub fn remove(&mut self, shard: ShardId) {
-        self.0 &= !(1u64 << (shard.0 as usize % SHARDS_MAX));
+        assert!((shard.0 as usize) < SHARDS_MAX, "shard id out of range");
+        self.0 &= !(1u64 << shard.0);
     }
 
     /// True when no shard is in the set.
