@@ -88,6 +88,9 @@ pub struct ShardContext {
     /// The routes this shard currently uses.
     pub routes: RefCell<Arc<Routes>>,
     routes_generation: Cell<u64>,
+    /// The `Grip-Sig` token for the default key, and the second it was signed in: the claims
+    /// only change when the second does, so one HMAC per second serves every request.
+    grip_sig: RefCell<Option<(u64, String)>>,
     /// Held connections.
     pub held: RefCell<Connections>,
     /// Channel -> held connections.
@@ -123,6 +126,7 @@ impl ShardContext {
             id,
             routes: RefCell::new(control.routes()),
             routes_generation: Cell::new(control.routes_generation.load(Ordering::Relaxed)),
+            grip_sig: RefCell::new(None),
             control,
             config,
             held: RefCell::new(Connections::new()),
@@ -134,6 +138,23 @@ impl ShardContext {
             pool: OriginPool::new(),
             busy: Cell::new(0),
             connections_max,
+        }
+    }
+
+    /// The `Grip-Sig` token for the configured key and issuer at `now_unix_secs`.
+    pub fn default_grip_sig(&self, now_unix_secs: u64) -> String {
+        let mut cached = self.grip_sig.borrow_mut();
+        match cached.as_ref() {
+            Some((secs, token)) if *secs == now_unix_secs => token.clone(),
+            _ => {
+                let token = crate::grip::sig::sign(
+                    &self.config.sig_key,
+                    &self.config.sig_iss,
+                    now_unix_secs,
+                );
+                *cached = Some((now_unix_secs, token.clone()));
+                token
+            }
         }
     }
 

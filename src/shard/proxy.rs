@@ -188,19 +188,16 @@ fn origin_request(
     target: &HttpTarget,
     req: &ClientRequest,
 ) -> RequestHead {
-    let token = (!route.no_grip).then(|| {
-        let key = route
-            .sig_key
-            .as_ref()
-            .filter(|_| route.sig_iss.is_some())
-            .map(|k| k.as_bytes().to_vec())
-            .unwrap_or_else(|| ctx.config.sig_key.clone());
-        let iss = route.sig_iss.as_deref().filter(|_| route.sig_key.is_some());
-        let iss = iss.unwrap_or(&ctx.config.sig_iss);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        sig::sign(&key, iss, now)
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let token = (!route.no_grip).then(|| match (&route.sig_key, &route.sig_iss) {
+        // Pushpin uses a route's own key only when both sig_key and sig_iss are set.
+        (Some(key), Some(iss)) => {
+            let key = crate::config::parse_sig_key(key).unwrap_or_else(|_| key.as_bytes().to_vec());
+            sig::sign(&key, iss, now)
+        }
+        _ => ctx.default_grip_sig(now),
     });
     let body = if req.body_complete {
         if req.body.is_empty() {

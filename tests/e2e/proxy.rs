@@ -168,6 +168,27 @@ fn grip_sig_is_signed_with_the_key_given_by_sig_key() {
 }
 
 #[test]
+fn route_with_its_own_sig_key_and_sig_iss_signs_with_them() {
+    let backend = Backend::start(|_| BackendResponse::text(200, "ok\n"));
+    let port = backend.port();
+    let proxy = Proxy::start_with(move |ports| {
+        let mut args = ports.listen_args();
+        let route = format!("*,sig_key=base64:cm91dGUta2V5,sig_iss=edge 127.0.0.1:{port}");
+        args.extend(["--route".to_string(), route]);
+        args
+    });
+
+    assert_eq!(get(proxy.addr, "/").status, 200);
+    assert_eq!(get(proxy.addr, "/").status, 200);
+
+    let seen = backend.last_request();
+    let sig = seen.header("Grip-Sig").expect("Grip-Sig header");
+    let claims = verify_grip_sig(sig, b"route-key").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(claims["iss"], "edge");
+    assert!(verify_grip_sig(sig, b"changeme").is_err());
+}
+
+#[test]
 fn client_grip_and_hop_by_hop_headers_are_not_forwarded() {
     let backend = Backend::start(|_| BackendResponse::text(200, "ok\n"));
     let proxy = Proxy::start(backend.port(), &[]);
