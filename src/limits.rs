@@ -75,6 +75,13 @@ pub const SHUTDOWN_DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 /// Backlog passed to listen(2) for client and publish listeners.
 pub const LISTEN_BACKLOG: i32 = 4096;
 
+/// Out-of-order items the router parks per channel waiting for their `prev-id` (Pushpin:
+/// 100); one more releases the oldest.
+pub const SEQUENCE_PARKED_PER_CHANNEL_MAX: usize = 100;
+/// (channel, id) pairs remembered for de-duplication; the oldest is forgotten first. At about
+/// 100 bytes each, 100,000 entries cost some 10 MiB.
+pub const ID_CACHE_ENTRIES_MAX: usize = 100_000;
+
 const _: () = assert!(CLIENT_URI_BYTES_MAX < CLIENT_HEAD_BYTES_MAX);
 const _: () = assert!(CLIENT_URI_BYTES_MAX < PUBLISH_HEAD_BYTES_MAX);
 const _: () = assert!(CHUNK_SIZE_LINE_BYTES_MAX >= 16 + 2);

@@ -8,9 +8,9 @@
 use crate::config::{load_routes, Config, RoutesSource};
 use crate::limits::LISTEN_BACKLOG;
 use crate::router::inbox::{router_inbox, shard_inbox};
-use crate::router::ShardId;
+use crate::router::{SequencerConfig, ShardId};
 use crate::shard::publish_conn::{self, PublishService};
-use crate::shard::{sys, Control, ShardContext, CONTROL_TICK};
+use crate::shard::{sys, Control, ShardContext};
 use crate::stats::ShardCounters;
 use glommio::{LocalExecutorBuilder, Placement};
 use std::rc::Rc;
@@ -136,11 +136,20 @@ pub fn run(config: Config) -> Result<(), StartError> {
     }
     drop(router_tx);
     let router_control = Arc::clone(&control);
+    let sequencing = SequencerConfig {
+        message_wait: config.message_wait,
+        id_cache_ttl: config.id_cache_ttl,
+    };
     let router = LocalExecutorBuilder::new(Placement::Unbound)
         .name("ringpin-router")
         .io_memory(EXECUTOR_IO_MEMORY_BYTES)
         .spawn(move || async move {
-            let service = Rc::new(PublishService::new(router_rx, senders, all_counters));
+            let service = Rc::new(PublishService::new(
+                router_rx,
+                senders,
+                all_counters,
+                sequencing,
+            ));
             let listener = sys::glommio_listener(publish_fd);
             let accept_service = Rc::clone(&service);
             glommio::spawn_local(async move {
@@ -162,8 +171,8 @@ pub fn run(config: Config) -> Result<(), StartError> {
             })
             .detach();
             while !router_control.is_shutting_down() {
-                glommio::timer::sleep(CONTROL_TICK).await;
-                service.drain_interest();
+                glommio::timer::sleep(service.next_sleep()).await;
+                service.on_tick().await;
             }
         })
         .map_err(|e| StartError::Executor {

@@ -138,6 +138,7 @@ fn pure_modules_import_no_io() {
         "router/channel_map",
         "router/msg",
         "router/mod",
+        "router/sequence",
         "origin/response",
     ];
     let forbidden = [

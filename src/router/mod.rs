@@ -1,61 +1,105 @@
 //! Router: decides which shards receive each published item.
 //!
-//! Owns: the `ChannelMap` and the encoding of each item, done once for every shard.
+//! Owns: the `ChannelMap`, the `Sequencer` (per-channel ordering and de-duplication), and
+//! the encoding of each released item, done once for every shard.
 //! Must not: touch sockets, import `fanout` or `shard`, or read the clock.
 //! Cross-thread transport lives in `inbox.rs`; everything else here is a pure state machine.
 
 pub mod channel_map;
 pub mod inbox;
 pub mod msg;
+pub mod sequence;
 
 pub use channel_map::{ChannelMap, ShardSet};
 pub use msg::{RouterMsg, ShardId, ShardMsg};
+pub use sequence::{Sequencer, SequencerConfig, SequencerCounts};
 
 use crate::publish::format::{encode_item, EncodedItem};
 use crate::publish::item::PublishItem;
 use std::sync::Arc;
+use std::time::Instant;
+
+/// An item ready for the shards: encoded once, with the shards that must receive it.
+pub type Routed = (Arc<EncodedItem>, ShardSet);
 
 /// The publish router's state.
 #[derive(Debug, Default)]
 pub struct Router {
     channels: ChannelMap,
+    sequencer: Sequencer,
     /// Items published (accepted by the endpoint).
     pub items_published: u64,
-    /// Items that had no interested shard.
+    /// Items released with no interested shard.
     pub items_unrouted: u64,
 }
 
 impl Router {
-    /// An empty router.
-    pub fn new() -> Router {
-        Router::default()
+    /// An empty router sequencing with `config`.
+    pub fn new(config: SequencerConfig) -> Router {
+        Router {
+            sequencer: Sequencer::new(config),
+            ..Router::default()
+        }
     }
 
-    /// Applies a message from a shard.
+    /// Applies a message from a shard. A channel that loses its last shard is forgotten by
+    /// the sequencer too, with its last id and parked items.
     pub fn on_msg(&mut self, msg: RouterMsg) {
         match msg {
             RouterMsg::Interest {
                 shard,
                 channel,
                 subscribed,
-            } => self.channels.on_interest(shard, &channel, subscribed),
+            } => {
+                self.channels.on_interest(shard, &channel, subscribed);
+                if !subscribed && self.channels.shards(&channel).is_empty() {
+                    self.sequencer.on_channel_unsubscribed(&channel);
+                }
+            }
         }
     }
 
-    /// Encodes `item` once and returns it with the shards that must receive it; `None` when
-    /// no shard has a subscriber (the item is not even encoded).
-    pub fn on_publish(&mut self, item: PublishItem) -> Option<(Arc<EncodedItem>, ShardSet)> {
+    /// Sequences `item` (PUSHPIN.md §3.6) and returns the items it releases, each encoded
+    /// once with the shards that must receive it, in release order. Items nobody listens to
+    /// are not encoded.
+    pub fn on_publish(&mut self, item: PublishItem, now: Instant) -> Vec<Routed> {
         self.items_published += 1;
-        let shards = self.channels.shards(&item.channel);
-        if shards.is_empty() {
-            self.items_unrouted += 1;
-            return None;
-        }
-        Some((Arc::new(encode_item(item)), shards))
+        let has_subscribers = !self.channels.shards(&item.channel).is_empty();
+        let released = self.sequencer.on_publish(item, has_subscribers, now);
+        self.route(released)
+    }
+
+    /// Releases the parked items whose `message_wait` has passed by `now`.
+    pub fn on_timeout(&mut self, now: Instant) -> Vec<Routed> {
+        let released = self.sequencer.on_timeout(now);
+        self.route(released)
+    }
+
+    /// When `on_timeout` should next be called, if any item is parked.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.sequencer.next_deadline()
+    }
+
+    /// What the sequencer did so far.
+    pub fn sequencer_counts(&self) -> SequencerCounts {
+        self.sequencer.counts
     }
 
     /// Channels with at least one subscriber somewhere.
     pub fn channel_count(&self) -> usize {
         self.channels.len()
+    }
+
+    fn route(&mut self, released: Vec<PublishItem>) -> Vec<Routed> {
+        let mut out = Vec::with_capacity(released.len());
+        for item in released {
+            let shards = self.channels.shards(&item.channel);
+            if shards.is_empty() {
+                self.items_unrouted += 1;
+                continue;
+            }
+            out.push((Arc::new(encode_item(item)), shards));
+        }
+        out
     }
 }

@@ -11,12 +11,15 @@ use crate::netio::{Conn, HeadError};
 use crate::publish::endpoint::{self, EndpointAction, PublishRequest, BODY_TOO_LARGE_TEXT};
 use crate::publish::item::PublishItem;
 use crate::router::inbox::{InboxSendError, RouterInboxReceiver, ShardInboxSender};
-use crate::router::{Router, ShardMsg};
+use crate::router::{Routed, Router, SequencerConfig, ShardMsg};
+use crate::shard::CONTROL_TICK;
 use crate::stats::{prometheus, RouterCounters, ShardCounters};
 use glommio::net::TcpStream;
+use glommio::sync::Semaphore;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// The router and its connections to every shard, owned by the router's executor.
 #[derive(Debug)]
@@ -26,21 +29,27 @@ pub struct PublishService {
     shards: Vec<ShardInboxSender>,
     shard_counters: Vec<Arc<ShardCounters>>,
     counters: RouterCounters,
+    /// One permit: routing and queueing happen under it, so the order the sequencer releases
+    /// items in is the order they enter the inboxes, even when a full inbox makes one task
+    /// wait while another publishes.
+    send_order: Semaphore,
 }
 
 impl PublishService {
-    /// A service routing to `shards` (indexed by shard id).
+    /// A service routing to `shards` (indexed by shard id), sequencing with `sequencing`.
     pub fn new(
         interest: RouterInboxReceiver,
         shards: Vec<ShardInboxSender>,
         shard_counters: Vec<Arc<ShardCounters>>,
+        sequencing: SequencerConfig,
     ) -> PublishService {
         PublishService {
-            router: RefCell::new(Router::new()),
+            router: RefCell::new(Router::new(sequencing)),
             interest,
             shards,
             shard_counters,
             counters: RouterCounters::default(),
+            send_order: Semaphore::new(1),
         }
     }
 
@@ -56,16 +65,45 @@ impl PublishService {
             .add(channels - self.counters.channels.get());
     }
 
-    /// Routes `items` in order. Interest is drained first, so a subscription whose initial
-    /// response a client has already received is known here.
+    /// Routes `items` in order through the sequencer. Interest is drained first, so a
+    /// subscription whose initial response a client has already received is known here.
+    ///
+    /// Ordering across shards holds because this one router thread releases every channel's
+    /// items in one order and queues each to every interested shard's FIFO inbox in that
+    /// order; each shard then delivers its inbox in order.
     pub async fn publish(&self, items: Vec<PublishItem>) {
+        let _permit = self.send_order.acquire_permit(1).await;
         self.drain_interest();
         self.counters.items_published.add(items.len() as u64);
         for item in items {
-            let routed = self.router.borrow_mut().on_publish(item);
-            let Some((encoded, shards)) = routed else {
-                continue;
-            };
+            let routed = self.router.borrow_mut().on_publish(item, Instant::now());
+            self.send_routed(routed).await;
+        }
+        let expired = self.router.borrow_mut().on_timeout(Instant::now());
+        self.send_routed(expired).await;
+    }
+
+    /// The router executor's timer: drains interest and releases parked items whose
+    /// `message_wait` has passed.
+    pub async fn on_tick(&self) {
+        let _permit = self.send_order.acquire_permit(1).await;
+        self.drain_interest();
+        let expired = self.router.borrow_mut().on_timeout(Instant::now());
+        self.send_routed(expired).await;
+    }
+
+    /// How long the timer may sleep: until the next parked item's deadline, at most
+    /// `CONTROL_TICK` (interest is drained at least that often).
+    pub fn next_sleep(&self) -> Duration {
+        let now = Instant::now();
+        match self.router.borrow().next_deadline() {
+            Some(deadline) => deadline.saturating_duration_since(now).min(CONTROL_TICK),
+            None => CONTROL_TICK,
+        }
+    }
+
+    async fn send_routed(&self, routed: Vec<Routed>) {
+        for (encoded, shards) in routed {
             log::debug!(
                 "publish channel={} shards={}",
                 encoded.channel,

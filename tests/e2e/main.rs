@@ -22,6 +22,7 @@ mod proxy;
 mod publish_api;
 mod response_hold;
 mod routes_config;
+mod sequencing;
 mod shutdown;
 mod slow_consumer;
 mod sse;

@@ -428,6 +428,17 @@ impl StreamClient {
         );
     }
 
+    /// Asserts that no body bytes arrive, and the stream stays open, for `quiet`: for the few
+    /// behaviours that are a minimum time (`message_wait`).
+    pub fn expect_nothing_for(&mut self, quiet: Duration) {
+        assert!(
+            self.body.is_empty(),
+            "expect_nothing_for with decoded bytes still unconsumed: {}",
+            preview(&self.body)
+        );
+        self.conn.expect_nothing_for(quiet);
+    }
+
     /// Asserts the stream ends with the terminating chunk `0\r\n\r\n`.
     pub fn expect_end(&mut self) {
         self.expect_raw(b"0\r\n\r\n");
