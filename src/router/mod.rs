@@ -103,3 +103,43 @@ impl Router {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn item(id: &str, prev_id: &str) -> PublishItem {
+        let body = format!(
+            r#"{{"items":[{{"channel":"c","id":"{id}","prev-id":"{prev_id}","formats":{{"http-stream":{{"content":"x"}}}}}}]}}"#
+        );
+        crate::publish::parse_items(body.as_bytes())
+            .expect("valid")
+            .remove(0)
+    }
+
+    fn interest(shard: u16, subscribed: bool) -> RouterMsg {
+        RouterMsg::Interest {
+            shard: ShardId(shard),
+            channel: "c".into(),
+            subscribed,
+        }
+    }
+
+    #[test]
+    fn released_items_carry_their_shards_and_losing_the_last_shard_forgets_parked_items() {
+        let mut router = Router::new(SequencerConfig::DEFAULT);
+        let now = Instant::now();
+        router.on_msg(interest(0, true));
+        router.on_msg(interest(1, true));
+        let routed = router.on_publish(item("1", "0"), now);
+        assert_eq!(routed.len(), 1);
+        assert_eq!(routed[0].1.len(), 2);
+        assert!(router.on_publish(item("3", "2"), now).is_empty(), "parked");
+        router.on_msg(interest(0, false));
+        assert!(router.next_deadline().is_some(), "shard 1 still listens");
+        router.on_msg(interest(1, false));
+        assert_eq!(router.next_deadline(), None, "forgotten with the channel");
+        assert!(router.on_timeout(now + Duration::from_secs(60)).is_empty());
+    }
+}
