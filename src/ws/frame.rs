@@ -29,7 +29,8 @@ const CLOSE_REASON_BYTES_MAX: usize = CONTROL_PAYLOAD_BYTES_MAX - 2;
 /// Memory cost per connection: the caller's read buffer must hold one whole frame, so up to
 /// `frame_payload_bytes_max + 14` bytes (the longest header), and the decoder's reassembly
 /// buffer holds up to `message_bytes_max` bytes while a fragmented message is incomplete.
-/// A complete unfragmented frame is also copied once while it is unmasked, so the transient
+/// A frame's payload is copied once, while it is unmasked: into a new buffer for a whole
+/// message or control frame, straight into the reassembly buffer for a continuation, so the
 /// peak is `frame_payload_bytes_max + 14 + max(frame_payload_bytes_max, message_bytes_max)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FrameLimits {
@@ -219,19 +220,29 @@ impl FrameDecoder {
         if buf.len() < end {
             return Ok(None);
         }
-        let mut payload = buf[header.header_bytes..end].to_vec();
-        for (i, byte) in payload.iter_mut().enumerate() {
-            *byte ^= header.mask[i & 3];
-        }
+        let masked = &buf[header.header_bytes..end];
         let frame = match header.opcode {
-            OpCode::Control(control) => Frame::Event(control_event(control, payload)?),
-            OpCode::Data(Data::Continue) => self.on_continuation(header.is_final, payload)?,
-            OpCode::Data(Data::Text) => {
-                self.on_first(MessageKind::Text, header.is_final, payload)?
+            OpCode::Data(Data::Continue) => {
+                self.on_continuation(header.is_final, masked, header.mask)?
             }
-            OpCode::Data(_) => self.on_first(MessageKind::Binary, header.is_final, payload)?,
+            opcode => self.on_frame(opcode, header.is_final, unmasked(masked, header.mask))?,
         };
         Ok(Some((frame, end)))
+    }
+
+    /// A control frame or the first frame of a message.
+    fn on_frame(
+        &mut self,
+        opcode: OpCode,
+        is_final: bool,
+        payload: Vec<u8>,
+    ) -> Result<Frame, FrameError> {
+        Ok(match opcode {
+            OpCode::Control(control) => Frame::Event(control_event(control, payload)?),
+            OpCode::Data(Data::Continue) => return Err(FrameError::UnexpectedContinuation),
+            OpCode::Data(Data::Text) => self.on_first(MessageKind::Text, is_final, payload)?,
+            OpCode::Data(_) => self.on_first(MessageKind::Binary, is_final, payload)?,
+        })
     }
 
     /// True while a fragmented message is incomplete.
@@ -319,11 +330,19 @@ impl FrameDecoder {
         Ok(Frame::Fragment)
     }
 
-    fn on_continuation(&mut self, is_final: bool, payload: Vec<u8>) -> Result<Frame, FrameError> {
+    /// Unmasks a continuation straight into the reassembly buffer: one copy per byte.
+    fn on_continuation(
+        &mut self,
+        is_final: bool,
+        masked: &[u8],
+        mask: [u8; 4],
+    ) -> Result<Frame, FrameError> {
         let Some(partial) = self.partial.as_mut() else {
             return Err(FrameError::UnexpectedContinuation);
         };
-        partial.data.extend_from_slice(&payload);
+        let from = partial.data.len();
+        partial.data.extend_from_slice(masked);
+        unmask(&mut partial.data[from..], mask);
         if partial.kind == MessageKind::Text {
             partial.utf8_checked = check_utf8(&partial.data, partial.utf8_checked, is_final)?;
         }
@@ -335,6 +354,19 @@ impl FrameDecoder {
             None => Err(FrameError::UnexpectedContinuation),
         }
     }
+}
+
+/// XORs `data` with the client's masking key (RFC 6455 §5.3).
+fn unmask(data: &mut [u8], mask: [u8; 4]) {
+    for (i, byte) in data.iter_mut().enumerate() {
+        *byte ^= mask[i & 3];
+    }
+}
+
+fn unmasked(masked: &[u8], mask: [u8; 4]) -> Vec<u8> {
+    let mut data = masked.to_vec();
+    unmask(&mut data, mask);
+    data
 }
 
 /// Checks `data[from..]` is UTF-8 and returns how far it is known to be valid; a sequence cut

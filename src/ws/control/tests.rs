@@ -14,7 +14,6 @@ fn text(s: &'static str) -> Option<DelayedContent> {
 #[test]
 fn control_messages_parse_with_pushpin_defaults() {
     use ControlMessage as M;
-    let secs = Duration::from_secs;
     let cases: Vec<(&str, ControlMessage)> = vec![
         (
             r#"{"type":"subscribe","channel":"room"}"#,
@@ -51,6 +50,17 @@ fn control_messages_parse_with_pushpin_defaults() {
                 value: None,
             },
         ),
+    ];
+    for (json, message) in cases {
+        check(json, Ok(message));
+    }
+}
+
+#[test]
+fn delayed_messages_parse_with_pushpin_defaults() {
+    use ControlMessage as M;
+    let secs = Duration::from_secs;
+    let cases: Vec<(&str, ControlMessage)> = vec![
         (
             r#"{"type":"keep-alive","content":"{}"}"#,
             M::KeepAlive {
