@@ -17,3 +17,4 @@ pub mod router;
 pub mod runtime;
 pub mod shard;
 pub mod stats;
+pub mod ws;

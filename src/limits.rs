@@ -81,6 +81,17 @@ pub const SEQUENCE_PARKED_PER_CHANNEL_MAX: usize = 100;
 /// (channel, id) pairs remembered for de-duplication; the oldest is forgotten first. At about
 /// 100 bytes each, 100,000 entries cost some 10 MiB.
 pub const ID_CACHE_ENTRIES_MAX: usize = 100_000;
+/// Largest payload of one client WebSocket frame. ringpin's own bound (Pushpin 1.36 documents
+/// none): the read buffer must hold a whole frame, so this is its worst-case size per connection.
+pub const WS_FRAME_PAYLOAD_BYTES_MAX: usize = 131_072;
+/// Largest client WebSocket message after reassembly of its fragments; the reassembly buffer
+/// of one connection never grows past this.
+pub const WS_MESSAGE_BYTES_MAX: usize = 131_072;
+/// Largest payload of one frame ringpin sends: messages from a WebSocket-over-HTTP origin are
+/// re-framed into frames of at most 16 KiB (Pushpin 1.36).
+pub const WS_SERVER_FRAME_PAYLOAD_BYTES_MAX: usize = 16_384;
+/// Largest WebSocket-over-HTTP event body, either way (Pushpin 1.36: 1,000,000).
+pub const WOH_BODY_BYTES_MAX: usize = 1_000_000;
 
 const _: () = assert!(CLIENT_URI_BYTES_MAX < CLIENT_HEAD_BYTES_MAX);
 const _: () = assert!(CLIENT_URI_BYTES_MAX < PUBLISH_HEAD_BYTES_MAX);
@@ -89,3 +100,7 @@ const _: () = assert!(REQUEST_BODY_BUFFER_BYTES_MAX <= PUBLISH_BODY_BYTES_MAX);
 const _: () = assert!(OUTBOUND_BYTES_MAX_DEFAULT >= 2 * 65_536);
 const _: () = assert!(SHUTDOWN_DRAIN_TIMEOUT.as_secs() < 10);
 const _: () = assert!(HOLD_TIMEOUT_MIN.as_secs() <= HOLD_TIMEOUT_DEFAULT.as_secs());
+const _: () = assert!(WS_MESSAGE_BYTES_MAX >= WS_FRAME_PAYLOAD_BYTES_MAX);
+// One client message must fit in one event body: `BINARY <hex len>\r\n` + payload + CRLF.
+const _: () = assert!(WS_MESSAGE_BYTES_MAX + 32 <= WOH_BODY_BYTES_MAX);
+const _: () = assert!(WS_SERVER_FRAME_PAYLOAD_BYTES_MAX > 125);

@@ -129,6 +129,7 @@ fn pure_modules_import_no_io() {
     let pure = [
         "config/",
         "http/",
+        "ws/",
         "grip/",
         "publish/",
         "fanout/",
@@ -171,6 +172,26 @@ fn router_and_fanout_do_not_know_each_other() {
             assert!(
                 !code.contains("crate::fanout") && !code.contains("crate::shard"),
                 "{rel} imports fanout/shard"
+            );
+        }
+    }
+}
+
+#[test]
+fn ws_imports_only_limits_and_http() {
+    for (rel, text) in src_files() {
+        if !rel.starts_with("ws/") || is_test_file(&rel) {
+            continue;
+        }
+        let code = production_code(&text);
+        for (at, _) in code.match_indices("crate::") {
+            let path = &code[at + "crate::".len()..];
+            assert!(
+                path.starts_with("limits") || path.starts_with("http"),
+                "{rel} imports crate::{}",
+                path.split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .next()
+                    .unwrap_or("")
             );
         }
     }
