@@ -35,6 +35,8 @@ pub struct Plan {
     pub shards: u16,
     pub interval_ms: u64,
     pub pushpin_connect_rate: u64,
+    /// Targets to measure, in round order (`--targets a,b`; default: all that apply).
+    pub targets: Vec<String>,
 }
 
 impl Plan {
@@ -58,6 +60,10 @@ impl Plan {
             shards: a.parsed("--ringpin-shards", 1)?,
             interval_ms: a.parsed("--interval-ms", 0)?,
             pushpin_connect_rate: a.parsed("--pushpin-connect-rate", 1000)?,
+            targets: a
+                .take("--targets")
+                .map(|t| t.split(',').map(String::from).collect())
+                .unwrap_or_default(),
         };
         a.finish()?;
         if !["stream", "sse", "ws", "longpoll"].contains(&plan.mode.as_str()) {
@@ -91,20 +97,36 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// Starts the named target on fresh ports.
+/// Bind attempts per target: the ports are inside the ephemeral range, so a loopback
+/// connection of an earlier run (or its TIME-WAIT) can hold one; the next attempt moves on.
+const START_ATTEMPTS: u16 = 4;
+
+/// Starts the named target on fresh ports (attempt `a` shifts them by `1000·a`).
 fn start(plan: &Plan, name: &str, slot: u16) -> Result<Target, String> {
-    let ports = Ports {
-        client: plan.base_port + slot * 8,
-        publish: plan.base_port + 500 + slot * 8,
-        backend: plan.backend_port(),
-    };
-    match name {
-        "ringpin" => Target::ringpin(plan.instances(), plan.shards, &ports),
-        "pushpin" => Target::pushpin(&ports, 1 + slot % 7),
-        "floor-send" => Target::floor(plan.instances(), "send", &ports),
-        "floor-uring" => Target::floor(plan.instances(), "uring", &ports),
-        _ => Err(format!("unknown target {name}")),
+    let mut last = String::new();
+    for a in 0..START_ATTEMPTS {
+        let client = plan.base_port + 1000 * a + slot * 8;
+        let ports = Ports {
+            client,
+            publish: client + 500,
+            backend: plan.backend_port(),
+        };
+        let started = match name {
+            "ringpin" => Target::ringpin(plan.instances(), plan.shards, &ports),
+            "pushpin" => Target::pushpin(&ports, 1 + slot % 7),
+            "floor-send" => Target::floor(plan.instances(), "send", &ports),
+            "floor-uring" => Target::floor(plan.instances(), "uring", &ports),
+            _ => return Err(format!("unknown target {name}")),
+        };
+        match started {
+            Ok(t) => return Ok(t),
+            Err(e) => {
+                eprintln!("note: {e}; trying other ports");
+                last = e;
+            }
+        }
     }
+    Err(last)
 }
 
 /// Starts `name`, runs the scenario against it, stops it.

@@ -36,6 +36,9 @@ pub fn main(argv: &[String]) -> Result<(), String> {
     if plan.mode == "stream" {
         names.extend(["floor-send", "floor-uring"]);
     }
+    if !plan.targets.is_empty() {
+        names.retain(|n| plan.targets.iter().any(|t| t == n));
+    }
     let backend = compare::start_backend(&plan)?;
     let mut columns: BTreeMap<&str, Column> = BTreeMap::new();
     for round in 0..plan.rounds {

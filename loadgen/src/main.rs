@@ -60,6 +60,8 @@ Usage:
       Writes latency_cdf.svg and time_to_last_vs_n.svg from run reports.
   ringpin-loadgen compare --clients N --mode stream|sse|ws --messages M --size S --rounds R
                           [--json-dir DIR] [--base-port P] [--timeout-s T] [--ringpin-shards K]
+                          [--targets ringpin,pushpin,floor-send,floor-uring] [--interval-ms I]
+                          [--pushpin-connect-rate R]
       Per round, interleaved: ringpin, pushpin, floor-send, floor-uring (floors: stream only),
       each started fresh on its own ports, measured by a `run`, stopped. Prints medians and
       ratios; writes every report and summary-MODE-N.md into DIR (default compare-out).

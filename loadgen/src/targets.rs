@@ -125,12 +125,31 @@ impl Target {
         self.children.push(child);
     }
 
+    /// An error if a started child has already exited (a bind failure, usually).
+    fn check_alive(&mut self) -> Result<(), String> {
+        for c in &mut self.children {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Err(format!("pid {} exited at start ({status})", c.id()));
+            }
+        }
+        Ok(())
+    }
+
     /// Waits for the client port and every publish port.
-    fn wait_all_ready(self, publish_ports: &[u16]) -> Result<Target, String> {
+    fn wait_all_ready(mut self, publish_ports: &[u16]) -> Result<Target, String> {
         let deadline = Instant::now() + READY_WAIT;
         let ready = std::iter::once(self.client_port)
             .chain(publish_ports.iter().copied())
-            .try_for_each(|p| wait_ready(p, deadline));
+            .try_for_each(|p| {
+                while Instant::now() < deadline {
+                    self.check_alive()?;
+                    if wait_ready(p, Instant::now()).is_ok() {
+                        return Ok(());
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                wait_ready(p, deadline)
+            });
         match ready {
             Ok(()) => Ok(self),
             Err(e) => {
