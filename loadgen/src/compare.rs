@@ -86,7 +86,7 @@ impl Plan {
     }
 
     fn backend_port(&self) -> u16 {
-        self.base_port + 999
+        self.base_port + 3999
     }
 }
 
@@ -97,15 +97,17 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// Bind attempts per target: the ports are inside the ephemeral range, so a loopback
-/// connection of an earlier run (or its TIME-WAIT) can hold one; the next attempt moves on.
-const START_ATTEMPTS: u16 = 4;
+/// Bind attempts per target: 4xxxx/5xxxx ports are inside the ephemeral range
+/// (32768-60999), so a proxy's 15,000 origin connections of an earlier run (or their
+/// TIME-WAIT) hold about half of them on 127.0.0.1; the next attempt moves on.
+const START_ATTEMPTS: u16 = 16;
 
-/// Starts the named target on fresh ports (attempt `a` shifts them by `1000·a`).
+/// Starts the named target on fresh ports (attempt `a` shifts them by `337·a` within
+/// `base .. base + 3400`; publish ports are 500 above).
 fn start(plan: &Plan, name: &str, slot: u16) -> Result<Target, String> {
     let mut last = String::new();
     for a in 0..START_ATTEMPTS {
-        let client = plan.base_port + 1000 * a + slot * 8;
+        let client = plan.base_port + (slot * 8 + a * 337) % 3400;
         let ports = Ports {
             client,
             publish: client + 500,

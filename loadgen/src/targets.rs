@@ -31,6 +31,7 @@ pub struct Target {
     pub publish_urls: Vec<String>,
     children: Vec<Child>,
     temp_dir: Option<PathBuf>,
+    logs: Vec<PathBuf>,
 }
 
 /// Where a started target's files and ports go.
@@ -52,7 +53,29 @@ fn bin_dir() -> Result<PathBuf, String> {
         .ok_or_else(|| "current_exe has no parent".to_string())
 }
 
+/// Where a child's stderr goes when no log path is given: a file named after the port in
+/// its arguments, so a failed start can say why.
+fn default_log(args: &[String]) -> PathBuf {
+    let tag: String = args
+        .iter()
+        .filter(|a| a.starts_with("127.0.0.1:"))
+        .map(|a| a.trim_start_matches("127.0.0.1:"))
+        .collect::<Vec<_>>()
+        .join("-");
+    std::env::temp_dir().join(format!("ringpin-loadgen-{}-{tag}.log", std::process::id()))
+}
+
+/// The last line a child wrote to its log.
+fn last_log_line(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| t.lines().last().map(String::from))
+        .unwrap_or_default()
+}
+
 fn spawn(program: &Path, args: &[String], log: Option<&Path>) -> Result<Child, String> {
+    let fallback = default_log(args);
+    let log = Some(log.unwrap_or(&fallback));
     let mut cmd = Command::new(program);
     cmd.args(args).stdin(Stdio::null()).stdout(Stdio::null());
     match log {
@@ -117,10 +140,12 @@ impl Target {
             publish_urls: Vec::new(),
             children: Vec::new(),
             temp_dir: None,
+            logs: Vec::new(),
         }
     }
 
-    fn add(&mut self, child: Child) {
+    fn add(&mut self, child: Child, args: &[String]) {
+        self.logs.push(default_log(args));
         self.pids.push(child.id());
         self.children.push(child);
     }
@@ -129,7 +154,13 @@ impl Target {
     fn check_alive(&mut self) -> Result<(), String> {
         for c in &mut self.children {
             if let Ok(Some(status)) = c.try_wait() {
-                return Err(format!("pid {} exited at start ({status})", c.id()));
+                let why = self
+                    .logs
+                    .iter()
+                    .map(|p| last_log_line(p))
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                return Err(format!("pid {} exited at start ({status}): {why}", c.id()));
             }
         }
         Ok(())
@@ -169,7 +200,7 @@ impl Target {
             "--listen".into(),
             format!("127.0.0.1:{port}"),
         ];
-        t.add(spawn(&exe, &args, None)?);
+        t.add(spawn(&exe, &args, None)?, &args);
         t.wait_all_ready(&[])
     }
 
@@ -198,7 +229,7 @@ impl Target {
                 "--log-level".into(),
                 "warn".into(),
             ];
-            t.add(spawn(Path::new("taskset"), &args, None)?);
+            t.add(spawn(Path::new("taskset"), &args, None)?, &args);
             t.publish_urls.push(format!("http://127.0.0.1:{pp}"));
             publish.push(pp);
         }
@@ -221,7 +252,7 @@ impl Target {
                 "--mode".into(),
                 mode.to_string(),
             ];
-            t.add(spawn(&exe, &args, None)?);
+            t.add(spawn(&exe, &args, None)?, &args);
             t.publish_urls.push(format!("http://127.0.0.1:{pp}"));
             publish.push(pp);
         }
@@ -251,7 +282,7 @@ impl Target {
             &["--config".to_string(), conf],
             Some(&dir.join("runner.log")),
         )?;
-        t.add(child);
+        t.add(child, &[]);
         t.publish_urls
             .push(format!("http://127.0.0.1:{}", ports.publish));
         let t = t.wait_all_ready(&[ports.publish])?;
@@ -299,6 +330,9 @@ impl Target {
             if Path::new(&format!("/proc/{pid}")).exists() && !is_zombie(pid) {
                 signal(pid, libc::SIGKILL);
             }
+        }
+        for log in &self.logs {
+            let _ = std::fs::remove_file(log);
         }
         if let Some(dir) = self.temp_dir.take() {
             let _ = std::fs::remove_dir_all(dir);
