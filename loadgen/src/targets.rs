@@ -277,12 +277,14 @@ impl Target {
         let mut t = Target::new("pushpin", ports.client);
         t.temp_dir = Some(dir.clone());
         let conf = dir.join("pushpin.conf").display().to_string();
+        let log = dir.join("runner.log");
         let child = spawn(
             Path::new("pushpin"),
             &["--config".to_string(), conf],
-            Some(&dir.join("runner.log")),
+            Some(&log),
         )?;
         t.add(child, &[]);
+        t.logs = vec![dir.join("log/pushpin-handler.log"), log];
         t.publish_urls
             .push(format!("http://127.0.0.1:{}", ports.publish));
         let t = t.wait_all_ready(&[ports.publish])?;
@@ -379,14 +381,17 @@ fn pushpin_routes(backend: u16) -> String {
 
 /// The shipped /etc/pushpin/pushpin.conf with zurl added, ports and dirs moved, and the
 /// handler's throttles raised (`message_rate=` empty means unlimited in 1.36).
+/// Only two TCP ports: condure's client port, bound to 127.0.0.1 (not 0.0.0.0, which any
+/// loopback socket on that port would block), and the publish port; the handler's zmq
+/// sockets are ipc, since 4xxxx ports are ephemeral and often held by an earlier run.
 fn pushpin_conf(dir: &Path, ports: &Ports, offset: u16) -> String {
     let d = dir.display();
-    // The handler adds port_offset to its TCP ports; subtract it so the publish port is exact.
+    // The handler adds port_offset to its TCP port; subtract it so the publish port is exact.
     let h = ports.publish - offset;
     format!(
         "[global]\ninclude={{libdir}}/internal.conf\nrundir={d}/run\nipc_prefix=pushpin-\n\
 port_offset={offset}\nstats_connection_ttl=120\n\n\
-[runner]\nservices=condure,zurl,pushpin-proxy,pushpin-handler\nhttp_port={client}\n\
+[runner]\nservices=condure,zurl,pushpin-proxy,pushpin-handler\nhttp_port=127.0.0.1:{client}\n\
 logdir={d}/log\nlog_level=2\nclient_buffer_size=8192\nclient_maxconn=200000\n\
 condure_bin=condure\nzurl_bin=zurl\n\n\
 [proxy]\nroutesfile={d}/routes\ndebug=false\nauto_cross_origin=false\n\
@@ -394,17 +399,16 @@ zurl_out_specs=ipc://{{rundir}}/{{ipc_prefix}}zurl-in\n\
 zurl_out_stream_specs=ipc://{{rundir}}/{{ipc_prefix}}zurl-in-stream\n\
 zurl_in_specs=ipc://{{rundir}}/{{ipc_prefix}}zurl-out\n\
 sig_iss=pushpin\nsig_key=changeme\nupdates_check=off\n\n\
-[handler]\npush_in_spec=tcp://127.0.0.1:{p0}\npush_in_sub_specs=tcp://127.0.0.1:{p2}\n\
+[handler]\npush_in_spec=ipc://{{rundir}}/{{ipc_prefix}}push-in\n\
+push_in_sub_specs=ipc://{{rundir}}/{{ipc_prefix}}push-in-sub\n\
 push_in_sub_connect=false\npush_in_http_addr=127.0.0.1\npush_in_http_port={h}\n\
 push_in_http_max_headers_size=10000\npush_in_http_max_body_size=1000000\n\
-stats_spec=ipc://{{rundir}}/{{ipc_prefix}}stats\ncommand_spec=tcp://127.0.0.1:{p3}\n\
+stats_spec=ipc://{{rundir}}/{{ipc_prefix}}stats\n\
+command_spec=ipc://{{rundir}}/{{ipc_prefix}}handler-command\n\
 message_rate=\nmessage_hwm=1000000\nmessage_wait=5000\nid_cache_ttl=60\n\
 connection_subscription_max=20\nsubscription_linger=60\nstats_subscription_ttl=60\n\
 stats_report_interval=10\nstats_format=tnetstring\n",
         client = ports.client,
-        p0 = h + 1,
-        p2 = h + 2,
-        p3 = h + 3,
     )
 }
 
@@ -421,7 +425,7 @@ mod tests {
         };
         let conf = pushpin_conf(Path::new("/tmp/x"), &ports, 5);
         assert!(conf.contains("services=condure,zurl,pushpin-proxy,pushpin-handler"));
-        assert!(conf.contains("http_port=47000\n"));
+        assert!(conf.contains("http_port=127.0.0.1:47000\n"));
         assert!(conf.contains("push_in_http_port=47095\n"));
         assert!(conf.contains("port_offset=5\n"));
         assert!(conf.contains("rundir=/tmp/x/run\n"));
