@@ -107,10 +107,12 @@ const START_ATTEMPTS: u16 = 16;
 fn start(plan: &Plan, name: &str, slot: u16) -> Result<Target, String> {
     let mut last = String::new();
     for a in 0..START_ATTEMPTS {
-        let client = plan.base_port + (slot * 8 + a * 337) % 3400;
+        let from = plan.base_port + (slot * 8 + a * 337) % 3400;
+        let mut free = crate::targets::free_ports(from, usize::from(plan.instances()) + 1)?;
+        let client = free.remove(0);
         let ports = Ports {
             client,
-            publish: client + 500,
+            publish: free,
             backend: plan.backend_port(),
         };
         let started = match name {

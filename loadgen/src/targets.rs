@@ -39,8 +39,8 @@ pub struct Target {
 pub struct Ports {
     /// Client listener port, shared by every instance (SO_REUSEPORT).
     pub client: u16,
-    /// First publish port; instance i uses `publish + i`.
-    pub publish: u16,
+    /// Publish ports; instance i uses `publish[i]` (Pushpin uses the first).
+    pub publish: Vec<u16>,
     /// Loadgen backend port.
     pub backend: u16,
 }
@@ -89,6 +89,19 @@ fn spawn(program: &Path, args: &[String], log: Option<&Path>) -> Result<Child, S
     }
     cmd.spawn()
         .map_err(|e| format!("starting {}: {e}", program.display()))
+}
+
+/// `count` ports from `from` upward that can be bound on 127.0.0.1 right now (4xxxx/5xxxx
+/// ports are in the ephemeral range, and earlier runs' loopback connections hold many).
+pub fn free_ports(from: u16, count: usize) -> Result<Vec<u16>, String> {
+    let free = (from..=u16::MAX)
+        .filter(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .take(count)
+        .collect::<Vec<_>>();
+    if free.len() < count {
+        return Err(format!("fewer than {count} free ports above {from}"));
+    }
+    Ok(free)
 }
 
 /// Waits until `127.0.0.1:port` accepts a connection.
@@ -211,7 +224,11 @@ impl Target {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut publish = Vec::new();
         for i in 0..instances {
-            let pp = ports.publish + i;
+            let pp = ports
+                .publish
+                .get(usize::from(i))
+                .copied()
+                .ok_or("too few publish ports")?;
             // Each instance sees one core in its affinity mask, so its shards pin there
             // and instances spread over the cores instead of all pinning to core 0.
             let args = [
@@ -242,7 +259,11 @@ impl Target {
         let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
         let mut publish = Vec::new();
         for i in 0..instances {
-            let pp = ports.publish + i;
+            let pp = ports
+                .publish
+                .get(usize::from(i))
+                .copied()
+                .ok_or("too few publish ports")?;
             let args = [
                 "floor-server".to_string(),
                 "--listen".into(),
@@ -286,8 +307,8 @@ impl Target {
         t.add(child, &[]);
         t.logs = vec![dir.join("log/pushpin-handler.log"), log];
         t.publish_urls
-            .push(format!("http://127.0.0.1:{}", ports.publish));
-        let t = t.wait_all_ready(&[ports.publish])?;
+            .push(format!("http://127.0.0.1:{}", ports.publish[0]));
+        let t = t.wait_all_ready(&ports.publish[..1])?;
         // condure accepts before pushpin-proxy and zurl are wired up; requests in that
         // window fail with 502, so wait until one reaches the backend (its 404).
         if let Err(e) = wait_proxied(ports.client, Instant::now() + READY_WAIT) {
@@ -387,7 +408,7 @@ fn pushpin_routes(backend: u16) -> String {
 fn pushpin_conf(dir: &Path, ports: &Ports, offset: u16) -> String {
     let d = dir.display();
     // The handler adds port_offset to its TCP port; subtract it so the publish port is exact.
-    let h = ports.publish - offset;
+    let h = ports.publish.first().copied().unwrap_or(offset) - offset;
     format!(
         "[global]\ninclude={{libdir}}/internal.conf\nrundir={d}/run\nipc_prefix=pushpin-\n\
 port_offset={offset}\nstats_connection_ttl=120\n\n\
@@ -420,7 +441,7 @@ mod tests {
     fn pushpin_conf_moves_ports_and_enables_zurl() {
         let ports = Ports {
             client: 47000,
-            publish: 47100,
+            publish: vec![47100],
             backend: 48080,
         };
         let conf = pushpin_conf(Path::new("/tmp/x"), &ports, 5);

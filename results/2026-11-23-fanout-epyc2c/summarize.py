@@ -22,7 +22,7 @@ def get(r, path):
     for k in path.split("/"):
         if r is None:
             return None
-        r = r.get(k)
+        r = r[int(k)] if isinstance(r, list) and k.isdigit() and int(k) < len(r) else (r.get(k) if isinstance(r, dict) else None)
     return r
 
 
@@ -82,6 +82,12 @@ def main():
         ("15K stream sustained (20 msgs, 100 ms apart): p99 < 100 ms", f(None if p99 is None else p99 / 1000, 1) + " ms", verdict(None if p99 is None else p99 < 100000)),
         ("15K held stream connections, fresh ringpin: ≤ 8 KB RSS each", f(rss, 0) + " B", verdict(None if rss is None else rss <= 8192)),
     ]
+    m1 = {t: med(s15[t], "time_to_last_delivery_ms/0") for t in s15}
+    held = {t: med(s15[t], "connect/held") for t in s15}
+    m1_line = ", ".join(f"{t} {f(m1[t])} ms" for t in s15)
+    held_line = ", ".join(f"{t} {f(held[t], 0)}" for t in s15)
+    rows.append(("(context) 15K stream, time to last delivery of message 1 only (medians)", m1_line + f"; Pushpin/ringpin {f(ratio(m1['pushpin'], m1['ringpin']), 2)}x, ringpin/floor-send {f(ratio(m1['ringpin'], m1['floor-send']), 2)}x", "context"))
+    rows.append(("(context) 15K stream, clients held (medians of 15,000 attempted)", held_line, "context"))
     table = "| target | measured | verdict |\n|---|---|---|\n" + "".join(f"| {a} | {b} | {c} |\n" for a, b, c in rows)
     loads = "".join(f"* {os.path.relpath(p, HERE)}: `{open(p).read().strip()}`\n" for p in sorted(glob.glob(os.path.join(HERE, "**/uptime*.txt"), recursive=True)))
     readme = f"""# Fan-out: ringpin vs Pushpin 1.36 vs the kernel floor ({NAME})
