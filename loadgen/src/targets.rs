@@ -229,11 +229,17 @@ impl Target {
                 .get(usize::from(i))
                 .copied()
                 .ok_or("too few publish ports")?;
-            // Each instance sees one core in its affinity mask, so its shards pin there
-            // and instances spread over the cores instead of all pinning to core 0.
+            // With one shard, each instance sees one core in its affinity mask, so its shard
+            // pins there and instances spread over the cores instead of all pinning to core
+            // 0; with more shards, every core is allowed (`taskset -c 0-N`).
+            let mask = if shards == 1 {
+                (usize::from(i) % cores).to_string()
+            } else {
+                format!("0-{}", cores - 1)
+            };
             let args = [
                 "-c".to_string(),
-                (usize::from(i) % cores).to_string(),
+                mask,
                 bin.clone(),
                 "--listen".to_string(),
                 format!("127.0.0.1:{}", ports.client),
