@@ -134,6 +134,7 @@ ringpin-loadgen compare --ringpin-shards 2 --mode stream --clients 15000 --messa
 ringpin-loadgen compare --mode stream --clients 1000 --messages 5 --size 128 --rounds 1 --json-dir n-series --base-port 55000
 ringpin-loadgen compare --targets ringpin,floor-send,floor-uring --mode stream --clients 5000 --messages 5 --size 128 --rounds 1 --json-dir n-series --base-port 57000
 ringpin-loadgen plot --out plots/15k stream-15000-*-r1.json
+ringpin-loadgen plot --out plots/15k-2shards shards2/stream-15000-*-r1.json
 ringpin-loadgen plot --out plots/vs-n n-series/*.json stream-15000-*-r1.json
 ```
 
