@@ -9,7 +9,10 @@ mod backend;
 mod chunked;
 mod client;
 mod clock;
+mod compare;
+mod compare_cmd;
 mod coordinator;
+mod demo;
 mod fleet;
 mod floor_server;
 mod lines;
@@ -24,6 +27,7 @@ mod scenario;
 mod seqtrack;
 mod sse;
 mod sys;
+mod targets;
 mod worker;
 mod wsframe;
 
@@ -54,6 +58,17 @@ Usage:
       chunk to all of them with send(2) or batched io_uring sends, nothing else.
   ringpin-loadgen plot --out DIR REPORT.json...
       Writes latency_cdf.svg and time_to_last_vs_n.svg from run reports.
+  ringpin-loadgen compare --clients N --mode stream|sse|ws --messages M --size S --rounds R
+                          [--json-dir DIR] [--base-port P] [--timeout-s T] [--ringpin-shards K]
+                          [--targets ringpin,pushpin,floor-send,floor-uring] [--interval-ms I]
+                          [--pushpin-connect-rate R]
+      Per round, interleaved: ringpin, pushpin, floor-send, floor-uring (floors: stream only),
+      each started fresh on its own ports, measured by a `run`, stopped. Prints medians and
+      ratios; writes every report and summary-MODE-N.md into DIR (default compare-out).
+  ringpin-loadgen demo [--clients 100000] [--messages 1] [--size 128] [--json-dir DIR]
+                       [--timeout-s 300]
+      N stream clients over ceil(N/18000) ringpin instances sharing one client port, then the
+      same over floor-server (send) instances; prints delivery, time to last and the ratio.
   ringpin-loadgen worker ...   (internal: started by run)
 ";
 
@@ -71,6 +86,8 @@ fn main() {
             Err(e) => usage_error(&e),
         },
         Some("floor-server") => report_error(floor_server::main(rest)),
+        Some("compare") => report_error(compare_cmd::main(rest)),
+        Some("demo") => report_error(demo::main(rest)),
         Some("plot") => report_error(plot::main(rest)),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");

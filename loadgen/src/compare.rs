@@ -1,0 +1,272 @@
+//! Compare: one interleaved comparison of ringpin, Pushpin and the kernel floor, and the
+//! 100K-subscriber `demo` (STYLE §12: comparisons are ratios from one interleaved run).
+//!
+//! Owns: the round loop (each target started fresh, measured by a `run`, stopped), the
+//! medians and ratios, and the summary markdown.
+//! Must not: measure anything itself: each measurement is a re-executed
+//! `ringpin-loadgen run --json`, whose report is read back unchanged.
+//! Invariants: every target it starts is stopped before the next starts; every `run` is
+//! bounded by `--timeout-s` and killed if it overstays that by [`RUN_GRACE`].
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::args::Args;
+use crate::scenario::PER_WORKER_DEFAULT;
+use crate::targets::{Ports, Target};
+
+/// Time a `run` child gets beyond its own `--timeout-s` before it is killed.
+const RUN_GRACE: Duration = Duration::from_secs(30);
+
+/// Options shared by `compare` and `demo`.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub clients: u64,
+    pub mode: String,
+    pub messages: u64,
+    pub size: u64,
+    pub rounds: u64,
+    pub json_dir: PathBuf,
+    pub base_port: u16,
+    pub timeout_s: u64,
+    pub shards: u16,
+    pub interval_ms: u64,
+    pub pushpin_connect_rate: u64,
+    /// Targets to measure, in round order (`--targets a,b`; default: all that apply).
+    pub targets: Vec<String>,
+}
+
+impl Plan {
+    /// Parses `compare`/`demo` flags; `demo` passes its own defaults.
+    pub fn parse(
+        argv: &[String],
+        messages: u64,
+        rounds: u64,
+        timeout_s: u64,
+    ) -> Result<Plan, String> {
+        let mut a = Args::parse(argv)?;
+        let plan = Plan {
+            clients: a.parsed("--clients", 1000)?,
+            mode: a.parsed("--mode", "stream".to_string())?,
+            messages: a.parsed("--messages", messages)?,
+            size: a.parsed("--size", 128)?,
+            rounds: a.parsed("--rounds", rounds)?,
+            json_dir: PathBuf::from(a.parsed("--json-dir", "compare-out".to_string())?),
+            base_port: a.parsed("--base-port", 47000)?,
+            timeout_s: a.parsed("--timeout-s", timeout_s)?,
+            shards: a.parsed("--ringpin-shards", 1)?,
+            interval_ms: a.parsed("--interval-ms", 0)?,
+            pushpin_connect_rate: a.parsed("--pushpin-connect-rate", 1000)?,
+            targets: a
+                .take("--targets")
+                .map(|t| t.split(',').map(String::from).collect())
+                .unwrap_or_default(),
+        };
+        a.finish()?;
+        if !["stream", "sse", "ws", "longpoll"].contains(&plan.mode.as_str()) {
+            return Err(format!(
+                "--mode: {:?} is not stream|sse|ws|longpoll",
+                plan.mode
+            ));
+        }
+        if plan.clients == 0 || plan.messages == 0 || plan.rounds == 0 {
+            return Err("--clients, --messages and --rounds must be positive".into());
+        }
+        std::fs::create_dir_all(&plan.json_dir)
+            .map_err(|e| format!("{}: {e}", plan.json_dir.display()))?;
+        Ok(plan)
+    }
+
+    /// Proxy instances needed so that none holds more than a worker's share of sockets.
+    pub fn instances(&self) -> u16 {
+        u16::try_from(self.clients.div_ceil(PER_WORKER_DEFAULT)).unwrap_or(u16::MAX)
+    }
+
+    fn backend_port(&self) -> u16 {
+        self.base_port + 3999
+    }
+}
+
+/// One measured run: the report, or why there is none.
+pub enum Outcome {
+    Report(Value),
+    Unsupported(String),
+    Failed(String),
+}
+
+/// Bind attempts per target: 4xxxx/5xxxx ports are inside the ephemeral range
+/// (32768-60999), so a proxy's 15,000 origin connections of an earlier run (or their
+/// TIME-WAIT) hold about half of them on 127.0.0.1; the next attempt moves on.
+const START_ATTEMPTS: u16 = 16;
+
+/// Starts the named target on fresh ports (attempt `a` shifts them by `337·a` within
+/// `base .. base + 3400`; publish ports are 500 above).
+fn start(plan: &Plan, name: &str, slot: u16) -> Result<Target, String> {
+    let mut last = String::new();
+    for a in 0..START_ATTEMPTS {
+        let from = plan.base_port + (slot * 8 + a * 337) % 3400;
+        let mut free = crate::targets::free_ports(from, usize::from(plan.instances()) + 1)?;
+        let client = free.remove(0);
+        let ports = Ports {
+            client,
+            publish: free,
+            backend: plan.backend_port(),
+        };
+        let started = match name {
+            "ringpin" => Target::ringpin(plan.instances(), plan.shards, &ports),
+            "pushpin" => Target::pushpin(&ports, 1 + slot % 7),
+            "floor-send" => Target::floor(plan.instances(), "send", &ports),
+            "floor-uring" => Target::floor(plan.instances(), "uring", &ports),
+            _ => return Err(format!("unknown target {name}")),
+        };
+        match started {
+            Ok(t) => return Ok(t),
+            Err(e) => {
+                eprintln!("note: {e}; trying other ports");
+                last = e;
+            }
+        }
+    }
+    Err(last)
+}
+
+/// Starts `name`, runs the scenario against it, stops it.
+pub fn measure(plan: &Plan, name: &str, slot: u16, json: &Path) -> Outcome {
+    if name == "ringpin" && plan.mode == "ws" {
+        return Outcome::Unsupported("ringpin does not implement WebSockets yet".into());
+    }
+    let target = match start(plan, name, slot) {
+        Ok(t) => t,
+        Err(e) => return Outcome::Failed(e),
+    };
+    let result = run_child(plan, &target, json);
+    target.stop();
+    match result {
+        Ok(()) => match read_report(json) {
+            Ok(v) => Outcome::Report(v),
+            Err(e) => Outcome::Failed(e),
+        },
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+fn run_args(plan: &Plan, t: &Target, json: &Path) -> Vec<String> {
+    let pids: Vec<String> = t.pids.iter().map(u32::to_string).collect();
+    let pairs = [
+        ("--proxy", format!("127.0.0.1:{}", t.client_port)),
+        ("--publish", t.publish_urls.join(",")),
+        ("--mode", plan.mode.clone()),
+        ("--clients", plan.clients.to_string()),
+        ("--messages", plan.messages.to_string()),
+        ("--size", plan.size.to_string()),
+        ("--interval-ms", plan.interval_ms.to_string()),
+        ("--proxy-pids", pids.join(",")),
+        ("--target-name", t.name.clone()),
+        ("--json", json.display().to_string()),
+        ("--timeout-s", plan.timeout_s.to_string()),
+    ];
+    // Pushpin 1.36 fails part of an unpaced connect burst (502s); pacing only the connect
+    // phase leaves the measured publish phase untouched.
+    let rate = if t.name == "pushpin" {
+        plan.pushpin_connect_rate
+    } else {
+        0
+    };
+    let pairs = pairs
+        .into_iter()
+        .chain([("--connect-rate", rate.to_string())]);
+    std::iter::once("run".to_string())
+        .chain(pairs.flat_map(|(k, v)| [k.to_string(), v]))
+        .collect()
+}
+
+/// Re-executes `ringpin-loadgen run`; its exit status only says whether the run was clean,
+/// so a nonzero status with a report is still a measurement.
+fn run_child(plan: &Plan, t: &Target, json: &Path) -> Result<(), String> {
+    let _ = std::fs::remove_file(json);
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let mut child = Command::new(exe)
+        .args(run_args(plan, t, json))
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("starting run: {e}"))?;
+    let deadline = Instant::now() + Duration::from_secs(plan.timeout_s) + RUN_GRACE;
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => return Ok(()),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("run overstayed its timeout and was killed".into());
+            }
+            Err(e) => return Err(format!("waiting for run: {e}")),
+        }
+    }
+}
+
+fn read_report(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A number at a JSON pointer, if present.
+pub fn num(v: &Value, pointer: &str) -> Option<f64> {
+    v.pointer(pointer).and_then(Value::as_f64)
+}
+
+/// Median of the present values.
+pub fn median(mut xs: Vec<f64>) -> Option<f64> {
+    xs.retain(|x| x.is_finite());
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(xs[n / 2]),
+        _ => Some((xs[n / 2 - 1] + xs[n / 2]) / 2.0),
+    }
+}
+
+/// `a / b` when both are present and b is positive.
+pub fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+/// Formats an optional figure.
+pub fn fmt(x: Option<f64>, digits: usize) -> String {
+    x.map_or_else(|| "–".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// Shell-quoted command line of this process, for summaries.
+pub fn command_line() -> String {
+    std::env::args()
+        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Starts the loadgen backend for a plan.
+pub fn start_backend(plan: &Plan) -> Result<Target, String> {
+    Target::backend(plan.backend_port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_ratio() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
+        assert_eq!(ratio(Some(4.0), Some(2.0)), Some(2.0));
+        assert_eq!(ratio(Some(4.0), Some(0.0)), None);
+        assert_eq!(fmt(None, 1), "–");
+    }
+}

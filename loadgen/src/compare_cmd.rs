@@ -1,0 +1,148 @@
+//! `compare` subcommand: rounds of ringpin, Pushpin and the floor servers, interleaved, then a
+//! table of medians and ratios, printed and written as `summary-<mode>-<clients>.md`.
+//!
+//! Owns: the round order and the summary table.
+//! Must not: start or measure targets itself (compare.rs does).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::compare::{self, fmt, median, num, ratio, Outcome, Plan};
+
+/// Per-target results over the rounds.
+#[derive(Default)]
+struct Column {
+    reports: Vec<Value>,
+    notes: Vec<String>,
+}
+
+impl Column {
+    fn med(&self, pointer: &str) -> Option<f64> {
+        median(
+            self.reports
+                .iter()
+                .filter_map(|r| num(r, pointer))
+                .collect(),
+        )
+    }
+}
+
+/// Runs `compare`; returns Ok when every round of every target produced a report.
+pub fn main(argv: &[String]) -> Result<(), String> {
+    let plan = Plan::parse(argv, 5, 3, 120)?;
+    let mut names = vec!["ringpin", "pushpin"];
+    if plan.mode == "stream" {
+        names.extend(["floor-send", "floor-uring"]);
+    }
+    if !plan.targets.is_empty() {
+        names.retain(|n| plan.targets.iter().any(|t| t == n));
+    }
+    let backend = compare::start_backend(&plan)?;
+    let mut columns: BTreeMap<&str, Column> = BTreeMap::new();
+    for round in 0..plan.rounds {
+        for (k, name) in names.iter().enumerate() {
+            let slot = u16::try_from(round as usize * names.len() + k).unwrap_or(0);
+            let json = plan.json_dir.join(format!(
+                "{}-{}-{name}-r{}.json",
+                plan.mode,
+                plan.clients,
+                round + 1
+            ));
+            eprintln!("== round {} / {}: {name}", round + 1, plan.rounds);
+            let col = columns.entry(name).or_default();
+            match compare::measure(&plan, name, slot, &json) {
+                Outcome::Report(v) => col.reports.push(v),
+                Outcome::Unsupported(why) => col.notes.push(format!("not supported: {why}")),
+                Outcome::Failed(why) => col.notes.push(format!("failed: {why}")),
+            }
+        }
+    }
+    backend.stop();
+    let text = summary(&plan, &names, &columns);
+    print!("{text}");
+    let path = plan
+        .json_dir
+        .join(format!("summary-{}-{}.md", plan.mode, plan.clients));
+    std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let complete = columns.values().all(|c| c.notes.is_empty());
+    complete
+        .then_some(())
+        .ok_or_else(|| "some runs produced no report (see the summary)".into())
+}
+
+fn summary(plan: &Plan, names: &[&str], columns: &BTreeMap<&str, Column>) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# compare: {} × {} clients, {} messages of {} B, {} rounds (medians)\n",
+        plan.mode, plan.clients, plan.messages, plan.size, plan.rounds
+    );
+    let _ = writeln!(s, "Command: `{}`\n", compare::command_line());
+    let _ = writeln!(
+        s,
+        "| target | runs | delivered/expected | lost | time to last ms | p50 µs | p99 µs | proxy CPU µs/delivery | proxy B/conn | note |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
+    for name in names {
+        let Some(c) = columns.get(name) else { continue };
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {}/{} | {} | {} | {} | {} | {} | {} | {} |",
+            c.reports.len(),
+            fmt(c.med("/deliveries/received"), 0),
+            fmt(c.med("/deliveries/expected"), 0),
+            fmt(c.med("/deliveries/lost"), 0),
+            fmt(c.med("/time_to_last_delivery_ms_max"), 1),
+            fmt(c.med("/latency_us/p50"), 0),
+            fmt(c.med("/latency_us/p99"), 0),
+            fmt(c.med("/proxy/cpu_us_per_delivery"), 3),
+            fmt(c.med("/proxy/rss_bytes_per_connection"), 0),
+            c.notes.join("; "),
+        );
+    }
+    s.push('\n');
+    s.push_str(&ratios(columns));
+    s
+}
+
+fn ratios(columns: &BTreeMap<&str, Column>) -> String {
+    let med = |name: &str, p: &str| columns.get(name).and_then(|c| c.med(p));
+    let ttl = "/time_to_last_delivery_ms_max";
+    let cpu = "/proxy/cpu_us_per_delivery";
+    let rows = [
+        (
+            "pushpin / ringpin time to last",
+            med("pushpin", ttl),
+            med("ringpin", ttl),
+        ),
+        (
+            "pushpin / ringpin CPU per delivery",
+            med("pushpin", cpu),
+            med("ringpin", cpu),
+        ),
+        (
+            "ringpin / floor-send CPU per delivery",
+            med("ringpin", cpu),
+            med("floor-send", cpu),
+        ),
+        (
+            "ringpin / floor-uring CPU per delivery",
+            med("ringpin", cpu),
+            med("floor-uring", cpu),
+        ),
+        (
+            "ringpin / floor-send time to last",
+            med("ringpin", ttl),
+            med("floor-send", ttl),
+        ),
+    ];
+    let mut s = String::from("| ratio (of medians) | value |\n|---|---|\n");
+    for (label, a, b) in rows {
+        if let Some(r) = ratio(a, b) {
+            let _ = writeln!(s, "| {label} | {r:.2} |");
+        }
+    }
+    s
+}
