@@ -2,17 +2,20 @@
 //!
 //! Owns: the GRIP header grammar (`params`), `Instruction` parsing from `Grip-*` headers and
 //! `application/grip-instruct` bodies (`instruct`), keep-alive data and timing
-//! (`keep_alive`), and the Grip-Sig JWT (`sig`).
+//! (`keep_alive`), the Grip-Sig JWT (`sig`), RFC 6902 JSON Patch (`json_patch`), and the
+//! merge of a published `http-response` into a held long-poll's response (`published`).
 //! Must not: own sockets, timers or tasks, read the clock, or import anything above layer 0
-//! besides `http::headers` and `limits` (STYLE.md §2).
+//! besides `http`, `limits` and the `publish::item` format types (STYLE.md §2).
 //! Invariants: behaviour follows Pushpin 1.36 (PUSHPIN.md §1.4, §2) except where a module
 //! doc says ringpin is stricter; every rejection is an `InstructError` or `SigError`.
 
 mod error;
 pub mod instruct;
 mod instruct_json;
+pub mod json_patch;
 pub mod keep_alive;
 pub mod params;
+pub mod published;
 mod reason;
 pub mod sig;
 
@@ -21,6 +24,8 @@ pub use instruct::{
     is_grip_response, parse_instruction, ChannelSub, ClientResponse, HoldMode, Instruction,
     KeepAlive, KeepAliveMode, NextLink,
 };
+pub use json_patch::{apply_patch, OpError, PatchError};
 pub use keep_alive::{jittered_period, unescape_cstring};
 pub use params::{parse_header_params, HeaderParam};
+pub use published::merge_published;
 pub use sig::{Claims, SigError};

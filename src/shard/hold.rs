@@ -8,10 +8,9 @@
 use super::direct_send::{self, FlushOutcome};
 use super::{HeldGuard, ShardContext};
 use crate::fanout::Transport;
-use crate::grip::{ClientResponse, KeepAlive, KeepAliveMode};
+use crate::grip::{merge_published, ClientResponse, KeepAlive, KeepAliveMode};
 use crate::http::{encode_chunk, Version};
 use crate::netio::Conn;
-use crate::publish::item::{HttpResponseFormat, ResponseBody};
 use bytes::Bytes;
 use futures_lite::future::{or, pending};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
@@ -298,7 +297,7 @@ pub async fn hold_response(
                 }
                 if let Some(item) = entry.sink.pending_response.take() {
                     break Some(match &item.response {
-                        Some(published) => merge_published(original, published),
+                        Some(published) => published_or_502(ctx, original, published),
                         None => original.clone(),
                     });
                 }
@@ -330,41 +329,23 @@ pub async fn hold_response(
     }
 }
 
-/// The response a long-poll gets for a published `http-response`: the original response's
-/// headers, with published headers replacing same-named ones and added otherwise, and the
-/// published code, reason and body (PUSHPIN.md §4).
-pub fn merge_published(
+/// The merged published response, or the 502 of PUSHPIN.md §1.7 ("Response hold failed
+/// later") when its `body-patch` cannot be applied.
+fn published_or_502(
+    ctx: &ShardContext,
     original: &ClientResponse,
-    published: &HttpResponseFormat,
+    published: &crate::publish::item::HttpResponseFormat,
 ) -> ClientResponse {
-    let HttpResponseFormat::Send {
-        code,
-        reason,
-        headers,
-        body,
-    } = published
-    else {
-        return original.clone();
-    };
-    let mut merged = original.headers.clone();
-    for field in headers.iter() {
-        merged.remove(&field.name);
-    }
-    for field in headers.iter() {
-        merged.push(field.name.clone(), field.value.clone());
-    }
-    let body = match body {
-        ResponseBody::Bytes(bytes) => bytes.clone(),
-        // JSON Patch bodies are applied in the reliable-delivery work; until then the
-        // original body is kept rather than sending a half-applied document.
-        ResponseBody::Patch(_) => original.body.clone(),
-    };
-    ClientResponse {
-        status: *code,
-        reason: reason
-            .clone()
-            .unwrap_or_else(|| crate::http::reason_phrase(*code).to_owned()),
-        headers: merged,
-        body,
-    }
+    merge_published(original, published).unwrap_or_else(|err| {
+        log::warn!("shard={} response hold failed: {err}", ctx.id.0);
+        ctx.counters.requests_failed.add(1);
+        let mut headers = crate::http::headers::Headers::new();
+        headers.push("Content-Type", "text/plain");
+        ClientResponse {
+            status: 502,
+            reason: crate::http::reason_phrase(502).to_owned(),
+            headers,
+            body: Bytes::from_static(b"Error while proxying to origin.\n"),
+        }
+    })
 }

@@ -152,3 +152,41 @@ fn grip_instruct_json_hold_times_out_with_its_response_body() {
     );
     assert_no_grip_headers(&response);
 }
+
+#[test]
+fn body_patch_is_applied_to_the_original_json_body() {
+    let backend =
+        Backend::start(|_| BackendResponse::response_hold("patch", "{\"a\":1,\"b\":[1,2]}\n"));
+    let proxy = Proxy::start(backend.port(), &[]);
+    let mut conn = start_long_poll(&proxy);
+    wait_subscribed(&proxy, 1);
+
+    let format = json!({ "body-patch": [
+        { "op": "replace", "path": "/a", "value": 2 },
+        { "op": "add", "path": "/b/-", "value": 3 }
+    ] });
+    publish_ok(&proxy, &response_item("patch", format));
+    let response = conn.read_response();
+
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body_text(), "{\"a\":2,\"b\":[1,2,3]}\n");
+    assert_eq!(response.header("Content-Length"), Some("20"));
+    assert_eq!(response.header("Content-Type"), Some("text/plain"));
+    assert_no_grip_headers(&response);
+}
+
+#[test]
+fn a_failing_body_patch_gets_a_502() {
+    let backend = Backend::start(|_| BackendResponse::response_hold("patch", "{\"a\":1}\n"));
+    let proxy = Proxy::start(backend.port(), &[]);
+    let mut conn = start_long_poll(&proxy);
+    wait_subscribed(&proxy, 1);
+
+    let format = json!({ "body-patch": [ { "op": "test", "path": "/a", "value": 2 } ] });
+    publish_ok(&proxy, &response_item("patch", format));
+    let response = conn.read_response();
+
+    assert_eq!(response.status, 502);
+    assert_eq!(response.body_text(), "Error while proxying to origin.\n");
+    assert_no_grip_headers(&response);
+}
