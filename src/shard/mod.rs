@@ -22,7 +22,6 @@ use crate::fanout::{
 };
 use crate::limits::SHUTDOWN_DRAIN_TIMEOUT;
 use crate::origin::pool::OriginPool;
-use crate::publish::format::EncodedItem;
 use crate::router::inbox::RouterInboxSender;
 use crate::router::inbox::ShardInboxReceiver;
 use crate::router::{RouterMsg, ShardId, ShardMsg};
@@ -232,25 +231,26 @@ impl ShardContext {
         }
     }
 
-    /// Handles one message from the router.
-    pub fn on_shard_msg(&self, msg: ShardMsg) {
-        match msg {
-            ShardMsg::Deliver(item) => self.deliver(&item),
+    /// Delivers a batch of items taken from the inbox in one go: every item is queued first,
+    /// then each connection that became ready is written once. When publishes arrive faster
+    /// than one pass over the subscribers, several items then reach a subscriber in one
+    /// vectored `sendmsg` instead of one syscall each; a single item costs what it did.
+    pub fn deliver_batch(&self, msgs: &mut Vec<ShardMsg>) {
+        if msgs.is_empty() {
+            return;
         }
-    }
-
-    /// Delivers one item to every local subscriber of its channel: one pass to queue, one
-    /// pass to write the connections that became ready, no task per delivery.
-    fn deliver(&self, item: &Arc<EncodedItem>) {
         let now = Instant::now();
         let mut report = self.report.borrow_mut();
         report.clear();
         let mut held = self.held.borrow_mut();
         {
             let subs = self.subscriptions.borrow();
-            let subscribers = subs.subscribers(&item.channel);
-            self.writer
-                .deliver(item, subscribers, &mut *held, now, &mut report);
+            for msg in msgs.drain(..) {
+                let ShardMsg::Deliver(item) = msg;
+                let subscribers = subs.subscribers(&item.channel);
+                self.writer
+                    .deliver(&item, subscribers, &mut *held, now, &mut report);
+            }
         }
         for &key in &report.ready {
             let Some(entry) = held.get_mut(key) else {
@@ -368,6 +368,10 @@ pub async fn run(ctx: Rc<ShardContext>, listeners: Vec<OwnedFd>, mut inbox: Shar
     log::debug!("shard={} stopped", ctx.id.0);
 }
 
+/// Most inbox items queued before one flush, so a long backlog cannot delay the first
+/// item's writes without bound.
+const DELIVERY_BATCH_ITEMS_MAX: usize = 64;
+
 /// Drains the inbox whenever the router's wake-up byte arrives.
 async fn inbox_loop(
     ctx: Rc<ShardContext>,
@@ -376,11 +380,21 @@ async fn inbox_loop(
 ) {
     use futures_lite::AsyncReadExt;
     let mut bytes = [0u8; 64];
+    let mut batch = Vec::with_capacity(DELIVERY_BATCH_ITEMS_MAX);
     loop {
         // Clear before draining: a message queued after this point brings a new byte.
         inbox.clear_wake();
-        while let Some(msg) = inbox.try_recv() {
-            ctx.on_shard_msg(msg);
+        loop {
+            while batch.len() < DELIVERY_BATCH_ITEMS_MAX {
+                match inbox.try_recv() {
+                    Some(msg) => batch.push(msg),
+                    None => break,
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            ctx.deliver_batch(&mut batch);
         }
         match wake.read(&mut bytes).await {
             Ok(0) | Err(_) => {
