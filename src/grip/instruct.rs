@@ -20,7 +20,6 @@ use super::error::{invalid, InstructError};
 use super::instruct_json;
 use super::keep_alive::unescape_cstring;
 use super::params::{parse_header_params, parse_header_piece, unquote, HeaderParam};
-use super::reason::standard_reason;
 use crate::http::headers::Headers;
 use crate::limits::{
     GRIP_HEADER_BYTES_MAX, GRIP_RESPONSE_BODY_BYTES_MAX, HOLD_TIMEOUT_DEFAULT, HOLD_TIMEOUT_MIN,
@@ -486,6 +485,14 @@ fn is_instruct_content_type(headers: &Headers) -> bool {
         let media_type = v.split(|&b| b == b';').next().unwrap_or_default();
         crate::http::headers::trim_ascii(media_type).eq_ignore_ascii_case(INSTRUCT_CONTENT_TYPE)
     })
+}
+
+/// The standard phrase for `code`, or Pushpin's `Undefined Reason` for an unregistered one.
+fn standard_reason(code: u16) -> &'static str {
+    match crate::http::reason_phrase(code) {
+        "" => "Undefined Reason",
+        phrase => phrase,
+    }
 }
 
 #[cfg(test)]

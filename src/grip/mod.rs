@@ -16,7 +16,6 @@ pub mod json_patch;
 pub mod keep_alive;
 pub mod params;
 pub mod published;
-mod reason;
 pub mod sig;
 
 pub use error::InstructError;

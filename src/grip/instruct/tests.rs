@@ -635,3 +635,18 @@ fn json_instruct_needs_status_200_and_a_bounded_body() {
         "{e}"
     );
 }
+
+#[test]
+fn missing_reasons_get_the_standard_phrase_or_undefined_reason() {
+    for (code, want) in [
+        (200, "OK"),
+        (304, "Not Modified"),
+        (404, "Not Found"),
+        (502, "Bad Gateway"),
+        (0, "Undefined Reason"),
+        (299, "Undefined Reason"),
+        (999, "Undefined Reason"),
+    ] {
+        assert_eq!(super::standard_reason(code), want, "{code}");
+    }
+}
