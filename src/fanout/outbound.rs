@@ -62,13 +62,7 @@ impl OutboundQueue {
         {
             return PushOutcome::Overflow;
         }
-        self.bytes_pending += bytes.len();
-        self.items.push_back(bytes);
-        if was_empty {
-            PushOutcome::BecameReady
-        } else {
-            PushOutcome::Queued
-        }
+        self.push_unbounded(bytes)
     }
 
     /// Appends `bytes` ignoring the bounds, for the few writes ringpin itself owes the client

@@ -21,6 +21,9 @@ use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
+/// The body of every generic proxy error (Pushpin 1.36's text, PUSHPIN.md §1.7).
+pub const ORIGIN_ERROR_TEXT: &str = "Error while proxying to origin.\n";
+
 /// Whether the connection may carry another request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
@@ -90,7 +93,9 @@ pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
     }
 }
 
-fn capitalized(text: &str) -> String {
+/// `text` with its first letter upper-cased: error messages are lower-case inside, sentences
+/// in response bodies.
+pub(crate) fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
@@ -165,7 +170,7 @@ async fn handle_request(
         }
         Some(Target::Http(_)) => proxy::forward(ctx, conn, route, &mut { req }).await,
         None => {
-            let text = "Error while proxying to origin.\n";
+            let text = ORIGIN_ERROR_TEXT;
             respond_error(ctx, conn, &req.head, 502, text, keep_alive).await
         }
     };
@@ -210,7 +215,7 @@ pub async fn accept_grip(
             let text = if ctx.config.debug || route.debug {
                 format!("Failed to parse accept instructions: {err}\n")
             } else {
-                "Error while proxying to origin.\n".to_owned()
+                ORIGIN_ERROR_TEXT.to_owned()
             };
             return respond_error(ctx, conn, &req.head, 502, &text, req.keep_alive).await;
         }

@@ -345,7 +345,7 @@ fn published_or_502(
             status: 502,
             reason: crate::http::reason_phrase(502).to_owned(),
             headers,
-            body: Bytes::from_static(b"Error while proxying to origin.\n"),
+            body: Bytes::from_static(super::client_http::ORIGIN_ERROR_TEXT.as_bytes()),
         }
     })
 }

@@ -5,7 +5,9 @@
 //! the buffer (streamed), and relaying ordinary responses with re-done framing (§1.6).
 //! Must not: interpret GRIP instructions (`client_http::accept_grip` does).
 
-use super::client_http::{accept_grip, access_log, respond_error, ClientRequest, Next};
+use super::client_http::{
+    accept_grip, access_log, capitalized, respond_error, ClientRequest, Next, ORIGIN_ERROR_TEXT,
+};
 use super::ShardContext;
 use crate::config::{HttpTarget, Route, Target};
 use crate::grip::sig;
@@ -36,7 +38,7 @@ pub async fn forward(
     route: &Route,
     req: &mut ClientRequest,
 ) -> Next {
-    let generic = "Error while proxying to origin.\n";
+    let generic = ORIGIN_ERROR_TEXT;
     let (mut origin, target, response) = match exchange_with_failover(ctx, client, route, req).await
     {
         Ok(found) => found,
@@ -48,7 +50,7 @@ pub async fn forward(
                 req.head.target
             );
             let text = if ctx.config.debug || route.debug {
-                format!("{}\n", capitalize_first(&err.to_string()))
+                format!("{}\n", capitalized(&err.to_string()))
             } else {
                 generic.to_owned()
             };
@@ -97,14 +99,6 @@ pub async fn forward(
             .await
         }
     }
-}
-
-fn capitalize_first(text: &str) -> String {
-    let mut chars = text.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 fn is_header_stream_hold(response: &ResponseHead) -> bool {
@@ -318,15 +312,7 @@ async fn relay(
         Ok(kind) => kind,
         Err(err) => {
             log::warn!("shard={} bad response framing from origin: {err}", ctx.id.0);
-            return respond_error(
-                ctx,
-                client,
-                &req.head,
-                502,
-                "Error while proxying to origin.\n",
-                false,
-            )
-            .await;
+            return respond_error(ctx, client, &req.head, 502, ORIGIN_ERROR_TEXT, false).await;
         }
     };
     let is_head = req.head.method == "HEAD";
@@ -357,15 +343,8 @@ async fn relay(
                 Ok(complete) => complete,
                 Err(err) => {
                     log::warn!("shard={} origin body error: {err}", ctx.id.0);
-                    return respond_error(
-                        ctx,
-                        client,
-                        &req.head,
-                        502,
-                        "Error while proxying to origin.\n",
-                        false,
-                    )
-                    .await;
+                    return respond_error(ctx, client, &req.head, 502, ORIGIN_ERROR_TEXT, false)
+                        .await;
                 }
             };
             if complete {
