@@ -113,7 +113,9 @@ pub fn run(config: Config) -> Result<(), StartError> {
         let counters = Arc::new(ShardCounters::default());
         all_counters.push(Arc::clone(&counters));
         let placement = match cores.get(index % cores.len().max(1)) {
-            Some(core) if shard_count <= cores.len() => Placement::Fixed(core.id),
+            Some(core) if config.pin_shards && shard_count <= cores.len() => {
+                Placement::Fixed(core.id)
+            }
             _ => Placement::Unbound,
         };
         let (config, control, router_tx) =

@@ -33,6 +33,8 @@ pub struct Plan {
     pub base_port: u16,
     pub timeout_s: u64,
     pub shards: u16,
+    /// Extra ringpin flags (`--ringpin-args "--pin-shards no"`), split on whitespace.
+    pub ringpin_args: Vec<String>,
     pub interval_ms: u64,
     pub pushpin_connect_rate: u64,
     /// Targets to measure, in round order (`--targets a,b`; default: all that apply).
@@ -58,6 +60,10 @@ impl Plan {
             base_port: a.parsed("--base-port", 47000)?,
             timeout_s: a.parsed("--timeout-s", timeout_s)?,
             shards: a.parsed("--ringpin-shards", 1)?,
+            ringpin_args: a
+                .take("--ringpin-args")
+                .map(|s| s.split_whitespace().map(String::from).collect())
+                .unwrap_or_default(),
             interval_ms: a.parsed("--interval-ms", 0)?,
             pushpin_connect_rate: a.parsed("--pushpin-connect-rate", 1000)?,
             targets: a
@@ -85,6 +91,12 @@ impl Plan {
         u16::try_from(self.clients.div_ceil(PER_WORKER_DEFAULT)).unwrap_or(u16::MAX)
     }
 
+    /// Floor-server processes: enough for the descriptor cap, and never fewer than ringpin's
+    /// shards per instance, so the floor gets as many cores as the proxy it is compared with.
+    pub fn floor_instances(&self) -> u16 {
+        self.instances().max(self.shards.max(1))
+    }
+
     fn backend_port(&self) -> u16 {
         self.base_port + 3999
     }
@@ -108,7 +120,8 @@ fn start(plan: &Plan, name: &str, slot: u16) -> Result<Target, String> {
     let mut last = String::new();
     for a in 0..START_ATTEMPTS {
         let from = plan.base_port + (slot * 8 + a * 337) % 3400;
-        let mut free = crate::targets::free_ports(from, usize::from(plan.instances()) + 1)?;
+        let processes = plan.floor_instances(); // never fewer than ringpin needs
+        let mut free = crate::targets::free_ports(from, usize::from(processes) + 1)?;
         let client = free.remove(0);
         let ports = Ports {
             client,
@@ -116,10 +129,10 @@ fn start(plan: &Plan, name: &str, slot: u16) -> Result<Target, String> {
             backend: plan.backend_port(),
         };
         let started = match name {
-            "ringpin" => Target::ringpin(plan.instances(), plan.shards, &ports),
+            "ringpin" => Target::ringpin(plan.instances(), plan.shards, &plan.ringpin_args, &ports),
             "pushpin" => Target::pushpin(&ports, 1 + slot % 7),
-            "floor-send" => Target::floor(plan.instances(), "send", &ports),
-            "floor-uring" => Target::floor(plan.instances(), "uring", &ports),
+            "floor-send" => Target::floor(plan.floor_instances(), "send", &ports),
+            "floor-uring" => Target::floor(plan.floor_instances(), "uring", &ports),
             _ => return Err(format!("unknown target {name}")),
         };
         match started {

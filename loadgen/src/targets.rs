@@ -218,7 +218,12 @@ impl Target {
     }
 
     /// `instances` ringpin processes, `shards` each, sharing `ports.client`.
-    pub fn ringpin(instances: u16, shards: u16, ports: &Ports) -> Result<Target, String> {
+    pub fn ringpin(
+        instances: u16,
+        shards: u16,
+        extra_args: &[String],
+        ports: &Ports,
+    ) -> Result<Target, String> {
         let mut t = Target::new("ringpin", ports.client);
         let bin = bin_dir()?.join("ringpin").display().to_string();
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -237,7 +242,7 @@ impl Target {
             } else {
                 format!("0-{}", cores - 1)
             };
-            let args = [
+            let mut args = vec![
                 "-c".to_string(),
                 mask,
                 bin.clone(),
@@ -252,6 +257,7 @@ impl Target {
                 "--log-level".into(),
                 "warn".into(),
             ];
+            args.extend_from_slice(extra_args);
             t.add(spawn(Path::new("taskset"), &args, None)?, &args);
             t.publish_urls.push(format!("http://127.0.0.1:{pp}"));
             publish.push(pp);

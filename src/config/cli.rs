@@ -13,7 +13,7 @@ use std::time::Duration;
 use super::values::{
     parse_count, parse_listen_addr, parse_log_level, parse_positive, parse_xff_rules,
 };
-use super::{ConfigError, SlowClientPolicy, XffRule};
+use super::{ConfigError, SendMode, SlowClientPolicy, XffRule};
 
 /// The command line as given: `None`/empty means "not given", so pushpin.conf or the default
 /// applies (`Config::resolve`).
@@ -31,6 +31,10 @@ pub struct CliArgs {
     pub config: Option<PathBuf>,
     /// `--shards N` (0 = one per core).
     pub shards: Option<usize>,
+    /// `--pin-shards yes|no`.
+    pub pin_shards: Option<bool>,
+    /// `--send-mode sendmsg|uring`.
+    pub send_mode: Option<SendMode>,
     /// `--sig-key KEY`, as written (`base64:` is decoded by `Config::resolve`).
     pub sig_key: Option<String>,
     /// `--sig-iss ISS`.
@@ -65,6 +69,8 @@ const VALUE_FLAGS: &[&str] = &[
     "--routes",
     "--config",
     "--shards",
+    "--pin-shards",
+    "--send-mode",
     "--sig-key",
     "--sig-iss",
     "--log-level",
@@ -131,6 +137,8 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
         "--routes" => cli.routes_file = Some(non_empty(value).map_err(invalid)?.into()),
         "--config" => cli.config = Some(non_empty(value).map_err(invalid)?.into()),
         "--shards" => cli.shards = Some(parse_count(value).map_err(invalid)?),
+        "--pin-shards" => cli.pin_shards = Some(parse_yes_no(value).map_err(invalid)?),
+        "--send-mode" => cli.send_mode = Some(parse_send_mode(value).map_err(invalid)?),
         "--sig-key" => cli.sig_key = Some(value.to_string()),
         "--sig-iss" => cli.sig_iss = Some(value.to_string()),
         "--log-level" => cli.log_level = Some(parse_log_level(value).map_err(invalid)?),
@@ -164,6 +172,22 @@ fn parse_port_flag(value: &str) -> Result<SocketAddr, String> {
     }
 }
 
+fn parse_send_mode(value: &str) -> Result<SendMode, String> {
+    match value {
+        "sendmsg" => Ok(SendMode::Sendmsg),
+        "uring" => Ok(SendMode::Uring),
+        _ => Err("expected sendmsg or uring".to_string()),
+    }
+}
+
+fn parse_yes_no(value: &str) -> Result<bool, String> {
+    match value {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("expected yes or no".to_string()),
+    }
+}
+
 fn parse_slow_client(value: &str) -> Result<SlowClientPolicy, String> {
     match value {
         "drop" => Ok(SlowClientPolicy::Drop),
@@ -194,6 +218,8 @@ Options (as --flag VALUE or --flag=VALUE):
   --routes FILE               routes file, reloaded on SIGHUP (default: pushpin.conf routesfile, else `* test`)
   --config FILE               a pushpin.conf to read supported keys from (default none)
   --shards N                  shard threads, 0 = one per core (default 0)
+  --pin-shards yes|no         pin each shard to its own core when shards <= cores (default yes)
+  --send-mode sendmsg|uring   deliver with one sendmsg(2) each, or batched io_uring (default sendmsg)
   --sig-key KEY               Grip-Sig key, plain or base64:... (default changeme)
   --sig-iss ISS               Grip-Sig issuer (default pushpin)
   --log-level LEVEL           error|warn|info|debug|trace, or Pushpin's 0-3 (default info)

@@ -37,6 +37,15 @@ pub enum SlowClientPolicy {
     Close,
 }
 
+/// How the delivery loop writes queued items to subscriber sockets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SendMode {
+    /// One non-blocking `sendmsg(2)` per ready connection.
+    Sendmsg,
+    /// One `IORING_OP_SENDMSG` per ready connection, submitted in batches on a per-shard ring.
+    Uring,
+}
+
 /// One `X-Forwarded-For` rule, applied in order (Pushpin's `x_forwarded_for`, PUSHPIN.md §1.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum XffRule {
@@ -69,6 +78,12 @@ pub struct Config {
     pub routes_source: RoutesSource,
     /// Shard (thread) count; 0 means one per available core, resolved by the runtime.
     pub shards: usize,
+    /// Pin each shard to its own core when there are no more shards than cores. Default yes;
+    /// `no` lets the scheduler move shards, which helps when other busy processes (a load
+    /// generator on the same cores) would otherwise share a pinned shard's core.
+    pub pin_shards: bool,
+    /// How deliveries are written (`--send-mode`).
+    pub send_mode: SendMode,
     /// Grip-Sig HS256 key, decoded (`base64:` keys). Default `changeme`.
     pub sig_key: Vec<u8>,
     /// Grip-Sig issuer. Default `pushpin`.

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::values::parse_sig_key;
-use super::{CliArgs, ConfFile, Config, ConfigError, RoutesSource, SlowClientPolicy, XffRule};
+use super::{
+    CliArgs, ConfFile, Config, ConfigError, RoutesSource, SendMode, SlowClientPolicy, XffRule,
+};
 use crate::limits;
 
 /// Pushpin's client port (`[runner] http_port=7999`).
@@ -33,6 +35,8 @@ impl Default for Config {
             // Pushpin ships a routes file holding `* test`.
             routes_source: RoutesSource::Builtin,
             shards: 0,
+            pin_shards: true,
+            send_mode: SendMode::Sendmsg,
             // Pushpin: sig_key=changeme, sig_iss=pushpin.
             sig_key: b"changeme".to_vec(),
             sig_iss: "pushpin".to_string(),
@@ -73,6 +77,8 @@ impl Config {
             publish_listen: resolve_publish_listen(&cli, &conf)?,
             routes_source: resolve_routes_source(&cli, &conf, conf_path.as_deref(), &mut warnings),
             shards: cli.shards.unwrap_or(defaults.shards),
+            pin_shards: cli.pin_shards.unwrap_or(defaults.pin_shards),
+            send_mode: cli.send_mode.unwrap_or(defaults.send_mode),
             sig_key: resolve_sig_key(&cli, &conf, defaults.sig_key)?,
             sig_iss: (cli.sig_iss.clone())
                 .or_else(|| conf.proxy.sig_iss.clone())

@@ -15,8 +15,9 @@ pub mod proxy;
 pub mod publish_conn;
 pub mod sys;
 pub mod test_target;
+pub mod uring_send;
 
-use crate::config::{Config, Routes, SlowClientPolicy};
+use crate::config::{Config, Routes, SendMode, SlowClientPolicy};
 use crate::fanout::{
     ChunkWriter, ConnKey, DeliveryReport, OverflowPolicy, Sink, Subscriptions, Transport,
 };
@@ -39,6 +40,7 @@ use std::sync::{Arc, Mutex};
 use std::task::Poll;
 use std::time::Duration;
 use std::time::Instant;
+use uring_send::UringSender;
 
 /// Process-wide control state, set by the signal thread and read by every executor's tick.
 #[derive(Debug)]
@@ -96,6 +98,8 @@ pub struct ShardContext {
     pub subscriptions: RefCell<Subscriptions>,
     writer: ChunkWriter,
     report: RefCell<DeliveryReport>,
+    /// The batched io_uring writer (`--send-mode uring`); `None` writes with `direct_send`.
+    uring: RefCell<Option<UringSender>>,
     router: RouterInboxSender,
     /// Counters read by the metrics endpoint.
     pub counters: Arc<ShardCounters>,
@@ -121,8 +125,22 @@ impl ShardContext {
             SlowClientPolicy::Drop => OverflowPolicy::Drop,
             SlowClientPolicy::Close => OverflowPolicy::Close,
         };
+        let uring = match config.send_mode {
+            SendMode::Sendmsg => None,
+            SendMode::Uring => match UringSender::new() {
+                Ok(sender) => Some(sender),
+                Err(err) => {
+                    log::warn!(
+                        "shard={} io_uring sender unavailable ({err}); using sendmsg",
+                        id.0
+                    );
+                    None
+                }
+            },
+        };
         ShardContext {
             id,
+            uring: RefCell::new(uring),
             routes: RefCell::new(control.routes()),
             routes_generation: Cell::new(control.routes_generation.load(Ordering::Relaxed)),
             grip_sig: RefCell::new(None),
@@ -252,24 +270,7 @@ impl ShardContext {
                     .deliver(&item, subscribers, &mut *held, now, &mut report);
             }
         }
-        for &key in &report.ready {
-            let Some(entry) = held.get_mut(key) else {
-                continue;
-            };
-            match direct_send::flush(entry.fd, &mut entry.sink.queue) {
-                FlushOutcome::Drained => {
-                    if entry.sink.close_after_flush {
-                        held.wake(key);
-                    }
-                }
-                FlushOutcome::Blocked => held.wake(key),
-                FlushOutcome::Failed(err) => {
-                    log::debug!("shard={} write to subscriber failed: {err}", self.id.0);
-                    entry.failed = true;
-                    held.wake(key);
-                }
-            }
-        }
+        self.write_ready(&report.ready, &mut held);
         for &key in &report.wake {
             held.wake(key);
         }
@@ -278,6 +279,46 @@ impl ShardContext {
         self.counters
             .slow_clients_closed
             .add(report.overflow_closed);
+    }
+
+    /// Writes the queue of each connection in `ready` once: batched through io_uring when
+    /// configured, else one `sendmsg` each. A connection that is full, failed, or closing is
+    /// handed to its task.
+    fn write_ready(&self, ready: &[ConnKey], held: &mut Connections) {
+        let shard = self.id.0;
+        let mut on_outcome = |held: &mut Connections, key: ConnKey, outcome: FlushOutcome| {
+            let Some(entry) = held.get_mut(key) else {
+                return;
+            };
+            match outcome {
+                FlushOutcome::Drained if !entry.sink.close_after_flush => return,
+                FlushOutcome::Drained | FlushOutcome::Blocked => {}
+                FlushOutcome::Failed(err) => {
+                    log::debug!("shard={shard} write to subscriber failed: {err}");
+                    entry.failed = true;
+                }
+            }
+            held.wake(key);
+        };
+        let mut uring = self.uring.borrow_mut();
+        let mut from = 0;
+        if let Some(sender) = uring.as_mut() {
+            match sender.flush_ready(ready, held, &mut on_outcome) {
+                Ok(()) => return,
+                Err((index, err)) => {
+                    log::warn!("shard={shard} io_uring send failed ({err}); using sendmsg");
+                    *uring = None;
+                    from = index;
+                }
+            }
+        }
+        for &key in &ready[from..] {
+            let Some(entry) = held.get_mut(key) else {
+                continue;
+            };
+            let outcome = direct_send::flush(entry.fd, &mut entry.sink.queue);
+            on_outcome(held, key, outcome);
+        }
     }
 
     /// Waits until the held connection `key` is woken (an item, a close or a failure).

@@ -112,8 +112,18 @@ fn vanished_subscriber_does_not_disturb_another_on_the_same_channel() {
 
 #[test]
 fn slow_client_is_closed_and_others_get_every_message() {
+    slow_client_is_closed(&["--send-mode", "sendmsg"]);
+}
+
+#[test]
+fn slow_client_is_closed_and_others_get_every_message_with_uring_sends() {
+    slow_client_is_closed(&["--send-mode", "uring"]);
+}
+
+fn slow_client_is_closed(send_mode: &[&str]) {
     let backend = stream_backend();
-    let extra = [QUEUE_FLAGS[0], QUEUE_FLAGS[1], "--slow-client", "close"];
+    let mut extra = vec![QUEUE_FLAGS[0], QUEUE_FLAGS[1], "--slow-client", "close"];
+    extra.extend_from_slice(send_mode);
     let proxy = Proxy::start(backend.port(), &extra);
     let slow = subscribe(&proxy); // never read again until the end
     let mut healthy = subscribe(&proxy);

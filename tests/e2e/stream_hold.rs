@@ -111,11 +111,20 @@ fn close_action_ends_the_stream_with_the_terminating_chunk() {
 
 #[test]
 fn hundred_subscribers_each_get_fifty_messages_in_order() {
+    hundred_subscribers_fifty_messages(&["--send-mode", "sendmsg"]);
+}
+
+#[test]
+fn hundred_subscribers_each_get_fifty_messages_in_order_with_uring_sends() {
+    hundred_subscribers_fifty_messages(&["--send-mode", "uring"]);
+}
+
+fn hundred_subscribers_fifty_messages(extra: &[&str]) {
     const SUBSCRIBERS: usize = 100;
     const MESSAGES: usize = 50;
     let message = |seq: usize| format!("message {seq:03}\n");
     let backend = stream_backend("fan");
-    let proxy = Proxy::start(backend.port(), &[]);
+    let proxy = Proxy::start(backend.port(), extra);
     let clients: Vec<StreamClient> = (0..SUBSCRIBERS).map(|_| subscribe(&proxy)).collect();
     wait_subscribed(&proxy, SUBSCRIBERS);
 
