@@ -154,6 +154,14 @@ plan_cpu_and_memory() {
         plan "$(basename "$(dirname "$(dirname "$governor_file")")") governor: $current -> performance" \
             "$(write_cmd "$governor_file" performance)" "$(write_cmd "$governor_file" "$current")"
     done
+    # Autogroup shares CPU per session, so `nice` cannot keep a build in another terminal
+    # from taking half of a core from a benchmarked proxy.
+    current="$(read_sysctl kernel.sched_autogroup_enabled)"
+    if [[ "$current" == 1 ]]; then
+        local path
+        path="$(sysctl_path kernel.sched_autogroup_enabled)"
+        plan "kernel.sched_autogroup_enabled: 1 -> 0" "$(write_cmd "$path" 0)" "$(write_cmd "$path" 1)"
+    fi
     local thp_file="$ROOT/sys/kernel/mm/transparent_hugepage/enabled"
     if [[ -r "$thp_file" ]]; then
         current="$(sed -E 's/.*\[(.*)\].*/\1/' "$thp_file")"

@@ -147,6 +147,11 @@ check_cpu_and_memory() {
         [[ "$thp" == madvise || "$thp" == never ]] && status=OK
     fi
     row "transparent hugepages" "$thp" "madvise" "$status" "both"
+    local autogroup
+    autogroup="$(read_sysctl kernel.sched_autogroup_enabled)"
+    status=OK
+    [[ "$autogroup" == 1 ]] && status=WARN
+    row "kernel.sched_autogroup_enabled" "$autogroup" "0 when sharing cores (benchmarks)" "$status" "both"
 }
 
 check_nics() {

@@ -345,7 +345,8 @@ impl Target {
     }
 
     /// SIGTERM to every measured pid, then SIGKILL to whatever is left after
-    /// [`STOP_GRACE`]; removes the temp dir.
+    /// [`STOP_GRACE`]; removes the temp dir and the logs (kept with
+    /// `RINGPIN_LOADGEN_KEEP_LOGS=1`).
     pub fn stop(mut self) {
         for &pid in &self.pids {
             signal(pid, libc::SIGTERM);
@@ -366,8 +367,14 @@ impl Target {
                 signal(pid, libc::SIGKILL);
             }
         }
+        // RINGPIN_LOADGEN_KEEP_LOGS=1 keeps the targets' stderr logs for a look afterwards.
+        let keep_logs = std::env::var_os("RINGPIN_LOADGEN_KEEP_LOGS").is_some_and(|v| v == "1");
         for log in &self.logs {
-            let _ = std::fs::remove_file(log);
+            if keep_logs {
+                eprintln!("kept log {}", log.display());
+            } else {
+                let _ = std::fs::remove_file(log);
+            }
         }
         if let Some(dir) = self.temp_dir.take() {
             let _ = std::fs::remove_dir_all(dir);

@@ -219,7 +219,7 @@ Options (as --flag VALUE or --flag=VALUE):
   --config FILE               a pushpin.conf to read supported keys from (default none)
   --shards N                  shard threads, 0 = one per core (default 0)
   --pin-shards yes|no         pin each shard to its own core when shards <= cores (default yes)
-  --send-mode sendmsg|uring   deliver with one sendmsg(2) each, or batched io_uring (default sendmsg)
+  --send-mode sendmsg|uring   deliver with one sendmsg(2) each, or batched io_uring (default uring)
   --sig-key KEY               Grip-Sig key, plain or base64:... (default changeme)
   --sig-iss ISS               Grip-Sig issuer (default pushpin)
   --log-level LEVEL           error|warn|info|debug|trace, or Pushpin's 0-3 (default info)

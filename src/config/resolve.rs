@@ -36,7 +36,7 @@ impl Default for Config {
             routes_source: RoutesSource::Builtin,
             shards: 0,
             pin_shards: true,
-            send_mode: SendMode::Sendmsg,
+            send_mode: SendMode::Uring,
             // Pushpin: sig_key=changeme, sig_iss=pushpin.
             sig_key: b"changeme".to_vec(),
             sig_iss: "pushpin".to_string(),

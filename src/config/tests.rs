@@ -45,6 +45,8 @@ fn defaults_match_the_documented_values() {
     assert_eq!(config.publish_listen, addr("127.0.0.1:5561"));
     assert_eq!(config.routes_source, RoutesSource::Builtin);
     assert_eq!(config.shards, 0);
+    assert!(config.pin_shards);
+    assert_eq!(config.send_mode, SendMode::Uring);
     assert_eq!(config.sig_key, b"changeme");
     assert_eq!(config.sig_iss, "pushpin");
     assert_eq!(config.log_level, log::LevelFilter::Info);

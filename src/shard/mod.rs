@@ -258,6 +258,10 @@ impl ShardContext {
             return;
         }
         let now = Instant::now();
+        let cpu_start = log::log_enabled!(log::Level::Debug)
+            .then(sys::thread_cpu_time)
+            .flatten();
+        let items = msgs.len();
         let mut report = self.report.borrow_mut();
         report.clear();
         let mut held = self.held.borrow_mut();
@@ -271,6 +275,9 @@ impl ShardContext {
             }
         }
         self.write_ready(&report.ready, &mut held);
+        if let Some(cpu_start) = cpu_start {
+            self.log_slow_pass(now, cpu_start, items, &report);
+        }
         for &key in &report.wake {
             held.wake(key);
         }
@@ -279,6 +286,31 @@ impl ShardContext {
         self.counters
             .slow_clients_closed
             .add(report.overflow_closed);
+    }
+
+    /// Logs a delivery pass that took longer than `SLOW_PASS`, with the CPU time it used: a
+    /// pass whose wall time is well above its CPU time waited for a core (other threads on
+    /// it), not for ringpin's own work.
+    fn log_slow_pass(
+        &self,
+        start: Instant,
+        cpu_start: Duration,
+        items: usize,
+        report: &DeliveryReport,
+    ) {
+        let wall = start.elapsed();
+        if wall < SLOW_PASS {
+            return;
+        }
+        let cpu = sys::thread_cpu_time().map_or(Duration::ZERO, |t| t.saturating_sub(cpu_start));
+        log::debug!(
+            "shard={} slow delivery pass: items={items} delivered={} writes={} wall={:.1}ms cpu={:.1}ms",
+            self.id.0,
+            report.delivered,
+            report.ready.len(),
+            wall.as_secs_f64() * 1e3,
+            cpu.as_secs_f64() * 1e3,
+        );
     }
 
     /// Writes the queue of each connection in `ready` once: batched through io_uring when
@@ -382,6 +414,9 @@ impl Drop for HeldGuard {
         self.ctx.unregister_hold(self.key);
     }
 }
+
+/// Delivery passes slower than this are logged at debug level.
+const SLOW_PASS: Duration = Duration::from_millis(10);
 
 /// How often each executor looks at the process-wide control state.
 pub const CONTROL_TICK: Duration = Duration::from_millis(100);

@@ -158,3 +158,15 @@ pub fn glommio_unix_stream(socket: std::os::unix::net::UnixStream) -> glommio::n
     // glommio's stream becomes its only owner.
     unsafe { glommio::net::UnixStream::from_raw_fd(socket.into_raw_fd()) }
 }
+
+/// CPU time this thread has used. Used to tell, for a slow delivery pass, whether the shard
+/// was working or waiting for a core; `None` if the clock is unavailable.
+pub fn thread_cpu_time() -> Option<std::time::Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the call.
+    let ret = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (ret == 0).then(|| std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}

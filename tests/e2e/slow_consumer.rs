@@ -112,12 +112,12 @@ fn vanished_subscriber_does_not_disturb_another_on_the_same_channel() {
 
 #[test]
 fn slow_client_is_closed_and_others_get_every_message() {
-    slow_client_is_closed(&["--send-mode", "sendmsg"]);
+    slow_client_is_closed(&[]); // the default: batched io_uring sends
 }
 
 #[test]
-fn slow_client_is_closed_and_others_get_every_message_with_uring_sends() {
-    slow_client_is_closed(&["--send-mode", "uring"]);
+fn slow_client_is_closed_and_others_get_every_message_with_sendmsg() {
+    slow_client_is_closed(&["--send-mode", "sendmsg"]);
 }
 
 fn slow_client_is_closed(send_mode: &[&str]) {
