@@ -12,6 +12,12 @@
 //! can beat the floor with the same sockets. That makes it the fair baseline (STYLE §12:
 //! comparisons are ratios from one interleaved run).
 //!
+//! Bursts are handled as ringpin handles them. A publish is answered as soon as its items are
+//! queued, and a delivery pass takes every queued item as one buffer, so items published while
+//! a pass runs reach each subscriber together, in one send, on the next pass (ringpin's shards
+//! take every item waiting in their inbox the same way). Between slices of a pass the server
+//! answers whatever arrived, standing in for ringpin's router thread.
+//!
 //! Two delivery modes (`--mode`), matching DESIGN §2's question of whether the syscall path
 //! matters: `send` is a loop of non-blocking send(2) calls, as glommio's `TcpStream` does;
 //! `uring` submits one IORING_OP_SEND per socket in batches of `--batch`. Bytes a socket does
@@ -57,6 +63,18 @@ const TOKEN_CLIENT_LISTENER: u64 = u64::MAX;
 const TOKEN_CONTROL_LISTENER: u64 = u64::MAX - 1;
 const TOKEN_SIGNAL: u64 = u64::MAX - 2;
 const _: () = assert!(TOKEN_SIGNAL >= TOKEN_RESERVED_MIN);
+
+/// Subscriber sockets written between two looks at the other connections during a pass.
+const SLICE: usize = 512;
+/// Events taken per look between slices.
+const SLICE_EVENTS_MAX: usize = 64;
+
+/// Whether the server keeps running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    Stop,
+}
 
 /// How chunks reach the sockets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,11 +188,12 @@ struct Stats {
 }
 
 impl Stats {
-    fn add(&mut self, tally: &Tally) {
+    /// Counts one slice of a delivery pass whose buffer held `items` items.
+    fn add(&mut self, tally: &Tally, items: u64) {
         self.sends_whole += tally.whole;
         self.sends_partial += tally.partial;
         self.sends_queued += tally.queued;
-        self.deliveries += tally.whole + tally.partial + tally.queued;
+        self.deliveries += (tally.whole + tally.partial + tally.queued) * items;
     }
 
     fn render(&self) -> String {
@@ -249,6 +268,14 @@ struct Server {
     stats: Stats,
     /// Listeners taken off epoll after EMFILE/ENFILE, re-armed when a connection closes.
     paused_listeners: Vec<u64>,
+    /// Encoded chunks published since the current delivery pass took its batch, back to back:
+    /// the next pass writes them to each subscriber in one send, as ringpin's shards do with
+    /// the items waiting in their inbox.
+    pending: Vec<u8>,
+    /// Items in `pending`.
+    pending_items: u64,
+    /// Events buffer for the polls between delivery slices.
+    slice_events: Vec<libc::epoll_event>,
 }
 
 impl Server {
@@ -289,6 +316,9 @@ impl Server {
             delivery,
             stats: Stats::default(),
             paused_listeners: Vec::new(),
+            pending: Vec::new(),
+            pending_items: 0,
+            slice_events: vec![libc::epoll_event { events: 0, u64: 0 }; SLICE_EVENTS_MAX],
         })
     }
 
@@ -298,25 +328,77 @@ impl Server {
         loop {
             let ready = self
                 .epoll
-                .wait(&mut events)
+                .wait(&mut events, -1)
                 .map_err(|e| format!("epoll_wait: {e}"))?;
-            for event in &events[..ready] {
-                let (token, flags) = (event.u64, event.events);
-                match token {
-                    TOKEN_SIGNAL => {
-                        if let Some(signal) =
-                            sys::read_signal(&self.signals).map_err(|e| format!("signalfd: {e}"))?
-                        {
-                            eprintln!("floor-server: signal {signal}, stopping");
-                            return Ok(());
-                        }
-                    }
-                    TOKEN_CLIENT_LISTENER => self.on_acceptable(token, Role::ClientHead)?,
-                    TOKEN_CONTROL_LISTENER => self.on_acceptable(token, Role::Control)?,
-                    _ => self.on_conn_event(Key::from_token(token), flags)?,
+            if self.on_events(&events[..ready])? == Flow::Stop {
+                return Ok(());
+            }
+            while !self.pending.is_empty() {
+                if self.deliver_pending()? == Flow::Stop {
+                    return Ok(());
                 }
             }
         }
+    }
+
+    fn on_events(&mut self, events: &[libc::epoll_event]) -> Result<Flow, String> {
+        for event in events {
+            let (token, flags) = (event.u64, event.events);
+            match token {
+                TOKEN_SIGNAL => {
+                    if let Some(signal) =
+                        sys::read_signal(&self.signals).map_err(|e| format!("signalfd: {e}"))?
+                    {
+                        eprintln!("floor-server: signal {signal}, stopping");
+                        return Ok(Flow::Stop);
+                    }
+                }
+                TOKEN_CLIENT_LISTENER => self.on_acceptable(token, Role::ClientHead)?,
+                TOKEN_CONTROL_LISTENER => self.on_acceptable(token, Role::Control)?,
+                _ => self.on_conn_event(Key::from_token(token), flags)?,
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// One delivery pass: takes every pending chunk as one buffer and writes it to every
+    /// subscriber, `SLICE` sockets at a time. Between slices it answers whatever arrived
+    /// (publishes join `pending` for the next pass), as ringpin's router does while its
+    /// shards deliver. Subscribers that fail are closed.
+    fn deliver_pending(&mut self) -> Result<Flow, String> {
+        let batch = std::mem::take(&mut self.pending);
+        let items = std::mem::take(&mut self.pending_items);
+        let mut start = 0;
+        while start < self.conns.slot_count() {
+            let end = (start + SLICE).min(self.conns.slot_count());
+            let tally = self
+                .delivery
+                .deliver(&batch, &mut self.conns, &self.epoll, start..end)
+                .map_err(|e| format!("io_uring delivery: {e}"))?;
+            self.stats.add(&tally, items);
+            for (key, error) in tally.failed {
+                match error {
+                    WriteError::Overflow => self.stats.closed_pending_full += 1,
+                    WriteError::Io(e) => {
+                        self.stats.closed_write_error += 1;
+                        self.stats.last_write_error = Some(e.to_string());
+                    }
+                }
+                self.close(key);
+            }
+            start = end;
+            let mut events = std::mem::take(&mut self.slice_events);
+            let ready = self
+                .epoll
+                .wait(&mut events, 0)
+                .map_err(|e| format!("epoll_wait: {e}"))?;
+            let flow = self.on_events(&events[..ready]);
+            self.slice_events = events;
+            if flow? == Flow::Stop {
+                return Ok(Flow::Stop);
+            }
+        }
+        Ok(Flow::Continue)
     }
 
     fn on_acceptable(&mut self, token: u64, role: Role) -> Result<(), String> {
@@ -485,7 +567,7 @@ impl Server {
             ("POST", "/publish" | "/publish/") => match wire::parse_publish_contents(&request.body)
             {
                 Ok(contents) => {
-                    self.publish(&contents)?;
+                    self.publish(&contents);
                     wire::simple(200, "OK", "Published\n", is_last)
                 }
                 Err(text) => wire::simple(400, "Bad Request", &format!("{text}\n"), is_last),
@@ -508,30 +590,15 @@ impl Server {
         Ok(response)
     }
 
-    /// Encodes each item once and writes it to every subscriber, then closes the ones that
-    /// failed. An io_uring failure is fatal: the floor's figures would be meaningless.
-    fn publish(&mut self, contents: &[Vec<u8>]) -> Result<(), String> {
+    /// Encodes each item once and queues it for the next delivery pass (`deliver_pending`),
+    /// which runs after the reply is written, as ringpin answers once items are queued.
+    fn publish(&mut self, contents: &[Vec<u8>]) {
         self.stats.publishes += 1;
         for content in contents {
-            let chunk = wire::encode_chunk(content);
-            let tally = self
-                .delivery
-                .deliver(&chunk, &mut self.conns, &self.epoll)
-                .map_err(|e| format!("io_uring delivery: {e}"))?;
+            self.pending.extend_from_slice(&wire::encode_chunk(content));
+            self.pending_items += 1;
             self.stats.items += 1;
-            self.stats.add(&tally);
-            for (key, error) in tally.failed {
-                match error {
-                    WriteError::Overflow => self.stats.closed_pending_full += 1,
-                    WriteError::Io(e) => {
-                        self.stats.closed_write_error += 1;
-                        self.stats.last_write_error = Some(e.to_string());
-                    }
-                }
-                self.close(key);
-            }
         }
-        Ok(())
     }
 
     /// Writes a response to a client or control connection; closes it on failure, or at once

@@ -1,4 +1,4 @@
-//! Delivery: one encoded chunk to every subscriber, either as a loop of non-blocking send(2)
+//! Delivery: one encoded buffer to every subscriber in a range of slots, either as a loop of non-blocking send(2)
 //! calls or as batched IORING_OP_SEND submissions.
 //!
 //! Owns: the io_uring (in `uring` mode) and the per-delivery tally.
@@ -12,6 +12,7 @@ use super::conns::{Conns, Key, Role, WriteError, Written};
 use super::sys::{Epoll, SEND_FLAGS};
 use io_uring::{opcode, types, IoUring};
 use std::io;
+use std::ops::Range;
 use std::os::fd::AsRawFd;
 
 /// Sends per io_uring submission when `--batch` is not given.
@@ -53,24 +54,31 @@ pub(super) enum Delivery {
 }
 
 impl Delivery {
-    /// Writes `chunk` to every subscriber in `conns`.
+    /// Writes `chunk` to every subscriber in the connection slots `slots`.
     pub(super) fn deliver(
         &mut self,
         chunk: &[u8],
         conns: &mut Conns,
         epoll: &Epoll,
+        slots: Range<usize>,
     ) -> io::Result<Tally> {
         let mut tally = Tally::default();
         match self {
-            Delivery::Send => deliver_send(chunk, conns, epoll, &mut tally),
-            Delivery::Uring(sender) => sender.deliver(chunk, conns, epoll, &mut tally)?,
+            Delivery::Send => deliver_send(chunk, conns, epoll, slots, &mut tally),
+            Delivery::Uring(sender) => sender.deliver(chunk, conns, epoll, slots, &mut tally)?,
         }
         Ok(tally)
     }
 }
 
-fn deliver_send(chunk: &[u8], conns: &mut Conns, epoll: &Epoll, tally: &mut Tally) {
-    for index in 0..conns.slot_count() {
+fn deliver_send(
+    chunk: &[u8],
+    conns: &mut Conns,
+    epoll: &Epoll,
+    slots: Range<usize>,
+    tally: &mut Tally,
+) {
+    for index in slots {
         let Some((key, conn)) = conns.at(index) else {
             continue;
         };
@@ -119,10 +127,11 @@ impl UringSender {
         chunk: &[u8],
         conns: &mut Conns,
         epoll: &Epoll,
+        slots: Range<usize>,
         tally: &mut Tally,
     ) -> io::Result<()> {
         let len = u32::try_from(chunk.len()).map_err(|_| io::Error::other("chunk over 4 GiB"))?;
-        for index in 0..conns.slot_count() {
+        for index in slots {
             let Some((key, conn)) = conns.at(index) else {
                 continue;
             };

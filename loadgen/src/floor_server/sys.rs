@@ -230,13 +230,23 @@ impl Epoll {
         self.control(libc::EPOLL_CTL_MOD, fd, interest, token)
     }
 
-    /// Waits without a timeout (signals arrive through the signalfd) and fills `events`;
-    /// returns how many are valid. EINTR counts as zero events.
-    pub(super) fn wait(&self, events: &mut [libc::epoll_event]) -> io::Result<usize> {
+    /// Waits up to `timeout_ms` (-1: no timeout; signals arrive through the signalfd) and
+    /// fills `events`; returns how many are valid. EINTR counts as zero events.
+    pub(super) fn wait(
+        &self,
+        events: &mut [libc::epoll_event],
+        timeout_ms: libc::c_int,
+    ) -> io::Result<usize> {
         let capacity = events.len().min(libc::c_int::MAX as usize) as libc::c_int;
         // SAFETY: `events` is valid for writes of `capacity` entries.
-        let ret =
-            unsafe { libc::epoll_wait(self.fd.as_raw_fd(), events.as_mut_ptr(), capacity, -1) };
+        let ret = unsafe {
+            libc::epoll_wait(
+                self.fd.as_raw_fd(),
+                events.as_mut_ptr(),
+                capacity,
+                timeout_ms,
+            )
+        };
         match check(ret) {
             Ok(n) => Ok(n as usize),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
