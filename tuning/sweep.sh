@@ -2,8 +2,9 @@
 # Runs `ringpin-loadgen run` over a matrix of ringpin's delivery knobs and writes one markdown
 # table to results/sweep-<date>.md (raw JSON and logs beside it in results/sweep-<date>/).
 #
-# Matrix: --shards {1,2} x --outbound-bytes-max {65536,262144}: the delivery knobs
-# `ringpin --help` offers (it has no socket-buffer or flush-policy flag, so the sweep has none).
+# Matrix: --shards {1,2} x --outbound-bytes-max {65536,262144} x --send-mode {uring,sendmsg}
+# x --socket-send-buffer {0,16384}: the delivery knobs `ringpin --help` offers (the send mode
+# is its flush policy; a send buffer of 0 leaves it to the kernel's autotuning).
 # Each repetition first runs the kernel floor (`ringpin-loadgen floor-server`, send and uring
 # modes) so every row can be read as a ratio to the floor measured in the same run (STYLE §12).
 #
@@ -14,6 +15,8 @@
 #   --timeout SECS    hard bound on each loadgen run, 10-600 (default 180)
 #   --repeat R        run the whole matrix R times, interleaved (1-5, default 1)
 #   --shards LIST     shard counts to sweep, space-separated (default "1 2"; > cores are skipped)
+#   --send-modes LIST send modes to sweep, space-separated (default "uring sendmsg")
+#   --send-buffers LIST  client SO_SNDBUF sizes to sweep, 0 = autotuning (default "0 16384")
 #   --no-floor        skip the floor-server rows
 #   --port-base P     client port P, publish P+1, backend P+2 on 127.0.0.1 (default 28000)
 #   --ringpin PATH    ringpin binary (default: $CARGO_TARGET_DIR or target/ + release/ringpin)
@@ -34,6 +37,8 @@ run_timeout=180
 repeat=1
 shard_list="1 2"
 outbound_list="65536 262144"
+send_mode_list="uring sendmsg"
+send_buffer_list="0 16384"
 with_floor=1
 port_base=28000
 ringpin="$target_dir/release/ringpin"
@@ -46,7 +51,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 need_value() {
@@ -61,6 +66,8 @@ while (($# > 0)); do
         --timeout) need_value "$@"; run_timeout="$2"; shift ;;
         --repeat) need_value "$@"; repeat="$2"; shift ;;
         --shards) need_value "$@"; shard_list="$2"; shift ;;
+        --send-modes) need_value "$@"; send_mode_list="$2"; shift ;;
+        --send-buffers) need_value "$@"; send_buffer_list="$2"; shift ;;
         --no-floor) with_floor=0 ;;
         --port-base) need_value "$@"; port_base="$2"; shift ;;
         --ringpin) need_value "$@"; ringpin="$2"; shift ;;
@@ -86,6 +93,12 @@ in_range --repeat "$repeat" 1 5
 in_range --port-base "$port_base" 1024 65000
 for shards in $shard_list; do
     in_range --shards "$shards" 1 64
+done
+for send_buffer in $send_buffer_list; do
+    in_range --send-buffers "$send_buffer" 0 67108864
+done
+for send_mode in $send_mode_list; do
+    [[ "$send_mode" == uring || "$send_mode" == sendmsg ]] || die "--send-modes: $send_mode is not uring or sendmsg"
 done
 for tool in jq curl timeout; do
     command -v "$tool" >/dev/null 2>&1 || die "needs $tool (apt-get install $tool)"
@@ -162,10 +175,10 @@ quoted() {
 }
 floor_cpu=""
 
-# Runs loadgen against the server with pid $1, named $2; appends a table row with $3 and $4
-# (shards, outbound bytes max).
+# Runs loadgen against the server with pid $1, named $2; appends a table row with $3 to $6
+# (shards, outbound bytes max, send mode, socket send buffer).
 measure() {
-    local pid="$1" name="$2" shards="$3" outbound="$4"
+    local pid="$1" name="$2" shards="$3" outbound="$4" send_mode="$5" send_buffer="$6"
     local json="$out_dir/$name.json" log="$out_dir/$name.log"
     local cmd=("$loadgen" run --proxy "127.0.0.1:$client_port"
         --publish "http://127.0.0.1:$publish_port/publish/" --mode stream
@@ -174,7 +187,7 @@ measure() {
     commands+=("$(quoted timeout --kill-after=10 "$run_timeout" "${cmd[@]}")")
     echo "sweep: $name" >&2
     if ! timeout --kill-after=10 "$run_timeout" "${cmd[@]}" >"$log" 2>&1 || [[ ! -s "$json" ]]; then
-        rows+=("| $name | $shards | $outbound | failed: see sweep-$stamp/$name.log |||||||||||")
+        rows+=("| $name | $shards | $outbound | $send_mode | $send_buffer | failed: see sweep-$stamp/$name.log |||||||||||")
         return 0
     fi
     local cpu ratio="n/a"
@@ -185,9 +198,9 @@ measure() {
     if [[ -n "$cpu" && -n "$floor_cpu" ]]; then
         ratio="$(awk -v a="$cpu" -v b="$floor_cpu" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
     fi
-    rows+=("$(jq -r --arg shards "$shards" --arg outbound "$outbound" --arg ratio "$ratio" '
+    rows+=("$(jq -r --arg shards "$shards" --arg outbound "$outbound" --arg send "$send_mode" --arg sndbuf "$send_buffer" --arg ratio "$ratio" '
         def num: if . == null then "n/a" elif (type == "number" and . != floor) then (. * 100 | round / 100) else . end;
-        [ .target, $shards, $outbound, .clients,
+        [ .target, $shards, $outbound, $send, $sndbuf, .clients,
           "\(.deliveries.received)/\(.deliveries.expected)", .deliveries.lost,
           .latency_us.p50, .latency_us.p99, .latency_us.max, .time_to_last_delivery_ms_max,
           (.deliveries_per_s | floor), .proxy.cpu_us_per_delivery, $ratio,
@@ -222,25 +235,25 @@ run_floor() {
         --publish-listen "127.0.0.1:$publish_port" --mode "$mode")
     commands+=("$(quoted "${cmd[@]}")")
     if start_server "$out_dir/$name.server.log" "${cmd[@]}"; then
-        measure "$server_pid" "$name" - -
+        measure "$server_pid" "$name" - - "$mode" 0
         stop "$server_pid"
     else
-        rows+=("| $name | - | - | failed to start: see sweep-$stamp/$name.server.log |||||||||||")
+        rows+=("| $name | - | - | $mode | 0 | failed to start: see sweep-$stamp/$name.server.log |||||||||||")
     fi
 }
 
 run_ringpin() {
-    local shards="$1" outbound="$2" rep="$3"
-    local name="ringpin-s$shards-ob$outbound-r$rep"
+    local shards="$1" outbound="$2" send_mode="$3" send_buffer="$4" rep="$5"
+    local name="ringpin-s$shards-ob$outbound-$send_mode-sb$send_buffer-r$rep"
     local cmd=("$ringpin" --listen "127.0.0.1:$client_port" --publish-listen "127.0.0.1:$publish_port"
         --route "* 127.0.0.1:$backend_port" --shards "$shards" --outbound-bytes-max "$outbound"
-        --log-level warn)
+        --send-mode "$send_mode" --socket-send-buffer "$send_buffer" --log-level warn)
     commands+=("$(quoted "${cmd[@]}")")
     if start_server "$out_dir/$name.server.log" "${cmd[@]}"; then
-        measure "$server_pid" "$name" "$shards" "$outbound"
+        measure "$server_pid" "$name" "$shards" "$outbound" "$send_mode" "$send_buffer"
         stop "$server_pid"
     else
-        rows+=("| $name | $shards | $outbound | failed to start: see sweep-$stamp/$name.server.log |||||||||||")
+        rows+=("| $name | $shards | $outbound | $send_mode | $send_buffer | failed to start: see sweep-$stamp/$name.server.log |||||||||||")
     fi
 }
 
@@ -263,7 +276,11 @@ for rep in $(seq 1 "$repeat"); do
             continue
         fi
         for outbound in $outbound_list; do
-            run_ringpin "$shards" "$outbound" "$rep"
+            for send_mode in $send_mode_list; do
+                for send_buffer in $send_buffer_list; do
+                    run_ringpin "$shards" "$outbound" "$send_mode" "$send_buffer" "$rep"
+                done
+            done
         done
     done
 done
@@ -284,8 +301,8 @@ fi
     echo
     echo "CPU ratio = the server's CPU µs per delivery over floor-send's in the same repetition (STYLE §12)."
     echo
-    echo "| target | shards | outbound-bytes-max | clients | received/expected | lost | p50 µs | p99 µs | max µs | last delivery max ms | deliveries/s | CPU µs/delivery | CPU ratio | RSS bytes/conn |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| target | shards | outbound-bytes-max | send mode | socket send buffer | clients | received/expected | lost | p50 µs | p99 µs | max µs | last delivery max ms | deliveries/s | CPU µs/delivery | CPU ratio | RSS bytes/conn |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${rows[@]}"
     echo
     echo "## Commands"

@@ -35,6 +35,8 @@ pub struct CliArgs {
     pub pin_shards: Option<bool>,
     /// `--send-mode sendmsg|uring`.
     pub send_mode: Option<SendMode>,
+    /// `--socket-send-buffer BYTES` (0 = the kernel's autotuning).
+    pub socket_send_buffer: Option<usize>,
     /// `--sig-key KEY`, as written (`base64:` is decoded by `Config::resolve`).
     pub sig_key: Option<String>,
     /// `--sig-iss ISS`.
@@ -71,6 +73,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--shards",
     "--pin-shards",
     "--send-mode",
+    "--socket-send-buffer",
     "--sig-key",
     "--sig-iss",
     "--log-level",
@@ -139,6 +142,9 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
         "--shards" => cli.shards = Some(parse_count(value).map_err(invalid)?),
         "--pin-shards" => cli.pin_shards = Some(parse_yes_no(value).map_err(invalid)?),
         "--send-mode" => cli.send_mode = Some(parse_send_mode(value).map_err(invalid)?),
+        "--socket-send-buffer" => {
+            cli.socket_send_buffer = Some(parse_count(value).map_err(invalid)?)
+        }
         "--sig-key" => cli.sig_key = Some(value.to_string()),
         "--sig-iss" => cli.sig_iss = Some(value.to_string()),
         "--log-level" => cli.log_level = Some(parse_log_level(value).map_err(invalid)?),
@@ -220,6 +226,7 @@ Options (as --flag VALUE or --flag=VALUE):
   --shards N                  shard threads, 0 = one per core (default 0)
   --pin-shards yes|no         pin each shard to its own core when shards <= cores (default yes)
   --send-mode sendmsg|uring   deliver with one sendmsg(2) each, or batched io_uring (default uring)
+  --socket-send-buffer BYTES  SO_SNDBUF of client sockets, 0 = kernel autotuning (default 0)
   --sig-key KEY               Grip-Sig key, plain or base64:... (default changeme)
   --sig-iss ISS               Grip-Sig issuer (default pushpin)
   --log-level LEVEL           error|warn|info|debug|trace, or Pushpin's 0-3 (default info)

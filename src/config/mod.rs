@@ -84,6 +84,9 @@ pub struct Config {
     pub pin_shards: bool,
     /// How deliveries are written (`--send-mode`).
     pub send_mode: SendMode,
+    /// `SO_SNDBUF` for accepted client sockets; `None` leaves them to the kernel's autotuning
+    /// (`--socket-send-buffer`, 0 = `None`). A fixed buffer caps kernel memory per subscriber.
+    pub socket_send_buffer: Option<usize>,
     /// Grip-Sig HS256 key, decoded (`base64:` keys). Default `changeme`.
     pub sig_key: Vec<u8>,
     /// Grip-Sig issuer. Default `pushpin`.

@@ -37,6 +37,7 @@ impl Default for Config {
             shards: 0,
             pin_shards: true,
             send_mode: SendMode::Uring,
+            socket_send_buffer: None,
             // Pushpin: sig_key=changeme, sig_iss=pushpin.
             sig_key: b"changeme".to_vec(),
             sig_iss: "pushpin".to_string(),
@@ -79,6 +80,10 @@ impl Config {
             shards: cli.shards.unwrap_or(defaults.shards),
             pin_shards: cli.pin_shards.unwrap_or(defaults.pin_shards),
             send_mode: cli.send_mode.unwrap_or(defaults.send_mode),
+            socket_send_buffer: cli
+                .socket_send_buffer
+                .filter(|&bytes| bytes > 0)
+                .or(defaults.socket_send_buffer),
             sig_key: resolve_sig_key(&cli, &conf, defaults.sig_key)?,
             sig_iss: (cli.sig_iss.clone())
                 .or_else(|| conf.proxy.sig_iss.clone())

@@ -47,6 +47,7 @@ fn defaults_match_the_documented_values() {
     assert_eq!(config.shards, 0);
     assert!(config.pin_shards);
     assert_eq!(config.send_mode, SendMode::Uring);
+    assert_eq!(config.socket_send_buffer, None);
     assert_eq!(config.sig_key, b"changeme");
     assert_eq!(config.sig_iss, "pushpin");
     assert_eq!(config.log_level, log::LevelFilter::Info);
@@ -120,6 +121,7 @@ fn command_line_overrides_conf() {
         "--shards=2",
         "--pin-shards=no",
         "--send-mode=sendmsg",
+        "--socket-send-buffer=16384",
         "--sig-key=cli",
         "--sig-iss=cli-iss",
         "--log-level=error",
@@ -138,6 +140,7 @@ fn command_line_overrides_conf() {
         shards: 2,
         pin_shards: false,
         send_mode: SendMode::Sendmsg,
+        socket_send_buffer: Some(16384),
         sig_key: b"cli".to_vec(),
         sig_iss: "cli-iss".into(),
         log_level: log::LevelFilter::Error,

@@ -8,6 +8,7 @@ use super::client_http;
 use super::ShardContext;
 use futures_lite::FutureExt;
 use glommio::net::TcpListener;
+use std::os::unix::io::AsRawFd;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -29,6 +30,11 @@ pub async fn accept_loop(ctx: Rc<ShardContext>, listener: TcpListener) {
             continue;
         }
         ctx.counters.connections_accepted.add(1);
+        if let Some(bytes) = ctx.config.socket_send_buffer {
+            if let Err(err) = super::sys::set_send_buffer(stream.as_raw_fd(), bytes) {
+                log::debug!("shard={} SO_SNDBUF {bytes}: {err}", ctx.id.0);
+            }
+        }
         if ctx.counters.connections.get() as usize >= ctx.connections_max {
             ctx.counters.connections_refused.add(1);
             log::warn!(

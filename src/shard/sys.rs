@@ -170,3 +170,20 @@ pub fn thread_cpu_time() -> Option<std::time::Duration> {
     let ret = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     (ret == 0).then(|| std::time::Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
 }
+
+/// Sets `SO_SNDBUF` on a socket (the kernel doubles it for bookkeeping, and the socket's send
+/// buffer no longer autotunes).
+pub fn set_send_buffer(fd: std::os::unix::io::RawFd, bytes: usize) -> io::Result<()> {
+    let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `value` is a valid c_int for the duration of the call, and its size is passed.
+    check(unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_SNDBUF,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(drop)
+}

@@ -119,6 +119,11 @@ fn hundred_subscribers_each_get_fifty_messages_in_order_with_sendmsg() {
     hundred_subscribers_fifty_messages(&["--send-mode", "sendmsg"]);
 }
 
+#[test]
+fn hundred_subscribers_each_get_fifty_messages_in_order_with_small_send_buffers() {
+    hundred_subscribers_fifty_messages(&["--socket-send-buffer", "4096"]);
+}
+
 fn hundred_subscribers_fifty_messages(extra: &[&str]) {
     const SUBSCRIBERS: usize = 100;
     const MESSAGES: usize = 50;

@@ -119,6 +119,9 @@ fn tuning_flags_and_switches_parse_in_both_spellings() {
             c.pin_shards = Some(true);
             c.send_mode = Some(SendMode::Sendmsg);
         }),
+        (&["--socket-send-buffer", "0"], |c| {
+            c.socket_send_buffer = Some(0)
+        }),
         (&["--debug"], |c| c.debug = true),
         (&["--help"], |c| c.help = true),
         (&["-h", "--version"], |c| {
@@ -167,6 +170,7 @@ fn bad_flags_and_values_are_errors_naming_the_flag() {
     invalid("--message-wait", "1.5");
     invalid("--pin-shards", "true");
     invalid("--send-mode", "send");
+    invalid("--socket-send-buffer", "16k");
 }
 
 #[test]
