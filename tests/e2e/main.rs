@@ -14,6 +14,7 @@
 
 mod support;
 
+mod filters;
 mod grip_edges;
 mod malformed_input;
 mod memory_bound;
