@@ -244,7 +244,11 @@ pub async fn accept_grip(
         SubscriberFilters::for_hold(&instruction.meta, &instruction.channels).map(Box::new);
     let end = match instruction.hold {
         None => {
-            let bytes = encode_full_response(&instruction.response, version, req.keep_alive);
+            // Content filters apply to a relayed GRIP response too (PUSHPIN.md §2.2); on an
+            // error its body is empty, as Pushpin ends it at once.
+            let (response, _) =
+                filter_initial_body(ctx, target, instruction.response, filters.as_deref());
+            let bytes = encode_full_response(&response, version, req.keep_alive);
             return match conn.write_all(&bytes).await {
                 Ok(()) if req.keep_alive => Next::KeepAlive,
                 _ => Next::Close,
@@ -290,8 +294,8 @@ pub async fn accept_grip(
     }
 }
 
-/// A stream's initial response with its response filters (`build-id`) applied, and whether
-/// they failed (then the body is empty).
+/// The initial response of a stream (or the whole of a relayed GRIP response) with its
+/// response filters (`build-id`) applied, and whether they failed (then the body is empty).
 fn filter_initial_body(
     ctx: &ShardContext,
     target: &str,

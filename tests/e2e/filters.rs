@@ -243,6 +243,20 @@ fn a_stream_whose_initial_body_fails_build_id_gets_its_head_and_an_empty_body() 
 }
 
 #[test]
+fn a_grip_response_without_a_hold_is_relayed_with_build_id_applied() {
+    let backend = Backend::start(|_| {
+        BackendResponse::text(200, "id: %(a:1)I, 100%%\n")
+            .header("Grip-Channel", "a; prev-id=1; filter=build-id")
+            .header("Grip-Set-Meta", r#"id_format="a:%(a)s""#)
+    });
+    let proxy = Proxy::start(backend.port(), &[]);
+    let response = crate::support::get(proxy.addr, "/");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("Content-Length"), Some("14"));
+    assert_eq!(response.body_text(), "id: a:1, 100%\n");
+}
+
+#[test]
 fn a_long_poll_skips_its_own_publish_and_gets_var_subst_applied() {
     let backend = Backend::start(|_| {
         BackendResponse::response_hold("lp; filter=skip-self; filter=var-subst", "timeout\n")
