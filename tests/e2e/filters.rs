@@ -285,6 +285,36 @@ fn a_long_poll_skips_its_own_publish_and_gets_var_subst_applied() {
 }
 
 #[test]
+fn the_json_instruct_form_carries_meta_and_filters_too() {
+    let backend = Backend::start(|request| {
+        let user = &request.path[1..];
+        BackendResponse::grip_instruct(&json!({
+            "hold": {
+                "mode": "stream",
+                "channels": [ { "name": "room", "filters": ["skip-self", "var-subst"] } ],
+                "meta": { "user": user }
+            },
+            "response": { "body": "start\n" }
+        }))
+    });
+    let proxy = Proxy::start(backend.port(), &[]);
+    let mut alice = StreamClient::open(proxy.addr, "/alice");
+    let mut bob = StreamClient::open(proxy.addr, "/bob");
+    alice.read_until("start\n");
+    bob.read_until("start\n");
+    subscribed(&proxy, 2);
+
+    let from_alice = json!({ "sender": "alice" });
+    publish_ok(
+        &proxy,
+        &plain("room", "from alice to %(user)s\n", from_alice),
+    );
+    publish_ok(&proxy, &plain("room", "bye %(user)s\n", json!({})));
+    assert_eq!(alice.read_until("bye alice\n"), "bye alice\n");
+    assert_eq!(bob.read_until("bye bob\n"), "from alice to bob\nbye bob\n");
+}
+
+#[test]
 fn the_origin_is_told_which_filters_ringpin_supports() {
     let backend = Backend::start(|_| BackendResponse::text(200, "ok\n"));
     let proxy = Proxy::start(backend.port(), &[]);

@@ -95,7 +95,8 @@ impl ChunkWriter {
         now: Instant,
         report: &mut DeliveryReport,
     ) {
-        log::info!(
+        // Debug, not info: one bad publish fails every subscriber of its channel.
+        log::debug!(
             "channel {:?}: subscriber filter failed: {err}",
             item.channel
         );
