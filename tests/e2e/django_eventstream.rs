@@ -9,7 +9,9 @@
 //! passes without next links, and keeps passing once they are followed (their responses
 //! add nothing here).
 
-use crate::support::{free_port, get, wait_metric, wait_subscribed, Django, Proxy, StreamClient};
+use crate::support::{
+    free_port, get, wait_metric, wait_subscribed, Django, DjangoSite, Proxy, StreamClient,
+};
 
 /// The event stream of channel `test`, as a browser's `EventSource` would open it.
 const EVENTS: &str = "/events/?channel=test";
@@ -47,9 +49,10 @@ fn open(proxy: &Proxy, last_event_id: Option<&str>) -> StreamClient {
 
 #[test]
 fn django_eventstream_events_arrive_resume_after_a_gap_and_a_kick_closes_the_stream() {
+    let site = DjangoSite::prepare();
     let django_port = free_port();
     let proxy = Proxy::start(django_port, &[]);
-    let django = Django::start(django_port, proxy.publish_addr);
+    let django = site.serve(django_port, proxy.publish_addr);
 
     // Live events: the id is written by ringpin's build-id filter from the stored event id.
     let mut client = open(&proxy, None);

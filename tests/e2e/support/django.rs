@@ -49,30 +49,24 @@ pub fn venv() -> PathBuf {
     venv
 }
 
-/// A running `manage.py runserver`.
-pub struct Django {
-    pub addr: SocketAddr,
-    child: Child,
+/// A fresh, migrated sqlite database, ready to be served. Preparing it before choosing the
+/// server's port keeps the window in which another test could take that port short.
+pub struct DjangoSite {
+    python: PathBuf,
     dir: TempDir,
 }
 
-impl Django {
-    /// Migrates a fresh database and starts the server; it publishes to `publish_addr`.
-    pub fn start(port: u16, publish_addr: SocketAddr) -> Django {
-        let python = venv().join("bin/python");
-        let dir = TempDir::new("django");
-        let env = [
-            ("RINGPIN_PUBLISH_URI", format!("http://{publish_addr}")),
-            (
-                "RINGPIN_DJANGO_DB",
-                dir.path().join("db.sqlite3").display().to_string(),
-            ),
-            ("PYTHONDONTWRITEBYTECODE", "1".to_string()),
-        ];
-        let migrate = Command::new(&python)
+impl DjangoSite {
+    /// Finds or makes the venv and migrates a new database.
+    pub fn prepare() -> DjangoSite {
+        let site = DjangoSite {
+            python: venv().join("bin/python"),
+            dir: TempDir::new("django"),
+        };
+        let migrate = Command::new(&site.python)
             .args(["manage.py", "migrate", "-v0"])
             .current_dir(project_dir())
-            .envs(env.clone())
+            .envs(site.env(None))
             .output()
             .unwrap_or_else(|e| panic!("run manage.py migrate: {e}"));
         assert!(
@@ -80,12 +74,17 @@ impl Django {
             "manage.py migrate failed: {}",
             String::from_utf8_lossy(&migrate.stderr)
         );
-        let log = File::create(dir.path().join("django.log")).expect("create django.log");
-        let child = Command::new(&python)
+        site
+    }
+
+    /// Starts `runserver` on `port`; the project publishes to `publish_addr`.
+    pub fn serve(self, port: u16, publish_addr: SocketAddr) -> Django {
+        let log = File::create(self.dir.path().join("django.log")).expect("create django.log");
+        let child = Command::new(&self.python)
             .args(["manage.py", "runserver", "--noreload"])
             .arg(format!("127.0.0.1:{port}"))
             .current_dir(project_dir())
-            .envs(env)
+            .envs(self.env(Some(publish_addr)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone log handle"))
             .stderr(log)
@@ -94,12 +93,34 @@ impl Django {
         let mut django = Django {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             child,
-            dir,
+            dir: self.dir,
         };
         django.wait_ready();
         django
     }
 
+    /// The environment `tests/django/demo/settings.py` reads.
+    fn env(&self, publish_addr: Option<SocketAddr>) -> Vec<(&'static str, String)> {
+        let db = self.dir.path().join("db.sqlite3");
+        let mut env = vec![
+            ("RINGPIN_DJANGO_DB", db.display().to_string()),
+            ("PYTHONDONTWRITEBYTECODE", "1".to_string()),
+        ];
+        if let Some(addr) = publish_addr {
+            env.push(("RINGPIN_PUBLISH_URI", format!("http://{addr}")));
+        }
+        env
+    }
+}
+
+/// A running `manage.py runserver`.
+pub struct Django {
+    pub addr: SocketAddr,
+    child: Child,
+    dir: TempDir,
+}
+
+impl Django {
     fn wait_ready(&mut self) {
         let deadline = Instant::now() + START_TIMEOUT;
         while TcpStream::connect_timeout(&self.addr, DEADLINE).is_err() {

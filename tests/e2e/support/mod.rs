@@ -87,7 +87,7 @@ pub use client::{
     assert_same_bytes, get, get_request, preview, raw_response, request, Conn, Response, SseClient,
     StreamClient, DEADLINE,
 };
-pub use django::Django;
+pub use django::{Django, DjangoSite};
 pub use files::TempDir;
 pub use proxy::{
     free_port, metric, metrics, parse_metric, publish, publish_ok, publish_request, response_item,
