@@ -144,43 +144,58 @@ fn build_id_item() -> Arc<EncodedItem> {
     Arc::new(encode_item(item))
 }
 
-/// The slow path: every subscriber has a `build-id` filter, so each gets its own chunk.
+/// The slow path: every subscriber has a `build-id` filter. In `deliver_build_id` they all
+/// render the same id (django-eventstream's subscribers of one channel), so equal rewrites
+/// share one encoding; in `deliver_build_id_distinct` every id differs (the worst case).
 fn bench_deliver_filtered(c: &mut Criterion) {
     let item = build_id_item();
     let now = Instant::now();
     let writer = ChunkWriter::new(OverflowPolicy::Drop);
-    let mut group = c.benchmark_group("fanout/deliver_build_id");
-    for subs in SUBSCRIBER_COUNTS {
-        let mut subscriptions = Subscriptions::new();
-        for key in 0..subs {
-            subscriptions.add(CHANNEL, ConnKey(key as u32));
+    for (name, distinct) in [
+        ("deliver_build_id", false),
+        ("deliver_build_id_distinct", true),
+    ] {
+        let mut group = c.benchmark_group(format!("fanout/{name}"));
+        for subs in SUBSCRIBER_COUNTS {
+            let mut subscriptions = Subscriptions::new();
+            for key in 0..subs {
+                subscriptions.add(CHANNEL, ConnKey(key as u32));
+            }
+            let subscribers = subscriptions.subscribers(CHANNEL);
+            let mut state = delivery_state(subs, &item, false);
+            for (at, sink) in state.table.0.iter_mut().enumerate() {
+                let suffix = if distinct {
+                    format!("/{at}")
+                } else {
+                    String::new()
+                };
+                let id_format = format!("{CHANNEL}:%({CHANNEL})s{suffix}");
+                let mut filters = SubscriberFilters::new(vec![("id_format".into(), id_format)]);
+                filters.subscribe(CHANNEL, Some("1".into()), &["build-id".to_string()]);
+                sink.filters = Some(Box::new(filters));
+            }
+            let state = RefCell::new(state);
+            group.throughput(Throughput::Elements(subs as u64));
+            let id = format!("subs={subs}/payload={PAYLOAD_BYTES}B");
+            group.bench_function(id, |b| {
+                b.iter_batched(
+                    || state.borrow_mut().reset(),
+                    |()| {
+                        let state = &mut *state.borrow_mut();
+                        writer.deliver(
+                            &item,
+                            subscribers,
+                            &mut state.table,
+                            now,
+                            &mut state.report,
+                        );
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
         }
-        let subscribers = subscriptions.subscribers(CHANNEL);
-        let mut state = delivery_state(subs, &item, false);
-        for (at, sink) in state.table.0.iter_mut().enumerate() {
-            let meta = vec![(
-                "id_format".to_string(),
-                format!("{CHANNEL}:%({CHANNEL})s/{at}"),
-            )];
-            let mut filters = SubscriberFilters::new(meta);
-            filters.subscribe(CHANNEL, Some("1".into()), &["build-id".to_string()]);
-            sink.filters = Some(Box::new(filters));
-        }
-        let state = RefCell::new(state);
-        group.throughput(Throughput::Elements(subs as u64));
-        let id = format!("subs={subs}/payload={PAYLOAD_BYTES}B");
-        group.bench_function(id, |b| {
-            b.iter_batched(
-                || state.borrow_mut().reset(),
-                |()| {
-                    let state = &mut *state.borrow_mut();
-                    writer.deliver(&item, subscribers, &mut state.table, now, &mut state.report);
-                },
-                BatchSize::PerIteration,
-            )
-        });
+        group.finish();
     }
-    group.finish();
 }
 
 /// Channel names and keys for a table of `TABLE_ENTRIES` subscriptions spread over

@@ -104,6 +104,8 @@ pub struct DeliveryReport {
     pub wake: Vec<ConnKey>,
     /// Connections newly closed for overflowing (`OverflowPolicy::Close`).
     pub overflow_closed: u64,
+    /// The last content a filter rewrote, so equal rewrites share one encoding.
+    rewritten: filtered::RewriteMemo,
 }
 
 impl DeliveryReport {
@@ -114,6 +116,7 @@ impl DeliveryReport {
         self.overflow_closed = 0;
         self.ready.clear();
         self.wake.clear();
+        self.rewritten = filtered::RewriteMemo::default();
     }
 }
 

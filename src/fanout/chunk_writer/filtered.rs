@@ -67,20 +67,21 @@ impl ChunkWriter {
         now: Instant,
         report: &mut DeliveryReport,
     ) {
-        let bytes = match sink.transport {
-            Transport::HttpStreamChunked => encode_chunk(&content),
-            Transport::HttpStreamRaw => Bytes::from(content),
-            Transport::WebSocket => match &item.ws {
-                Some(EncodedWs::Frame { frame, .. }) => reframe(frame, &content),
-                _ => return,
-            },
-            Transport::HttpResponse => {
+        let form = match (sink.transport, &item.ws) {
+            (Transport::HttpResponse, _) => {
                 let Some(rewritten) = with_response_body(item, Bytes::from(content)) else {
                     return;
                 };
                 return self.apply(key, sink, Action::Respond, &rewritten, now, report);
             }
+            (Transport::WebSocket, Some(EncodedWs::Frame { frame, .. })) => {
+                WireForm::Frame(frame.first().copied().unwrap_or(0x81))
+            }
+            (Transport::WebSocket, _) => return,
+            (Transport::HttpStreamChunked, _) => WireForm::Chunk,
+            (Transport::HttpStreamRaw, _) => WireForm::Raw,
         };
+        let bytes = report.rewritten.encode(form, content);
         self.apply(key, sink, Action::Queue(&bytes), item, now, report);
     }
 
@@ -110,6 +111,43 @@ impl ChunkWriter {
             }
         };
         self.apply(key, sink, action, item, now, report);
+    }
+}
+
+/// How rewritten content is framed on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum WireForm {
+    /// An HTTP chunk.
+    Chunk,
+    /// As is (HTTP/1.0 close-delimited).
+    Raw,
+    /// A WebSocket frame with this first byte (FIN and opcode).
+    Frame(u8),
+}
+
+/// The last rewritten content and its encoding. Subscribers whose filters produce the same
+/// content (django-eventstream's subscribers of one channel all render the same id) then
+/// share one `Bytes`, in memory and in the encoding work, as unfiltered subscribers do.
+#[derive(Debug, Default)]
+pub(super) struct RewriteMemo {
+    last: Option<(WireForm, Vec<u8>, Bytes)>,
+}
+
+impl RewriteMemo {
+    /// `content` encoded as `form`, reusing the last encoding when both are equal.
+    fn encode(&mut self, form: WireForm, content: Vec<u8>) -> Bytes {
+        if let Some((last_form, last_content, bytes)) = &self.last {
+            if *last_form == form && *last_content == content {
+                return bytes.clone();
+            }
+        }
+        let bytes = match form {
+            WireForm::Chunk => encode_chunk(&content),
+            WireForm::Raw => Bytes::copy_from_slice(&content),
+            WireForm::Frame(first) => reframe(&[first], &content),
+        };
+        self.last = Some((form, content, bytes.clone()));
+        bytes
     }
 }
 

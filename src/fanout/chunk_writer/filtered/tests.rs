@@ -98,6 +98,39 @@ fn build_id_rewrites_for_the_filtered_subscriber_only() {
 }
 
 #[test]
+fn equal_rewrites_share_one_encoding() {
+    let mut t = table(Transport::HttpStreamChunked);
+    let mut second = SubscriberFilters::new(vec![("id_format".into(), "c:%(c)s".into())]);
+    second.subscribe("c", Some("0".into()), &["build-id".to_string()]);
+    let mut sink = Sink::new(Transport::HttpStreamChunked, 10_000, 100);
+    sink.filters = Some(Box::new(second));
+    t.0.insert(3, sink);
+    let mut report = DeliveryReport::default();
+    let keys = [ConnKey(2), ConnKey(3)];
+    let published = item("1", &[], stream("id: %I\n", None), None);
+    let writer = ChunkWriter::new(OverflowPolicy::Drop);
+    writer.deliver(&published, &keys, &mut t, Instant::now(), &mut report);
+    let front = |key| t.0[&key].queue.front_bytes().map(|b| b.as_ptr());
+    assert_eq!(queued(&t, 3), b"8\r\nid: c:1\n\r\n");
+    assert_eq!(front(2), front(3));
+    // A different rendering, or another framing, is encoded afresh.
+    let mut memo = RewriteMemo::default();
+    let a = memo.encode(WireForm::Chunk, b"a".to_vec());
+    let again = memo.encode(WireForm::Chunk, b"a".to_vec());
+    let raw = memo.encode(WireForm::Raw, b"a".to_vec());
+    let b = memo.encode(WireForm::Raw, b"b".to_vec());
+    assert_eq!(a.as_ptr(), again.as_ptr());
+    assert_eq!(
+        (a.as_ref(), raw.as_ref(), b.as_ref()),
+        (&b"1\r\na\r\n"[..], &b"a"[..], &b"b"[..])
+    );
+    assert_eq!(
+        memo.encode(WireForm::Frame(0x82), b"b".to_vec()).as_ref(),
+        b"\x82\x01b"
+    );
+}
+
+#[test]
 fn unchanged_content_keeps_the_shared_bytes_for_filtered_subscribers_too() {
     let mut t = table(Transport::HttpStreamChunked);
     let published = item("1", &[], stream("no directive\n", None), None);
