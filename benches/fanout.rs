@@ -15,6 +15,7 @@ use ringpin::fanout::{
     ChunkWriter, ConnKey, DeliveryReport, OverflowPolicy, PushOutcome, Sink, SinkTable,
     Subscriptions, Transport,
 };
+use ringpin::grip::SubscriberFilters;
 use ringpin::limits::{OUTBOUND_BYTES_MAX_DEFAULT, OUTBOUND_ITEMS_MAX_DEFAULT};
 use ringpin::publish::{encode_item, parse_items, EncodedItem, EncodedStream};
 use std::cell::RefCell;
@@ -108,6 +109,72 @@ fn bench_deliver(c: &mut Criterion) {
             }
             let subscribers = subscriptions.subscribers(CHANNEL);
             let state = RefCell::new(delivery_state(subs, &item, half_full));
+            group.throughput(Throughput::Elements(subs as u64));
+            let id = format!("subs={subs}/payload={PAYLOAD_BYTES}B");
+            group.bench_function(id, |b| {
+                b.iter_batched(
+                    || state.borrow_mut().reset(),
+                    |()| {
+                        let state = &mut *state.borrow_mut();
+                        writer.deliver(
+                            &item,
+                            subscribers,
+                            &mut state.table,
+                            now,
+                            &mut state.report,
+                        );
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+        }
+        group.finish();
+    }
+}
+
+/// A 128-byte `http-stream` item in django-eventstream's shape: `id: %I` for build-id.
+fn build_id_item() -> Arc<EncodedItem> {
+    let filler = String::from_utf8(common::payload(PAYLOAD_BYTES - 12)).expect("ASCII filler");
+    let body = format!(
+        r#"{{"items": [{{"channel": "{CHANNEL}", "id": "2", "prev-id": "1", "formats": {{"http-stream": {{"content": "id: %I\ndata: {filler}", "content-filters": ["build-id"]}}}}}}]}}"#
+    );
+    let item = parse_items(body.as_bytes())
+        .expect("a valid publish body")
+        .remove(0);
+    Arc::new(encode_item(item))
+}
+
+/// The slow path: every subscriber has a `build-id` filter. In `deliver_build_id` they all
+/// render the same id (django-eventstream's subscribers of one channel), so equal rewrites
+/// share one encoding; in `deliver_build_id_distinct` every id differs (the worst case).
+fn bench_deliver_filtered(c: &mut Criterion) {
+    let item = build_id_item();
+    let now = Instant::now();
+    let writer = ChunkWriter::new(OverflowPolicy::Drop);
+    for (name, distinct) in [
+        ("deliver_build_id", false),
+        ("deliver_build_id_distinct", true),
+    ] {
+        let mut group = c.benchmark_group(format!("fanout/{name}"));
+        for subs in SUBSCRIBER_COUNTS {
+            let mut subscriptions = Subscriptions::new();
+            for key in 0..subs {
+                subscriptions.add(CHANNEL, ConnKey(key as u32));
+            }
+            let subscribers = subscriptions.subscribers(CHANNEL);
+            let mut state = delivery_state(subs, &item, false);
+            for (at, sink) in state.table.0.iter_mut().enumerate() {
+                let suffix = if distinct {
+                    format!("/{at}")
+                } else {
+                    String::new()
+                };
+                let id_format = format!("{CHANNEL}:%({CHANNEL})s{suffix}");
+                let mut filters = SubscriberFilters::new(vec![("id_format".into(), id_format)]);
+                filters.subscribe(CHANNEL, Some("1".into()), &["build-id".to_string()]);
+                sink.filters = Some(Box::new(filters));
+            }
+            let state = RefCell::new(state);
             group.throughput(Throughput::Elements(subs as u64));
             let id = format!("subs={subs}/payload={PAYLOAD_BYTES}B");
             group.bench_function(id, |b| {
@@ -260,7 +327,7 @@ fn bench_subscriptions_steady(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = common::config();
-    targets = bench_deliver, bench_subscriptions_bulk, bench_subscriptions_steady
+    targets = bench_deliver, bench_deliver_filtered, bench_subscriptions_bulk, bench_subscriptions_steady
 }
 
 fn main() {

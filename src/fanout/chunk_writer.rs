@@ -8,10 +8,12 @@
 //! a channel, so its per-subscriber body is a handle clone (`Bytes::clone` is a refcount bump)
 //! and a queue push. One slow subscriber costs one refused push; it never delays the next.
 //! Socket writes happen afterwards, in `shard::direct_send`, for the connections listed in
-//! `DeliveryReport::ready`.
+//! `DeliveryReport::ready`. A subscriber with filters (`Sink::filters`) takes the slow path in
+//! `filtered.rs` instead; the only cost to everyone else is one `is_some` test.
 
 use super::outbound::{OutboundQueue, PushOutcome};
 use super::subscriptions::ConnKey;
+use crate::grip::filter::SubscriberFilters;
 use crate::publish::format::{EncodedItem, EncodedStream, EncodedWs};
 use crate::publish::item::HttpResponseFormat;
 use bytes::Bytes;
@@ -58,6 +60,9 @@ pub struct Sink {
     pub overflowed: bool,
     /// When an item was last queued; keep-alive timers restart from it.
     pub last_queued: Option<Instant>,
+    /// Metadata and per-channel filters, only for subscribers with filters (PUSHPIN.md
+    /// §2.5); `None` keeps the connection on the shared-bytes path.
+    pub filters: Option<Box<SubscriberFilters>>,
 }
 
 impl Sink {
@@ -70,6 +75,7 @@ impl Sink {
             close_after_flush: false,
             overflowed: false,
             last_queued: None,
+            filters: None,
         }
     }
 
@@ -98,6 +104,8 @@ pub struct DeliveryReport {
     pub wake: Vec<ConnKey>,
     /// Connections newly closed for overflowing (`OverflowPolicy::Close`).
     pub overflow_closed: u64,
+    /// The last content a filter rewrote, so equal rewrites share one encoding.
+    rewritten: filtered::RewriteMemo,
 }
 
 impl DeliveryReport {
@@ -108,6 +116,7 @@ impl DeliveryReport {
         self.overflow_closed = 0;
         self.ready.clear();
         self.wake.clear();
+        self.rewritten = filtered::RewriteMemo::default();
     }
 }
 
@@ -117,6 +126,7 @@ pub struct ChunkWriter {
     policy: OverflowPolicy,
 }
 
+/// What one subscriber gets for one item.
 enum Action<'a> {
     Queue(&'a Bytes),
     QueueThenClose(&'a Bytes),
@@ -146,23 +156,48 @@ impl ChunkWriter {
             if sink.is_closing() {
                 continue;
             }
-            match action_for(sink.transport, item) {
-                Action::Queue(bytes) => self.queue(key, sink, bytes, now, report),
-                Action::QueueThenClose(bytes) => {
-                    sink.close_after_flush = true;
-                    if sink.queue.push_unbounded(bytes.clone()) == PushOutcome::BecameReady {
-                        report.ready.push(key);
-                    }
-                    report.wake.push(key);
-                    report.delivered += 1;
-                }
-                Action::Respond => {
-                    sink.pending_response = Some(Arc::clone(item));
-                    report.wake.push(key);
-                    report.delivered += 1;
-                }
-                Action::Nothing => {}
+            if sink.filters.is_some() {
+                self.deliver_filtered(key, sink, item, now, report);
+                continue;
             }
+            self.apply(
+                key,
+                sink,
+                action_for(sink.transport, item),
+                item,
+                now,
+                report,
+            );
+        }
+    }
+
+    /// Carries out `action` for one subscriber; a long-poll is handed `item`.
+    #[inline]
+    fn apply(
+        &self,
+        key: ConnKey,
+        sink: &mut Sink,
+        action: Action<'_>,
+        item: &Arc<EncodedItem>,
+        now: Instant,
+        report: &mut DeliveryReport,
+    ) {
+        match action {
+            Action::Queue(bytes) => self.queue(key, sink, bytes, now, report),
+            Action::QueueThenClose(bytes) => {
+                sink.close_after_flush = true;
+                if sink.queue.push_unbounded(bytes.clone()) == PushOutcome::BecameReady {
+                    report.ready.push(key);
+                }
+                report.wake.push(key);
+                report.delivered += 1;
+            }
+            Action::Respond => {
+                sink.pending_response = Some(Arc::clone(item));
+                report.wake.push(key);
+                report.delivered += 1;
+            }
+            Action::Nothing => {}
         }
     }
 
@@ -226,6 +261,8 @@ fn action_for(transport: Transport, item: &EncodedItem) -> Action<'_> {
 }
 
 static EMPTY: Bytes = Bytes::new();
+
+mod filtered;
 
 #[cfg(test)]
 mod tests;

@@ -9,7 +9,7 @@ use super::hold::{hold_response, hold_stream, HoldEnd};
 use super::{proxy, test_target, ShardContext};
 use crate::config::{Proto, Route, Target};
 use crate::fanout::Transport;
-use crate::grip::{parse_instruction, ClientResponse, HoldMode};
+use crate::grip::{parse_instruction, ClientResponse, HoldMode, SubscriberFilters};
 use crate::http::{
     encode_chunk, encode_response_head, parse_request, BodyDecoder, BodyKind, HeadLimits, Headers,
     RequestHead, ResponseHead, Version,
@@ -240,16 +240,28 @@ pub async fn accept_grip(
         .map(|c| c.name.clone())
         .collect();
     let version = req.head.version;
+    let filters =
+        SubscriberFilters::for_hold(&instruction.meta, &instruction.channels).map(Box::new);
     let end = match instruction.hold {
         None => {
-            let bytes = encode_full_response(&instruction.response, version, req.keep_alive);
+            // Content filters apply to a relayed GRIP response too (PUSHPIN.md §2.2); on an
+            // error its body is empty, as Pushpin ends it at once.
+            let (response, _) =
+                filter_initial_body(ctx, target, instruction.response, filters.as_deref());
+            let bytes = encode_full_response(&response, version, req.keep_alive);
             return match conn.write_all(&bytes).await {
                 Ok(()) if req.keep_alive => Next::KeepAlive,
                 _ => Next::Close,
             };
         }
         Some(HoldMode::Stream) => {
-            let (transport, initial) = stream_start(&instruction.response, version);
+            let (response, failed) =
+                filter_initial_body(ctx, target, instruction.response, filters.as_deref());
+            let (transport, initial) = stream_start(&response, version);
+            if failed {
+                // Pushpin sends the head, then ends the body at once.
+                return write_failed_stream(conn, transport, initial).await;
+            }
             hold_stream(
                 ctx,
                 conn,
@@ -257,6 +269,7 @@ pub async fn accept_grip(
                 initial,
                 channels,
                 instruction.keep_alive,
+                filters,
             )
             .await
         }
@@ -270,6 +283,7 @@ pub async fn accept_grip(
                 timeout,
                 version,
                 req.keep_alive,
+                filters,
             )
             .await
         }
@@ -278,6 +292,36 @@ pub async fn accept_grip(
         HoldEnd::Complete if req.keep_alive => Next::KeepAlive,
         _ => Next::Close,
     }
+}
+
+/// The initial response of a stream (or the whole of a relayed GRIP response) with its
+/// response filters (`build-id`) applied, and whether they failed (then the body is empty).
+fn filter_initial_body(
+    ctx: &ShardContext,
+    target: &str,
+    mut response: ClientResponse,
+    filters: Option<&SubscriberFilters>,
+) -> (ClientResponse, bool) {
+    match filters.map(|f| f.on_response_body(&response.body)) {
+        Some(Ok(Some(body))) => response.body = Bytes::from(body),
+        Some(Err(err)) => {
+            log::info!("shard={} {target}: filter error: {err}", ctx.id.0);
+            response.body = Bytes::new();
+            return (response, true);
+        }
+        Some(Ok(None)) | None => {}
+    }
+    (response, false)
+}
+
+/// Writes a stream's head and ends its body at once (its initial body failed a filter).
+async fn write_failed_stream(conn: &mut Conn, transport: Transport, initial: Vec<Bytes>) -> Next {
+    let mut bytes: Vec<u8> = initial.concat();
+    if transport == Transport::HttpStreamChunked {
+        bytes.extend_from_slice(crate::http::LAST_CHUNK);
+    }
+    let _ = conn.write_all(&bytes).await;
+    Next::Close
 }
 
 /// The head and first body bytes of a stream hold, and how the rest is framed: chunked for

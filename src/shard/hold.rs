@@ -8,7 +8,7 @@
 use super::direct_send::{self, FlushOutcome};
 use super::{HeldGuard, ShardContext};
 use crate::fanout::Transport;
-use crate::grip::{merge_published, ClientResponse, KeepAlive, KeepAliveMode};
+use crate::grip::{merge_published, ClientResponse, KeepAlive, KeepAliveMode, SubscriberFilters};
 use crate::http::{encode_chunk, Version};
 use crate::netio::Conn;
 use bytes::Bytes;
@@ -78,7 +78,7 @@ fn next_step(ctx: &ShardContext, guard: &HeldGuard) -> Next {
 }
 
 /// Holds a stream: `initial` (head and first body bytes) is written first, then every item
-/// published to `channels`, with keep-alives in between.
+/// published to `channels`, with keep-alives in between; `filters` apply per item.
 pub async fn hold_stream(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
@@ -86,8 +86,10 @@ pub async fn hold_stream(
     initial: Vec<Bytes>,
     channels: Vec<String>,
     keep_alive: Option<KeepAlive>,
+    filters: Option<Box<SubscriberFilters>>,
 ) -> HoldEnd {
     let mut sink = ctx.new_sink(transport);
+    sink.filters = filters;
     for bytes in initial {
         sink.queue.push_unbounded(bytes);
     }
@@ -263,6 +265,7 @@ fn queue_and_flush(ctx: &ShardContext, guard: &HeldGuard, bytes: Bytes) {
 
 /// Holds a long-poll until an `http-response` item arrives or `timeout` passes, then writes
 /// the published response (merged into `original`) or `original` itself.
+#[allow(clippy::too_many_arguments)]
 pub async fn hold_response(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
@@ -271,10 +274,12 @@ pub async fn hold_response(
     timeout: Duration,
     version: Version,
     keep_alive: bool,
+    filters: Option<Box<SubscriberFilters>>,
 ) -> HoldEnd {
     conn.shrink();
     let _ = conn.set_read_timeout(None);
-    let sink = ctx.new_sink(Transport::HttpResponse);
+    let mut sink = ctx.new_sink(Transport::HttpResponse);
+    sink.filters = filters;
     let guard = ctx.register_hold(conn.stream.as_raw_fd(), sink, channels);
     ctx.counters.held_responses.add(1);
     let deadline = Instant::now() + timeout;

@@ -14,6 +14,8 @@
 
 mod support;
 
+mod django_eventstream;
+mod filters;
 mod grip_edges;
 mod malformed_input;
 mod memory_bound;

@@ -100,3 +100,13 @@ fn xff_rules_truncate_then_append() {
         "no rules: untouched"
     );
 }
+
+#[test]
+fn grip_feature_lists_every_filter_ringpin_implements() {
+    let listed: Vec<&str> = GRIP_FEATURES.split(", ").collect();
+    assert_eq!(listed.first(), Some(&"status"));
+    for filter in crate::grip::Filter::ALL {
+        let feature = format!("filter:{}", filter.name());
+        assert!(listed.contains(&feature.as_str()), "{feature} missing");
+    }
+}

@@ -31,6 +31,11 @@ impl TempDir {
         TempDir { path }
     }
 
+    /// The directory itself.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Writes `name` in this directory (atomically) and returns its path.
     pub fn write(&self, name: &str, contents: &str) -> PathBuf {
         let path = self.path.join(name);

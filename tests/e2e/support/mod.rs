@@ -1,6 +1,7 @@
 //! Support for the black-box suite: the ringpin process (`proxy.rs`), a scripted GRIP origin
-//! (`backend.rs`), raw HTTP clients with deadlines (`client.rs`) and the routes/conf files a
-//! test hands to ringpin (`files.rs`).
+//! (`backend.rs`), raw HTTP clients with deadlines (`client.rs`), the routes/conf files a
+//! test hands to ringpin (`files.rs`), and the real Django origin of `tests/django/`
+//! (`django.rs`).
 //!
 //! This doc is the contract between the suite and the server. The server implements exactly
 //! what is written here; a change on either side changes this text first.
@@ -77,6 +78,7 @@
 
 mod backend;
 mod client;
+mod django;
 mod files;
 mod proxy;
 
@@ -85,6 +87,7 @@ pub use client::{
     assert_same_bytes, get, get_request, preview, raw_response, request, Conn, Response, SseClient,
     StreamClient, DEADLINE,
 };
+pub use django::{Django, DjangoSite};
 pub use files::TempDir;
 pub use proxy::{
     free_port, metric, metrics, parse_metric, publish, publish_ok, publish_request, response_item,

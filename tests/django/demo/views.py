@@ -1,0 +1,21 @@
+"""Views the test calls on Django directly (not through ringpin) to publish and to kick."""
+from django.http import HttpResponse
+from django_eventstream import send_event
+from django_eventstream.eventstream import channel_permission_changed
+
+from .channels import DENIED
+
+
+def send(request):
+    """GET /send/?channel=C&text=T: one stored event of type "message", published at once."""
+    channel = request.GET["channel"]
+    send_event(channel, "message", {"text": request.GET["text"]}, async_publish=False)
+    return HttpResponse("sent\n", content_type="text/plain")
+
+
+def kick(request):
+    """GET /kick/?channel=C: revoke read access to C, which kicks every anonymous stream on it."""
+    channel = request.GET["channel"]
+    DENIED.add(channel)
+    channel_permission_changed(None, channel)
+    return HttpResponse("kicked\n", content_type="text/plain")
