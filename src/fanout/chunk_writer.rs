@@ -11,6 +11,7 @@
 //! `DeliveryReport::ready`.
 
 use super::outbound::{OutboundQueue, PushOutcome};
+use super::recovery::{Recovery, Verdict};
 use super::subscriptions::ConnKey;
 use crate::publish::format::{EncodedItem, EncodedStream, EncodedWs};
 use crate::publish::item::HttpResponseFormat;
@@ -58,6 +59,10 @@ pub struct Sink {
     pub overflowed: bool,
     /// When an item was last queued; keep-alive timers restart from it.
     pub last_queued: Option<Instant>,
+    /// Id tracking and refetch state, only for holds that can go back to their origin
+    /// (response holds, stream holds with a next link); `None` keeps delivery on the plain
+    /// path.
+    pub recovery: Option<Box<Recovery>>,
 }
 
 impl Sink {
@@ -70,6 +75,7 @@ impl Sink {
             close_after_flush: false,
             overflowed: false,
             last_queued: None,
+            recovery: None,
         }
     }
 
@@ -145,6 +151,18 @@ impl ChunkWriter {
             };
             if sink.is_closing() {
                 continue;
+            }
+            if let Some(recovery) = sink.recovery.as_deref_mut() {
+                let verdict = recovery.on_item(sink.transport, item);
+                report.dropped += std::mem::take(&mut recovery.refused);
+                match verdict {
+                    Verdict::Deliver => {}
+                    Verdict::Held => continue,
+                    Verdict::Wake => {
+                        report.wake.push(key);
+                        continue;
+                    }
+                }
             }
             match action_for(sink.transport, item) {
                 Action::Queue(bytes) => self.queue(key, sink, bytes, now, report),

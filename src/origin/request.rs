@@ -9,9 +9,9 @@ use crate::http::{Headers, RequestHead, Version};
 use std::net::IpAddr;
 
 /// The `Grip-Feature` value: only the GRIP features ringpin implements. Pushpin 1.36 also
-/// lists `session, link:next` and the `filter:*` names; each is added here when it is built,
-/// so a backend never relies on a feature that is not there.
-pub const GRIP_FEATURES: &str = "status";
+/// lists `session` and the `filter:*` names; each is added here when it is built, so a
+/// backend never relies on a feature that is not there.
+pub const GRIP_FEATURES: &str = "status, link:next";
 
 /// Request headers never forwarded to an origin. `Content-Length` is re-set from the body
 /// ringpin actually sends.

@@ -6,7 +6,7 @@
 //! an await.
 
 use super::hold::{hold_response, hold_stream, HoldEnd};
-use super::{proxy, test_target, ShardContext};
+use super::{next_link, proxy, test_target, ShardContext};
 use crate::config::{Proto, Route, Target};
 use crate::fanout::Transport;
 use crate::grip::{parse_instruction, ClientResponse, HoldMode};
@@ -52,6 +52,29 @@ pub struct ClientRequest {
     pub peer: SocketAddr,
     /// Whether the client wants the connection kept open.
     pub keep_alive: bool,
+}
+
+/// A GRIP response from an origin (or the built-in test target), body read.
+#[derive(Debug)]
+pub struct GripAnswer {
+    /// Who answered, for logs (`host:port` or `test`).
+    pub target: String,
+    /// The status code.
+    pub status: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// The response headers.
+    pub headers: Headers,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+/// What one GRIP answer led to.
+enum Accepted {
+    /// The request is finished.
+    Done(Next),
+    /// A long-poll must be re-requested with these `(channel, last id)` for `Grip-Last`.
+    Refetch(Vec<(String, String)>),
 }
 
 /// Serves one client connection until it closes.
@@ -150,7 +173,7 @@ async fn handle_request(
         let text = format!("No route for host: {host}\n");
         return respond_error(ctx, conn, &head, 502, &text, keep_alive).await;
     };
-    let req = ClientRequest {
+    let mut req = ClientRequest {
         head,
         host,
         body,
@@ -162,11 +185,8 @@ async fn handle_request(
     };
     let next = match route.targets.first() {
         Some(Target::Test) => {
-            let (status, reason, headers, body) = test_target::respond(&req.head);
-            accept_grip(
-                ctx, conn, &req, route, "test", status, &reason, &headers, body,
-            )
-            .await
+            let answer = test_target::answer(&req.head);
+            accept_grip(ctx, conn, &mut req, route, answer).await
         }
         Some(Target::Http(_)) => proxy::forward(ctx, conn, route, &mut { req }).await,
         None => {
@@ -180,28 +200,53 @@ async fn handle_request(
     next
 }
 
-/// Acts on a GRIP response: `status`/`reason`/`headers`/`body` came from `target`.
-#[allow(clippy::too_many_arguments)]
+/// Acts on a GRIP answer, and on the answers to the re-requests a long-poll makes when it
+/// must recover (a `prev-id` gap, a `hint`, `/recover`, the first-subscription update:
+/// PUSHPIN.md §3.4, §3.8, §4). Each re-request is caused by one event, so this loop is
+/// bounded by what is published.
 pub async fn accept_grip(
+    ctx: &Rc<ShardContext>,
+    conn: &mut Conn,
+    req: &mut ClientRequest,
+    route: &Route,
+    mut answer: GripAnswer,
+) -> Next {
+    loop {
+        let last_ids = match accept_once(ctx, conn, req, route, answer).await {
+            Accepted::Done(next) => return next,
+            Accepted::Refetch(last_ids) => last_ids,
+        };
+        answer = match next_link::refetch_request(ctx, conn, req, route, &last_ids).await {
+            Ok(answer) => answer,
+            Err(next) => return next,
+        };
+    }
+}
+
+/// Acts on one GRIP answer.
+async fn accept_once(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
     req: &ClientRequest,
     route: &Route,
-    target: &str,
-    status: u16,
-    reason: &str,
-    headers: &Headers,
-    body: Bytes,
-) -> Next {
+    answer: GripAnswer,
+) -> Accepted {
+    let GripAnswer {
+        target,
+        status,
+        reason,
+        headers,
+        body,
+    } = answer;
     if !req.body_complete {
         let text = "Request too large to accept GRIP instruct.\n";
-        return respond_error(ctx, conn, &req.head, 400, text, false).await;
+        return Accepted::Done(respond_error(ctx, conn, &req.head, 400, text, false).await);
     }
     let subscriptions_max = ctx.config.connection_subscriptions_max;
     let instruction = match parse_instruction(
         status,
-        reason,
-        headers,
+        &reason,
+        &headers,
         body,
         &route.prefix,
         subscriptions_max,
@@ -217,7 +262,8 @@ pub async fn accept_grip(
             } else {
                 ORIGIN_ERROR_TEXT.to_owned()
             };
-            return respond_error(ctx, conn, &req.head, 502, &text, req.keep_alive).await;
+            let next = respond_error(ctx, conn, &req.head, 502, &text, req.keep_alive).await;
+            return Accepted::Done(next);
         }
     };
     if instruction.channels_dropped > 0 {
@@ -234,19 +280,27 @@ pub async fn accept_grip(
         instruction.response.status,
         instruction.response.body.len(),
     );
+    let version = req.head.version;
+    if instruction.next_link.is_some() && instruction.hold != Some(HoldMode::Response) {
+        return Accepted::Done(
+            match next_link::hold_linked_stream(ctx, conn, req, route, instruction).await {
+                HoldEnd::Complete if req.keep_alive => Next::KeepAlive,
+                _ => Next::Close,
+            },
+        );
+    }
     let channels: Vec<String> = instruction
         .channels
         .iter()
         .map(|c| c.name.clone())
         .collect();
-    let version = req.head.version;
     let end = match instruction.hold {
         None => {
             let bytes = encode_full_response(&instruction.response, version, req.keep_alive);
-            return match conn.write_all(&bytes).await {
+            return Accepted::Done(match conn.write_all(&bytes).await {
                 Ok(()) if req.keep_alive => Next::KeepAlive,
                 _ => Next::Close,
-            };
+            });
         }
         Some(HoldMode::Stream) => {
             let (transport, initial) = stream_start(&instruction.response, version);
@@ -266,7 +320,7 @@ pub async fn accept_grip(
                 ctx,
                 conn,
                 &instruction.response,
-                channels,
+                &instruction.channels,
                 timeout,
                 version,
                 req.keep_alive,
@@ -275,14 +329,15 @@ pub async fn accept_grip(
         }
     };
     match end {
-        HoldEnd::Complete if req.keep_alive => Next::KeepAlive,
-        _ => Next::Close,
+        HoldEnd::Complete if req.keep_alive => Accepted::Done(Next::KeepAlive),
+        HoldEnd::Refetch(last_ids) => Accepted::Refetch(last_ids),
+        _ => Accepted::Done(Next::Close),
     }
 }
 
 /// The head and first body bytes of a stream hold, and how the rest is framed: chunked for
 /// HTTP/1.1 (with Pushpin's `Connection: Transfer-Encoding` quirk), close-delimited for 1.0.
-fn stream_start(response: &ClientResponse, version: Version) -> (Transport, Vec<Bytes>) {
+pub(super) fn stream_start(response: &ClientResponse, version: Version) -> (Transport, Vec<Bytes>) {
     let mut headers = response.headers.clone();
     let (transport, first) = if version == Version::Http11 {
         headers.push("Transfer-Encoding", &b"chunked"[..]);

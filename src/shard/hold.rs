@@ -8,7 +8,7 @@
 use super::direct_send::{self, FlushOutcome};
 use super::{HeldGuard, ShardContext};
 use crate::fanout::Transport;
-use crate::grip::{merge_published, ClientResponse, KeepAlive, KeepAliveMode};
+use crate::grip::{merge_published, ChannelSub, ClientResponse, KeepAlive, KeepAliveMode};
 use crate::http::{encode_chunk, Version};
 use crate::netio::Conn;
 use bytes::Bytes;
@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 const HELD_READ_BYTES_MAX: usize = crate::limits::CLIENT_HEAD_BYTES_MAX;
 
 /// How a hold ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HoldEnd {
     /// The response is complete; the connection may serve another request.
     Complete,
@@ -31,6 +31,11 @@ pub enum HoldEnd {
     Close,
     /// The client went away or the socket failed.
     Gone,
+    /// The hold's `Recovery` wants the origin asked again (a gap, a hint, `/recover`, a
+    /// refresh). A long-poll has been unregistered and carries its `(channel, last id)`
+    /// pairs for `Grip-Last`; a stream is still registered and carries none (its driver
+    /// reads them from the registration).
+    Refetch(Vec<(String, String)>),
 }
 
 enum Event {
@@ -54,6 +59,7 @@ async fn timer_or_never(after: Option<Duration>) -> Event {
 enum Next {
     Failed,
     Overflowed,
+    Refetch,
     Closed,
     Write(Bytes),
     Idle,
@@ -72,6 +78,14 @@ fn next_step(ctx: &ShardContext, guard: &HeldGuard) -> Next {
         Next::Write(front)
     } else if entry.sink.close_after_flush {
         Next::Closed
+    } else if entry
+        .sink
+        .recovery
+        .as_ref()
+        .is_some_and(|r| r.wanted.is_some())
+    {
+        // After the queue is written: a link answer is appended to what came before it.
+        Next::Refetch
     } else {
         Next::Idle
     }
@@ -106,7 +120,8 @@ pub async fn hold_stream(
     end
 }
 
-async fn stream_loop(
+/// Runs a registered stream hold until it ends or its `Recovery` wants a refetch.
+pub(super) async fn stream_loop(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
     guard: &HeldGuard,
@@ -135,6 +150,7 @@ async fn stream_loop(
                 );
                 return HoldEnd::Close;
             }
+            Next::Refetch => return HoldEnd::Refetch(Vec::new()),
             Next::Closed => {
                 return if transport == Transport::HttpStreamChunked {
                     HoldEnd::Complete
@@ -224,7 +240,7 @@ fn jittered(timeout: Duration) -> Duration {
 }
 
 /// A cheap xorshift step; keep-alive jitter needs spread, not quality.
-fn fastrand_u64(seed: u64) -> u64 {
+pub(super) fn fastrand_u64(seed: u64) -> u64 {
     thread_local!(static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0x9E37_79B9_7F4A_7C15) });
     STATE.with(|s| {
         let mut x = s.get() ^ seed;
@@ -267,15 +283,18 @@ pub async fn hold_response(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
     original: &ClientResponse,
-    channels: Vec<String>,
+    channels: &[ChannelSub],
     timeout: Duration,
     version: Version,
     keep_alive: bool,
 ) -> HoldEnd {
     conn.shrink();
     let _ = conn.set_read_timeout(None);
-    let sink = ctx.new_sink(Transport::HttpResponse);
-    let guard = ctx.register_hold(conn.stream.as_raw_fd(), sink, channels);
+    let mut sink = ctx.new_sink(Transport::HttpResponse);
+    sink.recovery = Some(Box::new(super::recovery::recovery_for(channels, 0)));
+    let names = channels.iter().map(|c| c.name.clone()).collect();
+    let guard = ctx.register_hold(conn.stream.as_raw_fd(), sink, names);
+    let mut refetch = None;
     ctx.counters.held_responses.add(1);
     let deadline = Instant::now() + timeout;
     let mut read_buf = [0u8; 256];
@@ -304,6 +323,12 @@ pub async fn hold_response(
                 if entry.sink.close_after_flush {
                     break Some(original.clone());
                 }
+                if let Some(recovery) = entry.sink.recovery.as_deref() {
+                    if recovery.wanted.is_some() {
+                        refetch = Some(recovery.last_ids());
+                        break None;
+                    }
+                }
             }
             Event::Read(Ok(0)) | Event::Read(Err(_)) | Event::Wrote(_) => break None,
             Event::Read(Ok(n)) => {
@@ -319,7 +344,7 @@ pub async fn hold_response(
     drop(guard);
     let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
     let Some(response) = response else {
-        return HoldEnd::Gone;
+        return refetch.map_or(HoldEnd::Gone, HoldEnd::Refetch);
     };
     let bytes = super::client_http::encode_full_response(&response, version, keep_alive);
     match conn.write_all(&bytes).await {

@@ -1,0 +1,168 @@
+//! GRIP Next links (PUSHPIN.md §5.3): a chain of no-hold answers is one client response; a
+//! link is resolved against the client's URL and fetched through the route with no client
+//! headers; a stream with a gap fetches its link with `Grip-Last` and appends the answer; a
+//! `hint` makes a stream fetch its link; the link's `timeout` refreshes it.
+
+use serde_json::json;
+
+use crate::support::{publish_ok, wait_subscribed, Backend, BackendResponse, Proxy, StreamClient};
+
+/// Waits until the origin has received a request whose path starts with `prefix`.
+fn wait_for_request(backend: &Backend, prefix: &str) -> crate::support::BackendRequest {
+    let deadline = std::time::Instant::now() + crate::support::DEADLINE;
+    loop {
+        if let Some(found) = backend
+            .requests()
+            .into_iter()
+            .find(|r| r.path.starts_with(prefix))
+        {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no request for {prefix}; got {:?}",
+            backend
+                .requests()
+                .iter()
+                .map(|r| r.path.clone())
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// One `http-stream` item with `id`, `prev-id` and `content`.
+fn seq_item(channel: &str, id: &str, prev_id: &str, content: &str) -> String {
+    json!({ "items": [ {
+        "channel": channel, "id": id, "prev-id": prev_id,
+        "formats": { "http-stream": { "content": content } },
+    } ] })
+    .to_string()
+}
+
+#[test]
+fn a_chain_of_next_links_a_b_c_is_one_concatenated_response() {
+    let backend = Backend::start(|req| match req.path.as_str() {
+        "/dir/a" => BackendResponse::text(200, "part1\n").header("Grip-Link", "<b?x=1>; rel=next"),
+        "/dir/b?x=1" => BackendResponse::text(200, "part2\n")
+            .header("Grip-Link", "</c#frag>; rel=next")
+            .chunked(),
+        "/c" => BackendResponse::text(200, "part3\n"),
+        _ => BackendResponse::text(404, "unexpected\n"),
+    });
+    let proxy = Proxy::start(backend.port(), &[]);
+
+    let mut client = StreamClient::open_with(proxy.addr, "/dir/a", &[("X-Client", "secret")]);
+
+    assert_eq!(client.head().status, 200);
+    assert!(
+        client.head().grip_headers().is_empty(),
+        "{:?}",
+        client.head()
+    );
+    assert_eq!(client.read_until("part3\n"), "part1\npart2\npart3\n");
+    client.expect_end();
+    let paths: Vec<String> = backend.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/dir/a", "/dir/b?x=1", "/c"]);
+    let link_request = &backend.requests()[1];
+    assert_eq!(link_request.method, "GET");
+    assert_eq!(
+        link_request.header("X-Client"),
+        None,
+        "no client headers on a link"
+    );
+    assert!(
+        link_request.header("Grip-Sig").is_some(),
+        "routed internally, signed"
+    );
+    let features = link_request.header("Grip-Feature").unwrap_or_default();
+    assert!(features.contains("link:next"), "{features}");
+}
+
+#[test]
+fn a_stream_gap_fetches_the_next_link_with_grip_last_and_appends_its_body() {
+    let backend = Backend::start(|req| match req.path.as_str() {
+        "/next" => BackendResponse::stream_hold("g; prev-id=3", "recovered three\n")
+            .header("Grip-Link", "</next>; rel=next"),
+        _ => BackendResponse::stream_hold("g; prev-id=1", "start\n")
+            .header("Grip-Link", "</next>; rel=next"),
+    });
+    let args = [
+        "--message-wait",
+        "100",
+        "--update-on-first-subscription",
+        "false",
+    ];
+    let proxy = Proxy::start(backend.port(), &args);
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(client.read_until("start\n"), "start\n");
+    wait_subscribed(&proxy, 1);
+
+    publish_ok(&proxy, &seq_item("g", "2", "1", "two\n"));
+    assert_eq!(client.read_until("two\n"), "two\n");
+    // Id 3 is never published: 4 is released after message_wait and is a gap for the stream.
+    publish_ok(&proxy, &seq_item("g", "4", "3", "four\n"));
+
+    assert_eq!(client.read_until("four\n"), "recovered three\nfour\n");
+    let link = wait_for_request(&backend, "/next");
+    assert_eq!(link.headers_named("Grip-Last"), ["g; last-id=2"]);
+    publish_ok(&proxy, &seq_item("g", "5", "4", "five\n"));
+    assert_eq!(client.read_until("five\n"), "five\n");
+}
+
+#[test]
+fn a_hint_makes_a_stream_fetch_its_next_link() {
+    let backend = Backend::start(|req| match req.path.as_str() {
+        "/more" => {
+            BackendResponse::stream_hold("h", "hinted\n").header("Grip-Link", "</more>; rel=next")
+        }
+        _ => BackendResponse::stream_hold("h", "start\n").header("Grip-Link", "</more>; rel=next"),
+    });
+    let proxy = Proxy::start(backend.port(), &["--update-on-first-subscription", "false"]);
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(client.read_until("start\n"), "start\n");
+    wait_subscribed(&proxy, 1);
+
+    let hint = json!({ "items": [ { "channel": "h", "formats": { "http-stream": { "action": "hint" } } } ] });
+    publish_ok(&proxy, &hint.to_string());
+
+    assert_eq!(client.read_until("hinted\n"), "hinted\n");
+    assert_eq!(wait_for_request(&backend, "/more").method, "GET");
+}
+
+#[test]
+fn a_link_timeout_refreshes_the_stream_from_its_link() {
+    let backend = Backend::start(|req| match req.path.as_str() {
+        "/refresh" => BackendResponse::stream_hold("r", "refreshed\n"),
+        _ => BackendResponse::stream_hold("r", "start\n")
+            .header("Grip-Link", "</refresh>; rel=next; timeout=1"),
+    });
+    let proxy = Proxy::start(backend.port(), &["--update-on-first-subscription", "false"]);
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(client.read_until("start\n"), "start\n");
+
+    assert_eq!(client.read_until("refreshed\n"), "refreshed\n");
+    // The refreshed answer has no link: the stream stays subscribed to r.
+    wait_subscribed(&proxy, 1);
+    publish_ok(&proxy, &crate::support::stream_item("r", "still here\n"));
+    assert_eq!(client.read_until("still here\n"), "still here\n");
+}
+
+#[test]
+fn a_failing_link_fetch_is_retried_after_a_backoff() {
+    let failures = std::sync::atomic::AtomicUsize::new(0);
+    let backend = Backend::start(move |req| match req.path.as_str() {
+        "/a" => BackendResponse::text(200, "first\n").header("Grip-Link", "</b>; rel=next"),
+        _ if failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 => {
+            BackendResponse::text(500, "down\n")
+        }
+        _ => BackendResponse::text(200, "second\n"),
+    });
+    let proxy = Proxy::start(backend.port(), &[]);
+    let mut client = StreamClient::open(proxy.addr, "/a");
+
+    assert_eq!(client.read_until("second\n"), "first\nsecond\n");
+    client.expect_end();
+    let paths: Vec<String> = backend.requests().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(paths, ["/a", "/b", "/b"]);
+}
