@@ -10,7 +10,8 @@
 //! every other subscriber pays one `Option` check.
 //! Invariants: while `wanted` or `fetching` is set no item is delivered, so the link
 //! response's body always precedes the items that follow it; at most `aside_max` items are
-//! set aside, and the rest are refused and counted by the caller as drops.
+//! set aside, and the rest are refused and counted by the caller as drops (with
+//! `aside_max` 0, a long-poll's, nothing is kept or counted: its re-request answers instead).
 
 use super::chunk_writer::Transport;
 use crate::publish::format::{EncodedItem, EncodedStream};
@@ -166,6 +167,10 @@ impl Recovery {
     }
 
     fn set_aside(&mut self, item: &Arc<EncodedItem>) {
+        if self.aside_max == 0 {
+            // A long-poll keeps nothing: its re-request gets the origin's current answer.
+            return;
+        }
         if self.aside.len() < self.aside_max {
             self.aside.push(Arc::clone(item));
         } else {

@@ -75,6 +75,8 @@ enum Accepted {
     Done(Next),
     /// A long-poll must be re-requested with these `(channel, last id)` for `Grip-Last`.
     Refetch(Vec<(String, String)>),
+    /// Like `Refetch`, before holding: a `prev-id` was already stale.
+    Stale(Vec<(String, String)>),
 }
 
 /// Serves one client connection until it closes.
@@ -211,10 +213,20 @@ pub async fn accept_grip(
     route: &Route,
     mut answer: GripAnswer,
 ) -> Next {
+    // One immediate re-request per request and event: an origin that keeps answering with
+    // a stale prev-id is then held anyway, and the next item's gap recovers it.
+    let mut check_stale = true;
     loop {
-        let last_ids = match accept_once(ctx, conn, req, route, answer).await {
+        let last_ids = match accept_once(ctx, conn, req, route, answer, check_stale).await {
             Accepted::Done(next) => return next,
-            Accepted::Refetch(last_ids) => last_ids,
+            Accepted::Refetch(last_ids) => {
+                check_stale = true;
+                last_ids
+            }
+            Accepted::Stale(last_ids) => {
+                check_stale = false;
+                last_ids
+            }
         };
         answer = match next_link::refetch_request(ctx, conn, req, route, &last_ids).await {
             Ok(answer) => answer,
@@ -230,6 +242,7 @@ async fn accept_once(
     req: &ClientRequest,
     route: &Route,
     answer: GripAnswer,
+    check_stale: bool,
 ) -> Accepted {
     let GripAnswer {
         target,
@@ -315,6 +328,12 @@ async fn accept_once(
             .await
         }
         Some(HoldMode::Response) => {
+            if let Some(last_ids) = check_stale
+                .then(|| ctx.stale_prev_ids(&instruction.channels))
+                .flatten()
+            {
+                return Accepted::Stale(last_ids);
+            }
             let timeout = instruction.timeout;
             hold_response(
                 ctx,

@@ -268,6 +268,9 @@ impl ShardContext {
                     }
                 };
                 let subscribers = subs.subscribers(&item.channel);
+                if !subscribers.is_empty() {
+                    self.note_delivered(&item);
+                }
                 self.writer
                     .deliver(&item, subscribers, &mut *held, now, &mut report);
             }

@@ -144,6 +144,13 @@ pub async fn hold_linked_stream(
                 let grip_last = grip_last_values(ctx, &last_ids);
                 fetch_with_retries(ctx, route, req, base, &url, &grip_last).await
             }
+            Err(err) if reason != RefetchReason::NextLink => {
+                // A held stream keeps its channels when its link cannot be fetched at all
+                // (an https link, a request without Host); a chain without a hold ends.
+                log::warn!("shard={} next link unusable: {err}", ctx.id.0);
+                finish_unchanged(ctx, guard.key);
+                continue;
+            }
             Err(err) => Rc::new(Err(err.into())),
         };
         drop(refresh);
@@ -186,6 +193,16 @@ fn apply(
     following: &mut Following,
     result: &LinkResult,
 ) {
+    let closing = match ctx.held.borrow_mut().get_mut(key) {
+        Some(entry) => entry.sink.close_after_flush || entry.sink.overflowed,
+        None => true,
+    };
+    if closing {
+        // Shutdown or a slow client ended the stream while the link was fetched: its
+        // terminating chunk may already be queued, so nothing more is appended.
+        finish_unchanged(ctx, key);
+        return;
+    }
     let instruction = match result.as_ref() {
         Ok(instruction) => instruction,
         Err(err) => {

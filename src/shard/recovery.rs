@@ -34,6 +34,9 @@ pub fn recovery_for(channels: &[ChannelSub], aside_max: usize) -> Recovery {
 pub struct ShardRecovery {
     /// When each channel lost its last subscriber on this shard.
     quiet_since: RefCell<HashMap<String, Instant>>,
+    /// The id of the last item delivered on each channel with subscribers here, the shard's
+    /// copy of the router's last id (every shard sees a channel's items in release order).
+    last_ids: RefCell<HashMap<String, String>>,
     /// Next-link fetches in flight, for collapsing identical ones.
     pub(super) link_fetches: super::link_fetch::InFlight,
 }
@@ -67,8 +70,46 @@ impl ShardContext {
         .detach();
     }
 
+    /// Records `item`'s id as its channel's last (an item without an id forgets it), as
+    /// the router's sequencer does; called only for channels with subscribers here.
+    pub(super) fn note_delivered(&self, item: &EncodedItem) {
+        if item.no_seq {
+            return;
+        }
+        let mut last_ids = self.recovery.last_ids.borrow_mut();
+        match (&item.id, last_ids.get_mut(&item.channel)) {
+            (Some(id), Some(last)) => last.clone_from(id),
+            (Some(id), None) => {
+                last_ids.insert(item.channel.clone(), id.clone());
+            }
+            (None, _) => {
+                last_ids.remove(&item.channel);
+            }
+        }
+    }
+
+    /// The `(channel, prev-id)` pairs of a new long-poll when any `prev-id` disagrees with
+    /// the channel's last id here: Pushpin re-requests such a hold at once (PUSHPIN.md §3.8)
+    /// instead of holding a client that already missed an item.
+    pub(super) fn stale_prev_ids(&self, channels: &[ChannelSub]) -> Option<Vec<(String, String)>> {
+        let last_ids = self.recovery.last_ids.borrow();
+        let stale = channels
+            .iter()
+            .any(|c| match (&c.prev_id, last_ids.get(&c.name)) {
+                (Some(prev), Some(last)) => prev != last,
+                _ => false,
+            });
+        stale.then(|| {
+            channels
+                .iter()
+                .filter_map(|c| Some((c.name.clone(), c.prev_id.clone()?)))
+                .collect()
+        })
+    }
+
     /// A channel lost its last subscriber here: remember when, for the linger window.
     pub(super) fn on_last_subscriber(&self, channel: &str) {
+        self.recovery.last_ids.borrow_mut().remove(channel);
         let mut quiet = self.recovery.quiet_since.borrow_mut();
         let now = Instant::now();
         if quiet.len() >= LINGER_CHANNELS_MAX {
@@ -100,8 +141,10 @@ impl ShardContext {
         woken
     }
 
-    /// `/recover` reached this shard: every hold that can refetch does.
+    /// `/recover` reached this shard: the last ids are forgotten and every hold that can
+    /// refetch does.
     pub(super) fn recover_all(&self) {
+        self.recovery.last_ids.borrow_mut().clear();
         let keys = self.held.borrow().keys();
         let woken = self.want_refetch(&keys, RefetchReason::Recover);
         log::info!("shard={} recover: {woken} holds refetch", self.id.0);

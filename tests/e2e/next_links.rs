@@ -166,3 +166,51 @@ fn a_failing_link_fetch_is_retried_after_a_backoff() {
     let paths: Vec<String> = backend.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/a", "/b", "/b"]);
 }
+
+#[test]
+fn only_identical_concurrent_link_fetches_are_collapsed() {
+    let port = crate::support::free_port();
+    let backend = Backend::start_on(port, move |req| {
+        if req.path == "/l" {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            return BackendResponse::stream_hold("k", "linked\n");
+        }
+        let prev = if req.path == "/s?odd" { "7" } else { "1" };
+        // An absolute link to another authority is fetched directly, unsigned, so identical
+        // streams send byte-identical requests.
+        BackendResponse::stream_hold(&format!("k; prev-id={prev}"), "open\n").header(
+            "Grip-Link",
+            &format!("<http://127.0.0.1:{port}/l>; rel=next"),
+        )
+    });
+    let args = ["--shards", "1", "--update-on-first-subscription", "false"];
+    let proxy = Proxy::start(backend.port(), &args);
+    let mut clients: Vec<StreamClient> = ["/s", "/s", "/s?odd"]
+        .iter()
+        .map(|path| StreamClient::open(proxy.addr, path))
+        .collect();
+    for client in &mut clients {
+        assert_eq!(client.read_until("open\n"), "open\n");
+    }
+    wait_subscribed(&proxy, 3);
+
+    let reply = crate::support::publish_request(&proxy, "POST", "/recover", &[], b"");
+    assert_eq!(reply.status, 200);
+
+    for client in &mut clients {
+        assert_eq!(client.read_until("linked\n"), "linked\n");
+    }
+    let links: Vec<_> = backend
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/l")
+        .collect();
+    let mut grip_last: Vec<Vec<&str>> =
+        links.iter().map(|r| r.headers_named("Grip-Last")).collect();
+    grip_last.sort();
+    assert_eq!(grip_last, [["k; last-id=1"], ["k; last-id=7"]]);
+    assert!(
+        links.iter().all(|r| r.header("Grip-Sig").is_none()),
+        "not signed"
+    );
+}

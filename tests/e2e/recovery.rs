@@ -153,3 +153,34 @@ fn the_first_subscription_update_can_be_switched_off() {
 
     assert_eq!(backend.requests().len(), 1);
 }
+
+#[test]
+fn a_new_long_poll_with_a_stale_prev_id_is_re_requested_at_once() {
+    let backend = Backend::start(|req: &BackendRequest| {
+        let last = req.headers_named("Grip-Last");
+        if req.path == "/stream" {
+            BackendResponse::stream_hold("st", "open\n")
+        } else if last.is_empty() {
+            BackendResponse::response_hold("st; prev-id=1", "timeout\n")
+        } else {
+            BackendResponse::text(200, format!("caught up from {last:?}\n"))
+        }
+    });
+    let proxy = Proxy::start(
+        backend.port(),
+        &["--shards", "1", NO_FIRST_UPDATE[0], NO_FIRST_UPDATE[1]],
+    );
+    // A stream keeps the channel subscribed, so the shard remembers its last id.
+    let mut stream = crate::support::StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(stream.read_until("open\n"), "open\n");
+    let mut first = long_poll(&proxy);
+    wait_subscribed(&proxy, 2);
+    publish_ok(&proxy, &response_item_with_ids("st", "2", "1", "two\n"));
+    assert_eq!(first.read_response().body_text(), "two\n");
+
+    // The origin still answers prev-id=1, but the channel is at 2: no hold, a re-request.
+    let mut second = long_poll(&proxy);
+
+    let response = second.read_response();
+    assert_eq!(response.body_text(), "caught up from [\"st; last-id=1\"]\n");
+}

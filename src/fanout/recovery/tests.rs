@@ -97,6 +97,12 @@ fn the_aside_list_is_bounded_and_counts_what_it_refuses() {
     }
     assert_eq!(r.refused, 3);
     assert_eq!(r.finish_fetch(None).len(), 2);
+    let mut long_poll = Recovery::new(vec![("c".into(), Some("0".into()))], 0);
+    assert_eq!(
+        long_poll.on_item(STREAM, &send("c", "2", "1")),
+        Verdict::Wake
+    );
+    assert_eq!(long_poll.refused, 0, "a long-poll keeps and counts nothing");
 }
 
 #[test]
