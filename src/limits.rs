@@ -73,6 +73,10 @@ pub const SUBSCRIPTION_LINGER: Duration = Duration::from_secs(60);
 /// Channels remembered for `SUBSCRIPTION_LINGER` per shard; past it the oldest are forgotten
 /// (about 100 bytes each, so some 10 MiB at most).
 pub const LINGER_CHANNELS_MAX: usize = 100_000;
+/// Longest one next-link exchange may take, connect to last body byte, before it counts as a
+/// failure and is retried (ringpin's own bound: Pushpin's backend client allows 600 s of
+/// inactivity, during which the stream would receive nothing).
+pub const LINK_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Items set aside per connection while its next link or recovery request runs.
 pub const REFETCH_ASIDE_ITEMS_MAX: usize = 100;
 /// Each keep-alive period is shortened by a random amount below this (Pushpin's jitter).

@@ -20,7 +20,7 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// Bytes of pipelined client data kept while a connection is held.
-const HELD_READ_BYTES_MAX: usize = crate::limits::CLIENT_HEAD_BYTES_MAX;
+pub(super) const HELD_READ_BYTES_MAX: usize = crate::limits::CLIENT_HEAD_BYTES_MAX;
 
 /// How a hold ended.
 #[derive(Debug, Clone, PartialEq, Eq)]

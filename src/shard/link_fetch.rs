@@ -11,8 +11,9 @@
 //! Invariants: a link request carries no client header but `Host` and `Grip-Last`; only
 //! byte-identical requests to the same targets are collapsed, so two clients never share an
 //! answer meant for a different request (Pushpin's collapsing by URL without query caused
-//! cross-talk, #47692); a dead or slow origin costs at most `ORIGIN_CONNECT_TIMEOUT` or
-//! `ORIGIN_INACTIVITY_TIMEOUT` per attempt and `LINK_FETCH_RETRIES_MAX` retries.
+//! cross-talk, #47692); a dead or slow origin costs at most `LINK_FETCH_TIMEOUT` per attempt
+//! and `LINK_FETCH_RETRIES_MAX` retries; a fetch whose leading task is dropped (its client
+//! left) is taken over by a waiting one, never reported to it as a failure.
 
 use super::client_http::ClientRequest;
 use super::ShardContext;
@@ -23,7 +24,7 @@ use crate::http::{
     encode_request_head, parse_response, BodyDecoder, HeadLimits, Headers, RequestHead,
     ResponseHead, Version,
 };
-use crate::limits::{LINK_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
+use crate::limits::{LINK_FETCH_TIMEOUT, LINK_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
 use crate::netio::HeadError;
 use crate::origin::pool::OriginConn;
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
@@ -171,15 +172,21 @@ async fn fetch_once(
 ) -> LinkResult {
     let attempts = attempts(ctx, route, req, base, url, grip_last);
     let key = collapse_key(&attempts);
-    let existing = ctx
-        .recovery
-        .link_fetches
-        .fetches
-        .borrow()
-        .get(&key)
-        .cloned();
-    if let Some(shared) = existing {
-        return wait_for(&shared).await;
+    loop {
+        let existing = ctx
+            .recovery
+            .link_fetches
+            .fetches
+            .borrow()
+            .get(&key)
+            .cloned();
+        let Some(shared) = existing else {
+            break;
+        };
+        let result = wait_for(&shared).await;
+        if !matches!(result.as_ref(), Err(LinkFetchError::Abandoned)) {
+            return result;
+        }
     }
     let shared = Rc::new(Shared::default());
     let leader = Leader {
@@ -290,12 +297,12 @@ async fn run_attempts(
                 continue;
             }
         };
-        let mut exchanged = exchange(&mut origin, &attempt.head).await;
+        let mut exchanged = exchange_within(&mut origin, &attempt.head).await;
         if exchanged.is_err() && origin.reused {
             // An idle pooled connection the origin had closed; a GET may be sent again.
             if let Ok(fresh) = ctx.pool.connect_fresh(&attempt.host, attempt.port).await {
                 origin = fresh;
-                exchanged = exchange(&mut origin, &attempt.head).await;
+                exchanged = exchange_within(&mut origin, &attempt.head).await;
             }
         }
         let (head, body, reusable) = exchanged.map_err(|reason| LinkFetchError::Exchange {
@@ -310,6 +317,18 @@ async fn run_attempts(
     Err(LinkFetchError::Connect {
         tried: tried.join(", "),
     })
+}
+
+/// `exchange`, failing after `LINK_FETCH_TIMEOUT`.
+async fn exchange_within(
+    origin: &mut OriginConn,
+    request: &[u8],
+) -> Result<(ResponseHead, Bytes, bool), String> {
+    let timeout = async {
+        glommio::timer::sleep(LINK_FETCH_TIMEOUT).await;
+        Err(format!("no complete answer within {LINK_FETCH_TIMEOUT:?}"))
+    };
+    futures_lite::future::or(exchange(origin, request), timeout).await
 }
 
 /// Sends `request` and reads the whole answer; true when the connection may be reused.

@@ -14,7 +14,7 @@
 //! before it, and items that arrived meanwhile are judged again after them.
 
 use super::client_http::{stream_start, ClientRequest, GripAnswer, Next};
-use super::hold::{stream_loop, HoldEnd};
+use super::hold::{stream_loop, HoldEnd, HELD_READ_BYTES_MAX};
 use super::link_fetch::{fetch_with_retries, LinkResult};
 use super::proxy::{ask_origin, Asked};
 use super::recovery::recovery_for;
@@ -28,6 +28,8 @@ use crate::http::{encode_chunk, LAST_CHUNK};
 use crate::limits::REFETCH_ASIDE_ITEMS_MAX;
 use crate::netio::Conn;
 use bytes::Bytes;
+use futures_lite::future::or;
+use futures_lite::AsyncReadExt;
 use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
@@ -142,7 +144,16 @@ pub async fn hold_linked_stream(
                     url.path_and_query
                 );
                 let grip_last = grip_last_values(ctx, &last_ids);
-                fetch_with_retries(ctx, route, req, base, &url, &grip_last).await
+                let fetch = fetch_with_retries(ctx, route, req, base, &url, &grip_last);
+                let fetched = async { Some(fetch.await) };
+                let gone = async {
+                    client_gone(conn).await;
+                    None
+                };
+                match or(fetched, gone).await {
+                    Some(result) => result,
+                    None => break HoldEnd::Gone,
+                }
             }
             Err(err) if reason != RefetchReason::NextLink => {
                 // A held stream keeps its channels when its link cannot be fetched at all
@@ -162,6 +173,19 @@ pub async fn hold_linked_stream(
     drop(guard);
     let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
     end
+}
+
+/// Returns once the client has closed its side or failed (or sent more than a held
+/// connection may buffer), keeping what it pipelined meanwhile.
+async fn client_gone(conn: &mut Conn) {
+    let mut read_buf = [0u8; 256];
+    loop {
+        match conn.stream.read(&mut read_buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) if conn.buffered().len() + n > HELD_READ_BYTES_MAX => return,
+            Ok(n) => conn.extend_buffered(&read_buf[..n]),
+        }
+    }
 }
 
 /// Takes the wanted refetch of `key`, with the `(channel, last id)` pairs for `Grip-Last`.

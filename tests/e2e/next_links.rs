@@ -214,3 +214,37 @@ fn only_identical_concurrent_link_fetches_are_collapsed() {
         "not signed"
     );
 }
+
+#[test]
+fn a_client_that_leaves_during_a_slow_link_fetch_is_unsubscribed_at_once() {
+    let release = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let released = std::sync::Arc::clone(&release);
+    let backend = Backend::start(move |req| {
+        if req.path == "/slow" {
+            // Longer than the metric wait below: only leaving can end the hold in time.
+            let deadline = std::time::Instant::now() + 2 * crate::support::DEADLINE;
+            while !released.load(std::sync::atomic::Ordering::SeqCst)
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            return BackendResponse::stream_hold("slow", "late\n");
+        }
+        BackendResponse::stream_hold("slow", "start\n").header("Grip-Link", "</slow>; rel=next")
+    });
+    let proxy = Proxy::start(backend.port(), &["--update-on-first-subscription", "false"]);
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(client.read_until("start\n"), "start\n");
+    wait_subscribed(&proxy, 1);
+    let hint = json!({ "items": [ { "channel": "slow",
+        "formats": { "http-stream": { "action": "hint" } } } ] });
+    publish_ok(&proxy, &hint.to_string());
+    wait_for_request(&backend, "/slow");
+
+    drop(client);
+
+    crate::support::wait_metric(&proxy, "ringpin_subscriptions", "0 while fetching", |v| {
+        v == 0.0
+    });
+    release.store(true, std::sync::atomic::Ordering::SeqCst);
+}
