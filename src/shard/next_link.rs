@@ -20,9 +20,10 @@ use super::proxy::{ask_origin, Asked};
 use super::recovery::recovery_for;
 use super::{test_target, ShardContext};
 use crate::config::{Route, Target};
-use crate::fanout::{ConnKey, RefetchReason, Transport};
+use crate::fanout::{ConnKey, RefetchReason, Sink, Transport};
 use crate::grip::{
-    encode_grip_last, request_url, resolve_link, HoldMode, Instruction, KeepAlive, NextLink,
+    encode_grip_last, request_url, resolve_link, HoldMode, Instruction, KeepAlive, LinkError,
+    LinkUrl, NextLink,
 };
 use crate::http::{encode_chunk, LAST_CHUNK};
 use crate::limits::REFETCH_ASIDE_ITEMS_MAX;
@@ -94,15 +95,7 @@ pub async fn hold_linked_stream(
 ) -> HoldEnd {
     let (transport, initial) = stream_start(&instruction.response, req.head.version);
     let base = request_url(&req.head.target, req.head.headers.get_str("host"));
-    let mut sink = ctx.new_sink(transport);
-    for bytes in initial {
-        sink.queue.push_unbounded(bytes);
-    }
-    let mut recovery = recovery_for(&instruction.channels, REFETCH_ASIDE_ITEMS_MAX);
-    if instruction.hold.is_none() {
-        recovery.want(RefetchReason::NextLink);
-    }
-    sink.recovery = Some(Box::new(recovery));
+    let sink = linked_sink(ctx, transport, initial, &instruction);
     let names = instruction
         .channels
         .iter()
@@ -123,46 +116,13 @@ pub async fn hold_linked_stream(
         if !matches!(end, HoldEnd::Refetch(_)) {
             break end;
         }
-        let Some((reason, last_ids)) = start_fetch(ctx, guard.key) else {
-            continue;
-        };
-        let target = match (&following.link, &base) {
-            (Some(link), Ok(base)) => resolve_link(base, &link.url).map(|url| (base, url)),
-            (Some(_), Err(err)) => Err(err.clone()),
-            (None, _) => {
-                // No link to fetch any more: carry on with the channels we have.
+        let result = match fetch_link(ctx, conn, req, route, &base, &following, guard.key).await {
+            Fetched::Answer(result) => result,
+            Fetched::Unchanged => {
                 finish_unchanged(ctx, guard.key);
                 continue;
             }
-        };
-        let result = match target {
-            Ok((base, url)) => {
-                log::debug!(
-                    "shard={} next link {reason:?} http://{}{}",
-                    ctx.id.0,
-                    url.host_header(),
-                    url.path_and_query
-                );
-                let grip_last = grip_last_values(ctx, &last_ids);
-                let fetch = fetch_with_retries(ctx, route, req, base, &url, &grip_last);
-                let fetched = async { Some(fetch.await) };
-                let gone = async {
-                    client_gone(conn).await;
-                    None
-                };
-                match or(fetched, gone).await {
-                    Some(result) => result,
-                    None => break HoldEnd::Gone,
-                }
-            }
-            Err(err) if reason != RefetchReason::NextLink => {
-                // A held stream keeps its channels when its link cannot be fetched at all
-                // (an https link, a request without Host); a chain without a hold ends.
-                log::warn!("shard={} next link unusable: {err}", ctx.id.0);
-                finish_unchanged(ctx, guard.key);
-                continue;
-            }
-            Err(err) => Rc::new(Err(err.into())),
+            Fetched::Gone => break HoldEnd::Gone,
         };
         drop(refresh);
         apply(ctx, guard.key, transport, &mut following, &result);
@@ -173,6 +133,83 @@ pub async fn hold_linked_stream(
     drop(guard);
     let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
     end
+}
+
+/// The sink of a linked stream: its initial bytes queued and a `Recovery` for its channels,
+/// wanting the link at once when the answer has no hold.
+fn linked_sink(
+    ctx: &ShardContext,
+    transport: Transport,
+    initial: Vec<Bytes>,
+    instruction: &Instruction,
+) -> Sink {
+    let mut sink = ctx.new_sink(transport);
+    for bytes in initial {
+        sink.queue.push_unbounded(bytes);
+    }
+    let mut recovery = recovery_for(&instruction.channels, REFETCH_ASIDE_ITEMS_MAX);
+    if instruction.hold.is_none() {
+        recovery.want(RefetchReason::NextLink);
+    }
+    sink.recovery = Some(Box::new(recovery));
+    sink
+}
+
+/// What a wanted refetch of a linked stream came to.
+enum Fetched {
+    /// The link was fetched (or failed for good).
+    Answer(LinkResult),
+    /// Nothing was fetched; the stream carries on with its channels.
+    Unchanged,
+    /// The client left while the link was fetched.
+    Gone,
+}
+
+/// Fetches the stream's link for the refetch its `Recovery` wants, while watching the client.
+async fn fetch_link(
+    ctx: &ShardContext,
+    conn: &mut Conn,
+    req: &ClientRequest,
+    route: &Route,
+    base: &Result<LinkUrl, LinkError>,
+    following: &Following,
+    key: ConnKey,
+) -> Fetched {
+    let Some((reason, last_ids)) = start_fetch(ctx, key) else {
+        return Fetched::Unchanged;
+    };
+    let Some(link) = &following.link else {
+        // No link to fetch any more: carry on with the channels we have.
+        return Fetched::Unchanged;
+    };
+    let target = match base {
+        Ok(base) => resolve_link(base, &link.url).map(|url| (base, url)),
+        Err(err) => Err(err.clone()),
+    };
+    let (base, url) = match target {
+        Ok(found) => found,
+        Err(err) if reason != RefetchReason::NextLink => {
+            // A held stream keeps its channels when its link cannot be fetched at all (an
+            // https link, a request without Host); a chain without a hold ends.
+            log::warn!("shard={} next link unusable: {err}", ctx.id.0);
+            return Fetched::Unchanged;
+        }
+        Err(err) => return Fetched::Answer(Rc::new(Err(err.into()))),
+    };
+    log::debug!(
+        "shard={} next link {reason:?} http://{}{}",
+        ctx.id.0,
+        url.host_header(),
+        url.path_and_query
+    );
+    let grip_last = grip_last_values(ctx, &last_ids);
+    let fetch = fetch_with_retries(ctx, route, req, base, &url, &grip_last);
+    let fetched = async { Fetched::Answer(fetch.await) };
+    let gone = async {
+        client_gone(conn).await;
+        Fetched::Gone
+    };
+    or(fetched, gone).await
 }
 
 /// Returns once the client has closed its side or failed (or sent more than a held
