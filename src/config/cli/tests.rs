@@ -111,6 +111,9 @@ fn tuning_flags_and_switches_parse_in_both_spellings() {
             c.client_idle_timeout = Some(Duration::from_secs(30));
             c.message_wait = Some(Duration::from_millis(0));
         }),
+        (&["--update-on-first-subscription", "no"], |c| {
+            c.update_on_first_subscription = Some(false)
+        }),
         (&["--debug"], |c| c.debug = true),
         (&["--help"], |c| c.help = true),
         (&["-h", "--version"], |c| {
@@ -157,6 +160,7 @@ fn bad_flags_and_values_are_errors_naming_the_flag() {
     invalid("--x-forwarded-for", "truncate:");
     invalid("--client-idle-timeout", "0");
     invalid("--message-wait", "1.5");
+    invalid("--update-on-first-subscription", "maybe");
 }
 
 #[test]
