@@ -77,6 +77,11 @@ pub const LINGER_CHANNELS_MAX: usize = 100_000;
 /// failure and is retried (ringpin's own bound: Pushpin's backend client allows 600 s of
 /// inactivity, during which the stream would receive nothing).
 pub const LINK_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Origin requests for recovery (long-poll re-requests and next-link fetches) one shard runs
+/// at once; the rest wait their turn, so a `hint` or `/recover` reaching thousands of holds
+/// does not send thousands of requests to the origin at the same moment (Pushpin rate-limits
+/// these "updates" instead).
+pub const REFETCHES_CONCURRENT_MAX: u64 = 64;
 /// Items set aside per connection while its next link or recovery request runs.
 pub const REFETCH_ASIDE_ITEMS_MAX: usize = 100;
 /// Each keep-alive period is shortened by a random amount below this (Pushpin's jitter).

@@ -199,7 +199,10 @@ async fn fetch_once(
         .fetches
         .borrow_mut()
         .insert(key, shared);
+    // Waiting for a permit as the leader: identical fetches queued behind it still collapse.
+    let permit = ctx.recovery.refetches.acquire_permit(1).await;
     let result = Rc::new(run_attempts(ctx, route, &attempts).await);
+    drop(permit);
     leader.finish(Rc::clone(&result));
     result
 }

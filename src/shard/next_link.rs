@@ -72,6 +72,7 @@ pub async fn refetch_request(
     if let Some(Target::Test) = route.targets.first() {
         return Ok(test_target::answer(&req.head));
     }
+    let _permit = ctx.recovery.refetches.acquire_permit(1).await;
     match ask_origin(ctx, conn, route, req, &grip_last).await {
         Asked::Done(next) => Err(next),
         Asked::Grip(answer) => Ok(answer),

@@ -12,8 +12,12 @@
 use super::ShardContext;
 use crate::fanout::{ConnKey, DeliveryReport, Recovery, RefetchReason, Verdict};
 use crate::grip::ChannelSub;
-use crate::limits::{FIRST_SUBSCRIPTION_UPDATE_DELAY, LINGER_CHANNELS_MAX, SUBSCRIPTION_LINGER};
+use crate::limits::{
+    FIRST_SUBSCRIPTION_UPDATE_DELAY, LINGER_CHANNELS_MAX, REFETCHES_CONCURRENT_MAX,
+    SUBSCRIPTION_LINGER,
+};
 use crate::publish::format::EncodedItem;
+use glommio::sync::Semaphore;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -30,8 +34,10 @@ pub fn recovery_for(channels: &[ChannelSub], aside_max: usize) -> Recovery {
 }
 
 /// Per-shard recovery state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ShardRecovery {
+    /// Permits for origin requests made for recovery (`REFETCHES_CONCURRENT_MAX`).
+    pub(super) refetches: Semaphore,
     /// When each channel lost its last subscriber on this shard.
     quiet_since: RefCell<HashMap<String, Instant>>,
     /// The id of the last item delivered on each channel with subscribers here, the shard's
@@ -39,6 +45,17 @@ pub struct ShardRecovery {
     last_ids: RefCell<HashMap<String, String>>,
     /// Next-link fetches in flight, for collapsing identical ones.
     pub(super) link_fetches: super::link_fetch::InFlight,
+}
+
+impl Default for ShardRecovery {
+    fn default() -> ShardRecovery {
+        ShardRecovery {
+            refetches: Semaphore::new(REFETCHES_CONCURRENT_MAX),
+            quiet_since: RefCell::default(),
+            last_ids: RefCell::default(),
+            link_fetches: super::link_fetch::InFlight::default(),
+        }
+    }
 }
 
 impl ShardContext {
