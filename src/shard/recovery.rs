@@ -94,6 +94,10 @@ impl ShardContext {
             return;
         }
         let mut last_ids = self.recovery.last_ids.borrow_mut();
+        if item.id.is_none() && last_ids.is_empty() {
+            // Ordinary traffic without ids costs no lookup.
+            return;
+        }
         match (&item.id, last_ids.get_mut(&item.channel)) {
             (Some(id), Some(last)) => last.clone_from(id),
             (Some(id), None) => {
