@@ -134,8 +134,10 @@ impl Recovery {
     }
 
     /// Ends a refetch with the channels (and `prev-id`s) of the origin's newest answer, or
-    /// keeps the old ones when `channels` is `None`; returns the items set aside meanwhile,
-    /// to be judged again in order.
+    /// keeps the old ones when `channels` is `None`; returns the items set aside meanwhile
+    /// that follow those ids, to be judged again in order. The others are discarded
+    /// (PUSHPIN.md §3.8): the answer covered them, or the next live item finds the gap, so a
+    /// set-aside item can never make the connection refetch again and again.
     pub fn finish_fetch(
         &mut self,
         channels: Option<Vec<(String, Option<String>)>>,
@@ -145,7 +147,8 @@ impl Recovery {
         }
         self.fetching = false;
         self.wanted = None;
-        std::mem::take(&mut self.aside)
+        let aside = std::mem::take(&mut self.aside);
+        self.following(aside)
     }
 
     /// `(channel, last id)` for every channel with a known id: the `Grip-Last` entries.
@@ -164,6 +167,33 @@ impl Recovery {
             channel.received = false;
         }
         all
+    }
+
+    /// The items of `items` that follow the current ids, each advancing a copy of them.
+    fn following(&self, items: Vec<Arc<EncodedItem>>) -> Vec<Arc<EncodedItem>> {
+        let mut last: Vec<Option<String>> =
+            self.channels.iter().map(|c| c.last_id.clone()).collect();
+        items
+            .into_iter()
+            .filter(|item| {
+                let at = self.channels.iter().position(|c| c.name == item.channel);
+                let Some(last) = at.and_then(|at| last.get_mut(at)) else {
+                    return true;
+                };
+                if item.no_seq {
+                    return true;
+                }
+                if let (Some(known), Some(prev)) = (last.as_ref(), &item.prev_id) {
+                    if known != prev {
+                        return false;
+                    }
+                }
+                if let (Some(known), Some(id)) = (last.as_mut(), &item.id) {
+                    known.clone_from(id);
+                }
+                true
+            })
+            .collect()
     }
 
     fn set_aside(&mut self, item: &Arc<EncodedItem>) {

@@ -108,7 +108,7 @@ pub struct ShardContext {
     pub busy: Cell<usize>,
     /// Most client connections this shard accepts.
     pub connections_max: usize,
-    /// Linger times and in-flight next-link fetches (`recovery.rs`).
+    /// Recovery state: last ids, linger times, refetch permits, in-flight link fetches.
     recovery: recovery::ShardRecovery,
 }
 

@@ -248,3 +248,36 @@ fn a_client_that_leaves_during_a_slow_link_fetch_is_unsubscribed_at_once() {
     });
     release.store(true, std::sync::atomic::Ordering::SeqCst);
 }
+
+#[test]
+fn a_gap_answer_that_covers_the_waiting_item_delivers_it_once_and_fetches_once() {
+    let backend = Backend::start(|req| match req.path.as_str() {
+        "/next" => BackendResponse::stream_hold("cov; prev-id=4", "three\nfour\n")
+            .header("Grip-Link", "</next>; rel=next"),
+        _ => BackendResponse::stream_hold("cov; prev-id=1", "start\n")
+            .header("Grip-Link", "</next>; rel=next"),
+    });
+    let args = [
+        "--message-wait",
+        "100",
+        "--update-on-first-subscription",
+        "false",
+    ];
+    let proxy = Proxy::start(backend.port(), &args);
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(client.read_until("start\n"), "start\n");
+    wait_subscribed(&proxy, 1);
+    publish_ok(&proxy, &seq_item("cov", "2", "1", "two\n"));
+    assert_eq!(client.read_until("two\n"), "two\n");
+
+    publish_ok(&proxy, &seq_item("cov", "4", "3", "four\n"));
+    publish_ok(&proxy, &seq_item("cov", "5", "4", "five\n"));
+
+    assert_eq!(client.read_until("five\n"), "three\nfour\nfive\n");
+    let fetches = backend
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/next")
+        .count();
+    assert_eq!(fetches, 1);
+}

@@ -61,6 +61,32 @@ fn a_gap_wants_a_refetch_and_keeps_later_items_aside_in_order() {
 }
 
 #[test]
+fn set_aside_items_the_answer_already_covered_are_discarded_without_a_new_refetch() {
+    let mut r = Recovery::new(vec![("c".into(), Some("2".into()))], 10);
+    assert_eq!(r.on_item(STREAM, &send("c", "4", "3")), Verdict::Wake);
+    assert_eq!(r.on_item(STREAM, &send("c", "5", "4")), Verdict::Held);
+    assert_eq!(r.start_fetch(), Some(RefetchReason::Gap));
+    // The origin's answer contained 3 and 4 and says it is at 4: only 5 still follows.
+    let aside = r.finish_fetch(Some(vec![("c".into(), Some("4".into()))]));
+    let ids: Vec<_> = aside
+        .iter()
+        .map(|i| i.id.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(ids, ["5"]);
+    for item in &aside {
+        assert_eq!(r.on_item(STREAM, item), Verdict::Deliver);
+    }
+    assert_eq!(r.wanted, None);
+    // An answer that is still behind drops what does not follow; the next live item
+    // finds the gap again.
+    r.want(RefetchReason::Hint);
+    r.start_fetch();
+    assert_eq!(r.on_item(STREAM, &send("c", "7", "6")), Verdict::Held);
+    assert!(r.finish_fetch(None).is_empty());
+    assert_eq!(r.on_item(STREAM, &send("c", "8", "7")), Verdict::Wake);
+}
+
+#[test]
 fn unchecked_channels_no_seq_items_and_items_without_prev_id_pass() {
     let mut r = Recovery::new(vec![("a".into(), None), ("b".into(), Some("1".into()))], 10);
     assert_eq!(r.on_item(STREAM, &send("a", "9", "7")), Verdict::Deliver);
