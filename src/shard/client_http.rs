@@ -317,6 +317,12 @@ async fn accept_once(
         }
         Some(HoldMode::Stream) => {
             let (transport, initial) = stream_start(&instruction.response, version);
+            if let Some(c) = instruction.channels.iter().find(|c| c.prev_id.is_some()) {
+                let keep_alive = req.keep_alive;
+                let next =
+                    next_link::end_unlinked(ctx, conn, transport, initial, &c.name, keep_alive);
+                return Accepted::Done(next.await);
+            }
             hold_stream(
                 ctx,
                 conn,

@@ -79,6 +79,34 @@ pub async fn refetch_request(
     }
 }
 
+/// A stream hold with a `prev-id` but no next link could never recover a gap: as Pushpin
+/// does, the client gets the initial response and the stream ends at once.
+pub async fn end_unlinked(
+    ctx: &ShardContext,
+    conn: &mut Conn,
+    transport: Transport,
+    initial: Vec<Bytes>,
+    channel: &str,
+    keep_alive: bool,
+) -> Next {
+    log::warn!(
+        "shard={} channel {channel:?} specifies prev-id, but no next link found",
+        ctx.id.0
+    );
+    let mut bytes = Vec::new();
+    for piece in initial {
+        bytes.extend_from_slice(&piece);
+    }
+    let chunked = transport == Transport::HttpStreamChunked;
+    if chunked {
+        bytes.extend_from_slice(LAST_CHUNK);
+    }
+    match conn.write_all(&bytes).await {
+        Ok(()) if chunked && keep_alive => Next::KeepAlive,
+        _ => Next::Close,
+    }
+}
+
 /// What the stream currently follows: the newest instruction's link and keep-alive.
 struct Following {
     link: Option<NextLink>,
@@ -95,7 +123,9 @@ pub async fn hold_linked_stream(
     instruction: Instruction,
 ) -> HoldEnd {
     let (transport, initial) = stream_start(&instruction.response, req.head.version);
-    let base = request_url(&req.head.target, req.head.headers.get_str("host"));
+    let client_url = request_url(&req.head.target, req.head.headers.get_str("host"));
+    // Each link is relative to the URL of the answer that gave it (the client's at first).
+    let mut current = client_url.clone();
     let sink = linked_sink(ctx, transport, initial, &instruction);
     let names = instruction
         .channels
@@ -117,8 +147,14 @@ pub async fn hold_linked_stream(
         if !matches!(end, HoldEnd::Refetch(_)) {
             break end;
         }
-        let result = match fetch_link(ctx, conn, req, route, &base, &following, guard.key).await {
-            Fetched::Answer(result) => result,
+        let urls = (&client_url, &current);
+        let result = match fetch_link(ctx, conn, req, route, urls, &following, guard.key).await {
+            Fetched::Answer(result, url) => {
+                if let (Ok(_), Some(url)) = (result.as_ref(), url) {
+                    current = Ok(url);
+                }
+                result
+            }
             Fetched::Unchanged => {
                 finish_unchanged(ctx, guard.key);
                 continue;
@@ -151,6 +187,10 @@ fn linked_sink(
     let mut recovery = recovery_for(&instruction.channels, REFETCH_ASIDE_ITEMS_MAX);
     if instruction.hold.is_none() {
         recovery.want(RefetchReason::NextLink);
+    } else if ctx.stale_prev_ids(&instruction.channels).is_some() {
+        // The channel is already past the origin's prev-id: recover at once (first hold
+        // only, as Pushpin: later answers may be followed by set-aside items).
+        recovery.want(RefetchReason::Gap);
     }
     sink.recovery = Some(Box::new(recovery));
     sink
@@ -158,8 +198,8 @@ fn linked_sink(
 
 /// What a wanted refetch of a linked stream came to.
 enum Fetched {
-    /// The link was fetched (or failed for good).
-    Answer(LinkResult),
+    /// The link was fetched (or failed for good), from this URL when it could be resolved.
+    Answer(LinkResult, Option<LinkUrl>),
     /// Nothing was fetched; the stream carries on with its channels.
     Unchanged,
     /// The client left while the link was fetched.
@@ -167,15 +207,18 @@ enum Fetched {
 }
 
 /// Fetches the stream's link for the refetch its `Recovery` wants, while watching the client.
+/// `urls` are the client's URL (a link to its host and port goes through the route) and the
+/// URL the link is relative to.
 async fn fetch_link(
     ctx: &ShardContext,
     conn: &mut Conn,
     req: &ClientRequest,
     route: &Route,
-    base: &Result<LinkUrl, LinkError>,
+    urls: (&Result<LinkUrl, LinkError>, &Result<LinkUrl, LinkError>),
     following: &Following,
     key: ConnKey,
 ) -> Fetched {
+    let (client_url, current) = urls;
     let Some((reason, last_ids)) = start_fetch(ctx, key) else {
         return Fetched::Unchanged;
     };
@@ -183,11 +226,13 @@ async fn fetch_link(
         // No link to fetch any more: carry on with the channels we have.
         return Fetched::Unchanged;
     };
-    let target = match base {
-        Ok(base) => resolve_link(base, &link.url).map(|url| (base, url)),
-        Err(err) => Err(err.clone()),
+    let target = match (client_url, current) {
+        (Ok(client_url), Ok(current)) => {
+            resolve_link(current, &link.url).map(|url| (client_url, url))
+        }
+        (Err(err), _) | (_, Err(err)) => Err(err.clone()),
     };
-    let (base, url) = match target {
+    let (client_url, url) = match target {
         Ok(found) => found,
         Err(err) if reason != RefetchReason::NextLink => {
             // A held stream keeps its channels when its link cannot be fetched at all (an
@@ -195,7 +240,7 @@ async fn fetch_link(
             log::warn!("shard={} next link unusable: {err}", ctx.id.0);
             return Fetched::Unchanged;
         }
-        Err(err) => return Fetched::Answer(Rc::new(Err(err.into()))),
+        Err(err) => return Fetched::Answer(Rc::new(Err(err.into())), None),
     };
     log::debug!(
         "shard={} next link {reason:?} http://{}{}",
@@ -204,8 +249,8 @@ async fn fetch_link(
         url.path_and_query
     );
     let grip_last = grip_last_values(ctx, &last_ids);
-    let fetch = fetch_with_retries(ctx, route, req, base, &url, &grip_last);
-    let fetched = async { Fetched::Answer(fetch.await) };
+    let fetch = fetch_with_retries(ctx, route, req, client_url, &url, &grip_last);
+    let fetched = async { Fetched::Answer(fetch.await, Some(url.clone())) };
     let gone = async {
         client_gone(conn).await;
         Fetched::Gone

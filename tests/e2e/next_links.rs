@@ -43,11 +43,14 @@ fn seq_item(channel: &str, id: &str, prev_id: &str, content: &str) -> String {
 #[test]
 fn a_chain_of_next_links_a_b_c_is_one_concatenated_response() {
     let backend = Backend::start(|req| match req.path.as_str() {
-        "/dir/a" => BackendResponse::text(200, "part1\n").header("Grip-Link", "<b?x=1>; rel=next"),
-        "/dir/b?x=1" => BackendResponse::text(200, "part2\n")
-            .header("Grip-Link", "</c#frag>; rel=next")
+        "/dir/a" => {
+            BackendResponse::text(200, "part1\n").header("Grip-Link", "</other/b?x=1>; rel=next")
+        }
+        // Relative to the link that gave it, not to the client's /dir/a.
+        "/other/b?x=1" => BackendResponse::text(200, "part2\n")
+            .header("Grip-Link", "<c#frag>; rel=next")
             .chunked(),
-        "/c" => BackendResponse::text(200, "part3\n"),
+        "/other/c" => BackendResponse::text(200, "part3\n"),
         _ => BackendResponse::text(404, "unexpected\n"),
     });
     let proxy = Proxy::start(backend.port(), &[]);
@@ -63,7 +66,7 @@ fn a_chain_of_next_links_a_b_c_is_one_concatenated_response() {
     assert_eq!(client.read_until("part3\n"), "part1\npart2\npart3\n");
     client.expect_end();
     let paths: Vec<String> = backend.requests().iter().map(|r| r.path.clone()).collect();
-    assert_eq!(paths, ["/dir/a", "/dir/b?x=1", "/c"]);
+    assert_eq!(paths, ["/dir/a", "/other/b?x=1", "/other/c"]);
     let link_request = &backend.requests()[1];
     assert_eq!(link_request.method, "GET");
     assert_eq!(
@@ -280,4 +283,40 @@ fn a_gap_answer_that_covers_the_waiting_item_delivers_it_once_and_fetches_once()
         .filter(|r| r.path == "/next")
         .count();
     assert_eq!(fetches, 1);
+}
+
+#[test]
+fn a_stream_hold_with_a_prev_id_but_no_next_link_ends_after_its_initial_body() {
+    let backend =
+        Backend::start(|_| BackendResponse::stream_hold("nolink; prev-id=3", "only this\n"));
+    let proxy = Proxy::start(backend.port(), &[]);
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+
+    assert_eq!(client.read_until("only this\n"), "only this\n");
+    client.expect_end();
+}
+
+#[test]
+fn a_new_stream_whose_prev_id_is_already_stale_fetches_its_link_at_once() {
+    let backend = Backend::start(|req| match req.path.as_str() {
+        "/keep" => BackendResponse::stream_hold("late", "keeper\n"),
+        "/next" => BackendResponse::stream_hold("late; prev-id=2", "caught up\n")
+            .header("Grip-Link", "</next>; rel=next"),
+        _ => BackendResponse::stream_hold("late; prev-id=1", "start\n")
+            .header("Grip-Link", "</next>; rel=next"),
+    });
+    let args = ["--shards", "1", "--update-on-first-subscription", "false"];
+    let proxy = Proxy::start(backend.port(), &args);
+    let mut keeper = StreamClient::open(proxy.addr, "/keep");
+    assert_eq!(keeper.read_until("keeper\n"), "keeper\n");
+    wait_subscribed(&proxy, 1);
+    publish_ok(&proxy, &seq_item("late", "2", "1", "two\n"));
+    assert_eq!(keeper.read_until("two\n"), "two\n");
+
+    // The origin answers prev-id=1, but the channel is at 2 on this shard.
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+
+    assert_eq!(client.read_until("caught up\n"), "start\ncaught up\n");
+    let link = wait_for_request(&backend, "/next");
+    assert_eq!(link.headers_named("Grip-Last"), ["late; last-id=1"]);
 }
