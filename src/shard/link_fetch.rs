@@ -201,8 +201,12 @@ async fn fetch_once(
         .insert(key, shared);
     // Waiting for a permit as the leader: identical fetches queued behind it still collapse.
     let permit = ctx.recovery.refetches.acquire_permit(1).await;
+    ctx.counters.refetches.add(1);
     let result = Rc::new(run_attempts(ctx, route, &attempts).await);
     drop(permit);
+    if result.is_err() {
+        ctx.counters.link_fetches_failed.add(1);
+    }
     leader.finish(Rc::clone(&result));
     result
 }

@@ -73,6 +73,7 @@ pub async fn refetch_request(
         return Ok(test_target::answer(&req.head));
     }
     let _permit = ctx.recovery.refetches.acquire_permit(1).await;
+    ctx.counters.refetches.add(1);
     match ask_origin(ctx, conn, route, req, &grip_last).await {
         Asked::Done(next) => Err(next),
         Asked::Grip(answer) => Ok(answer),

@@ -168,6 +168,8 @@ fn a_failing_link_fetch_is_retried_after_a_backoff() {
     client.expect_end();
     let paths: Vec<String> = backend.requests().iter().map(|r| r.path.clone()).collect();
     assert_eq!(paths, ["/a", "/b", "/b"]);
+    let failed = crate::support::metric(&proxy, "ringpin_link_fetches_failed_total");
+    assert_eq!(failed, Some(1.0));
 }
 
 #[test]

@@ -123,6 +123,7 @@ fn recover_re_requests_every_held_long_poll() {
         );
     }
     assert_eq!(backend.requests().len(), 4);
+    crate::support::wait_metric(&proxy, "ringpin_refetches_total", "2", |v| v == 2.0);
 }
 
 #[test]
