@@ -141,3 +141,24 @@ fn retries_back_off_doubling_from_one_second_five_times() {
         [secs(1), secs(2), secs(4), secs(8), secs(16), None, None]
     );
 }
+
+#[test]
+fn odd_input_never_panics_and_always_yields_an_absolute_path() {
+    let pieces = [
+        "", "/", "//", "?", "#", ":", "@", "[", "]", "[::1]", "..", ".", "é", "ü/", "%2F", "\\",
+        "http:", "http://", "HTTP://h", "h:65536", ":80", "a:b:c", " ", "\u{7f}", "x?y#z",
+    ];
+    for a in pieces {
+        for b in pieces {
+            let reference = format!("{a}{b}");
+            let _ = request_url(&reference, Some(&reference));
+            if let Ok(url) = resolve_link(&base(), &reference) {
+                assert!(
+                    url.path_and_query.starts_with('/'),
+                    "{reference:?} -> {url:?}"
+                );
+                assert!(!url.host.is_empty(), "{reference:?} -> {url:?}");
+            }
+        }
+    }
+}
