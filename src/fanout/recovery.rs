@@ -10,8 +10,8 @@
 //! every other subscriber pays one `Option` check.
 //! Invariants: while `wanted` or `fetching` is set no item is delivered, so the link
 //! response's body always precedes the items that follow it; at most `aside_max` items are
-//! set aside, and the rest are refused and counted by the caller as drops (with
-//! `aside_max` 0, a long-poll's, nothing is kept or counted: its re-request answers instead).
+//! set aside, and the rest are refused and counted by the caller as drops (not for a
+//! long-poll, which needs one item at most).
 
 use super::chunk_writer::Transport;
 use crate::publish::format::{EncodedItem, EncodedStream};
@@ -94,7 +94,7 @@ impl Recovery {
             return Verdict::Deliver;
         }
         if self.wanted.is_some() || self.fetching {
-            self.set_aside(item);
+            self.set_aside(transport, item);
             return Verdict::Held;
         }
         let Some(channel) = self.channels.iter_mut().find(|c| c.name == item.channel) else {
@@ -106,7 +106,11 @@ impl Recovery {
         }
         if let (Some(last), Some(prev)) = (&channel.last_id, &item.prev_id) {
             if last != prev {
-                self.set_aside(item);
+                // A long-poll's replay answers for the item that revealed the gap; a stream
+                // keeps it, since the link answer may end just before it.
+                if transport != Transport::HttpResponse {
+                    self.set_aside(transport, item);
+                }
                 return self.want(RefetchReason::Gap);
             }
         }
@@ -196,14 +200,11 @@ impl Recovery {
             .collect()
     }
 
-    fn set_aside(&mut self, item: &Arc<EncodedItem>) {
-        if self.aside_max == 0 {
-            // A long-poll keeps nothing: its re-request gets the origin's current answer.
-            return;
-        }
+    fn set_aside(&mut self, transport: Transport, item: &Arc<EncodedItem>) {
         if self.aside.len() < self.aside_max {
             self.aside.push(Arc::clone(item));
-        } else {
+        } else if transport != Transport::HttpResponse {
+            // A long-poll needs one item at most; the rest are not losses.
             self.refused += 1;
         }
     }

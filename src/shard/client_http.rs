@@ -6,7 +6,7 @@
 //! an await.
 
 use super::hold::{hold_response, hold_stream, HoldEnd};
-use super::{next_link, proxy, test_target, ShardContext};
+use super::{next_link, proxy, test_target, HeldGuard, ShardContext};
 use crate::config::{Proto, Route, Target};
 use crate::fanout::Transport;
 use crate::grip::{parse_instruction, ClientResponse, HoldMode};
@@ -73,8 +73,9 @@ pub struct GripAnswer {
 enum Accepted {
     /// The request is finished.
     Done(Next),
-    /// A long-poll must be re-requested with these `(channel, last id)` for `Grip-Last`.
-    Refetch(Vec<(String, String)>),
+    /// A long-poll must be re-requested with these `(channel, last id)` for `Grip-Last`;
+    /// its registration is kept meanwhile.
+    Refetch(Vec<(String, String)>, Option<HeldGuard>),
     /// Like `Refetch`, before holding: a `prev-id` was already stale.
     Stale(Vec<(String, String)>),
 }
@@ -216,11 +217,14 @@ pub async fn accept_grip(
     // One immediate re-request per request and event: an origin that keeps answering with
     // a stale prev-id is then held anyway, and the next item's gap recovers it.
     let mut check_stale = true;
+    let mut kept = None;
     loop {
-        let last_ids = match accept_once(ctx, conn, req, route, answer, check_stale).await {
+        let once = accept_once(ctx, conn, req, route, answer, check_stale, kept.take());
+        let last_ids = match once.await {
             Accepted::Done(next) => return next,
-            Accepted::Refetch(last_ids) => {
+            Accepted::Refetch(last_ids, guard) => {
                 check_stale = true;
+                kept = guard;
                 last_ids
             }
             Accepted::Stale(last_ids) => {
@@ -243,6 +247,7 @@ async fn accept_once(
     route: &Route,
     answer: GripAnswer,
     check_stale: bool,
+    kept: Option<HeldGuard>,
 ) -> Accepted {
     let GripAnswer {
         target,
@@ -294,6 +299,8 @@ async fn accept_once(
         instruction.response.body.len(),
     );
     let version = req.head.version;
+    // A registration kept through a replay serves only a new long-poll.
+    let kept = kept.filter(|_| instruction.hold == Some(HoldMode::Response));
     if instruction.next_link.is_some() && instruction.hold != Some(HoldMode::Response) {
         return Accepted::Done(
             match next_link::hold_linked_stream(ctx, conn, req, route, instruction).await {
@@ -334,7 +341,9 @@ async fn accept_once(
             .await
         }
         Some(HoldMode::Response) => {
-            if let Some(last_ids) = check_stale
+            // With a kept registration, what was published during the replay is judged
+            // against the new prev-ids instead (`ShardContext::adopt_hold`).
+            if let Some(last_ids) = (check_stale && kept.is_none())
                 .then(|| ctx.stale_prev_ids(&instruction.channels))
                 .flatten()
             {
@@ -349,13 +358,14 @@ async fn accept_once(
                 timeout,
                 version,
                 req.keep_alive,
+                kept,
             )
             .await
         }
     };
     match end {
         HoldEnd::Complete if req.keep_alive => Accepted::Done(Next::KeepAlive),
-        HoldEnd::Refetch(last_ids) => Accepted::Refetch(last_ids),
+        HoldEnd::Refetch(last_ids, guard) => Accepted::Refetch(last_ids, guard),
         _ => Accepted::Done(Next::Close),
     }
 }

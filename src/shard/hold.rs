@@ -19,11 +19,15 @@ use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+/// Items a long-poll keeps while its request is replayed: the first one that follows the
+/// new answer completes it.
+const RESPONSE_ASIDE_ITEMS_MAX: usize = 8;
+
 /// Bytes of pipelined client data kept while a connection is held.
 pub(super) const HELD_READ_BYTES_MAX: usize = crate::limits::CLIENT_HEAD_BYTES_MAX;
 
 /// How a hold ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum HoldEnd {
     /// The response is complete; the connection may serve another request.
     Complete,
@@ -32,10 +36,10 @@ pub enum HoldEnd {
     /// The client went away or the socket failed.
     Gone,
     /// The hold's `Recovery` wants the origin asked again (a gap, a hint, `/recover`, a
-    /// refresh). A long-poll has been unregistered and carries its `(channel, last id)`
-    /// pairs for `Grip-Last`; a stream is still registered and carries none (its driver
-    /// reads them from the registration).
-    Refetch(Vec<(String, String)>),
+    /// refresh). A long-poll carries its `(channel, last id)` pairs for `Grip-Last` and its
+    /// registration, kept while the request is replayed so nothing published meanwhile is
+    /// missed; a stream carries neither (its driver still holds both).
+    Refetch(Vec<(String, String)>, Option<HeldGuard>),
 }
 
 enum Event {
@@ -150,7 +154,7 @@ pub(super) async fn stream_loop(
                 );
                 return HoldEnd::Close;
             }
-            Next::Refetch => return HoldEnd::Refetch(Vec::new()),
+            Next::Refetch => return HoldEnd::Refetch(Vec::new(), None),
             Next::Closed => {
                 return if transport == Transport::HttpStreamChunked {
                     HoldEnd::Complete
@@ -278,7 +282,9 @@ fn queue_and_flush(ctx: &ShardContext, guard: &HeldGuard, bytes: Bytes) {
 }
 
 /// Holds a long-poll until an `http-response` item arrives or `timeout` passes, then writes
-/// the published response (merged into `original`) or `original` itself.
+/// the published response (merged into `original`) or `original` itself. `adopt` is the
+/// registration kept from the replay that produced this hold, if any.
+#[allow(clippy::too_many_arguments)]
 pub async fn hold_response(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
@@ -287,13 +293,23 @@ pub async fn hold_response(
     timeout: Duration,
     version: Version,
     keep_alive: bool,
+    adopt: Option<HeldGuard>,
 ) -> HoldEnd {
     conn.shrink();
     let _ = conn.set_read_timeout(None);
-    let mut sink = ctx.new_sink(Transport::HttpResponse);
-    sink.recovery = Some(Box::new(super::recovery::recovery_for(channels, 0)));
-    let names = channels.iter().map(|c| c.name.clone()).collect();
-    let guard = ctx.register_hold(conn.stream.as_raw_fd(), sink, names);
+    let guard = match adopt {
+        Some(guard) => {
+            ctx.adopt_hold(guard.key, channels);
+            guard
+        }
+        None => {
+            let mut sink = ctx.new_sink(Transport::HttpResponse);
+            let recovery = super::recovery::recovery_for(channels, RESPONSE_ASIDE_ITEMS_MAX);
+            sink.recovery = Some(Box::new(recovery));
+            let names = channels.iter().map(|c| c.name.clone()).collect();
+            ctx.register_hold(conn.stream.as_raw_fd(), sink, names)
+        }
+    };
     let mut refetch = None;
     ctx.counters.held_responses.add(1);
     let deadline = Instant::now() + timeout;
@@ -323,8 +339,8 @@ pub async fn hold_response(
                 if entry.sink.close_after_flush {
                     break Some(original.clone());
                 }
-                if let Some(recovery) = entry.sink.recovery.as_deref() {
-                    if recovery.wanted.is_some() {
+                if let Some(recovery) = entry.sink.recovery.as_deref_mut() {
+                    if recovery.start_fetch().is_some() {
                         refetch = Some(recovery.last_ids());
                         break None;
                     }
@@ -341,10 +357,13 @@ pub async fn hold_response(
         }
     };
     ctx.counters.held_responses.add(-1);
-    drop(guard);
     let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
+    if let Some(last_ids) = refetch {
+        return HoldEnd::Refetch(last_ids, Some(guard));
+    }
+    drop(guard);
     let Some(response) = response else {
-        return refetch.map_or(HoldEnd::Gone, HoldEnd::Refetch);
+        return HoldEnd::Gone;
     };
     let bytes = super::client_http::encode_full_response(&response, version, keep_alive);
     match conn.write_all(&bytes).await {

@@ -145,7 +145,7 @@ pub async fn hold_linked_stream(
     let end = loop {
         let keep_alive = following.keep_alive.clone();
         let end = stream_loop(ctx, conn, &guard, transport, keep_alive).await;
-        if !matches!(end, HoldEnd::Refetch(_)) {
+        if !matches!(end, HoldEnd::Refetch(..)) {
             break end;
         }
         let urls = (&client_url, &current);

@@ -209,6 +209,26 @@ impl ShardContext {
         }
     }
 
+    /// A long-poll's replay answered with a new response hold on `channels`: the kept
+    /// registration takes them on, and an item that arrived meanwhile and follows them
+    /// completes it at once.
+    pub(super) fn adopt_hold(self: &Rc<Self>, key: ConnKey, channels: &[ChannelSub]) {
+        let names = channels.iter().map(|c| c.name.clone()).collect();
+        self.set_hold_channels(key, names);
+        let ids = channels
+            .iter()
+            .map(|c| (c.name.clone(), c.prev_id.clone()))
+            .collect();
+        let aside = match self.held.borrow_mut().get_mut(key) {
+            Some(entry) => match entry.sink.recovery.as_deref_mut() {
+                Some(recovery) => recovery.finish_fetch(Some(ids)),
+                None => Vec::new(),
+            },
+            None => Vec::new(),
+        };
+        self.redeliver(key, aside);
+    }
+
     /// Judges again, in order, the items `key` set aside while it refetched, queueing those
     /// that now follow; the connection's task writes them.
     pub(super) fn redeliver(&self, key: ConnKey, items: Vec<Arc<EncodedItem>>) {
@@ -221,6 +241,9 @@ impl ShardContext {
         for item in &items {
             self.writer
                 .deliver(item, &[key], &mut *held, now, &mut report);
+        }
+        for &key in &report.wake {
+            held.wake(key);
         }
         self.counters.deliveries.add(report.delivered);
         self.counters.deliveries_dropped.add(report.dropped);

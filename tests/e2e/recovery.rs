@@ -185,3 +185,38 @@ fn a_new_long_poll_with_a_stale_prev_id_is_re_requested_at_once() {
     let response = second.read_response();
     assert_eq!(response.body_text(), "caught up from [\"st; last-id=1\"]\n");
 }
+
+#[test]
+fn an_item_published_while_a_long_poll_is_replayed_is_not_lost() {
+    let release = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let released = std::sync::Arc::clone(&release);
+    let backend = Backend::start(move |req: &BackendRequest| {
+        if !req.headers_named("Grip-Last").is_empty() {
+            let deadline = std::time::Instant::now() + crate::support::DEADLINE;
+            while !released.load(std::sync::atomic::Ordering::SeqCst)
+                && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        BackendResponse::response_hold("w; prev-id=1", "timeout\n")
+    });
+    let proxy = Proxy::start(backend.port(), &NO_FIRST_UPDATE);
+    let mut conn = long_poll(&proxy);
+    wait_subscribed(&proxy, 1);
+    publish_ok(&proxy, &response_item_with_ids("w", "3", "2", "three\n"));
+    let deadline = std::time::Instant::now() + crate::support::DEADLINE;
+    while backend.requests().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no replay");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    // Published while the origin is still answering the replay.
+    let item = json!({ "items": [ { "channel": "w", "id": "2",
+        "formats": { "http-response": { "body": "two\n" } } } ] });
+    publish_ok(&proxy, &item.to_string());
+    std::thread::sleep(Duration::from_millis(200));
+    release.store(true, std::sync::atomic::Ordering::SeqCst);
+
+    assert_eq!(conn.read_response().body_text(), "two\n");
+}
