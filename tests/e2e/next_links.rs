@@ -322,3 +322,20 @@ fn a_new_stream_whose_prev_id_is_already_stale_fetches_its_link_at_once() {
     let link = wait_for_request(&backend, "/next");
     assert_eq!(link.headers_named("Grip-Last"), ["late; last-id=1"]);
 }
+
+#[test]
+fn an_http_1_0_client_gets_a_link_chain_close_delimited() {
+    let backend = Backend::start(|req| match req.path.as_str() {
+        "/a" => BackendResponse::text(200, "part1\n").header("Grip-Link", "</b>; rel=next"),
+        _ => BackendResponse::text(200, "part2\n"),
+    });
+    let proxy = Proxy::start(backend.port(), &[]);
+    let mut conn = crate::support::Conn::connect(proxy.addr);
+    conn.send(b"GET /a HTTP/1.0\r\nHost: example.com\r\n\r\n");
+
+    let raw = String::from_utf8_lossy(&conn.read_to_end()).into_owned();
+
+    assert!(raw.starts_with("HTTP/1.0 200"), "{raw}");
+    assert!(!raw.contains("chunked"), "{raw}");
+    assert!(raw.ends_with("\r\n\r\npart1\npart2\n"), "{raw}");
+}
