@@ -79,6 +79,19 @@ pub enum LinkFetchError {
     Abandoned,
 }
 
+impl LinkFetchError {
+    /// True for failures of the exchange itself, which a later attempt may not meet
+    /// (PUSHPIN.md §5.3); an answer that was received but refused is final, as in Pushpin.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            LinkFetchError::Connect { .. }
+                | LinkFetchError::Exchange { .. }
+                | LinkFetchError::Status { .. }
+        )
+    }
+}
+
 /// What a link fetch gives: the instruction of its answer (whose `response.body` is appended).
 pub type LinkResult = Rc<Result<Instruction, LinkFetchError>>;
 
@@ -141,8 +154,9 @@ pub async fn fetch_with_retries(
     let mut attempt = 0;
     loop {
         let result = fetch_once(ctx, route, req, base, url, grip_last).await;
-        let Err(err) = result.as_ref() else {
-            return result;
+        let err = match result.as_ref() {
+            Err(err) if err.is_retryable() => err,
+            _ => return result,
         };
         let jitter = Duration::from_millis(super::hold::fastrand_u64(attempt.into()) % 1000);
         let delay = match retry_delay(attempt, jitter) {

@@ -163,7 +163,8 @@ pub async fn hold_linked_stream(
             Fetched::Gone => break HoldEnd::Gone,
         };
         drop(refresh);
-        apply(ctx, guard.key, transport, &mut following, &result);
+        let debug = ctx.config.debug || route.debug;
+        apply(ctx, guard.key, transport, &mut following, &result, debug);
         refresh = spawn_refresh(ctx, guard.key, following.link.as_ref());
     };
     drop(refresh);
@@ -300,6 +301,7 @@ fn apply(
     transport: Transport,
     following: &mut Following,
     result: &LinkResult,
+    debug: bool,
 ) {
     let closing = match ctx.held.borrow_mut().get_mut(key) {
         Some(entry) => entry.sink.close_after_flush || entry.sink.overflowed,
@@ -318,6 +320,11 @@ fn apply(
                 "shard={} next link failed, ending the stream: {err}",
                 ctx.id.0
             );
+            if debug {
+                // As Pushpin in debug mode: the reason, after a blank line, ends the body.
+                let text = Bytes::from(format!("\n\n{err}\n"));
+                queue_body(ctx, key, transport, &text);
+            }
             end_stream(ctx, key, transport);
             return;
         }

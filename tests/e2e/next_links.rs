@@ -339,3 +339,23 @@ fn an_http_1_0_client_gets_a_link_chain_close_delimited() {
     assert!(!raw.contains("chunked"), "{raw}");
     assert!(raw.ends_with("\r\n\r\npart1\npart2\n"), "{raw}");
 }
+
+#[test]
+fn a_link_answering_with_a_response_hold_ends_the_stream_with_the_reason_in_debug_mode() {
+    let backend = Backend::start(|req| match req.path.as_str() {
+        "/a" => BackendResponse::text(200, "part1\n").header("Grip-Link", "</b>; rel=next"),
+        _ => BackendResponse::response_hold("x", "held\n"),
+    });
+    let proxy = Proxy::start(backend.port(), &["--debug"]);
+    let mut client = StreamClient::open(proxy.addr, "/a");
+
+    let text = client.read_until("hold.\n");
+
+    assert_eq!(text, "part1\n\n\nNext link returned non-stream hold.\n");
+    client.expect_end();
+    assert_eq!(
+        backend.requests().len(),
+        2,
+        "a refused answer is not retried"
+    );
+}
