@@ -60,6 +60,30 @@ pub const KEEP_ALIVE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(55);
 pub const KEEP_ALIVE_TIMEOUT_MIN: Duration = Duration::from_secs(1);
 /// Default timeout of a `Grip-Link: <URL>; rel=next` request (Pushpin 1.36: 120 s).
 pub const NEXT_LINK_TIMEOUT_DEFAULT: Duration = Duration::from_secs(120);
+/// Largest body of a next-link response appended to a stream (as a stream hold's initial
+/// body).
+pub const LINK_RESPONSE_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Delay between a channel's first subscriber and the update of its holds (Pushpin's 1 s
+/// "subscribed" delay, PUSHPIN.md §3.4).
+pub const FIRST_SUBSCRIPTION_UPDATE_DELAY: Duration = Duration::from_secs(1);
+/// A channel that lost its last subscriber less than this long ago is not cold: a new
+/// subscriber does not trigger the first-subscription update (Pushpin's
+/// `subscription_linger`, 60 s), so a long-poll client re-polling is not refetched each time.
+pub const SUBSCRIPTION_LINGER: Duration = Duration::from_secs(60);
+/// Channels remembered for `SUBSCRIPTION_LINGER` per shard; past it the oldest are forgotten
+/// (about 100 bytes each, so some 10 MiB at most).
+pub const LINGER_CHANNELS_MAX: usize = 100_000;
+/// Longest one next-link exchange may take, connect to last body byte, before it counts as a
+/// failure and is retried (ringpin's own bound: Pushpin's backend client allows 600 s of
+/// inactivity, during which the stream would receive nothing).
+pub const LINK_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Origin requests for recovery (long-poll re-requests and next-link fetches) one shard runs
+/// at once; the rest wait their turn, so a `hint` or `/recover` reaching thousands of holds
+/// does not send thousands of requests to the origin at the same moment (Pushpin rate-limits
+/// these "updates" instead).
+pub const REFETCHES_CONCURRENT_MAX: u64 = 64;
+/// Items set aside per connection while its next link or recovery request runs.
+pub const REFETCH_ASIDE_ITEMS_MAX: usize = 100;
 /// Each keep-alive period is shortened by a random amount below this (Pushpin's jitter).
 pub const KEEP_ALIVE_JITTER_MAX: Duration = Duration::from_millis(1000);
 

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::values::{
-    parse_count, parse_listen_addr, parse_log_level, parse_positive, parse_xff_rules,
+    parse_bool, parse_count, parse_listen_addr, parse_log_level, parse_positive, parse_xff_rules,
 };
 use super::{ConfigError, SendMode, SlowClientPolicy, XffRule};
 
@@ -57,6 +57,8 @@ pub struct CliArgs {
     pub client_idle_timeout: Option<Duration>,
     /// `--message-wait MS`.
     pub message_wait: Option<Duration>,
+    /// `--update-on-first-subscription BOOL`.
+    pub update_on_first_subscription: Option<bool>,
     /// `--help` or `-h`.
     pub help: bool,
     /// `--version`.
@@ -83,6 +85,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--x-forwarded-for",
     "--client-idle-timeout",
     "--message-wait",
+    "--update-on-first-subscription",
     "--port",
 ];
 
@@ -164,6 +167,9 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
             let millis = parse_count(value).map_err(invalid)?;
             cli.message_wait = Some(Duration::from_millis(millis));
         }
+        "--update-on-first-subscription" => {
+            cli.update_on_first_subscription = Some(parse_bool(value).map_err(invalid)?)
+        }
         _ => return Err(ConfigError::UnknownFlag { flag: flag.into() }),
     }
     Ok(())
@@ -237,6 +243,7 @@ Options (as --flag VALUE or --flag=VALUE):
   --x-forwarded-for RULES     comma list of append, truncate:N; empty = pass through (default append)
   --client-idle-timeout SECS  close client connections idle this long (default 1800)
   --message-wait MS           wait for an out-of-order prev-id this long (default 5000)
+  --update-on-first-subscription BOOL  refetch holds 1 s after a first subscriber (default true)
   -h, --help                  print this help and exit
   --version                   print the version and exit
 "

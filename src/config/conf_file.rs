@@ -67,6 +67,8 @@ pub struct HandlerSection {
     pub message_rate: Option<u64>,
     /// `message_hwm`: accepted, but ringpin has no delivery throttle.
     pub message_hwm: Option<u64>,
+    /// `update_on_first_subscription` (Pushpin 1.41; default true).
+    pub update_on_first_subscription: Option<bool>,
 }
 
 /// A parsed pushpin.conf: the keys ringpin supports, by section.
@@ -271,6 +273,9 @@ fn apply_handler(
         }
         "connection_subscription_max" => {
             handler.connection_subscription_max = optional(value, parse_positive)?
+        }
+        "update_on_first_subscription" => {
+            handler.update_on_first_subscription = optional(value, parse_bool)?
         }
         "message_rate" | "message_hwm" => {
             let limit = optional(value, parse_count)?;

@@ -114,6 +114,10 @@ pub struct Config {
     pub id_cache_ttl: Duration,
     /// Channels one connection may subscribe to (Pushpin's `connection_subscription_max`).
     pub connection_subscriptions_max: usize,
+    /// Refetch the holds on a channel about 1 s after it gets its first subscriber
+    /// (PUSHPIN.md §3.4; Pushpin 1.41's `update_on_first_subscription`). Default on, as
+    /// Pushpin 1.36 always does it.
+    pub update_on_first_subscription: bool,
 }
 
 /// What the command line asks for.

@@ -56,6 +56,8 @@ impl Default for Config {
             id_cache_ttl: Duration::from_secs(60),
             // Pushpin: connection_subscription_max=20.
             connection_subscriptions_max: limits::CONNECTION_SUBSCRIPTIONS_MAX,
+            // Pushpin 1.36 always updates; 1.41 made it `update_on_first_subscription`.
+            update_on_first_subscription: true,
         }
     }
 }
@@ -111,6 +113,9 @@ impl Config {
             id_cache_ttl: conf.handler.id_cache_ttl.unwrap_or(defaults.id_cache_ttl),
             connection_subscriptions_max: (conf.handler.connection_subscription_max)
                 .unwrap_or(defaults.connection_subscriptions_max),
+            update_on_first_subscription: (cli.update_on_first_subscription)
+                .or(conf.handler.update_on_first_subscription)
+                .unwrap_or(defaults.update_on_first_subscription),
         };
         check_listeners(&config)?;
         Ok((config, warnings))

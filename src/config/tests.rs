@@ -65,6 +65,7 @@ fn defaults_match_the_documented_values() {
     assert_eq!(config.client_idle_timeout, limits::CLIENT_IDLE_TIMEOUT);
     assert_eq!(config.message_wait, Duration::from_millis(5000));
     assert_eq!(config.id_cache_ttl, Duration::from_secs(60));
+    assert!(config.update_on_first_subscription);
     assert_eq!(
         config.connection_subscriptions_max,
         limits::CONNECTION_SUBSCRIPTIONS_MAX
@@ -89,6 +90,7 @@ push_in_http_port=5561
 message_wait=100
 id_cache_ttl=0
 connection_subscription_max=3
+update_on_first_subscription=false
 ";
 
 #[test]
@@ -107,6 +109,7 @@ fn conf_values_override_defaults_and_port_offset_moves_only_the_publish_port() {
         message_wait: Duration::from_millis(100),
         id_cache_ttl: Duration::ZERO,
         connection_subscriptions_max: 3,
+        update_on_first_subscription: false,
         ..Config::default()
     };
     assert_eq!(config, expected);
@@ -131,6 +134,7 @@ fn command_line_overrides_conf() {
         "--x-forwarded-for=",
         "--client-idle-timeout=9",
         "--message-wait=7",
+        "--update-on-first-subscription=yes",
     ];
     let (config, _) = resolve(&list, Some(CONF)).expect("conf and flags resolve");
     let expected = Config {
@@ -153,6 +157,7 @@ fn command_line_overrides_conf() {
         message_wait: Duration::from_millis(7),
         id_cache_ttl: Duration::ZERO,
         connection_subscriptions_max: 3,
+        update_on_first_subscription: true,
     };
     assert_eq!(config, expected);
 }

@@ -12,6 +12,7 @@
 //! `filtered.rs` instead; the only cost to everyone else is one `is_some` test.
 
 use super::outbound::{OutboundQueue, PushOutcome};
+use super::recovery::{Recovery, Verdict};
 use super::subscriptions::ConnKey;
 use crate::grip::filter::SubscriberFilters;
 use crate::publish::format::{EncodedItem, EncodedStream, EncodedWs};
@@ -63,6 +64,10 @@ pub struct Sink {
     /// Metadata and per-channel filters, only for subscribers with filters (PUSHPIN.md
     /// §2.5); `None` keeps the connection on the shared-bytes path.
     pub filters: Option<Box<SubscriberFilters>>,
+    /// Id tracking and refetch state, only for holds that can go back to their origin
+    /// (response holds, stream holds with a next link); `None` keeps delivery on the plain
+    /// path.
+    pub recovery: Option<Box<Recovery>>,
 }
 
 impl Sink {
@@ -76,6 +81,7 @@ impl Sink {
             overflowed: false,
             last_queued: None,
             filters: None,
+            recovery: None,
         }
     }
 
@@ -155,6 +161,18 @@ impl ChunkWriter {
             };
             if sink.is_closing() {
                 continue;
+            }
+            if let Some(recovery) = sink.recovery.as_deref_mut() {
+                let verdict = recovery.on_item(sink.transport, item);
+                report.dropped += std::mem::take(&mut recovery.refused);
+                match verdict {
+                    Verdict::Deliver => {}
+                    Verdict::Held => continue,
+                    Verdict::Wake => {
+                        report.wake.push(key);
+                        continue;
+                    }
+                }
             }
             if sink.filters.is_some() {
                 self.deliver_filtered(key, sink, item, now, report);

@@ -3,8 +3,9 @@
 //! Owns: the GRIP header grammar (`params`), `Instruction` parsing from `Grip-*` headers and
 //! `application/grip-instruct` bodies (`instruct`), keep-alive data and timing
 //! (`keep_alive`), the Grip-Sig JWT (`sig`), RFC 6902 JSON Patch (`json_patch`), the
-//! merge of a published `http-response` into a held long-poll's response (`published`), and
-//! the per-subscriber filters (`filter`) with their `%`-directive templates (`template`).
+//! merge of a published `http-response` into a held long-poll's response (`published`), the
+//! per-subscriber filters (`filter`) with their `%`-directive templates (`template`), and
+//! GRIP Next link resolution with the `Grip-Last` header (`link`).
 //! Must not: own sockets, timers or tasks, read the clock, or import anything above layer 0
 //! besides `http`, `limits` and the `publish::item` format types (STYLE.md §2).
 //! Invariants: behaviour follows Pushpin 1.36 (PUSHPIN.md §1.4, §2) except where a module
@@ -16,6 +17,7 @@ pub mod instruct;
 mod instruct_json;
 pub mod json_patch;
 pub mod keep_alive;
+pub mod link;
 pub mod params;
 pub mod published;
 pub mod sig;
@@ -29,6 +31,7 @@ pub use instruct::{
 };
 pub use json_patch::{apply_patch, OpError, PatchError};
 pub use keep_alive::{jittered_period, unescape_cstring};
+pub use link::{encode_grip_last, request_url, resolve_link, LinkError, LinkUrl};
 pub use params::{parse_header_params, HeaderParam};
 pub use published::merge_published;
 pub use sig::{Claims, SigError};

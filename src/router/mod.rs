@@ -69,6 +69,12 @@ impl Router {
         self.route(released)
     }
 
+    /// `/recover`: forgets every channel's last id (PUSHPIN.md §3.5); the caller then sends
+    /// `ShardMsg::Recover` to every shard.
+    pub fn on_recover(&mut self) {
+        self.sequencer.forget_last_ids();
+    }
+
     /// Releases the parked items whose `message_wait` has passed by `now`.
     pub fn on_timeout(&mut self, now: Instant) -> Vec<Routed> {
         let released = self.sequencer.on_timeout(now);

@@ -15,6 +15,9 @@ pub struct ShardId(pub u16);
 pub enum ShardMsg {
     /// Deliver this item to the shard's subscribers of `item.channel`.
     Deliver(Arc<EncodedItem>),
+    /// `/recover` was called: every hold that can go back to its origin does (PUSHPIN.md
+    /// §3.5); queued in order with the items.
+    Recover,
 }
 
 /// A message from a shard to the router.

@@ -172,6 +172,13 @@ impl Sequencer {
         self.parked.remove(channel);
     }
 
+    /// Forgets every channel's last id (`/recover`, PUSHPIN.md §3.5), so the next item on
+    /// each channel is released without waiting; parked items stay parked until their
+    /// predecessor or `message_wait`.
+    pub fn forget_last_ids(&mut self) {
+        self.last_ids.clear();
+    }
+
     /// Items parked over all channels.
     pub fn parked_len(&self) -> usize {
         self.parked.values().map(VecDeque::len).sum()

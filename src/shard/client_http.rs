@@ -6,7 +6,7 @@
 //! an await.
 
 use super::hold::{hold_response, hold_stream, HoldEnd};
-use super::{proxy, test_target, ShardContext};
+use super::{next_link, proxy, test_target, HeldGuard, ShardContext};
 use crate::config::{Proto, Route, Target};
 use crate::fanout::Transport;
 use crate::grip::{parse_instruction, ClientResponse, HoldMode, SubscriberFilters};
@@ -52,6 +52,32 @@ pub struct ClientRequest {
     pub peer: SocketAddr,
     /// Whether the client wants the connection kept open.
     pub keep_alive: bool,
+}
+
+/// A GRIP response from an origin (or the built-in test target), body read.
+#[derive(Debug)]
+pub struct GripAnswer {
+    /// Who answered, for logs (`host:port` or `test`).
+    pub target: String,
+    /// The status code.
+    pub status: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// The response headers.
+    pub headers: Headers,
+    /// The whole body.
+    pub body: Bytes,
+}
+
+/// What one GRIP answer led to.
+enum Accepted {
+    /// The request is finished.
+    Done(Next),
+    /// A long-poll must be re-requested with these `(channel, last id)` for `Grip-Last`;
+    /// its registration is kept meanwhile.
+    Refetch(Vec<(String, String)>, Option<HeldGuard>),
+    /// Like `Refetch`, before holding: a `prev-id` was already stale.
+    Stale(Vec<(String, String)>),
 }
 
 /// Serves one client connection until it closes.
@@ -150,7 +176,7 @@ async fn handle_request(
         let text = format!("No route for host: {host}\n");
         return respond_error(ctx, conn, &head, 502, &text, keep_alive).await;
     };
-    let req = ClientRequest {
+    let mut req = ClientRequest {
         head,
         host,
         body,
@@ -162,11 +188,8 @@ async fn handle_request(
     };
     let next = match route.targets.first() {
         Some(Target::Test) => {
-            let (status, reason, headers, body) = test_target::respond(&req.head);
-            accept_grip(
-                ctx, conn, &req, route, "test", status, &reason, &headers, body,
-            )
-            .await
+            let answer = test_target::answer(&req.head);
+            accept_grip(ctx, conn, &mut req, route, answer).await
         }
         Some(Target::Http(_)) => proxy::forward(ctx, conn, route, &mut { req }).await,
         None => {
@@ -180,28 +203,68 @@ async fn handle_request(
     next
 }
 
-/// Acts on a GRIP response: `status`/`reason`/`headers`/`body` came from `target`.
-#[allow(clippy::too_many_arguments)]
+/// Acts on a GRIP answer, and on the answers to the re-requests a long-poll makes when it
+/// must recover (a `prev-id` gap, a `hint`, `/recover`, the first-subscription update:
+/// PUSHPIN.md §3.4, §3.8, §4). Each re-request is caused by one event, so this loop is
+/// bounded by what is published.
 pub async fn accept_grip(
+    ctx: &Rc<ShardContext>,
+    conn: &mut Conn,
+    req: &mut ClientRequest,
+    route: &Route,
+    mut answer: GripAnswer,
+) -> Next {
+    // One immediate re-request per request and event: an origin that keeps answering with
+    // a stale prev-id is then held anyway, and the next item's gap recovers it.
+    let mut check_stale = true;
+    let mut kept = None;
+    loop {
+        let once = accept_once(ctx, conn, req, route, answer, check_stale, kept.take());
+        let last_ids = match once.await {
+            Accepted::Done(next) => return next,
+            Accepted::Refetch(last_ids, guard) => {
+                check_stale = true;
+                kept = guard;
+                last_ids
+            }
+            Accepted::Stale(last_ids) => {
+                check_stale = false;
+                last_ids
+            }
+        };
+        answer = match next_link::refetch_request(ctx, conn, req, route, &last_ids).await {
+            Ok(answer) => answer,
+            Err(next) => return next,
+        };
+    }
+}
+
+/// Acts on one GRIP answer.
+async fn accept_once(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
     req: &ClientRequest,
     route: &Route,
-    target: &str,
-    status: u16,
-    reason: &str,
-    headers: &Headers,
-    body: Bytes,
-) -> Next {
-    if !req.body_complete {
-        let text = "Request too large to accept GRIP instruct.\n";
-        return respond_error(ctx, conn, &req.head, 400, text, false).await;
-    }
-    let subscriptions_max = ctx.config.connection_subscriptions_max;
-    let instruction = match parse_instruction(
+    answer: GripAnswer,
+    check_stale: bool,
+    kept: Option<HeldGuard>,
+) -> Accepted {
+    let GripAnswer {
+        target,
         status,
         reason,
         headers,
+        body,
+    } = answer;
+    if !req.body_complete {
+        let text = "Request too large to accept GRIP instruct.\n";
+        return Accepted::Done(respond_error(ctx, conn, &req.head, 400, text, false).await);
+    }
+    let subscriptions_max = ctx.config.connection_subscriptions_max;
+    let mut instruction = match parse_instruction(
+        status,
+        &reason,
+        &headers,
         body,
         &route.prefix,
         subscriptions_max,
@@ -217,7 +280,8 @@ pub async fn accept_grip(
             } else {
                 ORIGIN_ERROR_TEXT.to_owned()
             };
-            return respond_error(ctx, conn, &req.head, 502, &text, req.keep_alive).await;
+            let next = respond_error(ctx, conn, &req.head, 502, &text, req.keep_alive).await;
+            return Accepted::Done(next);
         }
     };
     if instruction.channels_dropped > 0 {
@@ -234,12 +298,30 @@ pub async fn accept_grip(
         instruction.response.status,
         instruction.response.body.len(),
     );
+    let version = req.head.version;
+    // A registration kept through a replay serves only a new long-poll.
+    let kept = kept.filter(|_| instruction.hold == Some(HoldMode::Response));
+    if instruction.next_link.is_some() && instruction.hold != Some(HoldMode::Response) {
+        let filters =
+            SubscriberFilters::for_hold(&instruction.meta, &instruction.channels).map(Box::new);
+        let response = instruction.response.clone(); // a Bytes body: no copy
+        let (response, failed) = filter_initial_body(ctx, &target, response, filters.as_deref());
+        if failed {
+            let (transport, initial) = stream_start(&response, version);
+            return Accepted::Done(write_failed_stream(conn, transport, initial).await);
+        }
+        instruction.response = response;
+        let linked = next_link::hold_linked_stream(ctx, conn, req, route, instruction, filters);
+        return Accepted::Done(match linked.await {
+            HoldEnd::Complete if req.keep_alive => Next::KeepAlive,
+            _ => Next::Close,
+        });
+    }
     let channels: Vec<String> = instruction
         .channels
         .iter()
         .map(|c| c.name.clone())
         .collect();
-    let version = req.head.version;
     let filters =
         SubscriberFilters::for_hold(&instruction.meta, &instruction.channels).map(Box::new);
     let end = match instruction.hold {
@@ -247,20 +329,26 @@ pub async fn accept_grip(
             // Content filters apply to a relayed GRIP response too (PUSHPIN.md §2.2); on an
             // error its body is empty, as Pushpin ends it at once.
             let (response, _) =
-                filter_initial_body(ctx, target, instruction.response, filters.as_deref());
+                filter_initial_body(ctx, &target, instruction.response, filters.as_deref());
             let bytes = encode_full_response(&response, version, req.keep_alive);
-            return match conn.write_all(&bytes).await {
+            return Accepted::Done(match conn.write_all(&bytes).await {
                 Ok(()) if req.keep_alive => Next::KeepAlive,
                 _ => Next::Close,
-            };
+            });
         }
         Some(HoldMode::Stream) => {
             let (response, failed) =
-                filter_initial_body(ctx, target, instruction.response, filters.as_deref());
+                filter_initial_body(ctx, &target, instruction.response, filters.as_deref());
             let (transport, initial) = stream_start(&response, version);
             if failed {
                 // Pushpin sends the head, then ends the body at once.
-                return write_failed_stream(conn, transport, initial).await;
+                return Accepted::Done(write_failed_stream(conn, transport, initial).await);
+            }
+            if let Some(c) = instruction.channels.iter().find(|c| c.prev_id.is_some()) {
+                let keep_alive = req.keep_alive;
+                let next =
+                    next_link::end_unlinked(ctx, conn, transport, initial, &c.name, keep_alive);
+                return Accepted::Done(next.await);
             }
             hold_stream(
                 ctx,
@@ -274,29 +362,39 @@ pub async fn accept_grip(
             .await
         }
         Some(HoldMode::Response) => {
+            // With a kept registration, what was published during the replay is judged
+            // against the new prev-ids instead (`ShardContext::adopt_hold`).
+            if let Some(last_ids) = (check_stale && kept.is_none())
+                .then(|| ctx.stale_prev_ids(&instruction.channels))
+                .flatten()
+            {
+                return Accepted::Stale(last_ids);
+            }
             let timeout = instruction.timeout;
             hold_response(
                 ctx,
                 conn,
                 &instruction.response,
-                channels,
+                &instruction.channels,
                 timeout,
                 version,
                 req.keep_alive,
                 filters,
+                kept,
             )
             .await
         }
     };
     match end {
-        HoldEnd::Complete if req.keep_alive => Next::KeepAlive,
-        _ => Next::Close,
+        HoldEnd::Complete if req.keep_alive => Accepted::Done(Next::KeepAlive),
+        HoldEnd::Refetch(last_ids, guard) => Accepted::Refetch(last_ids, guard),
+        _ => Accepted::Done(Next::Close),
     }
 }
 
 /// The initial response of a stream (or the whole of a relayed GRIP response) with its
 /// response filters (`build-id`) applied, and whether they failed (then the body is empty).
-fn filter_initial_body(
+pub(super) fn filter_initial_body(
     ctx: &ShardContext,
     target: &str,
     mut response: ClientResponse,
@@ -315,7 +413,11 @@ fn filter_initial_body(
 }
 
 /// Writes a stream's head and ends its body at once (its initial body failed a filter).
-async fn write_failed_stream(conn: &mut Conn, transport: Transport, initial: Vec<Bytes>) -> Next {
+pub(super) async fn write_failed_stream(
+    conn: &mut Conn,
+    transport: Transport,
+    initial: Vec<Bytes>,
+) -> Next {
     let mut bytes: Vec<u8> = initial.concat();
     if transport == Transport::HttpStreamChunked {
         bytes.extend_from_slice(crate::http::LAST_CHUNK);
@@ -326,7 +428,7 @@ async fn write_failed_stream(conn: &mut Conn, transport: Transport, initial: Vec
 
 /// The head and first body bytes of a stream hold, and how the rest is framed: chunked for
 /// HTTP/1.1 (with Pushpin's `Connection: Transfer-Encoding` quirk), close-delimited for 1.0.
-fn stream_start(response: &ClientResponse, version: Version) -> (Transport, Vec<Bytes>) {
+pub(super) fn stream_start(response: &ClientResponse, version: Version) -> (Transport, Vec<Bytes>) {
     let mut headers = response.headers.clone();
     let (transport, first) = if version == Version::Http11 {
         headers.push("Transfer-Encoding", &b"chunked"[..]);

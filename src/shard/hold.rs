@@ -8,7 +8,9 @@
 use super::direct_send::{self, FlushOutcome};
 use super::{HeldGuard, ShardContext};
 use crate::fanout::Transport;
-use crate::grip::{merge_published, ClientResponse, KeepAlive, KeepAliveMode, SubscriberFilters};
+use crate::grip::{
+    merge_published, ChannelSub, ClientResponse, KeepAlive, KeepAliveMode, SubscriberFilters,
+};
 use crate::http::{encode_chunk, Version};
 use crate::netio::Conn;
 use bytes::Bytes;
@@ -19,11 +21,15 @@ use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+/// Items a long-poll keeps while its request is replayed: the first one that follows the
+/// new answer completes it.
+const RESPONSE_ASIDE_ITEMS_MAX: usize = 8;
+
 /// Bytes of pipelined client data kept while a connection is held.
-const HELD_READ_BYTES_MAX: usize = crate::limits::CLIENT_HEAD_BYTES_MAX;
+pub(super) const HELD_READ_BYTES_MAX: usize = crate::limits::CLIENT_HEAD_BYTES_MAX;
 
 /// How a hold ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum HoldEnd {
     /// The response is complete; the connection may serve another request.
     Complete,
@@ -31,6 +37,11 @@ pub enum HoldEnd {
     Close,
     /// The client went away or the socket failed.
     Gone,
+    /// The hold's `Recovery` wants the origin asked again (a gap, a hint, `/recover`, a
+    /// refresh). A long-poll carries its `(channel, last id)` pairs for `Grip-Last` and its
+    /// registration, kept while the request is replayed so nothing published meanwhile is
+    /// missed; a stream carries neither (its driver still holds both).
+    Refetch(Vec<(String, String)>, Option<HeldGuard>),
 }
 
 enum Event {
@@ -54,6 +65,7 @@ async fn timer_or_never(after: Option<Duration>) -> Event {
 enum Next {
     Failed,
     Overflowed,
+    Refetch,
     Closed,
     Write(Bytes),
     Idle,
@@ -72,6 +84,14 @@ fn next_step(ctx: &ShardContext, guard: &HeldGuard) -> Next {
         Next::Write(front)
     } else if entry.sink.close_after_flush {
         Next::Closed
+    } else if entry
+        .sink
+        .recovery
+        .as_ref()
+        .is_some_and(|r| r.wanted.is_some())
+    {
+        // After the queue is written: a link answer is appended to what came before it.
+        Next::Refetch
     } else {
         Next::Idle
     }
@@ -108,7 +128,8 @@ pub async fn hold_stream(
     end
 }
 
-async fn stream_loop(
+/// Runs a registered stream hold until it ends or its `Recovery` wants a refetch.
+pub(super) async fn stream_loop(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
     guard: &HeldGuard,
@@ -137,6 +158,7 @@ async fn stream_loop(
                 );
                 return HoldEnd::Close;
             }
+            Next::Refetch => return HoldEnd::Refetch(Vec::new(), None),
             Next::Closed => {
                 return if transport == Transport::HttpStreamChunked {
                     HoldEnd::Complete
@@ -226,7 +248,7 @@ fn jittered(timeout: Duration) -> Duration {
 }
 
 /// A cheap xorshift step; keep-alive jitter needs spread, not quality.
-fn fastrand_u64(seed: u64) -> u64 {
+pub(super) fn fastrand_u64(seed: u64) -> u64 {
     thread_local!(static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0x9E37_79B9_7F4A_7C15) });
     STATE.with(|s| {
         let mut x = s.get() ^ seed;
@@ -264,23 +286,42 @@ fn queue_and_flush(ctx: &ShardContext, guard: &HeldGuard, bytes: Bytes) {
 }
 
 /// Holds a long-poll until an `http-response` item arrives or `timeout` passes, then writes
-/// the published response (merged into `original`) or `original` itself.
+/// the published response (merged into `original`) or `original` itself. `adopt` is the
+/// registration kept from the replay that produced this hold, if any.
 #[allow(clippy::too_many_arguments)]
 pub async fn hold_response(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
     original: &ClientResponse,
-    channels: Vec<String>,
+    channels: &[ChannelSub],
     timeout: Duration,
     version: Version,
     keep_alive: bool,
     filters: Option<Box<SubscriberFilters>>,
+    adopt: Option<HeldGuard>,
 ) -> HoldEnd {
     conn.shrink();
     let _ = conn.set_read_timeout(None);
-    let mut sink = ctx.new_sink(Transport::HttpResponse);
-    sink.filters = filters;
-    let guard = ctx.register_hold(conn.stream.as_raw_fd(), sink, channels);
+    let guard = match adopt {
+        Some(guard) => {
+            // The replay's answer may set other meta or filters: they apply from here on,
+            // including to items set aside during the replay.
+            if let Some(entry) = ctx.held.borrow_mut().get_mut(guard.key) {
+                entry.sink.filters = filters;
+            }
+            ctx.adopt_hold(guard.key, channels);
+            guard
+        }
+        None => {
+            let mut sink = ctx.new_sink(Transport::HttpResponse);
+            sink.filters = filters;
+            let recovery = super::recovery::recovery_for(channels, RESPONSE_ASIDE_ITEMS_MAX);
+            sink.recovery = Some(Box::new(recovery));
+            let names = channels.iter().map(|c| c.name.clone()).collect();
+            ctx.register_hold(conn.stream.as_raw_fd(), sink, names)
+        }
+    };
+    let mut refetch = None;
     ctx.counters.held_responses.add(1);
     let deadline = Instant::now() + timeout;
     let mut read_buf = [0u8; 256];
@@ -309,6 +350,12 @@ pub async fn hold_response(
                 if entry.sink.close_after_flush {
                     break Some(original.clone());
                 }
+                if let Some(recovery) = entry.sink.recovery.as_deref_mut() {
+                    if recovery.start_fetch().is_some() {
+                        refetch = Some(recovery.last_ids());
+                        break None;
+                    }
+                }
             }
             Event::Read(Ok(0)) | Event::Read(Err(_)) | Event::Wrote(_) => break None,
             Event::Read(Ok(n)) => {
@@ -321,8 +368,11 @@ pub async fn hold_response(
         }
     };
     ctx.counters.held_responses.add(-1);
-    drop(guard);
     let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
+    if let Some(last_ids) = refetch {
+        return HoldEnd::Refetch(last_ids, Some(guard));
+    }
+    drop(guard);
     let Some(response) = response else {
         return HoldEnd::Gone;
     };

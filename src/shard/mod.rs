@@ -10,9 +10,12 @@ pub mod client_http;
 pub mod connections;
 pub mod direct_send;
 pub mod hold;
+pub mod link_fetch;
 pub mod listener;
+pub mod next_link;
 pub mod proxy;
 pub mod publish_conn;
+pub mod recovery;
 pub mod sys;
 pub mod test_target;
 pub mod uring_send;
@@ -109,6 +112,8 @@ pub struct ShardContext {
     pub busy: Cell<usize>,
     /// Most client connections this shard accepts.
     pub connections_max: usize,
+    /// Recovery state: last ids, linger times, refetch permits, in-flight link fetches.
+    recovery: recovery::ShardRecovery,
 }
 
 impl ShardContext {
@@ -155,6 +160,7 @@ impl ShardContext {
             pool: OriginPool::new(),
             busy: Cell::new(0),
             connections_max,
+            recovery: recovery::ShardRecovery::default(),
         }
     }
 
@@ -199,6 +205,7 @@ impl ShardContext {
             woken: false,
             failed: false,
         });
+        let mut gained = Vec::new();
         {
             let mut subs = self.subscriptions.borrow_mut();
             for channel in &channels {
@@ -207,9 +214,13 @@ impl ShardContext {
                 }
                 if subs.add(channel, key).is_some() {
                     self.send_interest(channel, true);
+                    gained.push(channel);
                 }
                 self.counters.subscriptions.add(1);
             }
+        }
+        for channel in gained {
+            self.on_first_subscriber(channel);
         }
         if let Some(held) = self.held.borrow_mut().get_mut(key) {
             held.channels = channels;
@@ -229,6 +240,7 @@ impl ShardContext {
             if subs.contains(channel, key) {
                 if subs.remove(channel, key).is_some() {
                     self.send_interest(channel, false);
+                    self.on_last_subscriber(channel);
                 }
                 self.counters.subscriptions.add(-1);
             }
@@ -268,8 +280,19 @@ impl ShardContext {
         {
             let subs = self.subscriptions.borrow();
             for msg in msgs.drain(..) {
-                let ShardMsg::Deliver(item) = msg;
+                let item = match msg {
+                    ShardMsg::Deliver(item) => item,
+                    ShardMsg::Recover => {
+                        drop(held);
+                        self.recover_all();
+                        held = self.held.borrow_mut();
+                        continue;
+                    }
+                };
                 let subscribers = subs.subscribers(&item.channel);
+                if !subscribers.is_empty() {
+                    self.note_delivered(&item);
+                }
                 self.writer
                     .deliver(&item, subscribers, &mut *held, now, &mut report);
             }

@@ -6,7 +6,8 @@
 //! Must not: interpret GRIP instructions (`client_http::accept_grip` does).
 
 use super::client_http::{
-    accept_grip, access_log, capitalized, respond_error, ClientRequest, Next, ORIGIN_ERROR_TEXT,
+    accept_grip, access_log, capitalized, respond_error, ClientRequest, GripAnswer, Next,
+    ORIGIN_ERROR_TEXT,
 };
 use super::ShardContext;
 use crate::config::{HttpTarget, Route, Target};
@@ -38,9 +39,33 @@ pub async fn forward(
     route: &Route,
     req: &mut ClientRequest,
 ) -> Next {
+    match ask_origin(ctx, client, route, req, &[]).await {
+        Asked::Done(next) => next,
+        Asked::Grip(answer) => accept_grip(ctx, client, req, route, answer).await,
+    }
+}
+
+/// What asking the origin gave.
+#[derive(Debug)]
+pub enum Asked {
+    /// The client has been answered (relayed, or an error).
+    Done(Next),
+    /// A GRIP answer, for `accept_grip`.
+    Grip(GripAnswer),
+}
+
+/// Sends `req` along `route`, with a `Grip-Last` header for each of `grip_last` (a
+/// long-poll's re-request, PUSHPIN.md §3.8); relays an ordinary answer, returns a GRIP one.
+pub async fn ask_origin(
+    ctx: &Rc<ShardContext>,
+    client: &mut Conn,
+    route: &Route,
+    req: &mut ClientRequest,
+    grip_last: &[String],
+) -> Asked {
     let generic = ORIGIN_ERROR_TEXT;
-    let (mut origin, target, response) = match exchange_with_failover(ctx, client, route, req).await
-    {
+    let exchanged = exchange_with_failover(ctx, client, route, req, grip_last).await;
+    let (mut origin, target, response) = match exchanged {
         Ok(found) => found,
         Err(err) => {
             log::warn!(
@@ -54,12 +79,13 @@ pub async fn forward(
             } else {
                 generic.to_owned()
             };
-            return respond_error(ctx, client, &req.head, 502, &text, req.keep_alive).await;
+            let next = respond_error(ctx, client, &req.head, 502, &text, req.keep_alive).await;
+            return Asked::Done(next);
         }
     };
     let target_name = format!("{}:{}", target.host, target.port);
     match classify(&response, route) {
-        OriginReply::Relay => relay(ctx, client, origin, &target, req, response).await,
+        OriginReply::Relay => Asked::Done(relay(ctx, client, origin, &target, req, response).await),
         OriginReply::Grip => {
             let limit = if is_header_stream_hold(&response) {
                 STREAM_HOLD_INITIAL_BYTES_MAX
@@ -78,25 +104,21 @@ pub async fn forward(
                     } else {
                         generic.to_owned()
                     };
-                    return respond_error(ctx, client, &req.head, 502, &text, req.keep_alive).await;
+                    let keep_alive = req.keep_alive;
+                    let next = respond_error(ctx, client, &req.head, 502, &text, keep_alive).await;
+                    return Asked::Done(next);
                 }
             };
             if response.is_keep_alive() {
                 ctx.pool.put(&target.host, target.port, origin.conn);
             }
-            let (status, reason, headers) = (response.status, response.reason, response.headers);
-            accept_grip(
-                ctx,
-                client,
-                req,
-                route,
-                &target_name,
-                status,
-                &reason,
-                &headers,
+            Asked::Grip(GripAnswer {
+                target: target_name,
+                status: response.status,
+                reason: response.reason,
+                headers: response.headers,
                 body,
-            )
-            .await
+            })
         }
     }
 }
@@ -134,6 +156,7 @@ async fn exchange_with_failover(
     client: &mut Conn,
     route: &Route,
     req: &mut ClientRequest,
+    grip_last: &[String],
 ) -> Result<(OriginConn, HttpTarget, ResponseHead), OriginError> {
     let mut tried = Vec::new();
     for target in &route.targets {
@@ -149,7 +172,10 @@ async fn exchange_with_failover(
                 continue;
             }
         };
-        let request = origin_request(ctx, route, target, req);
+        let mut request = origin_request(ctx, route, target, req);
+        for value in grip_last {
+            request.headers.push("Grip-Last", value.as_bytes());
+        }
         let mut result = exchange(&mut origin, client, &request, req).await;
         if result.is_err() && origin.reused && req.body_complete {
             // The origin closed an idle pooled connection; nothing was received, so a
@@ -176,23 +202,28 @@ async fn exchange_with_failover(
     })
 }
 
-fn origin_request(
-    ctx: &ShardContext,
-    route: &Route,
-    target: &HttpTarget,
-    req: &ClientRequest,
-) -> RequestHead {
+/// The `Grip-Sig` token for a request along `route`, or `None` for a `no_grip` route.
+pub(super) fn route_grip_sig(ctx: &ShardContext, route: &Route) -> Option<String> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let token = (!route.no_grip).then(|| match (&route.sig_key, &route.sig_iss) {
+    (!route.no_grip).then(|| match (&route.sig_key, &route.sig_iss) {
         // Pushpin uses a route's own key only when both sig_key and sig_iss are set.
         (Some(key), Some(iss)) => {
             let key = crate::config::parse_sig_key(key).unwrap_or_else(|_| key.as_bytes().to_vec());
             sig::sign(&key, iss, now)
         }
         _ => ctx.default_grip_sig(now),
-    });
+    })
+}
+
+fn origin_request(
+    ctx: &ShardContext,
+    route: &Route,
+    target: &HttpTarget,
+    req: &ClientRequest,
+) -> RequestHead {
+    let token = route_grip_sig(ctx, route);
     let body = if req.body_complete {
         if req.body.is_empty() {
             BodyFraming::None

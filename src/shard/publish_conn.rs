@@ -118,6 +118,16 @@ impl PublishService {
         }
     }
 
+    /// `/recover`: the router forgets every last id, and every shard is told, in order with
+    /// the items already queued, to make its holds refetch.
+    pub async fn recover(&self) {
+        let _permit = self.send_order.acquire_permit(1).await;
+        self.router.borrow_mut().on_recover();
+        for inbox in &self.shards {
+            send_waiting(inbox, ShardMsg::Recover).await;
+        }
+    }
+
     fn metrics(&self) -> String {
         self.drain_interest();
         prometheus::render(&self.shard_counters, &self.counters)
@@ -244,8 +254,10 @@ pub async fn serve(service: Rc<PublishService>, stream: TcpStream) {
         // Items go into the shard inboxes before the reply is written, so a publish whose
         // reply the publisher has seen is ordered before any publish it sends afterwards,
         // on any connection. A full inbox therefore slows the reply: backpressure, not loss.
-        if let EndpointAction::Publish(items) = reply.action {
-            service.publish(items).await;
+        match reply.action {
+            EndpointAction::Publish(items) => service.publish(items).await,
+            EndpointAction::Recover => service.recover().await,
+            _ => {}
         }
         let written = conn.write_all(&bytes).await;
         if written.is_err() || !keep_alive {

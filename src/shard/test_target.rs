@@ -4,14 +4,15 @@
 //! `test` (like Pushpin's `* test` route).
 //! Must not: do I/O; it returns an origin-like response that goes through GRIP accept.
 
+use super::client_http::GripAnswer;
 use crate::http::{Headers, RequestHead};
 use bytes::Bytes;
 
 /// The channel the test target subscribes to.
 pub const TEST_CHANNEL: &str = "test";
 
-/// The response the test target gives for `head`: status, reason, headers, body.
-pub fn respond(head: &RequestHead) -> (u16, String, Headers, Bytes) {
+/// The GRIP answer the test target gives for `head`.
+pub fn answer(head: &RequestHead) -> GripAnswer {
     let path = head.path().split('?').next().unwrap_or("/");
     let mut headers = Headers::new();
     headers.push("Content-Type", &b"text/plain"[..]);
@@ -29,10 +30,11 @@ pub fn respond(head: &RequestHead) -> (u16, String, Headers, Bytes) {
         }
         _ => "Hello from ringpin's test target.\nTry /stream or /response, then publish to channel \"test\":\n  curl -d '{\"items\":[{\"channel\":\"test\",\"formats\":{\"http-stream\":{\"content\":\"hi\\n\"},\"http-response\":{\"body\":\"hi\\n\"}}}]}' http://127.0.0.1:5561/publish/\n",
     };
-    (
-        200,
-        "OK".to_owned(),
+    GripAnswer {
+        target: "test".to_owned(),
+        status: 200,
+        reason: "OK".to_owned(),
         headers,
-        Bytes::from_static(body.as_bytes()),
-    )
+        body: Bytes::from_static(body.as_bytes()),
+    }
 }

@@ -67,6 +67,11 @@ pub struct ShardCounters {
     pub slow_clients_closed: Counter,
     /// Connection tasks that panicked (a bug; the connection was closed).
     pub connection_panics: Counter,
+    /// Origin requests made to recover held connections: long-poll re-requests and next-link
+    /// fetches (a collapsed fetch counts once).
+    pub refetches: Counter,
+    /// Next-link fetches that failed (each retry counts).
+    pub link_fetches_failed: Counter,
 }
 
 /// What the router counts.

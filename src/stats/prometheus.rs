@@ -96,6 +96,20 @@ pub fn render(shards: &[Arc<ShardCounters>], router: &RouterCounters) -> String 
     }
     metric(
         &mut out,
+        "ringpin_refetches_total",
+        "counter",
+        "Origin requests made to recover held connections.",
+        sum(|s| s.refetches.get() as i64),
+    );
+    metric(
+        &mut out,
+        "ringpin_link_fetches_failed_total",
+        "counter",
+        "Next-link fetches that failed, retries included.",
+        sum(|s| s.link_fetches_failed.get() as i64),
+    );
+    metric(
+        &mut out,
         "ringpin_publish_requests_total",
         "counter",
         "Publish requests answered.",

@@ -22,9 +22,25 @@ fn filtered_backend(extra_meta: &'static str) -> Backend {
             meta.push_str(", ");
             meta.push_str(extra_meta);
         }
-        BackendResponse::stream_hold(&channel, "start 100%%\n").header("Grip-Set-Meta", &meta)
+        let response =
+            BackendResponse::stream_hold(&channel, "start 100%%\n").header("Grip-Set-Meta", &meta);
+        with_link_if_sequenced(response, &channel)
     })
 }
+
+/// A stream hold with a `prev-id` must carry a next link, or it ends after its initial body
+/// (PUSHPIN.md §3.8). The link is never fetched in these tests: their ids follow on, and
+/// they run with `NO_REFRESH`.
+fn with_link_if_sequenced(response: BackendResponse, channel: &str) -> BackendResponse {
+    if channel.contains("prev-id") {
+        response.header("Grip-Link", "</next>; rel=next")
+    } else {
+        response
+    }
+}
+
+/// Proxy flags for the tests whose holds have next links: no first-subscription refresh.
+const NO_REFRESH: [&str; 2] = ["--update-on-first-subscription", "no"];
 
 /// Opens a stream as `user` on the `Grip-Channel` value `channel` and reads the initial body.
 fn open(proxy: &Proxy, user: &str, channel: &str) -> StreamClient {
@@ -138,13 +154,16 @@ fn build_id_writes_each_subscribers_own_id_and_leaves_others_alone() {
             "/hex" => r#"user="h", id_format="a:%(events-a)s", id_encoding="hex""#,
             _ => r#"user="u", id_format="a:%(events-a)s""#,
         };
-        let response = BackendResponse::stream_hold(channel, "start 100%%\n");
+        let response = with_link_if_sequenced(
+            BackendResponse::stream_hold(channel, "start 100%%\n"),
+            channel,
+        );
         if request.path == "/plain" {
             return BackendResponse::stream_hold("events-a", "start 100%%\n");
         }
         response.header("Grip-Set-Meta", meta)
     });
-    let proxy = Proxy::start(backend.port(), &[]);
+    let proxy = Proxy::start(backend.port(), &NO_REFRESH);
     let mut text = StreamClient::open(proxy.addr, "/text");
     let mut hex = StreamClient::open(proxy.addr, "/hex");
     let mut plain_client = StreamClient::open(proxy.addr, "/plain");
@@ -202,7 +221,7 @@ fn var_subst_fills_in_subscription_meta() {
 #[test]
 fn a_content_filter_mismatch_ends_the_stream_and_spares_matching_ones() {
     let backend = filtered_backend(r#"id_format="%(room)s""#);
-    let proxy = Proxy::start(backend.port(), &[]);
+    let proxy = Proxy::start(backend.port(), &NO_REFRESH);
     let mut mismatched = open(&proxy, "m", "room; filter=skip-self");
     let mut matching = open(&proxy, "ok", "room; prev-id=1; filter=build-id");
     subscribed(&proxy, 2);
@@ -333,4 +352,38 @@ fn the_origin_is_told_which_filters_ringpin_supports() {
     ] {
         assert!(features.contains(&format!("filter:{filter}")), "{features}");
     }
+}
+
+#[test]
+fn a_linked_stream_applies_each_answers_build_id_to_its_body_and_later_items() {
+    // django-eventstream's paging: a no-hold answer with a next link, then a stream hold,
+    // each with `%%` escapes in its body and `build-id` on its channel.
+    let backend = Backend::start(|request| match request.path.as_str() {
+        "/page1" => BackendResponse::text(200, "page one 10%%\n")
+            .header("Grip-Channel", "p; filter=build-id")
+            .header("Grip-Set-Meta", r#"id_format="p:%(p)s""#)
+            .header("Grip-Link", "</page2>; rel=next"),
+        "/page2" => {
+            BackendResponse::stream_hold("p; prev-id=7; filter=build-id", "page two 20%%\n")
+                .header("Grip-Set-Meta", r#"id_format="p:%(p)s""#)
+                .header("Grip-Link", "</page3>; rel=next")
+        }
+        _ => BackendResponse::text(404, "unexpected\n"),
+    });
+    let proxy = Proxy::start(backend.port(), &NO_REFRESH);
+    let mut client = StreamClient::open(proxy.addr, "/page1");
+    assert_eq!(
+        client.read_until("page two 20%\n"),
+        "page one 10%\npage two 20%\n"
+    );
+    subscribed(&proxy, 1);
+    let body = item(
+        "p",
+        "id: %I\n",
+        (Some("8"), Some("7")),
+        json!({}),
+        Some(&["build-id"]),
+    );
+    publish_ok(&proxy, &body);
+    assert_eq!(client.read_until("\n"), "id: p:8\n");
 }

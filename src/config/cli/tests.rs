@@ -122,6 +122,9 @@ fn tuning_flags_and_switches_parse_in_both_spellings() {
         (&["--socket-send-buffer", "0"], |c| {
             c.socket_send_buffer = Some(0)
         }),
+        (&["--update-on-first-subscription", "no"], |c| {
+            c.update_on_first_subscription = Some(false)
+        }),
         (&["--debug"], |c| c.debug = true),
         (&["--help"], |c| c.help = true),
         (&["-h", "--version"], |c| {
@@ -171,6 +174,7 @@ fn bad_flags_and_values_are_errors_naming_the_flag() {
     invalid("--pin-shards", "true");
     invalid("--send-mode", "send");
     invalid("--socket-send-buffer", "16k");
+    invalid("--update-on-first-subscription", "maybe");
 }
 
 #[test]

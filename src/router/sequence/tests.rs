@@ -317,3 +317,22 @@ fn zero_ttl_turns_de_duplication_off() {
     );
     assert_eq!(seq.id_cache_len(), 0);
 }
+
+#[test]
+fn recover_forgets_last_ids_so_the_next_item_is_not_parked() {
+    let mut seq = Sequencer::new(SequencerConfig::DEFAULT);
+    let now = Instant::now();
+    assert_eq!(
+        ids(&seq.on_publish(item("c", "1", "", false), true, now)),
+        ["c:1"]
+    );
+    assert_eq!(seq.last_id_len(), 1);
+
+    seq.forget_last_ids();
+
+    assert_eq!(seq.last_id_len(), 0);
+    assert_eq!(
+        ids(&seq.on_publish(item("c", "5", "4", false), true, now)),
+        ["c:5"]
+    );
+}

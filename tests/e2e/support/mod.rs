@@ -82,7 +82,7 @@ mod django;
 mod files;
 mod proxy;
 
-pub use backend::{pattern_body, verify_grip_sig, Backend, BackendResponse};
+pub use backend::{pattern_body, verify_grip_sig, Backend, BackendRequest, BackendResponse};
 pub use client::{
     assert_same_bytes, get, get_request, preview, raw_response, request, Conn, Response, SseClient,
     StreamClient, DEADLINE,
