@@ -44,13 +44,23 @@ fn get_host(proxy: &Proxy, host: &str, path: &str) -> Response {
 }
 
 /// Polls `GET /` until the body is `want` (the routes reload has applied).
+/// Waits until `want` is answered `CONSISTENT_ANSWERS` times in a row: each shard picks up
+/// reloaded routes on its own control tick, so for a moment the shards may disagree, and
+/// each request is a new connection that the kernel may give to either shard.
 fn wait_for_body(proxy: &Proxy, want: &str, why: &str) {
+    const CONSISTENT_ANSWERS: usize = 20;
     let deadline = Instant::now() + DEADLINE;
+    let mut in_a_row = 0;
     loop {
         let response = get_host(proxy, "example.com", "/");
         if response.status == 200 && response.body_text() == want {
-            return;
+            in_a_row += 1;
+            if in_a_row == CONSISTENT_ANSWERS {
+                return;
+            }
+            continue;
         }
+        in_a_row = 0;
         if Instant::now() >= deadline {
             panic!("{why}: still {response:?} after {DEADLINE:?}, want body {want:?}");
         }
