@@ -232,7 +232,9 @@ pub async fn accept_grip(
                 last_ids
             }
         };
-        answer = match next_link::refetch_request(ctx, conn, req, route, &last_ids).await {
+        // Boxed for the same reason as a linked stream: rare, and large.
+        let refetch = Box::pin(next_link::refetch_request(ctx, conn, req, route, &last_ids));
+        answer = match refetch.await {
             Ok(answer) => answer,
             Err(next) => return next,
         };
@@ -311,7 +313,16 @@ async fn accept_once(
             return Accepted::Done(write_failed_stream(conn, transport, initial).await);
         }
         instruction.response = response;
-        let linked = next_link::hold_linked_stream(ctx, conn, req, route, instruction, filters);
+        // Boxed: a linked stream's future is large and rare; inline, it would size every
+        // connection's task (STYLE.md: memory per held connection is a budget).
+        let linked = Box::pin(next_link::hold_linked_stream(
+            ctx,
+            conn,
+            req,
+            route,
+            instruction,
+            filters,
+        ));
         return Accepted::Done(match linked.await {
             HoldEnd::Complete if req.keep_alive => Next::KeepAlive,
             _ => Next::Close,
