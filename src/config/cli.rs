@@ -51,6 +51,8 @@ pub struct CliArgs {
     pub client_idle_timeout: Option<Duration>,
     /// `--message-wait MS`.
     pub message_wait: Option<Duration>,
+    /// `--ws-message-bytes-max N`.
+    pub ws_message_bytes_max: Option<usize>,
     /// `--help` or `-h`.
     pub help: bool,
     /// `--version`.
@@ -74,6 +76,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--x-forwarded-for",
     "--client-idle-timeout",
     "--message-wait",
+    "--ws-message-bytes-max",
     "--port",
 ];
 
@@ -140,6 +143,9 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
         "--outbound-items-max" => {
             cli.outbound_items_max = Some(parse_positive(value).map_err(invalid)?)
         }
+        "--ws-message-bytes-max" => {
+            cli.ws_message_bytes_max = Some(parse_positive(value).map_err(invalid)?)
+        }
         "--slow-client" => cli.slow_client = Some(parse_slow_client(value).map_err(invalid)?),
         "--x-forwarded-for" => cli.x_forwarded_for = Some(parse_xff_rules(value).map_err(invalid)?),
         "--client-idle-timeout" => {
@@ -204,6 +210,7 @@ Options (as --flag VALUE or --flag=VALUE):
   --x-forwarded-for RULES     comma list of append, truncate:N; empty = pass through (default append)
   --client-idle-timeout SECS  close client connections idle this long (default 1800)
   --message-wait MS           wait for an out-of-order prev-id this long (default 5000)
+  --ws-message-bytes-max N    largest WebSocket message a client may send; more gets close 1009 (default 131072)
   -h, --help                  print this help and exit
   --version                   print the version and exit
 "

@@ -96,6 +96,8 @@ pub struct Config {
     pub id_cache_ttl: Duration,
     /// Channels one connection may subscribe to (Pushpin's `connection_subscription_max`).
     pub connection_subscriptions_max: usize,
+    /// Largest WebSocket message (and frame) a client may send; more gets close 1009.
+    pub ws_message_bytes_max: usize,
 }
 
 /// What the command line asks for.

@@ -51,6 +51,7 @@ impl Default for Config {
             id_cache_ttl: Duration::from_secs(60),
             // Pushpin: connection_subscription_max=20.
             connection_subscriptions_max: limits::CONNECTION_SUBSCRIPTIONS_MAX,
+            ws_message_bytes_max: limits::WS_MESSAGE_BYTES_MAX,
         }
     }
 }
@@ -98,6 +99,9 @@ impl Config {
                 .or(conf.handler.message_wait)
                 .unwrap_or(defaults.message_wait),
             id_cache_ttl: conf.handler.id_cache_ttl.unwrap_or(defaults.id_cache_ttl),
+            ws_message_bytes_max: cli
+                .ws_message_bytes_max
+                .unwrap_or(defaults.ws_message_bytes_max),
             connection_subscriptions_max: (conf.handler.connection_subscription_max)
                 .unwrap_or(defaults.connection_subscriptions_max),
         };

@@ -125,6 +125,7 @@ fn command_line_overrides_conf() {
         "--x-forwarded-for=",
         "--client-idle-timeout=9",
         "--message-wait=7",
+        "--ws-message-bytes-max=4096",
     ];
     let (config, _) = resolve(&list, Some(CONF)).expect("conf and flags resolve");
     let expected = Config {
@@ -144,6 +145,7 @@ fn command_line_overrides_conf() {
         message_wait: Duration::from_millis(7),
         id_cache_ttl: Duration::ZERO,
         connection_subscriptions_max: 3,
+        ws_message_bytes_max: 4096,
     };
     assert_eq!(config, expected);
 }

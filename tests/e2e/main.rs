@@ -27,3 +27,5 @@ mod shutdown;
 mod slow_consumer;
 mod sse;
 mod stream_hold;
+mod websocket;
+mod ws_over_http;
