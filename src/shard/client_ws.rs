@@ -18,8 +18,10 @@ use crate::fanout::{ConnKey, PushOutcome, Transport};
 use crate::grip::ClientResponse;
 use crate::http::{Headers, RequestHead};
 use crate::netio::Conn;
+use crate::ws::frame::CONTROL_PAYLOAD_BYTES_MAX;
 use crate::ws::{
-    encode_close, parse_client_handshake, Frame, FrameDecoder, FrameError, FrameLimits, WsEvent,
+    encode_close, encode_frame, parse_client_handshake, Frame, FrameDecoder, FrameError,
+    FrameLimits, WsEvent,
 };
 use bytes::Bytes;
 use futures_lite::future::{or, pending};
@@ -29,6 +31,7 @@ use std::net::SocketAddr;
 use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
+use tungstenite::protocol::frame::coding::{Control, OpCode};
 
 /// Bytes asked of the kernel per client read; frames larger than this take several reads.
 const WS_READ_BYTES: usize = 4096;
@@ -112,6 +115,12 @@ pub fn access_log(ctx: &ShardContext, req: &WsRequest, target: &str, code: u16) 
         req.head.path(),
         req.peer.ip()
     );
+}
+
+/// A ping or pong frame for the client, its payload cut to what a control frame may carry.
+pub fn control_frame(control: Control, data: &[u8]) -> Bytes {
+    let cut = data.len().min(CONTROL_PAYLOAD_BYTES_MAX);
+    encode_frame(OpCode::Control(control), &data[..cut])
 }
 
 /// A response ringpin writes itself or relays from an origin.

@@ -18,18 +18,17 @@
 //! - no new request starts while the client's queue holds over `WOH_CLIENT_QUEUE_BYTES_MAX`
 //!   (Pushpin's 200,000-byte outbound buffer), so a slow client slows its origin down.
 
-use super::client_ws::{ClientEvent, WsClient, WS_CLOSE_TIMEOUT};
+use super::client_ws::{control_frame, ClientEvent, WsClient, WS_CLOSE_TIMEOUT};
 use super::woh_exchange::{WohFail, WohReply};
 use super::ws_grip::{AfterMessage, OriginMessages};
 use super::ws_over_http::{random_u64, InFlight, Woh};
 use crate::limits::WOH_BODY_BYTES_MAX;
 use crate::origin::ws_request::is_woh_events_response;
-use crate::ws::frame::CONTROL_PAYLOAD_BYTES_MAX;
-use crate::ws::{encode_frame, parse_events_bytes, MessageKind, WohEvent, WsEvent};
+use crate::ws::{parse_events_bytes, MessageKind, WohEvent, WsEvent};
 use futures_lite::future::{or, pending};
 use glommio::timer::Timer;
 use std::time::{Duration, Instant};
-use tungstenite::protocol::frame::coding::{Control, OpCode};
+use tungstenite::protocol::frame::coding::Control;
 
 /// Client event bytes queued for the origin before ringpin stops reading the client.
 const WOH_PENDING_BYTES_MAX: usize = WOH_BODY_BYTES_MAX / 2;
@@ -405,12 +404,6 @@ fn on_timer(flow: &mut Flow, client: &mut WsClient<'_>, messages: &mut OriginMes
     if !client.is_gone() {
         messages.on_timeout(client, now);
     }
-}
-
-/// A ping or pong frame, its payload cut to what a control frame may carry.
-fn control_frame(control: Control, data: &[u8]) -> bytes::Bytes {
-    let cut = data.len().min(CONTROL_PAYLOAD_BYTES_MAX);
-    encode_frame(OpCode::Control(control), &data[..cut])
 }
 
 fn event_bytes(event: &WohEvent) -> usize {

@@ -29,3 +29,4 @@ mod sse;
 mod stream_hold;
 mod websocket;
 mod ws_over_http;
+mod ws_passthrough;

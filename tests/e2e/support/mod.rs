@@ -1,7 +1,7 @@
 //! Support for the black-box suite: the ringpin process (`proxy.rs`), a scripted GRIP origin
 //! (`backend.rs`), raw HTTP clients with deadlines (`client.rs`), the routes/conf files a
-//! test hands to ringpin (`files.rs`), a WebSocket client (`ws_client.rs`) and a
-//! WebSocket-over-HTTP origin (`woh.rs`).
+//! test hands to ringpin (`files.rs`), a WebSocket client (`ws_client.rs`), a
+//! WebSocket-over-HTTP origin (`woh.rs`) and a plain WebSocket origin (`ws_backend.rs`).
 //!
 //! This doc is the contract between the suite and the server. The server implements exactly
 //! what is written here; a change on either side changes this text first.
@@ -88,6 +88,7 @@ mod client;
 mod files;
 mod proxy;
 pub mod woh;
+pub mod ws_backend;
 mod ws_client;
 
 pub use backend::{pattern_body, verify_grip_sig, Backend, BackendResponse};
