@@ -286,7 +286,7 @@ async fn on_reply(
 ) -> Step {
     let reply = match result {
         Ok(reply) => reply,
-        Err(fail) => return on_failure(flow, fail),
+        Err(fail) => return on_failure(flow, woh.ctx().id.0, fail),
     };
     flow.retries = 0;
     flow.sent.clear();
@@ -295,7 +295,8 @@ async fn on_reply(
     }
     if !is_woh_events_response(reply.status, &reply.headers) {
         log::info!(
-            "websocket origin {} answered {} mid-connection; dropping the client",
+            "shard={} websocket origin {} answered {} mid-connection; dropping the client",
+            woh.ctx().id.0,
             woh.target_name(),
             reply.status
         );
@@ -305,7 +306,8 @@ async fn on_reply(
         Ok(events) => events,
         Err(err) => {
             log::info!(
-                "websocket origin {} sent a bad event body: {err}",
+                "shard={} websocket origin {} sent a bad event body: {err}",
+                woh.ctx().id.0,
                 woh.target_name()
             );
             return Step::End;
@@ -326,9 +328,9 @@ async fn on_reply(
     Step::Continue
 }
 
-fn on_failure(flow: &mut Flow, fail: WohFail) -> Step {
+fn on_failure(flow: &mut Flow, shard: u16, fail: WohFail) -> Step {
     if flow.phase == Phase::Gone {
-        log::debug!("websocket origin request after the client left failed: {fail}");
+        log::debug!("shard={shard} websocket origin request after the client left failed: {fail}");
         flow.pending.clear();
         return Step::End;
     }
@@ -343,7 +345,7 @@ fn on_failure(flow: &mut Flow, fail: WohFail) -> Step {
         );
         return Step::Continue;
     }
-    log::info!("websocket origin request failed; dropping the client: {fail}");
+    log::info!("shard={shard} websocket origin request failed; dropping the client: {fail}");
     Step::End
 }
 
@@ -359,7 +361,11 @@ async fn on_events(
         let after = match event {
             WohEvent::Open(_) => AfterMessage::Continue,
             WohEvent::Text(text) if std::str::from_utf8(&text).is_err() => {
-                log::info!("websocket origin {} sent invalid utf-8", woh.target_name());
+                log::info!(
+                    "shard={} websocket origin {} sent invalid utf-8",
+                    woh.ctx().id.0,
+                    woh.target_name()
+                );
                 AfterMessage::Continue
             }
             WohEvent::Text(text) => {

@@ -28,5 +28,6 @@ mod slow_consumer;
 mod sse;
 mod stream_hold;
 mod websocket;
+mod ws_control;
 mod ws_over_http;
 mod ws_passthrough;

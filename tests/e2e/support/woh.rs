@@ -8,7 +8,7 @@
 //!
 //! The script, per event received: `OPEN` -> `OPEN` (+ `WohOptions::open_events`);
 //! `TEXT "sub:CH"` -> control message subscribing to CH; `TEXT "close:CODE:REASON"` -> `CLOSE`;
-//! `TEXT "raw:X"` -> `TEXT X` (no prefix); `TEXT "disconnect"` -> `DISCONNECT`; other text and
+//! `TEXT "raw:X"` -> `TEXT X` (no prefix); `TEXT "ctl:JSON"` -> `TEXT "c:JSON"`; `TEXT "disconnect"` -> `DISCONNECT`; other text and
 //! binary are echoed with the `m:` prefix; `CLOSE` is echoed; the rest get nothing.
 
 use super::backend::{Backend, BackendRequest, BackendResponse};
@@ -120,6 +120,8 @@ pub fn script_reply(kind: &str, content: &[u8], options: &WohOptions) -> Vec<Eve
                 vec![event("CLOSE", close_content(code, reason))]
             } else if let Some(raw) = text.strip_prefix("raw:") {
                 vec![event("TEXT", raw)]
+            } else if let Some(json) = text.strip_prefix("ctl:") {
+                vec![event("TEXT", format!("c:{json}"))]
             } else if text == "disconnect" {
                 vec![event("DISCONNECT", "")]
             } else {
