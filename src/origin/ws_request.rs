@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::request::{build_origin_request, BodyFraming, ForwardContext};
 use crate::http::{Headers, RequestHead};
+use crate::ws::session::set_meta_field;
 use crate::ws::{parse_grip_extension, GripExtension};
 
 /// The content type of WebSocket-over-HTTP bodies, both ways; a response must carry exactly
@@ -122,14 +123,16 @@ pub fn set_meta_fields(headers: &Headers) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-/// Applies `Set-Meta-*` changes to `meta` (names compared without case).
-pub fn apply_set_meta(meta: &mut Vec<(String, String)>, changes: Vec<(String, Option<String>)>) {
-    for (name, value) in changes {
-        meta.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
-        if let Some(value) = value {
-            meta.push((name, value));
-        }
-    }
+/// Applies `Set-Meta-*` changes to `meta` (names compared without case, within the meta
+/// limits of `ws::set_meta_field`); returns how many were refused for a limit.
+pub fn apply_set_meta(
+    meta: &mut Vec<(String, String)>,
+    changes: Vec<(String, Option<String>)>,
+) -> usize {
+    changes
+        .into_iter()
+        .filter(|(name, value)| !set_meta_field(meta, name, value.clone()))
+        .count()
 }
 
 /// `Keep-Alive-Interval` in a response: `None` when absent (keep the current setting),

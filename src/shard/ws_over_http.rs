@@ -83,7 +83,14 @@ impl Woh<'_> {
 
     /// Takes `Set-Meta-*` and `Keep-Alive-Interval` from a response.
     pub fn on_response_headers(&mut self, reply: &WohReply) {
-        apply_set_meta(&mut self.meta, set_meta_fields(&reply.headers));
+        let refused = apply_set_meta(&mut self.meta, set_meta_fields(&reply.headers));
+        if refused > 0 {
+            log::warn!(
+                "shard={} {refused} Set-Meta fields from {} ignored: over the meta limits",
+                self.ctx.id.0,
+                self.target_name()
+            );
+        }
         if let Some(interval) = keep_alive_interval(&reply.headers) {
             self.keep_alive_interval = interval;
         }

@@ -19,6 +19,7 @@ use super::control::{
     ControlMessage, DelayedContent, GripExtension, KeepAliveMode,
 };
 use super::frame::{encode_frame, split_message, MessageKind, CONTROL_PAYLOAD_BYTES_MAX};
+use crate::limits::{WS_META_FIELDS_MAX, WS_META_FIELD_BYTES_MAX};
 
 /// What the shard must do for the client after an origin message or a timer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,10 +109,7 @@ impl GripSession {
             ControlMessage::Unsubscribe { channel } => vec![GripAction::Unsubscribe(channel)],
             ControlMessage::Detach => vec![GripAction::Detach],
             ControlMessage::SetMeta { name, value } => {
-                self.meta.retain(|(n, _)| *n != name);
-                if let Some(value) = value {
-                    self.meta.push((name, value));
-                }
+                set_meta_field(&mut self.meta, &name, value);
                 Vec::new()
             }
             ControlMessage::KeepAlive {
@@ -182,6 +180,21 @@ impl KeepAlive {
         };
         base + self.timeout
     }
+}
+
+/// Sets (`Some`) or deletes (`None`) the meta field `name` (compared without case), within
+/// `WS_META_FIELDS_MAX` fields of at most `WS_META_FIELD_BYTES_MAX` bytes each. Returns false
+/// when the change was refused for a limit.
+pub fn set_meta_field(meta: &mut Vec<(String, String)>, name: &str, value: Option<String>) -> bool {
+    meta.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+    let Some(value) = value else {
+        return true;
+    };
+    if meta.len() >= WS_META_FIELDS_MAX || name.len() + value.len() > WS_META_FIELD_BYTES_MAX {
+        return false;
+    }
+    meta.push((name.to_owned(), value));
+    true
 }
 
 /// The one frame a `keep-alive` or `send-delayed` content is sent as; a ping or pong payload

@@ -97,6 +97,8 @@ fn a_control_subscribe_in_the_open_response_makes_publishes_reach_the_client() {
     ws.expect_text("hi");
     publish_ok(&proxy, &ws_item("room", json!({"content-bin": "AAEC"})));
     assert_eq!(ws.next(), Message::binary(vec![0, 1, 2]));
+    publish_ok(&proxy, &ws_item("room", json!({"type": "ping"})));
+    assert_eq!(ws.next(), Message::Ping(Vec::new()));
 }
 
 #[test]

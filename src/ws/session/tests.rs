@@ -75,6 +75,25 @@ fn control_messages_become_actions_and_never_reach_the_client() {
 }
 
 #[test]
+fn meta_fields_are_bounded_in_count_and_size() {
+    let mut meta = Vec::new();
+    for i in 0..WS_META_FIELDS_MAX {
+        assert!(set_meta_field(
+            &mut meta,
+            &format!("f{i}"),
+            Some("v".into())
+        ));
+    }
+    assert!(!set_meta_field(&mut meta, "one-more", Some("v".into())));
+    assert!(set_meta_field(&mut meta, "F0", Some("replaced".into())));
+    assert_eq!(meta.len(), WS_META_FIELDS_MAX);
+    assert!(set_meta_field(&mut meta, "f1", None));
+    let long = "x".repeat(WS_META_FIELD_BYTES_MAX);
+    assert!(!set_meta_field(&mut meta, "big", Some(long)));
+    assert_eq!(meta.len(), WS_META_FIELDS_MAX - 1);
+}
+
+#[test]
 fn malformed_control_messages_are_reported_and_ignored() {
     let now = Instant::now();
     let mut s = session("m:");
