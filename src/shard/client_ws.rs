@@ -33,8 +33,12 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::{Control, OpCode};
 
-/// Bytes asked of the kernel per client read; frames larger than this take several reads.
-const WS_READ_BYTES: usize = 4096;
+/// Bytes asked of the kernel per client read while no frame is half-read: small, because an
+/// idle connection keeps its read buffer for as long as it waits.
+pub const WS_READ_IDLE_BYTES: usize = 512;
+/// Bytes asked of the kernel per read while a frame is half-read, so a large message takes
+/// few reads; the buffer shrinks back once the frame is complete.
+pub const WS_READ_BUSY_BYTES: usize = 16 * 1024;
 /// How long a closing connection waits for its queue to drain and for the peer's close frame.
 pub const WS_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -191,7 +195,7 @@ impl<'c> WsClient<'c> {
             conn,
             decoder: FrameDecoder::new(frame_limits(&ctx.config)),
             guard,
-            read_buf: vec![0; WS_READ_BYTES],
+            read_buf: Vec::new(),
             close_published_seen: false,
             gone: false,
             close_sent: false,
@@ -334,6 +338,9 @@ impl<'c> WsClient<'c> {
     }
 
     async fn wait_read(&mut self, read: bool) -> Wait {
+        if read {
+            size_read_buf(&mut self.read_buf, self.conn.buffered().is_empty());
+        }
         let (ctx, key) = (&self.ctx, self.guard.key);
         let (stream, buf) = (&mut self.conn.stream, &mut self.read_buf);
         let woken = async {
@@ -388,6 +395,19 @@ impl<'c> WsClient<'c> {
                 _ => {}
             }
         }
+    }
+}
+
+/// Sizes a read buffer for the next read: `WS_READ_IDLE_BYTES` at a frame boundary,
+/// `WS_READ_BUSY_BYTES` inside a frame.
+pub fn size_read_buf(buf: &mut Vec<u8>, at_frame_boundary: bool) {
+    let want = if at_frame_boundary {
+        WS_READ_IDLE_BYTES
+    } else {
+        WS_READ_BUSY_BYTES
+    };
+    if buf.len() != want {
+        *buf = vec![0; want];
     }
 }
 

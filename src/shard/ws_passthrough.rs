@@ -14,7 +14,8 @@ use super::client_http::{
     capitalized, encode_full_response, respond_error, Next, ORIGIN_ERROR_TEXT,
 };
 use super::client_ws::{
-    access_log, control_frame, response, ClientEvent, WsClient, WsRequest, WS_CLOSE_TIMEOUT,
+    access_log, control_frame, response, size_read_buf, ClientEvent, WsClient, WsRequest,
+    WS_CLOSE_TIMEOUT,
 };
 use super::proxy::route_grip_sig;
 use super::ws_grip::{AfterMessage, OriginMessages};
@@ -28,8 +29,8 @@ use crate::origin::request::{BodyFraming, ForwardContext};
 use crate::origin::response::relay_headers;
 use crate::origin::ws_request::{build_ws_handshake, grip_extension};
 use crate::ws::{
-    encode_masked_frame, encode_switching_response, Frame, FrameDecoder, FrameError, FrameLimits,
-    MessageKind, WsEvent,
+    accept_key, encode_masked_frame, encode_switching_response, Frame, FrameDecoder, FrameError,
+    FrameLimits, MessageKind, WsEvent,
 };
 use futures_lite::future::{or, pending};
 use futures_lite::AsyncReadExt;
@@ -49,8 +50,6 @@ const ORIGIN_READ_PAUSE_BYTES: usize = 200_000;
 const PAUSE_RECHECK: Duration = Duration::from_millis(50);
 /// Most body bytes of a refused handshake relayed to the client (Pushpin 1.36).
 const REJECTION_BODY_BYTES_MAX: usize = 100_000;
-/// Bytes asked of the kernel per origin read.
-const ORIGIN_READ_BYTES: usize = 4096;
 
 /// Serves an upgrade along a route to a plain WebSocket origin.
 pub async fn serve(
@@ -73,6 +72,20 @@ pub async fn serve(
     };
     if head.status != 101 {
         return relay_rejection(ctx, conn, req, &target_name, &mut origin, head).await;
+    }
+    let expected = accept_key(
+        req.head
+            .headers
+            .get_str("sec-websocket-key")
+            .unwrap_or("")
+            .trim(),
+    );
+    if head.headers.get_str("sec-websocket-accept").map(str::trim) != Some(expected.as_str()) {
+        log::warn!(
+            "shard={} websocket origin {target_name} answered 101 with a wrong Sec-WebSocket-Accept",
+            ctx.id.0
+        );
+        return respond_error(ctx, conn, &req.head, 502, ORIGIN_ERROR_TEXT, false).await;
     }
     let switching = encode_switching_response(&req.accept, &head.headers);
     if conn.write_all(&switching).await.is_err() {
@@ -99,7 +112,7 @@ pub async fn serve(
         ctx: Rc::clone(ctx),
         origin: Some(origin),
         decoder: FrameDecoder::for_origin(ORIGIN_FRAME_LIMITS),
-        read_buf: vec![0; ORIGIN_READ_BYTES],
+        read_buf: Vec::new(),
         published_close_at: None,
     };
     relay.run(&mut client, &mut messages).await;
@@ -219,6 +232,9 @@ impl Relay {
             .into_iter()
             .flatten()
             .min();
+            if let Some(origin) = self.origin.as_ref() {
+                size_read_buf(&mut self.read_buf, origin.buffered().is_empty());
+            }
             let event = {
                 let origin = self.origin.as_mut().filter(|_| !paused);
                 let buf = &mut self.read_buf;
@@ -370,6 +386,7 @@ impl Relay {
                     Err(_) => return None,
                 }
             }
+            size_read_buf(&mut self.read_buf, origin.buffered().is_empty());
             match origin.stream.read(&mut self.read_buf).await {
                 Ok(0) | Err(_) => return None,
                 Ok(n) => origin.extend_buffered(&self.read_buf[..n]),

@@ -29,5 +29,6 @@ mod sse;
 mod stream_hold;
 mod websocket;
 mod ws_control;
+mod ws_memory;
 mod ws_over_http;
 mod ws_passthrough;

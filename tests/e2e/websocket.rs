@@ -12,7 +12,7 @@ use crate::ws_over_http::{woh_proxy, ws_item};
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 const MASK: [u8; 4] = [1, 2, 3, 4];
 
-fn upgrade_request(version: &str) -> Vec<u8> {
+pub fn upgrade_request(version: &str) -> Vec<u8> {
     format!(
         "GET /chat HTTP/1.1\r\nHost: example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: {version}\r\n\r\n"
@@ -30,7 +30,7 @@ fn raw_upgrade(addr: std::net::SocketAddr) -> (Conn, Response) {
 }
 
 /// One frame with `first` as FIN/RSV/opcode; masked with `MASK` unless `mask` is false.
-fn frame(first: u8, payload: &[u8], mask: bool) -> Vec<u8> {
+pub fn frame(first: u8, payload: &[u8], mask: bool) -> Vec<u8> {
     let bit = if mask { 0x80 } else { 0 };
     let mut out = vec![first];
     match payload.len() {
