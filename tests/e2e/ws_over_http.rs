@@ -268,3 +268,51 @@ fn an_empty_open_response_body_is_refused_without_keep_alive_interval() {
     let (status, _, _) = ws_reject(proxy.addr, "/chat");
     assert_eq!(status, 502);
 }
+
+#[test]
+fn an_unreachable_origin_gets_502() {
+    let port = crate::support::free_port();
+    let proxy = woh_proxy(port, &[]);
+    let (status, _, body) = ws_reject(proxy.addr, "/chat");
+    assert_eq!(status, 502);
+    assert_eq!(body, b"Error while proxying to origin.\n");
+}
+
+#[test]
+fn proto_ws_routes_take_websockets_and_generic_routes_keep_http() {
+    let ws_origin = woh_backend(WohOptions::default());
+    let http_origin = Backend::start(|_| crate::support::BackendResponse::text(200, "plain\n"));
+    let routes = [
+        format!("*,proto=ws 127.0.0.1:{},over_http", ws_origin.port()),
+        format!("* 127.0.0.1:{}", http_origin.port()),
+    ];
+    let proxy = Proxy::start_with(|ports| {
+        let mut args = ports.listen_args();
+        for route in &routes {
+            args.extend(["--route".to_string(), route.clone()]);
+        }
+        args
+    });
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("routed");
+    ws.expect_text("routed");
+    let response = crate::support::get(proxy.addr, "/page");
+    assert_eq!(response.body_text(), "plain\n");
+}
+
+#[test]
+fn sigterm_closes_websockets_with_1001_and_exits_cleanly() {
+    let backend = woh_backend(WohOptions::default());
+    let mut proxy = woh_proxy(backend.port(), &[]);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("sub:room");
+    wait_subscribed(&proxy, 1);
+    proxy.signal(libc::SIGTERM);
+    let exit_deadline = Instant::now() + crate::support::EXIT_TIMEOUT;
+    assert_eq!(ws.expect_close().0, 1001);
+    let status = proxy.wait_exit(exit_deadline);
+    assert!(status.success(), "ringpin exited with {status}");
+    wait_for_events(&backend, "the client's CLOSE", |events| {
+        events.last() == Some(&event("CLOSE", close_content(1001, "")))
+    });
+}
