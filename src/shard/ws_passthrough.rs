@@ -28,6 +28,7 @@ use crate::netio::Conn;
 use crate::origin::request::{BodyFraming, ForwardContext};
 use crate::origin::response::relay_headers;
 use crate::origin::ws_request::{build_ws_handshake, grip_extension};
+use crate::origin::OriginError;
 use crate::ws::{
     accept_key, encode_masked_frame, encode_switching_response, Frame, FrameDecoder, FrameError,
     FrameLimits, MessageKind, WsEvent,
@@ -60,10 +61,10 @@ pub async fn serve(
 ) -> Next {
     let (mut origin, target_name, head) = match handshake(ctx, req, route).await {
         Ok(found) => found,
-        Err(why) => {
-            log::warn!("shard={} websocket {}: {why}", ctx.id.0, req.head.target);
+        Err(err) => {
+            log::warn!("shard={} websocket {}: {err}", ctx.id.0, req.head.target);
             let text = if ctx.config.debug || route.debug {
-                format!("{}\n", capitalized(&why))
+                format!("{}\n", capitalized(&err.to_string()))
             } else {
                 ORIGIN_ERROR_TEXT.to_owned()
             };
@@ -124,7 +125,7 @@ async fn handshake(
     ctx: &Rc<ShardContext>,
     req: &WsRequest,
     route: &Route,
-) -> Result<(Conn, String, ResponseHead), String> {
+) -> Result<(Conn, String, ResponseHead), OriginError> {
     let mut tried = Vec::new();
     for target in &route.targets {
         let Target::Http(target) = target else {
@@ -150,21 +151,27 @@ async fn handshake(
         };
         let mut bytes = Vec::with_capacity(512);
         encode_request_head(&build_ws_handshake(&req.head, &forward), &mut bytes);
-        origin
-            .write_all(&bytes)
-            .await
-            .map_err(|e| format!("sending the handshake to {name}: {e}"))?;
+        if let Err(source) = origin.write_all(&bytes).await {
+            return Err(OriginError::Send {
+                target: name,
+                source,
+            });
+        }
         let _ = origin.set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
-        let head = origin
+        return match origin
             .read_head(|b| parse_response(b, &HeadLimits::ORIGIN))
             .await
-            .map_err(|e| format!("bad handshake response from {name}: {e}"))?;
-        return Ok((origin, name, head));
+        {
+            Ok(head) => Ok((origin, name, head)),
+            Err(err) => Err(OriginError::BadResponse {
+                target: name,
+                reason: err.to_string(),
+            }),
+        };
     }
-    Err(format!(
-        "unable to connect to any targets; tried: {}",
-        tried.join(", ")
-    ))
+    Err(OriginError::ConnectFailed {
+        tried: tried.join(", "),
+    })
 }
 
 /// The origin refused the upgrade: its status, headers and (cut) body go to the client.

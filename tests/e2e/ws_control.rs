@@ -128,3 +128,30 @@ fn a_request_that_cannot_connect_is_retried_until_the_origin_is_back() {
     ws.expect_text("two");
     assert_eq!(metric(&proxy, "ringpin_held_websockets"), Some(1.0));
 }
+
+#[test]
+fn keep_alive_interval_sends_an_empty_request_after_twenty_seconds_of_silence() {
+    let options = WohOptions {
+        open_headers: vec![("Keep-Alive-Interval".into(), "5".into())],
+        ..WohOptions::default()
+    };
+    let backend = woh_backend(options);
+    let proxy = woh_proxy(backend.port(), &[]);
+    let _ws = ws_connect(proxy.addr, "/chat");
+    let opened = std::time::Instant::now();
+    // 5 is raised to the 20 s minimum (PUSHPIN.md §6.3).
+    let deadline = opened + Duration::from_secs(30);
+    while backend.requests().len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no keep-alive request"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    let waited = opened.elapsed();
+    assert!(
+        waited >= Duration::from_secs(19),
+        "keep-alive request after {waited:?}"
+    );
+    assert_eq!(backend.requests()[1].body, b"");
+}

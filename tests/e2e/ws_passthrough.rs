@@ -96,3 +96,31 @@ fn a_refused_handshake_reaches_the_client_with_status_headers_and_body() {
     );
     assert_eq!(body, b"no websockets\n");
 }
+
+#[test]
+fn a_published_close_reaches_the_client_with_its_code_and_reason() {
+    let backend = WsBackend::start(true);
+    let proxy = passthrough_proxy(&backend);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("sub:room");
+    wait_subscribed(&proxy, 1);
+    let close = json!({"action": "close", "code": 4001, "reason": "kicked"});
+    publish_ok(&proxy, &ws_item("room", close));
+    assert_eq!(ws.expect_close(), (4001, "kicked".to_string()));
+}
+
+#[test]
+fn after_detach_the_client_stays_subscribed() {
+    let backend = WsBackend::start(true);
+    let proxy = passthrough_proxy(&backend);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("sub:room");
+    wait_subscribed(&proxy, 1);
+    ws.send_text(&format!("ctl:{}", json!({"type": "detach"})));
+    ws.send_text("to nobody");
+    publish_ok(
+        &proxy,
+        &ws_item("room", json!({"content": "still subscribed"})),
+    );
+    ws.expect_text("still subscribed");
+}

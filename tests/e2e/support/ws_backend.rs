@@ -3,7 +3,7 @@
 //! Owns: `WsBackend` (listener, one thread per connection, the handshake headers it received)
 //! and its script, the same as the WebSocket-over-HTTP origin's (`woh.rs`): `sub:CH` answers
 //! with a control message subscribing to CH, `close:CODE:REASON` closes, `raw:X` answers X
-//! without the prefix, other text and binary are echoed with the `m:` prefix; pings are
+//! without the prefix, `ctl:JSON` answers `c:JSON`, other text and binary are echoed with the `m:` prefix; pings are
 //! answered by tungstenite, closes echoed.
 //! Must not: share code with ringpin.
 // tungstenite's handshake callback returns its own large error type; there is no choice here.
@@ -120,6 +120,8 @@ fn answer(ws: &mut WebSocket<TcpStream>, message: Message) -> tungstenite::Resul
                 }))
             } else if let Some(raw) = text.strip_prefix("raw:") {
                 ws.send(Message::text(raw))
+            } else if let Some(json) = text.strip_prefix("ctl:") {
+                ws.send(Message::text(format!("c:{json}")))
             } else {
                 ws.send(Message::text(format!("m:{text}")))
             }
