@@ -247,9 +247,6 @@ impl Target {
                 format!("127.0.0.1:{pp}"),
                 "--shards".into(),
                 shards.to_string(),
-                // The same routes Pushpin gets (`pushpin_routes`): /ws over HTTP.
-                "--route".into(),
-                format!("*,path_beg=/ws 127.0.0.1:{},over_http", ports.backend),
                 "--route".into(),
                 format!("* 127.0.0.1:{}", ports.backend),
                 "--log-level".into(),
