@@ -176,6 +176,21 @@ async fn exchange_with_failover(
     })
 }
 
+/// The `Grip-Sig` token for a request along `route`, or `None` for a `no_grip` route.
+pub(super) fn route_grip_sig(ctx: &ShardContext, route: &Route) -> Option<String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    (!route.no_grip).then(|| match (&route.sig_key, &route.sig_iss) {
+        // Pushpin uses a route's own key only when both sig_key and sig_iss are set.
+        (Some(key), Some(iss)) => {
+            let key = crate::config::parse_sig_key(key).unwrap_or_else(|_| key.as_bytes().to_vec());
+            sig::sign(&key, iss, now)
+        }
+        _ => ctx.default_grip_sig(now),
+    })
+}
+
 fn origin_request(
     ctx: &ShardContext,
     route: &Route,
@@ -204,21 +219,6 @@ fn origin_request(
         body,
     };
     build_origin_request(&req.head, &forward)
-}
-
-/// A fresh `Grip-Sig` token for a request along `route`, or `None` for a `no_grip` route.
-pub fn route_grip_sig(ctx: &ShardContext, route: &Route) -> Option<String> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    (!route.no_grip).then(|| match (&route.sig_key, &route.sig_iss) {
-        // Pushpin uses a route's own key only when both sig_key and sig_iss are set.
-        (Some(key), Some(iss)) => {
-            let key = crate::config::parse_sig_key(key).unwrap_or_else(|_| key.as_bytes().to_vec());
-            sig::sign(&key, iss, now)
-        }
-        _ => ctx.default_grip_sig(now),
-    })
 }
 
 /// Sends the request (head and body) and reads the final response head.
