@@ -201,17 +201,21 @@ impl Flow {
         messages: &OriginMessages,
         now: Instant,
     ) -> Option<Instant> {
+        // While the client's queue is full no request starts, so a due keep-alive or pending
+        // events are looked at again later rather than at once (which would spin).
+        let held_back = self.in_flight.is_none()
+            && self.phase != Phase::Gone
+            && client.queued_bytes() > WOH_CLIENT_QUEUE_BYTES_MAX;
+        let recheck = now + BACKPRESSURE_RECHECK;
         let keep_alive = (self.in_flight.is_none() && self.phase == Phase::Open)
             .then(|| woh.keep_alive_interval.map(|i| self.last_request + i))
-            .flatten();
+            .flatten()
+            .map(|at| if held_back { at.max(recheck) } else { at });
         let closing = match self.phase {
             Phase::PublishedClosing(at) => Some(at),
             _ => None,
         };
-        let held_back = (self.in_flight.is_none()
-            && !self.pending.is_empty()
-            && client.queued_bytes() > WOH_CLIENT_QUEUE_BYTES_MAX)
-            .then_some(now + BACKPRESSURE_RECHECK);
+        let held_back = (held_back && !self.pending.is_empty()).then_some(recheck);
         let grip = if client.is_gone() {
             None
         } else {
