@@ -18,7 +18,7 @@ use crate::fanout::{ConnKey, PushOutcome, Transport};
 use crate::grip::ClientResponse;
 use crate::http::{Headers, RequestHead};
 use crate::netio::Conn;
-use crate::ws::frame::CONTROL_PAYLOAD_BYTES_MAX;
+use crate::ws::frame::{is_sendable_close_code, CONTROL_PAYLOAD_BYTES_MAX};
 use crate::ws::{
     encode_close, encode_frame, parse_client_handshake, Frame, FrameDecoder, FrameError,
     FrameLimits, WsEvent,
@@ -228,10 +228,12 @@ impl<'c> WsClient<'c> {
         }
     }
 
-    /// Queues a close frame, once.
+    /// Queues a close frame, once. A code that may not appear on the wire (an origin's 1005,
+    /// say) is left out, so the client never sees an invalid close frame.
     pub fn close(&mut self, code: Option<u16>, reason: &str) {
         if !self.close_sent && !self.gone {
             self.close_sent = true;
+            let code = code.filter(|&c| is_sendable_close_code(c));
             self.send(encode_close(code, reason));
         }
     }

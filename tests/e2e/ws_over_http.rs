@@ -316,3 +316,12 @@ fn sigterm_closes_websockets_with_1001_and_exits_cleanly() {
         events.last() == Some(&event("CLOSE", close_content(1001, "")))
     });
 }
+
+#[test]
+fn an_origin_close_code_that_may_not_be_sent_becomes_an_empty_close() {
+    let backend = woh_backend(WohOptions::default());
+    let proxy = woh_proxy(backend.port(), &[]);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("close:1005:not on the wire");
+    assert_eq!(ws.next(), Message::Close(None));
+}
