@@ -157,6 +157,8 @@ fn bad_flags_and_values_are_errors_naming_the_flag() {
     invalid("--x-forwarded-for", "truncate:");
     invalid("--client-idle-timeout", "0");
     invalid("--message-wait", "1.5");
+    invalid("--ws-message-bytes-max", "0");
+    invalid("--ws-message-bytes-max", "128k");
 }
 
 #[test]
