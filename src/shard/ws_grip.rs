@@ -10,6 +10,7 @@
 //! cannot be unsubscribed (Pushpin 1.36).
 
 use super::client_ws::WsClient;
+use super::ws_over_http::random_u64;
 use super::ws_subscribe::SubscribeOutcome;
 use super::ShardContext;
 use crate::limits::WS_SERVER_FRAME_PAYLOAD_BYTES_MAX;
@@ -38,7 +39,8 @@ impl OriginMessages {
     /// `implicit` the target's `sub=` channels (prefixed), which stay subscribed.
     pub fn new(extension: Option<GripExtension>, prefix: &str, implicit: Vec<String>) -> Self {
         OriginMessages {
-            grip: extension.map(|e| GripSession::new(e, WS_SERVER_FRAME_PAYLOAD_BYTES_MAX)),
+            grip: extension
+                .map(|e| GripSession::new(e, WS_SERVER_FRAME_PAYLOAD_BYTES_MAX, random_u64() | 1)),
             prefix: prefix.to_owned(),
             implicit,
         }

@@ -19,7 +19,9 @@ use super::control::{
     ControlMessage, DelayedContent, GripExtension, KeepAliveMode,
 };
 use super::frame::{encode_frame, split_message, MessageKind, CONTROL_PAYLOAD_BYTES_MAX};
-use crate::limits::{WS_META_FIELDS_MAX, WS_META_FIELD_BYTES_MAX};
+use crate::limits::{
+    KEEP_ALIVE_JITTER_MAX, KEEP_ALIVE_TIMEOUT_MIN, WS_META_FIELDS_MAX, WS_META_FIELD_BYTES_MAX,
+};
 
 /// What the shard must do for the client after an origin message or a timer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +48,9 @@ struct KeepAlive {
     mode: KeepAliveMode,
     /// Start of the current period: when it was set or last sent.
     from: Instant,
+    /// This period's length: `timeout` shortened by up to `KEEP_ALIVE_JITTER_MAX`, drawn
+    /// once per period so a recomputed deadline never moves backwards.
+    period: Duration,
 }
 
 /// GRIP-mode state of one connection.
@@ -57,19 +62,37 @@ pub struct GripSession {
     delayed: Option<(Bytes, Instant)>,
     /// Subscription meta set by `set-meta` (for filters), name -> value.
     meta: Vec<(String, String)>,
+    /// xorshift state for keep-alive jitter; 0 means no jitter.
+    random: u64,
 }
 
 impl GripSession {
     /// A session for an origin that accepted `extension`; data messages to the client are cut
-    /// into frames of at most `frame_payload_bytes_max` bytes.
-    pub fn new(extension: GripExtension, frame_payload_bytes_max: usize) -> GripSession {
+    /// into frames of at most `frame_payload_bytes_max` bytes. `seed` drives the keep-alive
+    /// jitter (Pushpin shortens each period by up to a second); 0 turns jitter off.
+    pub fn new(extension: GripExtension, frame_payload_bytes_max: usize, seed: u64) -> Self {
         GripSession {
             message_prefix: extension.message_prefix,
             frame_payload_bytes_max,
             keep_alive: None,
             delayed: None,
             meta: Vec::new(),
+            random: seed,
         }
+    }
+
+    /// `timeout` (at least `KEEP_ALIVE_TIMEOUT_MIN`) shortened by a random amount below
+    /// `KEEP_ALIVE_JITTER_MAX` and never below half of it, so no keep-alive can fire in a loop.
+    fn jittered(&mut self, timeout: Duration) -> Duration {
+        let timeout = timeout.max(KEEP_ALIVE_TIMEOUT_MIN);
+        let mut x = self.random;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.random = x;
+        let jitter_ms_max = KEEP_ALIVE_JITTER_MAX.as_millis() as u64;
+        let period = timeout.saturating_sub(Duration::from_millis(x % jitter_ms_max));
+        period.max(timeout / 2)
     }
 
     /// The message prefix data messages must carry.
@@ -117,11 +140,13 @@ impl GripSession {
                 timeout,
                 mode,
             } => {
+                let period = self.jittered(timeout);
                 self.keep_alive = content.map(|content| KeepAlive {
                     frame: content_frame(&content),
                     timeout,
                     mode,
                     from: now,
+                    period,
                 });
                 Vec::new()
             }
@@ -162,9 +187,16 @@ impl GripSession {
                 out.push(frame);
             }
         }
-        if let Some(keep_alive) = self.keep_alive.as_mut() {
-            if keep_alive.due(last_sent) <= now {
+        let due = (self.keep_alive.as_ref()).is_some_and(|k| k.due(last_sent) <= now);
+        if due {
+            let timeout = self
+                .keep_alive
+                .as_ref()
+                .map_or(Duration::ZERO, |k| k.timeout);
+            let period = self.jittered(timeout);
+            if let Some(keep_alive) = self.keep_alive.as_mut() {
                 keep_alive.from = now;
+                keep_alive.period = period;
                 out.push(keep_alive.frame.clone());
             }
         }
@@ -178,7 +210,7 @@ impl KeepAlive {
             (KeepAliveMode::Idle, Some(sent)) => self.from.max(sent),
             _ => self.from,
         };
-        base + self.timeout
+        base + self.period
     }
 }
 

@@ -6,6 +6,7 @@ fn session(prefix: &str) -> GripSession {
             message_prefix: prefix.into(),
         },
         16_384,
+        0,
     )
 }
 
@@ -173,4 +174,41 @@ fn idle_keep_alive_restarts_after_each_send_and_interval_does_not() {
     let off = br#"c:{"type":"keep-alive"}"#;
     s.on_origin_message(MessageKind::Text, off, t0);
     assert_eq!(s.next_deadline(None), None);
+}
+
+#[test]
+fn keep_alive_periods_are_shortened_by_under_a_second_of_jitter() {
+    let t0 = Instant::now();
+    let mut s = GripSession::new(
+        GripExtension {
+            message_prefix: "m:".into(),
+        },
+        16_384,
+        0x9E37_79B9_7F4A_7C15,
+    );
+    let ka = br#"c:{"type":"keep-alive","content":"ka","timeout":10,"mode":"interval"}"#;
+    s.on_origin_message(MessageKind::Text, ka, t0);
+    let mut from = t0;
+    for _ in 0..20 {
+        let due = s.next_deadline(None).expect("keep-alive set");
+        let period = due - from;
+        assert!(
+            period <= Duration::from_secs(10) && period > Duration::from_secs(9),
+            "{period:?}"
+        );
+        assert_eq!(s.on_timeout(due, None), vec![text_frame("ka")]);
+        from = due;
+    }
+}
+
+#[test]
+fn a_zero_keep_alive_timeout_is_raised_to_the_minimum_and_cannot_loop() {
+    let t0 = Instant::now();
+    let mut s = session("m:");
+    let zero = br#"c:{"type":"keep-alive","content":"ka","timeout":0,"mode":"interval"}"#;
+    s.on_origin_message(MessageKind::Text, zero, t0);
+    let due = s.next_deadline(None).expect("keep-alive set");
+    assert!(due - t0 >= Duration::from_millis(500), "{:?}", due - t0);
+    assert_eq!(s.on_timeout(due, None).len(), 1);
+    assert!(s.on_timeout(due, None).is_empty(), "fires once per period");
 }
