@@ -202,6 +202,11 @@ impl<'c> WsClient<'c> {
         }
     }
 
+    /// The shard this connection lives on.
+    pub fn shard(&self) -> u16 {
+        self.ctx.id.0
+    }
+
     /// The connection's key in the shard's tables.
     pub fn key(&self) -> ConnKey {
         self.guard.key
@@ -217,6 +222,30 @@ impl<'c> WsClient<'c> {
         if entry.sink.queue.push_unbounded(frame) == PushOutcome::BecameReady {
             if let FlushOutcome::Failed(_) = direct_send::flush(entry.fd, &mut entry.sink.queue) {
                 entry.failed = true;
+            }
+        }
+    }
+
+    /// Queues `frame` within the connection's queue bounds, as published items are: a frame
+    /// ringpin may skip (a keep-alive, a timed message) is dropped rather than grow the
+    /// queue of a client that does not read. False when it was dropped.
+    pub fn send_droppable(&self, frame: Bytes) -> bool {
+        let mut held = self.ctx.held.borrow_mut();
+        let Some(entry) = held.get_mut(self.guard.key) else {
+            return false;
+        };
+        match entry.sink.queue.push(frame) {
+            PushOutcome::Overflow => false,
+            outcome => {
+                entry.sink.last_queued = Some(Instant::now());
+                if outcome == PushOutcome::BecameReady {
+                    if let FlushOutcome::Failed(_) =
+                        direct_send::flush(entry.fd, &mut entry.sink.queue)
+                    {
+                        entry.failed = true;
+                    }
+                }
+                true
             }
         }
     }

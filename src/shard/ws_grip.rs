@@ -115,8 +115,13 @@ impl OriginMessages {
     /// Sends what is due at `now`.
     pub fn on_timeout(&mut self, client: &WsClient<'_>, now: Instant) {
         if let Some(grip) = self.grip.as_mut() {
-            let frames = grip.on_timeout(now, client.last_sent());
-            client.send_all(frames);
+            for frame in grip.on_timeout(now, client.last_sent()) {
+                if !client.send_droppable(frame) {
+                    log::debug!(
+                        "a timed websocket message was dropped: the client's queue is full"
+                    );
+                }
+            }
         }
     }
 }
