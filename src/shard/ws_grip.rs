@@ -118,7 +118,8 @@ impl OriginMessages {
             for frame in grip.on_timeout(now, client.last_sent()) {
                 if !client.send_droppable(frame) {
                     log::debug!(
-                        "a timed websocket message was dropped: the client's queue is full"
+                        "shard={} timed websocket message dropped: the client's queue is full",
+                        client.shard()
                     );
                 }
             }
