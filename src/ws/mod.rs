@@ -29,3 +29,6 @@ pub use handshake::{
 };
 pub use over_http::{encode_events, parse_events, parse_events_bytes, WohError, WohEvent};
 pub use session::{GripAction, GripSession};
+
+#[cfg(test)]
+mod tests;
