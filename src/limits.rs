@@ -114,6 +114,11 @@ pub const WS_MESSAGE_BYTES_MAX: usize = 131_072;
 /// Largest payload of one frame ringpin sends: messages from a WebSocket-over-HTTP origin are
 /// re-framed into frames of at most 16 KiB (Pushpin 1.36).
 pub const WS_SERVER_FRAME_PAYLOAD_BYTES_MAX: usize = 16_384;
+/// Most meta fields one WebSocket connection keeps (`Set-Meta-*`, `set-meta`); more are ignored.
+pub const WS_META_FIELDS_MAX: usize = 32;
+/// Largest name plus value of one meta field; a longer one is ignored. With the count above,
+/// a connection's meta costs at most 32 KiB.
+pub const WS_META_FIELD_BYTES_MAX: usize = 1024;
 /// Largest WebSocket-over-HTTP event body, either way (Pushpin 1.36: 1,000,000).
 pub const WOH_BODY_BYTES_MAX: usize = 1_000_000;
 

@@ -74,7 +74,13 @@ impl Conn {
     }
 
     /// Appends bytes read elsewhere (e.g. while a connection was held) to the buffer.
+    /// Consumed bytes are dropped first: a WebSocket keeps a partial frame buffered while more
+    /// arrives, and without this the buffer would keep every byte ever read.
     pub fn extend_buffered(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 

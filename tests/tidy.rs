@@ -151,6 +151,7 @@ fn pure_modules_import_no_io() {
         "router/mod",
         "router/sequence",
         "origin/response",
+        "origin/ws_request",
     ];
     let forbidden = [
         "glommio",

@@ -105,7 +105,6 @@ impl Plan {
 /// One measured run: the report, or why there is none.
 pub enum Outcome {
     Report(Value),
-    Unsupported(String),
     Failed(String),
 }
 
@@ -148,9 +147,6 @@ fn start(plan: &Plan, name: &str, slot: u16) -> Result<Target, String> {
 
 /// Starts `name`, runs the scenario against it, stops it.
 pub fn measure(plan: &Plan, name: &str, slot: u16, json: &Path) -> Outcome {
-    if name == "ringpin" && plan.mode == "ws" {
-        return Outcome::Unsupported("ringpin does not implement WebSockets yet".into());
-    }
     let target = match start(plan, name, slot) {
         Ok(t) => t,
         Err(e) => return Outcome::Failed(e),

@@ -54,7 +54,6 @@ pub fn main(argv: &[String]) -> Result<(), String> {
             let col = columns.entry(name).or_default();
             match compare::measure(&plan, name, slot, &json) {
                 Outcome::Report(v) => col.reports.push(v),
-                Outcome::Unsupported(why) => col.notes.push(format!("not supported: {why}")),
                 Outcome::Failed(why) => col.notes.push(format!("failed: {why}")),
             }
         }

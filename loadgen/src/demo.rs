@@ -32,7 +32,7 @@ pub fn main(argv: &[String]) -> Result<(), String> {
         let slot = u16::try_from(slot).unwrap_or(0) + 40;
         match compare::measure(&plan, name, slot, &json) {
             Outcome::Report(v) => reports.push((name, Some(v), String::new())),
-            Outcome::Unsupported(why) | Outcome::Failed(why) => reports.push((name, None, why)),
+            Outcome::Failed(why) => reports.push((name, None, why)),
         }
     }
     backend.stop();

@@ -59,6 +59,8 @@ pub struct CliArgs {
     pub message_wait: Option<Duration>,
     /// `--update-on-first-subscription BOOL`.
     pub update_on_first_subscription: Option<bool>,
+    /// `--ws-message-bytes-max N`.
+    pub ws_message_bytes_max: Option<usize>,
     /// `--help` or `-h`.
     pub help: bool,
     /// `--version`.
@@ -86,6 +88,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--client-idle-timeout",
     "--message-wait",
     "--update-on-first-subscription",
+    "--ws-message-bytes-max",
     "--port",
 ];
 
@@ -156,6 +159,9 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
         }
         "--outbound-items-max" => {
             cli.outbound_items_max = Some(parse_positive(value).map_err(invalid)?)
+        }
+        "--ws-message-bytes-max" => {
+            cli.ws_message_bytes_max = Some(parse_positive(value).map_err(invalid)?)
         }
         "--slow-client" => cli.slow_client = Some(parse_slow_client(value).map_err(invalid)?),
         "--x-forwarded-for" => cli.x_forwarded_for = Some(parse_xff_rules(value).map_err(invalid)?),
@@ -244,6 +250,7 @@ Options (as --flag VALUE or --flag=VALUE):
   --client-idle-timeout SECS  close client connections idle this long (default 1800)
   --message-wait MS           wait for an out-of-order prev-id this long (default 5000)
   --update-on-first-subscription BOOL  refetch holds 1 s after a first subscriber (default true)
+  --ws-message-bytes-max N    largest WebSocket message a client may send; more gets close 1009 (default 131072)
   -h, --help                  print this help and exit
   --version                   print the version and exit
 "

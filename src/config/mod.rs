@@ -118,6 +118,8 @@ pub struct Config {
     /// (PUSHPIN.md §3.4; Pushpin 1.41's `update_on_first_subscription`). Default on, as
     /// Pushpin 1.36 always does it.
     pub update_on_first_subscription: bool,
+    /// Largest WebSocket message (and frame) a client may send; more gets close 1009.
+    pub ws_message_bytes_max: usize,
 }
 
 /// What the command line asks for.

@@ -58,6 +58,7 @@ impl Default for Config {
             connection_subscriptions_max: limits::CONNECTION_SUBSCRIPTIONS_MAX,
             // Pushpin 1.36 always updates; 1.41 made it `update_on_first_subscription`.
             update_on_first_subscription: true,
+            ws_message_bytes_max: limits::WS_MESSAGE_BYTES_MAX,
         }
     }
 }
@@ -111,6 +112,9 @@ impl Config {
                 .or(conf.handler.message_wait)
                 .unwrap_or(defaults.message_wait),
             id_cache_ttl: conf.handler.id_cache_ttl.unwrap_or(defaults.id_cache_ttl),
+            ws_message_bytes_max: cli
+                .ws_message_bytes_max
+                .unwrap_or(defaults.ws_message_bytes_max),
             connection_subscriptions_max: (conf.handler.connection_subscription_max)
                 .unwrap_or(defaults.connection_subscriptions_max),
             update_on_first_subscription: (cli.update_on_first_subscription)

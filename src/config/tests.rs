@@ -135,6 +135,7 @@ fn command_line_overrides_conf() {
         "--client-idle-timeout=9",
         "--message-wait=7",
         "--update-on-first-subscription=yes",
+        "--ws-message-bytes-max=4096",
     ];
     let (config, _) = resolve(&list, Some(CONF)).expect("conf and flags resolve");
     let expected = Config {
@@ -158,6 +159,7 @@ fn command_line_overrides_conf() {
         id_cache_ttl: Duration::ZERO,
         connection_subscriptions_max: 3,
         update_on_first_subscription: true,
+        ws_message_bytes_max: 4096,
     };
     assert_eq!(config, expected);
 }

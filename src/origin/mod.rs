@@ -1,11 +1,12 @@
 //! The backend side: turning client requests into origin requests, origin responses into
 //! decisions, and a per-shard pool of keep-alive origin connections.
 //!
-//! `request.rs` and `response.rs` are pure; `pool.rs` owns origin sockets.
+//! `request.rs`, `response.rs` and `ws_request.rs` are pure; `pool.rs` owns origin sockets.
 
 pub mod pool;
 pub mod request;
 pub mod response;
+pub mod ws_request;
 
 /// Why talking to an origin failed.
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,8 @@
 //! EncodedItem: a publish item's formats turned into wire bytes, once, for every subscriber.
 //!
 //! Owns: the HTTP chunk of an `http-stream` item, its raw bytes for close-delimited
-//! responses, and the unmasked server frame of a `ws-message` item (tungstenite's frame
-//! header codec), built once per item and shared as `Bytes` (DESIGN.md §1).
+//! responses, and the unmasked server frame of a `ws-message` item (the frame encoder in
+//! `ws::frame`), built once per item and shared as `Bytes` (DESIGN.md §1).
 //! Must not: apply per-subscriber filters, or know about sockets and queues.
 //! Invariants: an empty `http-stream` content encodes to an empty chunk (a zero-length chunk
 //! would end the chunked body); a close frame's payload is at most 125 bytes, so its reason
@@ -10,16 +10,13 @@
 //! depends on the held request (headers merge, JSON Patch).
 
 use crate::http::encode_chunk;
+use crate::ws::{encode_close, encode_frame};
 use bytes::Bytes;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
-use tungstenite::protocol::frame::FrameHeader;
 
 use super::item::{
     HttpResponseFormat, HttpStreamFormat, PublishItem, WsMessageFormat, WsMessageKind,
 };
-
-/// Largest close reason that fits a control frame after its two-byte code (RFC 6455 §5.5).
-const CLOSE_REASON_BYTES_MAX: usize = 123;
 
 /// The wire form of an `http-stream` format.
 #[derive(Clone, Debug)]
@@ -128,56 +125,17 @@ fn encode_ws(format: WsMessageFormat) -> EncodedWs {
                 WsMessageKind::Pong => OpCode::Control(Control::Pong),
             };
             EncodedWs::Frame {
-                frame: encode_frame(opcode, &[], &content),
+                frame: encode_frame(opcode, &content),
                 content_filters,
             }
         }
-        WsMessageFormat::Close { code, reason } => {
-            let frame = match code {
-                Some(code) => {
-                    let reason = truncate_on_char(&reason, CLOSE_REASON_BYTES_MAX);
-                    let close = OpCode::Control(Control::Close);
-                    encode_frame(close, &code.to_be_bytes(), reason.as_bytes())
-                }
-                // RFC 6455 §5.5.1: a reason may only follow a code.
-                None => encode_frame(OpCode::Control(Control::Close), &[], &[]),
-            };
-            EncodedWs::Close {
-                frame,
-                code,
-                reason,
-            }
-        }
+        WsMessageFormat::Close { code, reason } => EncodedWs::Close {
+            frame: encode_close(code, &reason),
+            code,
+            reason,
+        },
         WsMessageFormat::Hint => EncodedWs::Hint,
     }
-}
-
-/// One final, unmasked frame whose payload is `prefix` then `payload`.
-fn encode_frame(opcode: OpCode, prefix: &[u8], payload: &[u8]) -> Bytes {
-    let header = FrameHeader {
-        opcode,
-        ..FrameHeader::default()
-    };
-    let len = (prefix.len() + payload.len()) as u64;
-    let mut out = Vec::with_capacity(header.len(len) + prefix.len() + payload.len());
-    header
-        .format(len, &mut out)
-        .expect("writing a frame header to a Vec cannot fail");
-    out.extend_from_slice(prefix);
-    out.extend_from_slice(payload);
-    Bytes::from(out)
-}
-
-/// The longest prefix of `text` of at most `bytes_max` bytes that ends on a char boundary.
-fn truncate_on_char(text: &str, bytes_max: usize) -> &str {
-    if text.len() <= bytes_max {
-        return text;
-    }
-    let mut end = bytes_max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 #[cfg(test)]
@@ -328,8 +286,6 @@ mod tests {
         assert_eq!(frame.len(), 2 + 2 + 123);
         assert_eq!(frame[1], 125);
         assert!(std::str::from_utf8(&frame[4..]).is_ok());
-        assert_eq!(truncate_on_char("abc", 2), "ab");
-        assert_eq!(truncate_on_char("é", 1), "");
     }
 
     #[test]

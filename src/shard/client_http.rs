@@ -138,9 +138,8 @@ async fn handle_request(
     ctx.counters.requests.add(1);
     let keep_alive = head.is_keep_alive();
     let version = head.version;
-    if head.is_websocket_upgrade() {
-        let text = "WebSocket upgrades are not supported by this ringpin build yet.\n";
-        return respond_error(ctx, conn, &head, 501, text, false).await;
+    if super::client_ws::is_upgrade(&head) {
+        return super::client_ws::serve(ctx, conn, head, peer).await;
     }
     let body_kind = match head.body_kind() {
         Ok(kind) => kind,

@@ -7,6 +7,7 @@
 //! compiler keeps it on its thread; only `router::msg` values and `Bytes` cross threads.
 
 pub mod client_http;
+pub mod client_ws;
 pub mod connections;
 pub mod direct_send;
 pub mod hold;
@@ -19,6 +20,12 @@ pub mod recovery;
 pub mod sys;
 pub mod test_target;
 pub mod uring_send;
+pub mod woh_exchange;
+pub mod woh_flow;
+pub mod ws_grip;
+pub mod ws_over_http;
+pub mod ws_passthrough;
+pub mod ws_subscribe;
 
 use crate::config::{Config, Routes, SendMode, SlowClientPolicy};
 use crate::fanout::{

@@ -59,6 +59,8 @@ pub struct ShardCounters {
     pub held_streams: Gauge,
     /// Connections currently held as long-polls.
     pub held_responses: Gauge,
+    /// Upgraded WebSocket connections open now.
+    pub held_websockets: Gauge,
     /// Items queued to (or handed to) a subscriber.
     pub deliveries: Counter,
     /// Items dropped because a subscriber's queue was full.

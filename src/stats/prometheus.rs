@@ -17,7 +17,7 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
 pub fn render(shards: &[Arc<ShardCounters>], router: &RouterCounters) -> String {
     let sum = |f: fn(&ShardCounters) -> i64| shards.iter().map(|s| f(s)).sum::<i64>();
     let mut out = String::with_capacity(2048);
-    let rows: [(&str, &str, &str, i64); 12] = [
+    let rows: [(&str, &str, &str, i64); 13] = [
         (
             "ringpin_connections",
             "gauge",
@@ -65,6 +65,12 @@ pub fn render(shards: &[Arc<ShardCounters>], router: &RouterCounters) -> String 
             "gauge",
             "Connections held as long-polls.",
             sum(|s| s.held_responses.get()),
+        ),
+        (
+            "ringpin_held_websockets",
+            "gauge",
+            "Upgraded WebSocket connections.",
+            sum(|s| s.held_websockets.get()),
         ),
         (
             "ringpin_deliveries_total",

@@ -187,6 +187,8 @@ struct Partial {
 pub struct FrameDecoder {
     limits: FrameLimits,
     partial: Option<Partial>,
+    /// Clients must mask (RFC 6455 §5.1); an origin's frames are unmasked.
+    require_mask: bool,
 }
 
 /// A parsed frame header, checked against the limits.
@@ -204,6 +206,16 @@ impl FrameDecoder {
         FrameDecoder {
             limits,
             partial: None,
+            require_mask: true,
+        }
+    }
+
+    /// A decoder for the frames an origin sends on a WebSocket ringpin opened: the same
+    /// rules, except that frames need no mask.
+    pub fn for_origin(limits: FrameLimits) -> FrameDecoder {
+        FrameDecoder {
+            require_mask: false,
+            ..FrameDecoder::new(limits)
         }
     }
 
@@ -265,7 +277,11 @@ impl FrameDecoder {
             let bits = buf[0] >> 4 & 0b111;
             return Err(FrameError::ReservedBits { bits });
         }
-        let mask = header.mask.ok_or(FrameError::Unmasked)?;
+        let mask = match header.mask {
+            Some(mask) => mask,
+            None if !self.require_mask => [0; 4],
+            None => return Err(FrameError::Unmasked),
+        };
         self.check_length(&header, length)?;
         Ok(Some(Header {
             is_final: header.is_final,
@@ -452,6 +468,24 @@ pub fn encode_frame(opcode: OpCode, payload: &[u8]) -> Bytes {
     push_header(&mut out, true, opcode, payload.len());
     out.extend_from_slice(payload);
     Bytes::from(out)
+}
+
+/// One masked frame, as a client (ringpin, towards a WebSocket origin) must send it
+/// (RFC 6455 §5.3); `mask` should be unpredictable.
+pub fn encode_masked_frame(
+    opcode: OpCode,
+    is_final: bool,
+    payload: &[u8],
+    mask: [u8; 4],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(14 + payload.len());
+    push_header(&mut out, is_final, opcode, payload.len());
+    out[1] |= 0x80;
+    out.extend_from_slice(&mask);
+    let from = out.len();
+    out.extend_from_slice(payload);
+    unmask(&mut out[from..], mask);
+    out
 }
 
 /// A close frame: empty without a code, else the code and `reason` cut to 123 bytes on a

@@ -31,3 +31,8 @@ mod shutdown;
 mod slow_consumer;
 mod sse;
 mod stream_hold;
+mod websocket;
+mod ws_control;
+mod ws_memory;
+mod ws_over_http;
+mod ws_passthrough;

@@ -175,6 +175,8 @@ fn bad_flags_and_values_are_errors_naming_the_flag() {
     invalid("--send-mode", "send");
     invalid("--socket-send-buffer", "16k");
     invalid("--update-on-first-subscription", "maybe");
+    invalid("--ws-message-bytes-max", "0");
+    invalid("--ws-message-bytes-max", "128k");
 }
 
 #[test]

@@ -305,3 +305,31 @@ fn only_sendable_close_codes_are_accepted() {
         assert!(!is_sendable_close_code(code), "{code}");
     }
 }
+
+#[test]
+fn origin_decoder_accepts_unmasked_frames_and_masked_encoding_round_trips() {
+    let mut origin = FrameDecoder::for_origin(FrameLimits::CLIENT);
+    let (frame, used) = origin
+        .decode(&[0x81, 0x02, b'h', b'i'])
+        .expect("valid")
+        .expect("complete");
+    assert_eq!(
+        frame,
+        Frame::Event(WsEvent::Text(Bytes::from_static(b"hi")))
+    );
+    assert_eq!(used, 4);
+    let masked = encode_masked_frame(
+        MessageKind::Binary.opcode(),
+        true,
+        b"\x00\x01\x02",
+        [9, 8, 7, 6],
+    );
+    assert_eq!(&masked[..6], &[0x82, 0x83, 9, 8, 7, 6]);
+    let mut client = FrameDecoder::new(FrameLimits::CLIENT);
+    let (frame, used) = client.decode(&masked).expect("valid").expect("complete");
+    assert_eq!(
+        frame,
+        Frame::Event(WsEvent::Binary(Bytes::from_static(b"\x00\x01\x02")))
+    );
+    assert_eq!(used, masked.len());
+}

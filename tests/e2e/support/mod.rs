@@ -1,7 +1,8 @@
 //! Support for the black-box suite: the ringpin process (`proxy.rs`), a scripted GRIP origin
 //! (`backend.rs`), raw HTTP clients with deadlines (`client.rs`), the routes/conf files a
-//! test hands to ringpin (`files.rs`), and the real Django origin of `tests/django/`
-//! (`django.rs`).
+//! test hands to ringpin (`files.rs`), the real Django origin of `tests/django/`
+//! (`django.rs`), a WebSocket client (`ws_client.rs`), a WebSocket-over-HTTP origin
+//! (`woh.rs`) and a plain WebSocket origin (`ws_backend.rs`).
 //!
 //! This doc is the contract between the suite and the server. The server implements exactly
 //! what is written here; a change on either side changes this text first.
@@ -22,6 +23,13 @@
 //!   fit, whole items only (never a partial chunk), counts each in
 //!   `ringpin_deliveries_dropped_total`, and keeps the connection; later items are delivered once
 //!   the queue has room. Either way other subscribers are not delayed.
+//!
+//! - `--ws-message-bytes-max N`: the largest WebSocket message (and frame) a client may send;
+//!   a larger one gets close code 1009.
+//!
+//! WebSocket tests route with `--route "* 127.0.0.1:B,over_http"` (WebSocket-over-HTTP,
+//! `woh.rs` is the origin) and talk to ringpin with tungstenite (`ws_client.rs`). A WebSocket
+//! subscription made by a `c:` control message counts in `ringpin_subscriptions` like a hold.
 //!
 //! Tests that exercise configuration (`Proxy::start_with`) replace everything after
 //! `--shards 2 --log-level debug` with their own argv, e.g. `--routes FILE` (Pushpin's routes
@@ -81,6 +89,9 @@ mod client;
 mod django;
 mod files;
 mod proxy;
+pub mod woh;
+pub mod ws_backend;
+mod ws_client;
 
 pub use backend::{pattern_body, verify_grip_sig, Backend, BackendRequest, BackendResponse};
 pub use client::{
@@ -94,3 +105,4 @@ pub use proxy::{
     stream_close_item, stream_item, wait_metric, wait_subscribed, Proxy, EXIT_TIMEOUT,
     METRIC_NAMES,
 };
+pub use ws_client::{ws_connect, ws_reject};

@@ -1,0 +1,175 @@
+//! One WebSocket-over-HTTP request: send it on a pooled origin connection, read the answer.
+//!
+//! Owns: `WohRequest` (the encoded request and where it goes), `exchange`, which owns
+//! everything it touches so a session loop can keep it in flight across its own awaits,
+//! and `WohFail`, which says whether a failed request may be retried (PUSHPIN.md §6.3: only
+//! when nothing reached the origin).
+//! Must not: decide what the events mean (`ws_over_http` does) or retry by itself, except
+//! once on a fresh connection when a pooled one turns out to be closed.
+
+use super::ShardContext;
+use crate::http::{parse_response, BodyDecoder, HeadLimits, Headers};
+use crate::limits::{ORIGIN_INACTIVITY_TIMEOUT, WOH_BODY_BYTES_MAX};
+use crate::netio::{Conn, HeadError};
+use bytes::Bytes;
+use std::rc::Rc;
+
+/// An encoded request and its target.
+#[derive(Debug)]
+pub struct WohRequest {
+    /// Target host.
+    pub host: String,
+    /// Target port.
+    pub port: u16,
+    /// Head and body, ready to write.
+    pub bytes: Vec<u8>,
+}
+
+/// The origin's answer.
+#[derive(Debug)]
+pub struct WohReply {
+    /// Status code.
+    pub status: u16,
+    /// Reason phrase.
+    pub reason: String,
+    /// Response headers.
+    pub headers: Headers,
+    /// The whole body, at most `WOH_BODY_BYTES_MAX` bytes.
+    pub body: Bytes,
+}
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum WohFail {
+    /// No connection to the origin.
+    #[error("connect to {target} failed: {reason}")]
+    Connect {
+        /// `host:port`.
+        target: String,
+        /// The socket error.
+        reason: String,
+    },
+    /// The request could not be written.
+    #[error("sending to {target} failed: {reason}")]
+    Send {
+        /// `host:port`.
+        target: String,
+        /// The socket error.
+        reason: String,
+    },
+    /// The answer could not be read, was malformed, or was too large.
+    #[error("bad response from {target}: {reason}")]
+    Response {
+        /// `host:port`.
+        target: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl WohFail {
+    /// True when the origin cannot have seen the request, so sending it again is safe.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, WohFail::Connect { .. } | WohFail::Send { .. })
+    }
+}
+
+/// Sends `request` and reads the answer; the origin connection returns to the pool when the
+/// answer allows it.
+pub async fn exchange(ctx: Rc<ShardContext>, request: WohRequest) -> Result<WohReply, WohFail> {
+    let target = format!("{}:{}", request.host, request.port);
+    let connect_fail = |err: std::io::Error| WohFail::Connect {
+        target: target.clone(),
+        reason: err.to_string(),
+    };
+    let mut origin = ctx
+        .pool
+        .get(&request.host, request.port)
+        .await
+        .map_err(connect_fail)?;
+    let mut result = send_and_read(&mut origin.conn, &request.bytes, &target).await;
+    if origin.reused
+        && matches!(
+            result,
+            Err(Attempt::Closed) | Err(Attempt::Fail(WohFail::Send { .. }))
+        )
+    {
+        // The origin closed an idle pooled connection before reading anything.
+        origin = ctx
+            .pool
+            .connect_fresh(&request.host, request.port)
+            .await
+            .map_err(connect_fail)?;
+        result = send_and_read(&mut origin.conn, &request.bytes, &target).await;
+    }
+    let (reply, keep_alive) = result.map_err(|attempt| match attempt {
+        Attempt::Closed => WohFail::Response {
+            target: target.clone(),
+            reason: "origin closed the connection".to_owned(),
+        },
+        Attempt::Fail(fail) => fail,
+    })?;
+    if keep_alive {
+        ctx.pool.put(&request.host, request.port, origin.conn);
+    }
+    Ok(reply)
+}
+
+enum Attempt {
+    /// Closed before any response byte.
+    Closed,
+    Fail(WohFail),
+}
+
+async fn send_and_read(
+    conn: &mut Conn,
+    bytes: &[u8],
+    target: &str,
+) -> Result<(WohReply, bool), Attempt> {
+    let fail = |make: fn(String, String) -> WohFail, reason: String| {
+        Attempt::Fail(make(target.to_owned(), reason))
+    };
+    let send = |target, reason| WohFail::Send { target, reason };
+    let response = |target, reason| WohFail::Response { target, reason };
+    conn.write_all(bytes)
+        .await
+        .map_err(|e| fail(send, e.to_string()))?;
+    let _ = conn.set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
+    let head = loop {
+        let head = match conn
+            .read_head(|b| parse_response(b, &HeadLimits::ORIGIN))
+            .await
+        {
+            Ok(head) => head,
+            Err(HeadError::Closed) => return Err(Attempt::Closed),
+            Err(err) => return Err(fail(response, err.to_string())),
+        };
+        if head.status >= 200 {
+            break head;
+        }
+    };
+    let kind = head
+        .body_kind("POST")
+        .map_err(|e| fail(response, e.to_string()))?;
+    let mut decoder = BodyDecoder::new(kind);
+    let mut body = Vec::new();
+    match conn
+        .read_body(&mut decoder, &mut body, WOH_BODY_BYTES_MAX + 1)
+        .await
+    {
+        Ok(true) if body.len() <= WOH_BODY_BYTES_MAX => {}
+        Ok(_) => {
+            let reason = format!("event body over {WOH_BODY_BYTES_MAX} bytes");
+            return Err(fail(response, reason));
+        }
+        Err(err) => return Err(fail(response, err.to_string())),
+    }
+    let keep_alive = head.is_keep_alive() && kind != crate::http::BodyKind::CloseDelimited;
+    let reply = WohReply {
+        status: head.status,
+        reason: head.reason,
+        headers: head.headers,
+        body: Bytes::from(body),
+    };
+    Ok((reply, keep_alive))
+}

@@ -1,0 +1,487 @@
+//! A client WebSocket relayed to a plain WebSocket origin (a target without `over_http`).
+//!
+//! Owns: the origin handshake (target failover on connect failures, `Sec-WebSocket-Extensions:
+//! grip` asked for, a non-101 answer relayed to the client with its status, headers and up
+//! to 100,000 bytes of body), and the relay loop: client messages re-sent masked to the
+//! origin, origin messages through `OriginMessages` (GRIP mode or a pure relay), pings,
+//! pongs and closes passed both ways (PUSHPIN.md §6.2).
+//! Must not: answer pings itself or interpret `c:` messages outside GRIP mode.
+//! Invariants: the origin's frames are decoded within `ORIGIN_FRAME_LIMITS`; the origin is not
+//! read while the client's queue holds over `ORIGIN_READ_PAUSE_BYTES`, so a slow client slows
+//! its origin instead of growing memory.
+
+use super::client_http::{
+    capitalized, encode_full_response, respond_error, Next, ORIGIN_ERROR_TEXT,
+};
+use super::client_ws::{
+    access_log, control_frame, response, size_read_buf, ClientEvent, WsClient, WsRequest,
+    WS_CLOSE_TIMEOUT,
+};
+use super::proxy::route_grip_sig;
+use super::ws_grip::{AfterMessage, OriginMessages};
+use super::ws_over_http::random_u64;
+use super::ShardContext;
+use crate::config::{Route, Target};
+use crate::http::{encode_request_head, parse_response, BodyDecoder, HeadLimits, ResponseHead};
+use crate::limits::{ORIGIN_INACTIVITY_TIMEOUT, WOH_BODY_BYTES_MAX};
+use crate::netio::Conn;
+use crate::origin::request::{BodyFraming, ForwardContext};
+use crate::origin::response::relay_headers;
+use crate::origin::ws_request::{build_ws_handshake, grip_extension};
+use crate::origin::OriginError;
+use crate::ws::{
+    accept_key, encode_masked_frame, encode_switching_response, Frame, FrameDecoder, FrameError,
+    FrameLimits, MessageKind, WsEvent,
+};
+use futures_lite::future::{or, pending};
+use futures_lite::AsyncReadExt;
+use glommio::timer::Timer;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+use tungstenite::protocol::frame::coding::{Control, OpCode};
+
+/// Bounds on what a WebSocket origin may make ringpin buffer: a WebSocket-over-HTTP body's.
+const ORIGIN_FRAME_LIMITS: FrameLimits = FrameLimits {
+    message_bytes_max: WOH_BODY_BYTES_MAX,
+    frame_payload_bytes_max: WOH_BODY_BYTES_MAX,
+};
+/// Client queue bytes above which the origin is not read (Pushpin's 200,000-byte buffer).
+const ORIGIN_READ_PAUSE_BYTES: usize = 200_000;
+/// How often a paused relay looks at the client's queue again.
+const PAUSE_RECHECK: Duration = Duration::from_millis(50);
+/// Most body bytes of a refused handshake relayed to the client (Pushpin 1.36).
+const REJECTION_BODY_BYTES_MAX: usize = 100_000;
+
+/// Serves an upgrade along a route to a plain WebSocket origin.
+pub async fn serve(
+    ctx: &Rc<ShardContext>,
+    conn: &mut Conn,
+    req: &WsRequest,
+    route: &Route,
+) -> Next {
+    let (mut origin, target_name, head) = match handshake(ctx, req, route).await {
+        Ok(found) => found,
+        Err(err) => {
+            log::warn!("shard={} websocket {}: {err}", ctx.id.0, req.head.target);
+            let text = if ctx.config.debug || route.debug {
+                format!("{}\n", capitalized(&err.to_string()))
+            } else {
+                ORIGIN_ERROR_TEXT.to_owned()
+            };
+            return respond_error(ctx, conn, &req.head, 502, &text, false).await;
+        }
+    };
+    if head.status != 101 {
+        return relay_rejection(ctx, conn, req, &target_name, &mut origin, head).await;
+    }
+    let expected = accept_key(
+        req.head
+            .headers
+            .get_str("sec-websocket-key")
+            .unwrap_or("")
+            .trim(),
+    );
+    if head.headers.get_str("sec-websocket-accept").map(str::trim) != Some(expected.as_str()) {
+        log::warn!(
+            "shard={} websocket origin {target_name} answered 101 with a wrong Sec-WebSocket-Accept",
+            ctx.id.0
+        );
+        return respond_error(ctx, conn, &req.head, 502, ORIGIN_ERROR_TEXT, false).await;
+    }
+    let switching = encode_switching_response(&req.accept, &head.headers);
+    if conn.write_all(&switching).await.is_err() {
+        return Next::Close;
+    }
+    access_log(ctx, req, &format!("{target_name} ws accept"), 101);
+    let implicit: Vec<String> = route
+        .targets
+        .iter()
+        .filter_map(|t| match t {
+            Target::Http(t) if format!("{}:{}", t.host, t.port) == target_name => Some(t),
+            _ => None,
+        })
+        .flat_map(|t| t.subs.iter().map(|s| format!("{}{s}", route.prefix)))
+        .collect();
+    let mut messages = OriginMessages::new(
+        grip_extension(&head.headers),
+        &route.prefix,
+        implicit.clone(),
+    );
+    let _ = origin.set_read_timeout(None);
+    let mut client = WsClient::register(ctx, conn, implicit);
+    let mut relay = Relay {
+        ctx: Rc::clone(ctx),
+        origin: Some(origin),
+        decoder: FrameDecoder::for_origin(ORIGIN_FRAME_LIMITS),
+        read_buf: Vec::new(),
+        published_close_at: None,
+    };
+    relay.run(&mut client, &mut messages).await;
+    Next::Close
+}
+
+/// Connects (next target only when connecting fails), sends the handshake, reads the answer.
+async fn handshake(
+    ctx: &Rc<ShardContext>,
+    req: &WsRequest,
+    route: &Route,
+) -> Result<(Conn, String, ResponseHead), OriginError> {
+    let mut tried = Vec::new();
+    for target in &route.targets {
+        let Target::Http(target) = target else {
+            continue;
+        };
+        let name = format!("{}:{}", target.host, target.port);
+        let mut origin = match ctx.pool.connect_fresh(&target.host, target.port).await {
+            Ok(origin) => origin.conn,
+            Err(err) => {
+                log::debug!("shard={} connect to {name} failed: {err}", ctx.id.0);
+                tried.push(name);
+                continue;
+            }
+        };
+        let token = route_grip_sig(ctx, route);
+        let forward = ForwardContext {
+            route,
+            target,
+            peer_ip: req.peer.ip(),
+            grip_sig: token.as_deref(),
+            xff: &ctx.config.x_forwarded_for,
+            body: BodyFraming::None,
+        };
+        let mut bytes = Vec::with_capacity(512);
+        encode_request_head(&build_ws_handshake(&req.head, &forward), &mut bytes);
+        if let Err(source) = origin.write_all(&bytes).await {
+            return Err(OriginError::Send {
+                target: name,
+                source,
+            });
+        }
+        let _ = origin.set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
+        return match origin
+            .read_head(|b| parse_response(b, &HeadLimits::ORIGIN))
+            .await
+        {
+            Ok(head) => Ok((origin, name, head)),
+            Err(err) => Err(OriginError::BadResponse {
+                target: name,
+                reason: err.to_string(),
+            }),
+        };
+    }
+    Err(OriginError::ConnectFailed {
+        tried: tried.join(", "),
+    })
+}
+
+/// The origin refused the upgrade: its status, headers and (cut) body go to the client.
+async fn relay_rejection(
+    ctx: &ShardContext,
+    conn: &mut Conn,
+    req: &WsRequest,
+    target_name: &str,
+    origin: &mut Conn,
+    head: ResponseHead,
+) -> Next {
+    access_log(ctx, req, &format!("{target_name} ws reject"), head.status);
+    let mut body = Vec::new();
+    if let Ok(kind) = head.body_kind("GET") {
+        let mut decoder = BodyDecoder::new(kind);
+        let _ = origin
+            .read_body(&mut decoder, &mut body, REJECTION_BODY_BYTES_MAX)
+            .await;
+    }
+    body.truncate(REJECTION_BODY_BYTES_MAX);
+    let mut rejection = response(head.status, relay_headers(&head.headers), body);
+    rejection.reason = head.reason;
+    let _ = conn
+        .write_all(&encode_full_response(&rejection, req.head.version, false))
+        .await;
+    Next::Close
+}
+
+/// The origin side of one relayed connection.
+struct Relay {
+    ctx: Rc<ShardContext>,
+    /// `None` once detached or closed.
+    origin: Option<Conn>,
+    decoder: FrameDecoder,
+    read_buf: Vec<u8>,
+    /// A published close was written; the client's reply is awaited until then.
+    published_close_at: Option<Instant>,
+}
+
+enum Event {
+    Client(ClientEvent),
+    Origin(std::io::Result<usize>),
+    Timer,
+}
+
+/// What the relay does after an event.
+enum Step {
+    Continue,
+    End,
+}
+
+impl Relay {
+    async fn run(&mut self, client: &mut WsClient<'_>, messages: &mut OriginMessages) {
+        loop {
+            if let Step::End = self.on_origin_frames(client, messages).await {
+                return;
+            }
+            let paused = client.queued_bytes() > ORIGIN_READ_PAUSE_BYTES;
+            let now = Instant::now();
+            let deadline = [
+                messages.next_deadline(client),
+                self.published_close_at,
+                paused.then_some(now + PAUSE_RECHECK),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            if let Some(origin) = self.origin.as_ref() {
+                size_read_buf(&mut self.read_buf, origin.buffered().is_empty());
+            }
+            let event = {
+                let origin = self.origin.as_mut().filter(|_| !paused);
+                let buf = &mut self.read_buf;
+                let from_origin = async {
+                    match origin {
+                        Some(origin) => Event::Origin(origin.stream.read(buf).await),
+                        None => pending().await,
+                    }
+                };
+                let timer = async {
+                    match deadline {
+                        Some(at) => Timer::new(at.saturating_duration_since(now)).await,
+                        None => pending().await,
+                    };
+                    Event::Timer
+                };
+                let from_client = async { Event::Client(client.next_event(true).await) };
+                or(from_client, or(from_origin, timer)).await
+            };
+            let step = match event {
+                Event::Client(event) => self.on_client(client, event).await,
+                Event::Origin(Ok(0)) | Event::Origin(Err(_)) => self.on_origin_gone(),
+                Event::Origin(Ok(n)) => {
+                    if let Some(origin) = self.origin.as_mut() {
+                        origin.extend_buffered(&self.read_buf[..n]);
+                    }
+                    Step::Continue
+                }
+                Event::Timer => {
+                    if self
+                        .published_close_at
+                        .is_some_and(|at| at <= Instant::now())
+                    {
+                        return;
+                    }
+                    messages.on_timeout(client, Instant::now());
+                    Step::Continue
+                }
+            };
+            if let Step::End = step {
+                return;
+            }
+        }
+    }
+
+    /// Sends one masked frame to the origin; a failure drops the origin side.
+    async fn send_to_origin(&mut self, opcode: OpCode, payload: &[u8]) -> bool {
+        let Some(origin) = self.origin.as_mut() else {
+            return false;
+        };
+        let mask = random_u64().to_be_bytes();
+        let frame =
+            encode_masked_frame(opcode, true, payload, [mask[0], mask[1], mask[2], mask[3]]);
+        if origin.write_all(&frame).await.is_err() {
+            self.origin = None;
+            return false;
+        }
+        true
+    }
+
+    async fn on_client(&mut self, client: &mut WsClient<'_>, event: ClientEvent) -> Step {
+        let shard = self.ctx.id.0;
+        match event {
+            ClientEvent::Message(WsEvent::Text(text)) => {
+                self.send_to_origin(MessageKind::Text.opcode(), &text).await;
+            }
+            ClientEvent::Message(WsEvent::Binary(data)) => {
+                self.send_to_origin(MessageKind::Binary.opcode(), &data)
+                    .await;
+            }
+            ClientEvent::Message(WsEvent::Ping(data)) => {
+                self.send_to_origin(OpCode::Control(Control::Ping), &data)
+                    .await;
+            }
+            ClientEvent::Message(WsEvent::Pong(data)) => {
+                self.send_to_origin(OpCode::Control(Control::Pong), &data)
+                    .await;
+            }
+            ClientEvent::Message(WsEvent::Close { code, reason }) => {
+                return self.on_client_close(client, code, reason).await;
+            }
+            ClientEvent::Invalid(err) => {
+                log::info!("shard={shard} closing a websocket client: {err}");
+                client.close(Some(err.close_code()), "");
+                client.finish(false).await;
+                return Step::End;
+            }
+            ClientEvent::Gone => return Step::End,
+            ClientEvent::SlowClosed => {
+                log::info!("shard={shard} closing a slow websocket client (outbound queue full)");
+                return Step::End;
+            }
+            ClientEvent::ClosePublished => {
+                self.published_close_at = Some(Instant::now() + WS_CLOSE_TIMEOUT);
+            }
+        }
+        Step::Continue
+    }
+
+    /// The client closed: pass its close on, wait for the origin's answer, and give the
+    /// client the origin's code (its own echoed when the origin sends none).
+    async fn on_client_close(
+        &mut self,
+        client: &mut WsClient<'_>,
+        code: Option<u16>,
+        reason: String,
+    ) -> Step {
+        let mut payload = Vec::new();
+        if let Some(code) = code {
+            payload.extend_from_slice(&code.to_be_bytes());
+            payload.extend_from_slice(reason.as_bytes());
+        }
+        let (mut code, mut reason) = (code, reason);
+        if self.published_close_at.is_none()
+            && self
+                .send_to_origin(OpCode::Control(Control::Close), &payload)
+                .await
+        {
+            let answer = or(self.origin_close(), async {
+                Timer::new(WS_CLOSE_TIMEOUT).await;
+                None
+            })
+            .await;
+            if let Some((origin_code, origin_reason)) = answer {
+                (code, reason) = (origin_code, origin_reason);
+            }
+        } else if self.published_close_at.is_some() {
+            self.send_to_origin(OpCode::Control(Control::Close), &payload)
+                .await;
+        }
+        client.close(code, &reason);
+        client.finish(false).await;
+        Step::End
+    }
+
+    /// Reads origin frames until its close frame; `None` if it ends or breaks first.
+    async fn origin_close(&mut self) -> Option<(Option<u16>, String)> {
+        loop {
+            let origin = self.origin.as_mut()?;
+            while !origin.buffered().is_empty() {
+                match self.decoder.decode(origin.buffered()) {
+                    Ok(Some((frame, used))) => {
+                        origin.consume(used);
+                        if let Frame::Event(WsEvent::Close { code, reason }) = frame {
+                            return Some((code, reason));
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(_) => return None,
+                }
+            }
+            size_read_buf(&mut self.read_buf, origin.buffered().is_empty());
+            match origin.stream.read(&mut self.read_buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => origin.extend_buffered(&self.read_buf[..n]),
+            }
+        }
+    }
+
+    /// Acts on every whole frame the origin sent so far.
+    async fn on_origin_frames(
+        &mut self,
+        client: &mut WsClient<'_>,
+        messages: &mut OriginMessages,
+    ) -> Step {
+        loop {
+            let Some(origin) = self.origin.as_mut() else {
+                return Step::Continue;
+            };
+            if origin.buffered().is_empty() {
+                return Step::Continue;
+            }
+            let event = match self.decoder.decode(origin.buffered()) {
+                Ok(None) => return Step::Continue,
+                Ok(Some((frame, used))) => {
+                    origin.consume(used);
+                    match frame {
+                        Frame::Event(event) => event,
+                        Frame::Fragment => continue,
+                    }
+                }
+                Err(err) => return self.on_origin_error(client, &err).await,
+            };
+            if let Step::End = self.on_origin_event(client, messages, event).await {
+                return Step::End;
+            }
+        }
+    }
+
+    async fn on_origin_event(
+        &mut self,
+        client: &mut WsClient<'_>,
+        messages: &mut OriginMessages,
+        event: WsEvent,
+    ) -> Step {
+        let after = match event {
+            WsEvent::Text(text) => messages.on_message(&self.ctx, client, MessageKind::Text, &text),
+            WsEvent::Binary(data) => {
+                messages.on_message(&self.ctx, client, MessageKind::Binary, &data)
+            }
+            WsEvent::Ping(data) => {
+                client.send(control_frame(Control::Ping, &data));
+                AfterMessage::Continue
+            }
+            WsEvent::Pong(data) => {
+                client.send(control_frame(Control::Pong, &data));
+                AfterMessage::Continue
+            }
+            WsEvent::Close { code, reason } => {
+                client.close(code, &reason);
+                client.finish(true).await;
+                return Step::End;
+            }
+        };
+        if after == AfterMessage::Detach {
+            self.send_to_origin(OpCode::Control(Control::Close), &1000u16.to_be_bytes())
+                .await;
+            self.origin = None;
+        }
+        Step::Continue
+    }
+
+    async fn on_origin_error(&mut self, client: &mut WsClient<'_>, err: &FrameError) -> Step {
+        log::info!(
+            "shard={} websocket origin broke the protocol: {err}",
+            self.ctx.id.0
+        );
+        self.origin = None;
+        client.close(Some(1011), "");
+        client.finish(true).await;
+        Step::End
+    }
+
+    /// The origin closed its socket without a close frame: the client is dropped, unless
+    /// the origin had detached (then `origin` is already `None` and this is not called).
+    fn on_origin_gone(&mut self) -> Step {
+        log::debug!(
+            "shard={} websocket origin closed the connection",
+            self.ctx.id.0
+        );
+        Step::End
+    }
+}
