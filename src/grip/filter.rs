@@ -184,6 +184,11 @@ impl SubscriberFilters {
         self.channels.retain(|c| c.name != channel);
     }
 
+    /// Replaces all subscription meta (a WebSocket session's, after `set-meta`).
+    pub fn replace_meta(&mut self, meta: Vec<(String, String)>) {
+        self.meta = meta;
+    }
+
     /// Sets subscription meta `key` (WebSocket `set-meta`).
     pub fn set_meta(&mut self, key: &str, value: String) {
         upsert(&mut self.meta, key, value);

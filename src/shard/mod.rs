@@ -22,6 +22,7 @@ pub mod test_target;
 pub mod uring_send;
 pub mod woh_exchange;
 pub mod woh_flow;
+pub mod ws_filters;
 pub mod ws_grip;
 pub mod ws_over_http;
 pub mod ws_passthrough;

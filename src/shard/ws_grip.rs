@@ -10,6 +10,7 @@
 //! cannot be unsubscribed (Pushpin 1.36).
 
 use super::client_ws::WsClient;
+use super::ws_filters;
 use super::ws_over_http::random_u64;
 use super::ws_subscribe::SubscribeOutcome;
 use super::ShardContext;
@@ -73,13 +74,18 @@ impl OriginMessages {
         for action in actions {
             match action {
                 GripAction::Send(frames) => client.send_all(frames),
-                GripAction::Subscribe(channel) => self.subscribe(ctx, client, &channel),
+                GripAction::Subscribe { channel, filters } => {
+                    subscribe(ctx, client, &self.prefix, &channel, &filters, grip.meta());
+                }
                 GripAction::Unsubscribe(channel) => {
                     let channel = format!("{}{channel}", self.prefix);
-                    if !self.implicit.contains(&channel) {
-                        ctx.unsubscribe_held(client.key(), &channel);
+                    if !self.implicit.contains(&channel)
+                        && ctx.unsubscribe_held(client.key(), &channel)
+                    {
+                        ws_filters::on_unsubscribe(ctx, client.key(), &channel);
                     }
                 }
+                GripAction::MetaChanged => ws_filters::on_meta(ctx, client.key(), grip.meta()),
                 GripAction::Detach => after = AfterMessage::Detach,
                 GripAction::Dropped => {
                     log::debug!(
@@ -94,17 +100,6 @@ impl OriginMessages {
             }
         }
         after
-    }
-
-    fn subscribe(&self, ctx: &ShardContext, client: &WsClient<'_>, channel: &str) {
-        let channel = format!("{}{channel}", self.prefix);
-        if ctx.subscribe_held(client.key(), &channel) == SubscribeOutcome::OverLimit {
-            log::warn!(
-                "shard={} subscription to {channel:?} ignored: over the limit of {}",
-                ctx.id.0,
-                ctx.config.connection_subscriptions_max
-            );
-        }
     }
 
     /// When the next timed send is due.
@@ -124,5 +119,29 @@ impl OriginMessages {
                 }
             }
         }
+    }
+}
+
+/// Subscribes the connection to the route-prefixed `channel`, with its filters.
+fn subscribe(
+    ctx: &ShardContext,
+    client: &WsClient<'_>,
+    prefix: &str,
+    channel: &str,
+    filters: &[String],
+    meta: &[(String, String)],
+) {
+    let channel = format!("{prefix}{channel}");
+    match ctx.subscribe_held(client.key(), &channel) {
+        SubscribeOutcome::OverLimit => log::warn!(
+            "shard={} subscription to {channel:?} ignored: over the limit of {}",
+            ctx.id.0,
+            ctx.config.connection_subscriptions_max
+        ),
+        // A repeated subscribe may change the channel's filters, as in Pushpin.
+        SubscribeOutcome::Added | SubscribeOutcome::AlreadySubscribed => {
+            ws_filters::on_subscribe(ctx, client.key(), &channel, filters, meta);
+        }
+        SubscribeOutcome::Gone => {}
     }
 }

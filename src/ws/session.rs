@@ -28,12 +28,20 @@ use crate::limits::{
 pub enum GripAction {
     /// Write these frames to the client, in order (one message, possibly fragmented).
     Send(Vec<Bytes>),
-    /// Subscribe to this channel (the route's prefix is not yet applied).
-    Subscribe(String),
+    /// Subscribe to `channel` (the route's prefix is not yet applied) with these filter
+    /// names (PUSHPIN.md §2.5; unknown names are ignored later, as in Pushpin).
+    Subscribe {
+        /// The channel, without the route's prefix.
+        channel: String,
+        /// Filter names from the control message, empty when it had none.
+        filters: Vec<String>,
+    },
     /// Unsubscribe from this channel (the route's prefix is not yet applied).
     Unsubscribe(String),
     /// Close the origin side and keep the client; later client messages are discarded.
     Detach,
+    /// The subscription meta changed (`set-meta`): filters must see `GripSession::meta`.
+    MetaChanged,
     /// A message without the prefix was dropped (Pushpin 1.36); the shard counts or logs it.
     Dropped,
     /// A control message that could not be parsed; ignored, logged at debug.
@@ -128,12 +136,15 @@ impl GripSession {
 
     fn on_control(&mut self, message: ControlMessage, now: Instant) -> Vec<GripAction> {
         match message {
-            ControlMessage::Subscribe { channel, .. } => vec![GripAction::Subscribe(channel)],
+            ControlMessage::Subscribe { channel, filters } => {
+                vec![GripAction::Subscribe { channel, filters }]
+            }
             ControlMessage::Unsubscribe { channel } => vec![GripAction::Unsubscribe(channel)],
             ControlMessage::Detach => vec![GripAction::Detach],
             ControlMessage::SetMeta { name, value } => {
+                // Even a refused value has removed the old one: the meta changed either way.
                 set_meta_field(&mut self.meta, &name, value);
-                Vec::new()
+                vec![GripAction::MetaChanged]
             }
             ControlMessage::KeepAlive {
                 content,

@@ -325,3 +325,35 @@ fn an_origin_close_code_that_may_not_be_sent_becomes_an_empty_close() {
     ws.send_text("close:1005:not on the wire");
     assert_eq!(ws.next(), Message::Close(None));
 }
+
+#[test]
+fn subscribe_filters_and_set_meta_apply_to_websocket_deliveries() {
+    // A chat's usual set-up: the origin tells ringpin who the client is, and subscribes it
+    // with skip-self, so the client does not get its own messages back.
+    let control = |json: serde_json::Value| event("TEXT", format!("c:{json}"));
+    let options = WohOptions {
+        open_events: vec![
+            control(json!({"type": "set-meta", "name": "user", "value": "alice"})),
+            control(json!({"type": "subscribe", "channel": "chat", "filters": ["skip-self"]})),
+            control(json!({"type": "subscribe", "channel": "news"})),
+        ],
+        ..WohOptions::default()
+    };
+    let backend = woh_backend(options);
+    let proxy = woh_proxy(backend.port(), &[]);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    wait_subscribed(&proxy, 2);
+    let said = |sender: &str, text: &str| {
+        json!({"items": [{"channel": "chat", "meta": {"sender": sender},
+            "formats": {"ws-message": {"content": text}}}]})
+        .to_string()
+    };
+    publish_ok(&proxy, &said("alice", "from alice"));
+    publish_ok(&proxy, &said("bob", "from bob"));
+    ws.expect_text("from bob");
+    // A channel without filters is delivered whatever the item's meta says.
+    let news = json!({"items": [{"channel": "news", "meta": {"sender": "alice"},
+        "formats": {"ws-message": {"content": "headline"}}}]});
+    publish_ok(&proxy, &news.to_string());
+    ws.expect_text("headline");
+}

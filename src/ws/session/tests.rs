@@ -47,7 +47,17 @@ fn control_messages_become_actions_and_never_reach_the_client() {
     let cases: Vec<(&[u8], Vec<GripAction>)> = vec![
         (
             br#"c:{"type":"subscribe","channel":"room"}"#,
-            vec![GripAction::Subscribe("room".into())],
+            vec![GripAction::Subscribe {
+                channel: "room".into(),
+                filters: vec![],
+            }],
+        ),
+        (
+            br#"c:{"type":"subscribe","channel":"chat","filters":["skip-self"]}"#,
+            vec![GripAction::Subscribe {
+                channel: "chat".into(),
+                filters: vec!["skip-self".into()],
+            }],
         ),
         (
             br#"c:{"type":"unsubscribe","channel":"room"}"#,
@@ -57,7 +67,7 @@ fn control_messages_become_actions_and_never_reach_the_client() {
         (br#"c:{"type":"session","id":"x"}"#, vec![]),
         (
             br#"c:{"type":"set-meta","name":"user","value":"alice"}"#,
-            vec![],
+            vec![GripAction::MetaChanged],
         ),
     ];
     for (message, actions) in cases {
