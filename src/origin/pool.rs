@@ -3,10 +3,11 @@
 //! Owns: connecting to targets (with a deadline) and keeping finished connections for reuse.
 //! Must not: be shared between shards (it holds glommio sockets, which are `!Send`).
 
+use crate::http::{parse_response, HeadLimits, ResponseHead};
 use crate::limits::{
     ORIGIN_CONNECT_TIMEOUT, ORIGIN_POOL_IDLE_PER_TARGET_MAX, ORIGIN_POOL_IDLE_TIMEOUT,
 };
-use crate::netio::Conn;
+use crate::netio::{Conn, HeadError};
 use glommio::net::TcpStream;
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -93,4 +94,25 @@ fn resolve(host: &str, port: u16) -> io::Result<SocketAddr> {
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no address for {host}")))
+}
+
+/// Reads an origin's final response head, skipping interim `1xx` answers (`100 Continue`,
+/// `102`, `103`); with `upgrade`, a `101 Switching Protocols` is final too.
+pub async fn read_final_head(conn: &mut Conn, upgrade: bool) -> Result<ResponseHead, HeadError> {
+    loop {
+        let head = conn
+            .read_head(|b| parse_response(b, &HeadLimits::ORIGIN))
+            .await?;
+        if head.status >= 200 || (upgrade && head.status == 101) {
+            return Ok(head);
+        }
+    }
+}
+
+/// A head error as an origin failure's text: a close before any byte names the origin.
+pub fn head_error_text(err: HeadError) -> String {
+    match err {
+        HeadError::Closed => "origin closed the connection".to_owned(),
+        other => other.to_string(),
+    }
 }

@@ -20,13 +20,9 @@ use super::ShardContext;
 use crate::config::{Route, Target};
 use crate::grip::link::{retry_delay, LinkError};
 use crate::grip::{parse_instruction, HoldMode, InstructError, Instruction, LinkUrl};
-use crate::http::{
-    encode_request_head, parse_response, BodyDecoder, HeadLimits, Headers, RequestHead,
-    ResponseHead, Version,
-};
+use crate::http::{encode_request_head, BodyDecoder, Headers, RequestHead, ResponseHead, Version};
 use crate::limits::{LINK_FETCH_TIMEOUT, LINK_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
-use crate::netio::HeadError;
-use crate::origin::pool::OriginConn;
+use crate::origin::pool::{head_error_text, read_final_head, OriginConn};
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
 use bytes::Bytes;
 use std::cell::RefCell;
@@ -365,19 +361,9 @@ async fn exchange(
     let _ = origin
         .conn
         .set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
-    let head = loop {
-        let head = origin
-            .conn
-            .read_head(|b| parse_response(b, &HeadLimits::ORIGIN))
-            .await
-            .map_err(|e| match e {
-                HeadError::Closed => "origin closed the connection".to_owned(),
-                other => other.to_string(),
-            })?;
-        if head.status >= 200 {
-            break head;
-        }
-    };
+    let head = read_final_head(&mut origin.conn, false)
+        .await
+        .map_err(head_error_text)?;
     let kind = head.body_kind("GET").map_err(|e| e.to_string())?;
     let mut decoder = BodyDecoder::new(kind);
     let mut body = Vec::new();

@@ -13,12 +13,12 @@ use super::ShardContext;
 use crate::config::{HttpTarget, Route, Target};
 use crate::grip::sig;
 use crate::http::{
-    encode_chunk_into, encode_request_head, encode_response_head, parse_response, BodyDecoder,
-    BodyKind, HeadLimits, RequestHead, ResponseHead, Version, LAST_CHUNK,
+    encode_chunk_into, encode_request_head, encode_response_head, BodyDecoder, BodyKind,
+    RequestHead, ResponseHead, Version, LAST_CHUNK,
 };
 use crate::limits::{GRIP_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
-use crate::netio::{BodyError, Conn, HeadError};
-use crate::origin::pool::OriginConn;
+use crate::netio::{BodyError, Conn};
+use crate::origin::pool::{head_error_text, read_final_head, OriginConn};
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
 use crate::origin::response::{classify, relay_headers, OriginReply};
 use crate::origin::OriginError;
@@ -269,19 +269,9 @@ async fn exchange(
     let _ = origin
         .conn
         .set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
-    loop {
-        let head = origin
-            .conn
-            .read_head(|b| parse_response(b, &HeadLimits::ORIGIN))
-            .await
-            .map_err(|e| match e {
-                HeadError::Closed => "origin closed the connection".to_owned(),
-                other => other.to_string(),
-            })?;
-        if head.status >= 200 || head.status == 101 {
-            return Ok(head);
-        }
-    }
+    read_final_head(&mut origin.conn, true)
+        .await
+        .map_err(head_error_text)
 }
 
 /// Sends a body larger than the buffer: what was buffered, then the rest as it arrives.

@@ -8,9 +8,10 @@
 //! once on a fresh connection when a pooled one turns out to be closed.
 
 use super::ShardContext;
-use crate::http::{parse_response, BodyDecoder, HeadLimits, Headers};
+use crate::http::{BodyDecoder, Headers};
 use crate::limits::{ORIGIN_INACTIVITY_TIMEOUT, WOH_BODY_BYTES_MAX};
 use crate::netio::{Conn, HeadError};
+use crate::origin::pool::read_final_head;
 use bytes::Bytes;
 use std::rc::Rc;
 
@@ -135,18 +136,10 @@ async fn send_and_read(
         .await
         .map_err(|e| fail(send, e.to_string()))?;
     let _ = conn.set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
-    let head = loop {
-        let head = match conn
-            .read_head(|b| parse_response(b, &HeadLimits::ORIGIN))
-            .await
-        {
-            Ok(head) => head,
-            Err(HeadError::Closed) => return Err(Attempt::Closed),
-            Err(err) => return Err(fail(response, err.to_string())),
-        };
-        if head.status >= 200 {
-            break head;
-        }
+    let head = match read_final_head(conn, false).await {
+        Ok(head) => head,
+        Err(HeadError::Closed) => return Err(Attempt::Closed),
+        Err(err) => return Err(fail(response, err.to_string())),
     };
     let kind = head
         .body_kind("POST")

@@ -22,9 +22,10 @@ use super::ws_grip::{AfterMessage, OriginMessages};
 use super::ws_over_http::random_u64;
 use super::ShardContext;
 use crate::config::{Route, Target};
-use crate::http::{encode_request_head, parse_response, BodyDecoder, HeadLimits, ResponseHead};
+use crate::http::{encode_request_head, BodyDecoder, ResponseHead};
 use crate::limits::{ORIGIN_INACTIVITY_TIMEOUT, WOH_BODY_BYTES_MAX};
 use crate::netio::Conn;
+use crate::origin::pool::read_final_head;
 use crate::origin::request::{BodyFraming, ForwardContext};
 use crate::origin::response::relay_headers;
 use crate::origin::ws_request::{build_ws_handshake, grip_extension};
@@ -158,10 +159,8 @@ async fn handshake(
             });
         }
         let _ = origin.set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
-        return match origin
-            .read_head(|b| parse_response(b, &HeadLimits::ORIGIN))
-            .await
-        {
+        // An interim 1xx before the 101 is skipped, as for any origin answer.
+        return match read_final_head(&mut origin, true).await {
             Ok(head) => Ok((origin, name, head)),
             Err(err) => Err(OriginError::BadResponse {
                 target: name,
