@@ -9,7 +9,7 @@ use super::hold::{hold_response, hold_stream, HoldEnd};
 use super::{next_link, proxy, test_target, HeldGuard, ShardContext};
 use crate::config::{Proto, Route, Target};
 use crate::fanout::Transport;
-use crate::grip::{parse_instruction, ClientResponse, HoldMode, SubscriberFilters};
+use crate::grip::{parse_instruction, ClientResponse, HoldMode, Instruction, SubscriberFilters};
 use crate::http::{
     encode_chunk, encode_response_head, parse_request, BodyDecoder, BodyKind, HeadLimits, Headers,
     RequestHead, ResponseHead, Version,
@@ -250,6 +250,76 @@ async fn accept_once(
     check_stale: bool,
     kept: Option<HeldGuard>,
 ) -> Accepted {
+    let target = answer.target.clone();
+    let instruction = match parse_answer(ctx, conn, req, route, answer).await {
+        Ok(instruction) => instruction,
+        Err(next) => return Accepted::Done(next),
+    };
+    // A registration kept through a replay serves only a new long-poll.
+    let kept = kept.filter(|_| instruction.hold == Some(HoldMode::Response));
+    if instruction.next_link.is_some() && instruction.hold != Some(HoldMode::Response) {
+        return Accepted::Done(accept_linked(ctx, conn, req, route, &target, instruction).await);
+    }
+    let filters =
+        SubscriberFilters::for_hold(&instruction.meta, &instruction.channels).map(Box::new);
+    let end = match instruction.hold {
+        None => {
+            // Content filters apply to a relayed GRIP response too (PUSHPIN.md §2.2); on an
+            // error its body is empty, as Pushpin ends it at once.
+            let (response, _) =
+                filter_initial_body(ctx, &target, instruction.response, filters.as_deref());
+            let bytes = encode_full_response(&response, req.head.version, req.keep_alive);
+            return Accepted::Done(match conn.write_all(&bytes).await {
+                Ok(()) if req.keep_alive => Next::KeepAlive,
+                _ => Next::Close,
+            });
+        }
+        Some(HoldMode::Stream) => {
+            match accept_stream(ctx, conn, req, &target, instruction, filters).await {
+                Ok(end) => end,
+                Err(next) => return Accepted::Done(next),
+            }
+        }
+        Some(HoldMode::Response) => {
+            // With a kept registration, what was published during the replay is judged
+            // against the new prev-ids instead (`ShardContext::adopt_hold`).
+            if let Some(last_ids) = (check_stale && kept.is_none())
+                .then(|| ctx.stale_prev_ids(&instruction.channels))
+                .flatten()
+            {
+                return Accepted::Stale(last_ids);
+            }
+            hold_response(
+                ctx,
+                conn,
+                &instruction.response,
+                &instruction.channels,
+                instruction.timeout,
+                req.head.version,
+                req.keep_alive,
+                filters,
+                kept,
+            )
+            .await
+        }
+    };
+    match end {
+        HoldEnd::Complete if req.keep_alive => Accepted::Done(Next::KeepAlive),
+        HoldEnd::Refetch(last_ids, guard) => Accepted::Refetch(last_ids, guard),
+        _ => Accepted::Done(Next::Close),
+    }
+}
+
+/// Turns a GRIP answer into an `Instruction`, answering the client itself (400 for a request
+/// body too large to have been forwarded whole, 502 for instructions that do not parse) when
+/// it cannot; logs the accept.
+async fn parse_answer(
+    ctx: &ShardContext,
+    conn: &mut Conn,
+    req: &ClientRequest,
+    route: &Route,
+    answer: GripAnswer,
+) -> Result<Instruction, Next> {
     let GripAnswer {
         target,
         status,
@@ -259,17 +329,18 @@ async fn accept_once(
     } = answer;
     if !req.body_complete {
         let text = "Request too large to accept GRIP instruct.\n";
-        return Accepted::Done(respond_error(ctx, conn, &req.head, 400, text, false).await);
+        return Err(respond_error(ctx, conn, &req.head, 400, text, false).await);
     }
     let subscriptions_max = ctx.config.connection_subscriptions_max;
-    let mut instruction = match parse_instruction(
+    let parsed = parse_instruction(
         status,
         &reason,
         &headers,
         body,
         &route.prefix,
         subscriptions_max,
-    ) {
+    );
+    let instruction = match parsed {
         Ok(instruction) => instruction,
         Err(err) => {
             log::warn!(
@@ -281,8 +352,7 @@ async fn accept_once(
             } else {
                 ORIGIN_ERROR_TEXT.to_owned()
             };
-            let next = respond_error(ctx, conn, &req.head, 502, &text, req.keep_alive).await;
-            return Accepted::Done(next);
+            return Err(respond_error(ctx, conn, &req.head, 502, &text, req.keep_alive).await);
         }
     };
     if instruction.channels_dropped > 0 {
@@ -299,107 +369,74 @@ async fn accept_once(
         instruction.response.status,
         instruction.response.body.len(),
     );
-    let version = req.head.version;
-    // A registration kept through a replay serves only a new long-poll.
-    let kept = kept.filter(|_| instruction.hold == Some(HoldMode::Response));
-    if instruction.next_link.is_some() && instruction.hold != Some(HoldMode::Response) {
-        let filters =
-            SubscriberFilters::for_hold(&instruction.meta, &instruction.channels).map(Box::new);
-        let response = instruction.response.clone(); // a Bytes body: no copy
-        let (response, failed) = filter_initial_body(ctx, &target, response, filters.as_deref());
-        if failed {
-            let (transport, initial) = stream_start(&response, version);
-            return Accepted::Done(write_failed_stream(conn, transport, initial).await);
-        }
-        instruction.response = response;
-        // Boxed: a linked stream's future is large and rare; inline, it would size every
-        // connection's task (STYLE.md: memory per held connection is a budget).
-        let linked = Box::pin(next_link::hold_linked_stream(
-            ctx,
-            conn,
-            req,
-            route,
-            instruction,
-            filters,
-        ));
-        return Accepted::Done(match linked.await {
-            HoldEnd::Complete if req.keep_alive => Next::KeepAlive,
-            _ => Next::Close,
-        });
-    }
-    let channels: Vec<String> = instruction
-        .channels
-        .iter()
-        .map(|c| c.name.clone())
-        .collect();
+    Ok(instruction)
+}
+
+/// An answer with a next link and no response hold: its initial body is filtered as a
+/// stream's, then `next_link::hold_linked_stream` follows the chain.
+async fn accept_linked(
+    ctx: &Rc<ShardContext>,
+    conn: &mut Conn,
+    req: &ClientRequest,
+    route: &Route,
+    target: &str,
+    mut instruction: Instruction,
+) -> Next {
     let filters =
         SubscriberFilters::for_hold(&instruction.meta, &instruction.channels).map(Box::new);
-    let end = match instruction.hold {
-        None => {
-            // Content filters apply to a relayed GRIP response too (PUSHPIN.md §2.2); on an
-            // error its body is empty, as Pushpin ends it at once.
-            let (response, _) =
-                filter_initial_body(ctx, &target, instruction.response, filters.as_deref());
-            let bytes = encode_full_response(&response, version, req.keep_alive);
-            return Accepted::Done(match conn.write_all(&bytes).await {
-                Ok(()) if req.keep_alive => Next::KeepAlive,
-                _ => Next::Close,
-            });
-        }
-        Some(HoldMode::Stream) => {
-            let (response, failed) =
-                filter_initial_body(ctx, &target, instruction.response, filters.as_deref());
-            let (transport, initial) = stream_start(&response, version);
-            if failed {
-                // Pushpin sends the head, then ends the body at once.
-                return Accepted::Done(write_failed_stream(conn, transport, initial).await);
-            }
-            if let Some(c) = instruction.channels.iter().find(|c| c.prev_id.is_some()) {
-                let keep_alive = req.keep_alive;
-                let next =
-                    next_link::end_unlinked(ctx, conn, transport, initial, &c.name, keep_alive);
-                return Accepted::Done(next.await);
-            }
-            hold_stream(
-                ctx,
-                conn,
-                transport,
-                initial,
-                channels,
-                instruction.keep_alive,
-                filters,
-            )
-            .await
-        }
-        Some(HoldMode::Response) => {
-            // With a kept registration, what was published during the replay is judged
-            // against the new prev-ids instead (`ShardContext::adopt_hold`).
-            if let Some(last_ids) = (check_stale && kept.is_none())
-                .then(|| ctx.stale_prev_ids(&instruction.channels))
-                .flatten()
-            {
-                return Accepted::Stale(last_ids);
-            }
-            let timeout = instruction.timeout;
-            hold_response(
-                ctx,
-                conn,
-                &instruction.response,
-                &instruction.channels,
-                timeout,
-                version,
-                req.keep_alive,
-                filters,
-                kept,
-            )
-            .await
-        }
-    };
-    match end {
-        HoldEnd::Complete if req.keep_alive => Accepted::Done(Next::KeepAlive),
-        HoldEnd::Refetch(last_ids, guard) => Accepted::Refetch(last_ids, guard),
-        _ => Accepted::Done(Next::Close),
+    let response = instruction.response.clone(); // a Bytes body: no copy
+    let (response, failed) = filter_initial_body(ctx, target, response, filters.as_deref());
+    if failed {
+        let (transport, initial) = stream_start(&response, req.head.version);
+        return write_failed_stream(conn, transport, initial).await;
     }
+    instruction.response = response;
+    // Boxed: a linked stream's future is large and rare; inline, it would size every
+    // connection's task (STYLE.md: memory per held connection is a budget).
+    let linked = Box::pin(next_link::hold_linked_stream(
+        ctx,
+        conn,
+        req,
+        route,
+        instruction,
+        filters,
+    ));
+    match linked.await {
+        HoldEnd::Complete if req.keep_alive => Next::KeepAlive,
+        _ => Next::Close,
+    }
+}
+
+/// A stream hold without a next link: the filtered initial response, then `hold_stream`.
+/// `Err` when the stream ended at once (a failed filter, or a `prev-id` without a link).
+async fn accept_stream(
+    ctx: &Rc<ShardContext>,
+    conn: &mut Conn,
+    req: &ClientRequest,
+    target: &str,
+    instruction: Instruction,
+    filters: Option<Box<SubscriberFilters>>,
+) -> Result<HoldEnd, Next> {
+    // Only what the hold needs stays alive across its await: this future is part of every
+    // connection's task.
+    let (transport, initial, failed, channels, keep_alive) = {
+        let i = instruction;
+        let (response, failed) = filter_initial_body(ctx, target, i.response, filters.as_deref());
+        let (transport, initial) = stream_start(&response, req.head.version);
+        (transport, initial, failed, i.channels, i.keep_alive)
+    };
+    if failed {
+        // Pushpin sends the head, then ends the body at once.
+        return Err(write_failed_stream(conn, transport, initial).await);
+    }
+    if let Some(c) = channels.iter().find(|c| c.prev_id.is_some()) {
+        let keep_alive = req.keep_alive;
+        return Err(
+            next_link::end_unlinked(ctx, conn, transport, initial, &c.name, keep_alive).await,
+        );
+    }
+    let names = channels.into_iter().map(|c| c.name).collect();
+    Ok(hold_stream(ctx, conn, transport, initial, names, keep_alive, filters).await)
 }
 
 /// The initial response of a stream (or the whole of a relayed GRIP response) with its
