@@ -36,6 +36,9 @@ pub struct Plan {
     /// Extra ringpin flags (`--ringpin-args "--pin-shards no"`), split on whitespace.
     pub ringpin_args: Vec<String>,
     pub interval_ms: u64,
+    /// `run --workers` for every target (`--loadgen-workers W`); 0 leaves `run`'s default,
+    /// one worker per 18,000 clients.
+    pub loadgen_workers: u64,
     pub pushpin_connect_rate: u64,
     /// Targets to measure, in round order (`--targets a,b`; default: all that apply).
     pub targets: Vec<String>,
@@ -65,6 +68,7 @@ impl Plan {
                 .map(|s| s.split_whitespace().map(String::from).collect())
                 .unwrap_or_default(),
             interval_ms: a.parsed("--interval-ms", 0)?,
+            loadgen_workers: a.parsed("--loadgen-workers", 0)?,
             pushpin_connect_rate: a.parsed("--pushpin-connect-rate", 1000)?,
             targets: a
                 .take("--targets")
@@ -184,9 +188,12 @@ fn run_args(plan: &Plan, t: &Target, json: &Path) -> Vec<String> {
     } else {
         0
     };
+    let workers =
+        (plan.loadgen_workers > 0).then(|| ("--workers", plan.loadgen_workers.to_string()));
     let pairs = pairs
         .into_iter()
-        .chain([("--connect-rate", rate.to_string())]);
+        .chain([("--connect-rate", rate.to_string())])
+        .chain(workers);
     std::iter::once("run".to_string())
         .chain(pairs.flat_map(|(k, v)| [k.to_string(), v]))
         .collect()

@@ -60,7 +60,7 @@ Usage:
       Writes latency_cdf.svg and time_to_last_vs_n.svg from run reports.
   ringpin-loadgen compare --clients N --mode stream|sse|ws --messages M --size S --rounds R
                           [--json-dir DIR] [--base-port P] [--timeout-s T] [--ringpin-shards K]
-                          [--ringpin-args FLAGS]
+                          [--ringpin-args FLAGS] [--loadgen-workers W]
                           [--targets ringpin,pushpin,floor-send,floor-uring] [--interval-ms I]
                           [--pushpin-connect-rate R]
       Per round, interleaved: ringpin, pushpin, floor-send, floor-uring (floors: stream only),
