@@ -52,10 +52,15 @@ enum Event {
 }
 
 async fn timer_or_never(after: Option<Duration>) -> Event {
+    sleep_or_never(after).await;
+    Event::Timer
+}
+
+/// Sleeps for `after`, or forever without a deadline: the timer branch of an `or` race.
+pub(super) async fn sleep_or_never(after: Option<Duration>) {
     match after {
         Some(after) => {
             Timer::new(after).await;
-            Event::Timer
         }
         None => pending().await,
     }

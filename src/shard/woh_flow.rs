@@ -19,6 +19,7 @@
 //!   (Pushpin's 200,000-byte outbound buffer), so a slow client slows its origin down.
 
 use super::client_ws::{control_frame, ClientEvent, WsClient, WS_CLOSE_TIMEOUT};
+use super::hold::sleep_or_never;
 use super::woh_exchange::{WohFail, WohReply};
 use super::ws_grip::{AfterMessage, OriginMessages};
 use super::ws_over_http::{random_u64, InFlight, Woh};
@@ -26,7 +27,6 @@ use crate::limits::WOH_BODY_BYTES_MAX;
 use crate::origin::ws_request::is_woh_events_response;
 use crate::ws::{parse_events_bytes, MessageKind, WohEvent, WsEvent};
 use futures_lite::future::{or, pending};
-use glommio::timer::Timer;
 use std::time::{Duration, Instant};
 use tungstenite::protocol::frame::coding::Control;
 
@@ -117,10 +117,7 @@ pub async fn run(
                 }
             };
             let timer = async {
-                match deadline {
-                    Some(at) => Timer::new(at.saturating_duration_since(now)).await,
-                    None => pending().await,
-                };
+                sleep_or_never(deadline.map(|at| at.saturating_duration_since(now))).await;
                 Event::Timer
             };
             let from_client = async { Event::Client(client.next_event(read).await) };

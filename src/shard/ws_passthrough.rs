@@ -17,6 +17,7 @@ use super::client_ws::{
     access_log, control_frame, response, size_read_buf, ClientEvent, WsClient, WsRequest,
     WS_CLOSE_TIMEOUT,
 };
+use super::hold::sleep_or_never;
 use super::proxy::route_grip_sig;
 use super::ws_grip::{AfterMessage, OriginMessages};
 use super::ws_over_http::random_u64;
@@ -251,10 +252,7 @@ impl Relay {
                     }
                 };
                 let timer = async {
-                    match deadline {
-                        Some(at) => Timer::new(at.saturating_duration_since(now)).await,
-                        None => pending().await,
-                    };
+                    sleep_or_never(deadline.map(|at| at.saturating_duration_since(now))).await;
                     Event::Timer
                 };
                 let from_client = async { Event::Client(client.next_event(true).await) };
