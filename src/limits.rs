@@ -33,6 +33,8 @@ pub const ORIGIN_HEADERS_MAX: usize = 128;
 pub const ORIGIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time allowed between bytes from an origin (zurl's inactivity timeout is 600 s).
 pub const ORIGIN_INACTIVITY_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long a shard reuses an origin host name's resolved address before asking again.
+pub const ORIGIN_DNS_CACHE_TTL: Duration = Duration::from_secs(30);
 /// Idle keep-alive origin connections kept per shard and target.
 pub const ORIGIN_POOL_IDLE_PER_TARGET_MAX: usize = 256;
 /// An idle pooled origin connection older than this is closed instead of reused.

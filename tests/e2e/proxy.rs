@@ -305,3 +305,33 @@ fn expect_100_continue_gets_interim_response_before_the_final_one() {
     assert_eq!(response.body_text(), "hello");
     assert_eq!(backend.last_request().header("Expect"), None);
 }
+
+#[test]
+fn a_route_to_a_host_name_resolves_it_and_an_unknown_name_gets_502() {
+    let backend = path_backend();
+    let route = |host: &str| format!("* {host}:{}", backend.port());
+    // `localhost` goes through the resolver (not an IP literal); the second request is served
+    // from the shard's cache of resolved names.
+    let proxy = Proxy::start_with(|ports| {
+        let mut args = ports.listen_args();
+        args.extend(["--route".to_string(), route("localhost")]);
+        args
+    });
+    for path in ["/one", "/two"] {
+        let response = get(proxy.addr, path);
+        assert_eq!(response.status, 200, "{}", response.body_text());
+        assert_eq!(response.body_text(), format!("path={path}\n"));
+    }
+
+    // `.invalid` never resolves (RFC 6761): a clean 502, and the shard keeps serving.
+    let proxy = Proxy::start_with(|ports| {
+        let mut args = ports.listen_args();
+        args.extend(["--route".to_string(), route("no-such-origin.invalid")]);
+        args
+    });
+    for _ in 0..2 {
+        let response = get(proxy.addr, "/");
+        assert_eq!(response.status, 502);
+        assert_eq!(response.body_text(), "Error while proxying to origin.\n");
+    }
+}
