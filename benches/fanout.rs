@@ -95,6 +95,29 @@ fn delivery_state(subs: usize, item: &EncodedItem, half_full: bool) -> DeliveryS
     }
 }
 
+/// Times `ChunkWriter::deliver` of `item` to `subscribers`, resetting `state` before each run.
+fn measure_deliver(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    subs: usize,
+    writer: &ChunkWriter,
+    item: &Arc<EncodedItem>,
+    subscribers: &[ConnKey],
+    state: &RefCell<DeliveryState>,
+    now: Instant,
+) {
+    let id = format!("subs={subs}/payload={PAYLOAD_BYTES}B");
+    group.bench_function(id, |b| {
+        b.iter_batched(
+            || state.borrow_mut().reset(),
+            |()| {
+                let state = &mut *state.borrow_mut();
+                writer.deliver(item, subscribers, &mut state.table, now, &mut state.report);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
 fn bench_deliver(c: &mut Criterion) {
     let item = stream_item();
     let now = Instant::now();
@@ -110,23 +133,7 @@ fn bench_deliver(c: &mut Criterion) {
             let subscribers = subscriptions.subscribers(CHANNEL);
             let state = RefCell::new(delivery_state(subs, &item, half_full));
             group.throughput(Throughput::Elements(subs as u64));
-            let id = format!("subs={subs}/payload={PAYLOAD_BYTES}B");
-            group.bench_function(id, |b| {
-                b.iter_batched(
-                    || state.borrow_mut().reset(),
-                    |()| {
-                        let state = &mut *state.borrow_mut();
-                        writer.deliver(
-                            &item,
-                            subscribers,
-                            &mut state.table,
-                            now,
-                            &mut state.report,
-                        );
-                    },
-                    BatchSize::PerIteration,
-                )
-            });
+            measure_deliver(&mut group, subs, &writer, &item, subscribers, &state, now);
         }
         group.finish();
     }
@@ -176,23 +183,7 @@ fn bench_deliver_filtered(c: &mut Criterion) {
             }
             let state = RefCell::new(state);
             group.throughput(Throughput::Elements(subs as u64));
-            let id = format!("subs={subs}/payload={PAYLOAD_BYTES}B");
-            group.bench_function(id, |b| {
-                b.iter_batched(
-                    || state.borrow_mut().reset(),
-                    |()| {
-                        let state = &mut *state.borrow_mut();
-                        writer.deliver(
-                            &item,
-                            subscribers,
-                            &mut state.table,
-                            now,
-                            &mut state.report,
-                        );
-                    },
-                    BatchSize::PerIteration,
-                )
-            });
+            measure_deliver(&mut group, subs, &writer, &item, subscribers, &state, now);
         }
         group.finish();
     }

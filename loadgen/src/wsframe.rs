@@ -162,21 +162,23 @@ pub fn generate_key() -> String {
     tungstenite::handshake::client::generate_key()
 }
 
+/// An unmasked frame as a server sends it, for tests here and in `client`.
+#[cfg(test)]
+pub(crate) fn server_frame(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
+    let header = FrameHeader {
+        opcode,
+        is_final: fin,
+        ..FrameHeader::default()
+    };
+    let mut out = Vec::new();
+    header.format(payload.len() as u64, &mut out).expect("vec");
+    out.extend_from_slice(payload);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn server_frame(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
-        let header = FrameHeader {
-            opcode,
-            is_final: fin,
-            ..FrameHeader::default()
-        };
-        let mut out = Vec::new();
-        header.format(payload.len() as u64, &mut out).expect("vec");
-        out.extend_from_slice(payload);
-        out
-    }
 
     fn stream() -> Vec<u8> {
         let big = vec![b'x'; 300];

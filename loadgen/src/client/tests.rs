@@ -1,7 +1,6 @@
 use super::*;
 use crate::message::{encode, encode_framed, Framing as MsgFraming};
 use tungstenite::protocol::frame::coding::Data;
-use tungstenite::protocol::frame::FrameHeader;
 
 const SIZE: usize = 64;
 
@@ -101,18 +100,6 @@ fn longpoll_reports_each_response_and_re_polls_on_the_same_connection() {
     );
 }
 
-fn ws_frame(opcode: OpCode, fin: bool, payload: &[u8]) -> Vec<u8> {
-    let header = FrameHeader {
-        opcode,
-        is_final: fin,
-        ..FrameHeader::default()
-    };
-    let mut out = Vec::new();
-    header.format(payload.len() as u64, &mut out).expect("vec");
-    out.extend_from_slice(payload);
-    out
-}
-
 fn ws_head(accept: &str) -> Vec<u8> {
     format!("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n").into_bytes()
 }
@@ -120,11 +107,27 @@ fn ws_head(accept: &str) -> Vec<u8> {
 #[test]
 fn ws_messages_arrive_whole_and_pings_are_answered() {
     let mut wire = ws_head(&cfg(Mode::Ws).ws_accept);
-    wire.extend(ws_frame(OpCode::Data(Data::Text), true, &msg(1)));
-    wire.extend(ws_frame(OpCode::Control(Control::Ping), true, b"hi"));
+    wire.extend(crate::wsframe::server_frame(
+        OpCode::Data(Data::Text),
+        true,
+        &msg(1),
+    ));
+    wire.extend(crate::wsframe::server_frame(
+        OpCode::Control(Control::Ping),
+        true,
+        b"hi",
+    ));
     let m2 = msg(2);
-    wire.extend(ws_frame(OpCode::Data(Data::Text), false, &m2[..5]));
-    wire.extend(ws_frame(OpCode::Data(Data::Continue), true, &m2[5..]));
+    wire.extend(crate::wsframe::server_frame(
+        OpCode::Data(Data::Text),
+        false,
+        &m2[..5],
+    ));
+    wire.extend(crate::wsframe::server_frame(
+        OpCode::Data(Data::Continue),
+        true,
+        &m2[5..],
+    ));
     assert_any_split(Mode::Ws, &wire, &[Event::Held, stamp(1), stamp(2)]);
     let (_, client) = run(Mode::Ws, &wire, 0, 0);
     let request_len = cfg(Mode::Ws).request.len();
