@@ -98,6 +98,10 @@ pub const OUTBOUND_ITEMS_MAX_DEFAULT: usize = 100;
 pub const SHARD_INBOX_MESSAGES_MAX: usize = 4096;
 /// Time SIGTERM/SIGINT give open connections to finish before the process exits.
 pub const SHUTDOWN_DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
+/// A warning a peer can trigger at will (a refused connection, a failed accept, a bad
+/// request) is logged at most once per this interval and call site, with a count of the
+/// lines held back (`logger::LogRateLimit`).
+pub const LOG_REPEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// Backlog passed to listen(2) for client and publish listeners.
 pub const LISTEN_BACKLOG: i32 = 4096;
 

@@ -37,7 +37,8 @@ pub async fn accept_loop(ctx: Rc<ShardContext>, listener: TcpListener) {
         }
         if ctx.counters.connections.get() as usize >= ctx.connections_max {
             ctx.counters.connections_refused.add(1);
-            log::warn!(
+            crate::log_limited!(
+                Warn,
                 "shard={} connection limit {} reached; closing new connection",
                 ctx.id.0,
                 ctx.connections_max

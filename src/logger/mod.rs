@@ -5,6 +5,10 @@
 //! (journald, a container runtime), as Pushpin's runner does.
 //! Must not: block on anything but the stderr write of one line.
 
+mod rate_limit;
+
+pub use rate_limit::LogRateLimit;
+
 use log::{LevelFilter, Log, Metadata, Record};
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
