@@ -20,7 +20,7 @@ use super::error::{invalid, InstructError};
 use super::instruct_json;
 use super::keep_alive::unescape_cstring;
 use super::params::{parse_header_params, parse_header_piece, unquote, HeaderParam};
-use crate::http::headers::Headers;
+use crate::http::headers::{remove_hop_by_hop, Headers};
 use crate::limits::{
     GRIP_HEADER_BYTES_MAX, GRIP_RESPONSE_BODY_BYTES_MAX, HOLD_TIMEOUT_DEFAULT, HOLD_TIMEOUT_MIN,
     KEEP_ALIVE_TIMEOUT_DEFAULT, KEEP_ALIVE_TIMEOUT_MIN, NEXT_LINK_TIMEOUT_DEFAULT,
@@ -442,7 +442,10 @@ pub(super) fn or_standard_reason(status: u16, reason: String) -> String {
 }
 
 /// Applies the limits and defaults that do not depend on the form.
-fn finish(draft: Draft, response: ClientResponse, subscriptions_max: usize) -> Instruction {
+fn finish(draft: Draft, mut response: ClientResponse, subscriptions_max: usize) -> Instruction {
+    // The held or relayed response is framed by ringpin; an origin's framing or hop-by-hop
+    // fields, in either form, would contradict it.
+    remove_hop_by_hop(&mut response.headers);
     let mut channels = draft.channels;
     let channels_dropped = channels.len().saturating_sub(subscriptions_max);
     channels.truncate(subscriptions_max);

@@ -153,6 +153,30 @@ pub const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
+/// Removes what a proxy must never pass on between two hops: `Connection` and every field it
+/// names, the `HOP_BY_HOP` fields, any `Proxy-*` field, and the body framing
+/// (`Transfer-Encoding`, `Content-Length`), which the sender of the next hop computes itself.
+/// Returns how many fields were removed.
+pub fn remove_hop_by_hop(headers: &mut Headers) -> usize {
+    let listed: Vec<String> = headers
+        .get_all("connection")
+        .flat_map(|v| v.split(|&b| b == b','))
+        .map(|t| String::from_utf8_lossy(trim_ascii(t)).to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let before = headers.len();
+    headers.retain(|f| {
+        !(is_hop_by_hop(&f.name)
+            || f.name.eq_ignore_ascii_case("content-length")
+            || f.name
+                .as_bytes()
+                .get(..6)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"proxy-"))
+            || listed.iter().any(|t| t.eq_ignore_ascii_case(&f.name)))
+    });
+    before - headers.len()
+}
+
 /// True when `name` is a hop-by-hop field.
 pub fn is_hop_by_hop(name: &str) -> bool {
     HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
@@ -246,6 +270,30 @@ mod tests {
         assert!(!is_field_value(b"a\r\nInjected: 1"));
         assert!(!is_field_value(b"a\nb"));
         assert!(!is_field_value(b"a\0b"));
+    }
+
+    #[test]
+    fn removing_hop_by_hop_takes_connection_named_proxy_and_framing_fields() {
+        let mut h = headers(&[
+            ("Content-Type", "text/plain"),
+            ("connection", "keep-alive, X-Private ,  ,x-other"),
+            ("X-Private", "secret"),
+            ("x-OTHER", "1"),
+            ("Transfer-Encoding", "chunked"),
+            ("Content-Length", "2"),
+            ("TE", "trailers"),
+            ("Trailer", "X-T"),
+            ("Upgrade", "websocket"),
+            ("Keep-Alive", "timeout=5"),
+            ("Proxy-Authenticate", "Basic"),
+            ("proxy-connection", "close"),
+            ("Proxy", "not a prefix match"),
+            ("X-Kept", "yes"),
+        ]);
+        assert_eq!(remove_hop_by_hop(&mut h), 11);
+        let names: Vec<&str> = h.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["Content-Type", "Proxy", "X-Kept"]);
+        assert_eq!(remove_hop_by_hop(&mut h), 0);
     }
 
     #[test]

@@ -5,18 +5,8 @@
 //! Must not: do I/O.
 
 use crate::config::Route;
+use crate::http::headers::remove_hop_by_hop;
 use crate::http::{Headers, ResponseHead};
-
-/// Response headers never relayed to a client; framing is re-done by ringpin.
-const REMOVED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "transfer-encoding",
-    "content-length",
-    "trailer",
-    "upgrade",
-];
 
 /// What to do with an origin response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,11 +26,10 @@ pub fn classify(head: &ResponseHead, route: &Route) -> OriginReply {
     }
 }
 
-/// The headers a relayed response keeps.
+/// The headers a relayed response keeps: not `Connection` or what it names, no other
+/// hop-by-hop or `Proxy-*` field, and no framing, which ringpin re-does for the client.
 pub fn relay_headers(headers: &Headers) -> Headers {
     let mut out = headers.clone();
-    for name in REMOVED {
-        out.remove(name);
-    }
+    remove_hop_by_hop(&mut out);
     out
 }

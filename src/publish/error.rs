@@ -101,6 +101,22 @@ pub enum PublishError {
         /// `name` or `value`.
         element: &'static str,
     },
+    /// An `http-response` `code` that is not a final status: a long-poll answered with
+    /// `HTTP/1.1 000` or `101` would desynchronise whatever proxy sits in front of ringpin.
+    /// ringpin's own check; Pushpin 1.36 accepts 0-999.
+    #[error("Invalid format: 'http-response' contains 'code' {code}, which is not a final status (200-599)")]
+    StatusNotFinal {
+        /// The code given.
+        code: u16,
+    },
+    /// A `ws-message` close `code` that RFC 6455 §7.4 forbids on the wire (0-999, the
+    /// reserved 1004-1006 and 1015, unassigned 1016-2999, 5000 and above). ringpin's own
+    /// check; Pushpin 1.36 sends them.
+    #[error("Invalid format: 'ws-message' contains 'code' {code}, which may not be sent in a close frame (1000-1003, 1007-1014 or 3000-4999)")]
+    CloseCodeNotSendable {
+        /// The code given.
+        code: u16,
+    },
 }
 
 impl PublishError {

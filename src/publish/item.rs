@@ -14,7 +14,8 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::error::PublishError;
-use crate::http::headers::Headers;
+use crate::http::headers::{remove_hop_by_hop, Headers};
+use crate::ws::frame::is_sendable_close_code;
 
 /// Largest payload of a WebSocket control frame (RFC 6455 §5.5).
 const CONTROL_PAYLOAD_BYTES_MAX: usize = 125;
@@ -238,6 +239,9 @@ fn parse_http_response(v: &Value) -> Result<HttpResponseFormat, PublishError> {
         Some(v) => number_in(v, HTTP_RESPONSE, "code", 999)? as u16,
         None => 200,
     };
+    if !(200..=599).contains(&code) {
+        return Err(PublishError::StatusNotFinal { code });
+    }
     let reason = match optional_string(format, HTTP_RESPONSE, "reason")? {
         Some(r) if r.chars().any(char::is_control) => {
             return Err(invalid_value(HTTP_RESPONSE, "reason"))
@@ -274,7 +278,8 @@ fn parse_http_response(v: &Value) -> Result<HttpResponseFormat, PublishError> {
     })
 }
 
-/// `headers`: `{"Name": "value"}` or `[["Name", "value"], ...]`; `Grip-*` are dropped.
+/// `headers`: `{"Name": "value"}` or `[["Name", "value"], ...]`; `Grip-*`, hop-by-hop and
+/// framing fields are dropped.
 fn parse_headers(v: &Value) -> Result<Headers, PublishError> {
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     match v {
@@ -314,6 +319,10 @@ fn parse_headers(v: &Value) -> Result<Headers, PublishError> {
             headers.push(name, value.as_bytes());
         }
     }
+    // ringpin frames the long-poll response itself: a published `Transfer-Encoding` or
+    // `Content-Length` would contradict that framing (response splitting), and a
+    // `Connection` or `Upgrade` would speak for a hop the publisher knows nothing about.
+    remove_hop_by_hop(&mut headers);
     Ok(headers)
 }
 
@@ -392,12 +401,15 @@ fn parse_ws_message(v: &Value) -> Result<WsMessageFormat, PublishError> {
     })
 }
 
-/// `ws-message` close: optional `code` 0-65535 and `reason`.
+/// `ws-message` close: an optional `code` that may be sent (RFC 6455 §7.4), and `reason`.
 fn parse_ws_close(format: &Map<String, Value>) -> Result<WsMessageFormat, PublishError> {
     let code = match format.get("code") {
         Some(v) => Some(number_in(v, WS_MESSAGE, "code", u16::MAX as u64)? as u16),
         None => None,
     };
+    if let Some(code) = code.filter(|&c| !is_sendable_close_code(c)) {
+        return Err(PublishError::CloseCodeNotSendable { code });
+    }
     let reason = optional_string(format, WS_MESSAGE, "reason")?.unwrap_or_default();
     Ok(WsMessageFormat::Close { code, reason })
 }

@@ -504,7 +504,10 @@ pub fn encode_full_response(
     keep_alive: bool,
 ) -> Vec<u8> {
     let mut headers = response.headers.clone();
+    // ringpin frames every response itself (the callers' headers are already cleaned;
+    // this keeps one response from ever carrying two framings).
     headers.remove("content-length");
+    headers.remove("transfer-encoding");
     let bodiless = response.status < 200 || response.status == 204 || response.status == 304;
     if !bodiless {
         headers.push("Content-Length", response.body.len().to_string());

@@ -131,6 +131,12 @@ fn error_texts_for_http_response() {
         "code": -1, "body": "" | 'http-response' contains 'code' with invalid value
         "code": 200.5, "body": "" | 'http-response' contains 'code' with invalid value
         "code": "200", "body": "" | 'http-response' contains 'code' with wrong type
+        "code": 0, "body": "" | 'http-response' contains 'code' 0, which is not a final status (200-599)
+        "code": 100, "body": "" | 'http-response' contains 'code' 100, which is not a final status (200-599)
+        "code": 101, "body": "" | 'http-response' contains 'code' 101, which is not a final status (200-599)
+        "code": 199, "body": "" | 'http-response' contains 'code' 199, which is not a final status (200-599)
+        "code": 600, "body": "" | 'http-response' contains 'code' 600, which is not a final status (200-599)
+        "code": 999, "body": "" | 'http-response' contains 'code' 999, which is not a final status (200-599)
         "reason": 1, "body": "" | 'http-response' contains 'reason' with wrong type
         "reason": "A\nB", "body": "" | 'http-response' contains 'reason' with invalid value
         | 'http-response' does not contain 'body', 'body-bin', or 'body-patch'
@@ -168,6 +174,14 @@ fn error_texts_for_ws_message() {
         "action": "close", "code": 65536 | 'ws-message' contains 'code' with invalid value
         "action": "close", "code": -1 | 'ws-message' contains 'code' with invalid value
         "action": "close", "code": "1000" | 'ws-message' contains 'code' with wrong type
+        "action": "close", "code": 0 | 'ws-message' contains 'code' 0, which may not be sent in a close frame (1000-1003, 1007-1014 or 3000-4999)
+        "action": "close", "code": 999 | 'ws-message' contains 'code' 999, which may not be sent in a close frame (1000-1003, 1007-1014 or 3000-4999)
+        "action": "close", "code": 1004 | 'ws-message' contains 'code' 1004, which may not be sent in a close frame (1000-1003, 1007-1014 or 3000-4999)
+        "action": "close", "code": 1005 | 'ws-message' contains 'code' 1005, which may not be sent in a close frame (1000-1003, 1007-1014 or 3000-4999)
+        "action": "close", "code": 1006 | 'ws-message' contains 'code' 1006, which may not be sent in a close frame (1000-1003, 1007-1014 or 3000-4999)
+        "action": "close", "code": 1015 | 'ws-message' contains 'code' 1015, which may not be sent in a close frame (1000-1003, 1007-1014 or 3000-4999)
+        "action": "close", "code": 2999 | 'ws-message' contains 'code' 2999, which may not be sent in a close frame (1000-1003, 1007-1014 or 3000-4999)
+        "action": "close", "code": 5000 | 'ws-message' contains 'code' 5000, which may not be sent in a close frame (1000-1003, 1007-1014 or 3000-4999)
         "action": "close", "reason": 1 | 'ws-message' contains 'reason' with wrong type
         "action": "refresh" |
         {long_ping} | 'ws-message' contains 'content' with invalid value
@@ -305,10 +319,10 @@ fn http_response_fields() {
     let patch = r#"[{"op": "replace", "path": "/a", "value": 1}]"#;
     assert_eq!(
         hr(&format!(
-            r#""code": 0, "reason": "", "headers": [["A", "1"], ["a", "2"]], "body-patch": {patch}"#
+            r#""code": 599, "reason": "", "headers": [["A", "1"], ["a", "2"]], "body-patch": {patch}"#
         )),
         Some(HttpResponseFormat::Send {
-            code: 0,
+            code: 599,
             reason: None,
             headers: headers(&[("A", "1"), ("a", "2")]),
             body: ResponseBody::Patch(serde_json::from_str(patch).expect("json")),
@@ -316,11 +330,27 @@ fn http_response_fields() {
     );
     assert_eq!(hr(r#""action": "hint""#), Some(HttpResponseFormat::Hint));
     assert_eq!(hr(r#""action": "close""#), Some(HttpResponseFormat::Close));
-    let filtered = hr(r#""body": "", "code": 999.0, "content-filters": ["build-id"]"#);
+    let filtered = hr(r#""body": "", "code": 204.0, "content-filters": ["build-id"]"#);
     assert!(matches!(
         filtered,
-        Some(HttpResponseFormat::Send { code: 999, .. })
+        Some(HttpResponseFormat::Send { code: 204, .. })
     ));
+}
+
+#[test]
+fn published_response_headers_lose_framing_and_hop_by_hop_fields() {
+    let item = ok(&with_formats(
+        r#"{"http-response": {"body": "0\r\n\r\nHTTP/1.1 200 OK\r\n\r\n", "headers": [
+            ["Transfer-Encoding", "chunked"], ["Content-Length", "3"], ["Connection", "close, X-Hop"],
+            ["X-Hop", "1"], ["Keep-Alive", "timeout=5"], ["Upgrade", "h2c"], ["TE", "trailers"],
+            ["Trailer", "X-T"], ["Proxy-Authenticate", "Basic"], ["Proxy-Connection", "close"],
+            ["Content-Type", "text/plain"], ["X-Kept", "yes"]]}}"#,
+    ));
+    let Some(HttpResponseFormat::Send { headers, .. }) = item.http_response else {
+        panic!("not a send: {item:?}");
+    };
+    let names: Vec<&str> = headers.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["Content-Type", "X-Kept"]);
 }
 
 #[test]
@@ -361,9 +391,9 @@ fn ws_message_kinds_and_close() {
             }),
         ),
         (
-            r#""action": "close", "code": 0"#,
+            r#""action": "close", "code": 1000"#,
             Some(WsMessageFormat::Close {
-                code: Some(0),
+                code: Some(1000),
                 reason: String::new(),
             }),
         ),

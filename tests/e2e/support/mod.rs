@@ -95,8 +95,8 @@ mod ws_client;
 
 pub use backend::{pattern_body, verify_grip_sig, Backend, BackendRequest, BackendResponse};
 pub use client::{
-    assert_same_bytes, get, get_request, preview, raw_response, request, Conn, Response, SseClient,
-    StreamClient, DEADLINE,
+    assert_same_bytes, find, get, get_request, preview, raw_response, request, Conn, Response,
+    SseClient, StreamClient, DEADLINE,
 };
 pub use django::{Django, DjangoSite};
 pub use files::TempDir;
