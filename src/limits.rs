@@ -127,6 +127,19 @@ pub const WS_META_FIELDS_MAX: usize = 32;
 pub const WS_META_FIELD_BYTES_MAX: usize = 1024;
 /// Largest WebSocket-over-HTTP event body, either way (Pushpin 1.36: 1,000,000).
 pub const WOH_BODY_BYTES_MAX: usize = 1_000_000;
+/// Client event bytes a WebSocket-over-HTTP connection queues for its origin before ringpin
+/// stops reading the client (half an event body, so one request always carries them).
+pub const WOH_PENDING_BYTES_MAX: usize = WOH_BODY_BYTES_MAX / 2;
+/// Bytes queued for a WebSocket-over-HTTP client before ringpin stops asking the origin for
+/// more (Pushpin's 200,000-byte outbound buffer).
+pub const WOH_CLIENT_QUEUE_BYTES_MAX: usize = 200_000;
+/// How often a WebSocket-over-HTTP connection held back by a full client queue looks again.
+pub const WOH_BACKPRESSURE_RECHECK: Duration = Duration::from_millis(50);
+/// Retries of a WebSocket-over-HTTP request that failed before reaching the origin
+/// (Pushpin 1.36: 5, after 1, 2, 4, 8 and 16 s).
+pub const WOH_RETRIES_MAX: u32 = 5;
+/// The first retry delay of a WebSocket-over-HTTP request; each later one doubles it.
+pub const WOH_RETRY_DELAY_FIRST: Duration = Duration::from_secs(1);
 
 const _: () = assert!(CLIENT_URI_BYTES_MAX < CLIENT_HEAD_BYTES_MAX);
 const _: () = assert!(CLIENT_URI_BYTES_MAX < PUBLISH_HEAD_BYTES_MAX);
@@ -138,4 +151,7 @@ const _: () = assert!(HOLD_TIMEOUT_MIN.as_secs() <= HOLD_TIMEOUT_DEFAULT.as_secs
 const _: () = assert!(WS_MESSAGE_BYTES_MAX >= WS_FRAME_PAYLOAD_BYTES_MAX);
 // One client message must fit in one event body: `BINARY <hex len>\r\n` + payload + CRLF.
 const _: () = assert!(WS_MESSAGE_BYTES_MAX + 32 <= WOH_BODY_BYTES_MAX);
+// A client message that fits the pending bound always fits one request body.
+const _: () = assert!(WS_MESSAGE_BYTES_MAX < WOH_PENDING_BYTES_MAX);
+const _: () = assert!(WOH_RETRIES_MAX < 16);
 const _: () = assert!(WS_SERVER_FRAME_PAYLOAD_BYTES_MAX > 125);

@@ -246,5 +246,9 @@ fn parse_close(content: &[u8], at: usize) -> Result<Option<(u16, String)>, WohEr
     }
 }
 
+mod session;
+
+pub use session::{ClientStep, FailureStep, Phase, WohSession};
+
 #[cfg(test)]
 mod tests;

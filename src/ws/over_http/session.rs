@@ -1,0 +1,328 @@
+//! WohSession: the decisions of one WebSocket-over-HTTP connection after its OPEN, with no
+//! sockets and no clock (quinn-proto's shape: events and `now` in, actions out).
+//!
+//! Owns: the phase of the connection (open, closing either way, gone), the client events
+//! waiting for the next request, the one request in flight, retries and their backoff, the
+//! `Keep-Alive-Interval` schedule and the close handshake's bookkeeping.
+//! Must not: build or send requests, read the client, or parse origin bodies
+//! (`shard::woh_flow` drives this type and does all three).
+//!
+//! The rules (PUSHPIN.md §6.3) that are easy to break, each checked by the simulation test:
+//! - at most one request is outstanding; client events queue in `pending` meanwhile, and the
+//!   client is not read while `pending` holds `WOH_PENDING_BYTES_MAX` or more;
+//! - a client close is sent as CLOSE, and the origin's answer decides the close code the
+//!   client gets back (its CLOSE, else the client's own code echoed);
+//! - a client lost without a close handshake gets a final DISCONNECT request, sent even
+//!   though the client is gone, and nothing after it;
+//! - a request that failed before reaching the origin is retried `WOH_RETRIES_MAX` times
+//!   (1, 2, 4, 8, 16 s plus the caller's jitter) with the same events; then, or on any other
+//!   failure, the client is dropped;
+//! - no new request starts while the client's queue holds over `WOH_CLIENT_QUEUE_BYTES_MAX`,
+//!   so a slow client slows its origin down.
+
+use std::time::{Duration, Instant};
+
+use super::super::frame::WsEvent;
+use super::WohEvent;
+use crate::limits::{
+    WOH_BACKPRESSURE_RECHECK, WOH_CLIENT_QUEUE_BYTES_MAX, WOH_PENDING_BYTES_MAX, WOH_RETRIES_MAX,
+    WOH_RETRY_DELAY_FIRST,
+};
+
+/// Where the connection is in its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Messages flow both ways.
+    Open,
+    /// A published close was written; the client's close reply is awaited until then.
+    PublishedClosing(Instant),
+    /// The client sent a close; it is sent on as CLOSE, and the answer ends the connection.
+    ClientClosing(Option<u16>, String),
+    /// The client is gone; what is pending (ending in DISCONNECT) is still sent.
+    Gone,
+}
+
+/// What the driver does after a client event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientStep {
+    /// Carry on.
+    Continue,
+    /// Echo this close to the client and end the connection (a detached connection's close
+    /// never reaches the origin).
+    CloseClient(Option<u16>, String),
+}
+
+/// What the driver does after a failed request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureStep {
+    /// Send the same events again at this time (`next_request` returns them).
+    RetryAt(Instant),
+    /// Drop the client connection.
+    End,
+}
+
+/// One WebSocket-over-HTTP connection's request state.
+#[derive(Debug)]
+pub struct WohSession {
+    phase: Phase,
+    pending: Vec<WohEvent>,
+    pending_bytes: usize,
+    in_flight: bool,
+    /// Events of the request in flight, kept for a retry.
+    sent: Vec<WohEvent>,
+    retries: u32,
+    retry_at: Option<Instant>,
+    last_request: Instant,
+    close_sent_to_origin: bool,
+    detached: bool,
+    /// The target's `one_event` prop: each request carries one event.
+    one_event: bool,
+}
+
+impl WohSession {
+    /// A session whose OPEN exchange completed at `now`.
+    pub fn new(now: Instant, one_event: bool) -> WohSession {
+        WohSession {
+            phase: Phase::Open,
+            pending: Vec::new(),
+            pending_bytes: 0,
+            in_flight: false,
+            sent: Vec::new(),
+            retries: 0,
+            retry_at: None,
+            last_request: now,
+            close_sent_to_origin: false,
+            detached: false,
+            one_event,
+        }
+    }
+
+    /// The phase, for logs and tests.
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// True after a `detach` control message: client messages stay with ringpin.
+    pub fn is_detached(&self) -> bool {
+        self.detached
+    }
+
+    /// The events of a request to start now, if one is due and none is in flight: a retry
+    /// whose time has come, or the pending events (or an empty keep-alive request once
+    /// `keep_alive_interval` passed without a request). `client_queued_bytes` is what waits in
+    /// the client's outbound queue.
+    pub fn next_request(
+        &mut self,
+        now: Instant,
+        client_queued_bytes: usize,
+        keep_alive_interval: Option<Duration>,
+    ) -> Option<&[WohEvent]> {
+        if self.in_flight || self.detached {
+            return None;
+        }
+        if let Some(at) = self.retry_at {
+            if now < at {
+                return None;
+            }
+            self.retry_at = None;
+            self.in_flight = true;
+            return Some(&self.sent);
+        }
+        if self.phase != Phase::Gone && client_queued_bytes > WOH_CLIENT_QUEUE_BYTES_MAX {
+            return None;
+        }
+        let keep_alive_due = self.phase == Phase::Open
+            && keep_alive_interval.is_some_and(|interval| now >= self.last_request + interval);
+        if self.pending.is_empty() && !keep_alive_due {
+            return None;
+        }
+        self.sent = if self.one_event && !self.pending.is_empty() {
+            vec![self.pending.remove(0)]
+        } else {
+            std::mem::take(&mut self.pending)
+        };
+        self.pending_bytes = self.pending.iter().map(event_bytes).sum();
+        if self.sent.iter().any(|e| matches!(e, WohEvent::Close(_))) {
+            self.close_sent_to_origin = true;
+        }
+        self.last_request = now;
+        self.in_flight = true;
+        Some(&self.sent)
+    }
+
+    /// True once nothing is left to do: the client is gone and every request has been sent.
+    pub fn is_done(&self) -> bool {
+        let idle = !self.in_flight && self.retry_at.is_none();
+        self.phase == Phase::Gone && idle && (self.pending.is_empty() || self.detached)
+    }
+
+    /// Whether the driver should read the client now.
+    pub fn reads_client(&self, client_gone: bool) -> bool {
+        let reading = matches!(self.phase, Phase::Open | Phase::PublishedClosing(_));
+        reading && !client_gone && self.pending_bytes < WOH_PENDING_BYTES_MAX
+    }
+
+    /// When the session next wants `on_timer`, apart from the GRIP timed sends the driver
+    /// keeps itself.
+    pub fn next_deadline(
+        &self,
+        now: Instant,
+        client_queued_bytes: usize,
+        keep_alive_interval: Option<Duration>,
+    ) -> Option<Instant> {
+        // While the client's queue is full no request starts, so a due keep-alive or pending
+        // events are looked at again later rather than at once (which would spin).
+        let held_back = !self.in_flight
+            && self.phase != Phase::Gone
+            && client_queued_bytes > WOH_CLIENT_QUEUE_BYTES_MAX;
+        let recheck = now + WOH_BACKPRESSURE_RECHECK;
+        let keep_alive = (!self.in_flight && self.phase == Phase::Open)
+            .then(|| keep_alive_interval.map(|i| self.last_request + i))
+            .flatten()
+            .map(|at| if held_back { at.max(recheck) } else { at });
+        let closing = match self.phase {
+            Phase::PublishedClosing(at) => Some(at),
+            _ => None,
+        };
+        let held_back = (held_back && !self.pending.is_empty()).then_some(recheck);
+        [keep_alive, closing, held_back, self.retry_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// A message or close from the client.
+    pub fn on_client_message(&mut self, message: WsEvent) -> ClientStep {
+        let forward =
+            !self.detached && matches!(self.phase, Phase::Open | Phase::PublishedClosing(_));
+        match message {
+            WsEvent::Close { code, reason } => {
+                if self.detached {
+                    return ClientStep::CloseClient(code, reason);
+                }
+                if forward {
+                    self.push(WohEvent::Close(code.map(|c| (c, reason.clone()))));
+                    self.phase = Phase::ClientClosing(code, reason);
+                }
+            }
+            _ if !forward => {}
+            WsEvent::Text(text) => self.push(WohEvent::Text(text)),
+            WsEvent::Binary(data) => self.push(WohEvent::Binary(data)),
+            WsEvent::Ping(data) => self.push(WohEvent::Ping(data)),
+            WsEvent::Pong(data) => self.push(WohEvent::Pong(data)),
+        }
+        ClientStep::Continue
+    }
+
+    /// The client is gone, broke the protocol, or was closed as too slow: the origin is told
+    /// with a final DISCONNECT (unless detached), and the session ends once it is sent.
+    pub fn on_client_lost(&mut self) {
+        if self.phase == Phase::Gone {
+            return;
+        }
+        self.phase = Phase::Gone;
+        if !self.detached {
+            self.push(WohEvent::Disconnect);
+        }
+    }
+
+    /// A published close was written to the client at `now`; its reply is awaited until
+    /// `now + close_timeout`.
+    pub fn on_close_published(&mut self, now: Instant, close_timeout: Duration) {
+        if matches!(self.phase, Phase::Open | Phase::PublishedClosing(_)) {
+            self.phase = Phase::PublishedClosing(now + close_timeout);
+        }
+    }
+
+    /// The request in flight was answered. True when its events should be acted on; false
+    /// when the client is already gone and the answer only completes the session.
+    pub fn on_reply(&mut self) -> bool {
+        debug_assert!(self.in_flight, "a reply without a request");
+        self.in_flight = false;
+        self.retries = 0;
+        self.sent.clear();
+        self.phase != Phase::Gone
+    }
+
+    /// After a reply's events were acted on: the close to send the client when this answer
+    /// completes the client's close handshake (the origin sent no CLOSE of its own).
+    pub fn close_echo_due(&self) -> Option<(Option<u16>, String)> {
+        match &self.phase {
+            Phase::ClientClosing(code, reason) if self.close_sent_to_origin && !self.in_flight => {
+                Some((*code, reason.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    /// True while the client's own close waits for the origin: an origin CLOSE then ends the
+    /// connection without waiting for another close from the client.
+    pub fn is_client_closing(&self) -> bool {
+        matches!(self.phase, Phase::ClientClosing(..))
+    }
+
+    /// The request in flight failed at `now`; `retryable` when it never reached the origin.
+    /// `jitter` is added to the backoff.
+    pub fn on_failure(&mut self, now: Instant, retryable: bool, jitter: Duration) -> FailureStep {
+        debug_assert!(self.in_flight, "a failure without a request");
+        self.in_flight = false;
+        if self.phase == Phase::Gone {
+            self.pending.clear();
+            self.pending_bytes = 0;
+            return FailureStep::End;
+        }
+        if retryable && self.retries < WOH_RETRIES_MAX {
+            let at = now + WOH_RETRY_DELAY_FIRST * (1 << self.retries) + jitter;
+            self.retries += 1;
+            self.retry_at = Some(at);
+            return FailureStep::RetryAt(at);
+        }
+        FailureStep::End
+    }
+
+    /// How many retries the current request has had.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// The origin sent `detach` (in an answer's events): client messages stay with ringpin
+    /// from now on, and no request is sent again.
+    pub fn on_detach(&mut self) {
+        self.detached = true;
+        self.pending.clear();
+        self.pending_bytes = 0;
+        // Only an answer carries `detach`, so no retry can be waiting; if one were, it would
+        // never be sent and the session would never end.
+        self.retry_at = None;
+    }
+
+    /// A deadline passed: a published close whose reply never came ends the client.
+    pub fn on_timer(&mut self, now: Instant) {
+        if let Phase::PublishedClosing(at) = self.phase {
+            if now >= at {
+                self.on_client_lost();
+            }
+        }
+    }
+
+    fn push(&mut self, event: WohEvent) {
+        self.pending_bytes += event_bytes(&event);
+        self.pending.push(event);
+    }
+}
+
+/// An event's share of `WOH_PENDING_BYTES_MAX`: its content plus a line's overhead.
+fn event_bytes(event: &WohEvent) -> usize {
+    16 + match event {
+        WohEvent::Open(c)
+        | WohEvent::Text(c)
+        | WohEvent::Binary(c)
+        | WohEvent::Ping(c)
+        | WohEvent::Pong(c) => c.len(),
+        WohEvent::Close(Some((_, reason))) => reason.len(),
+        WohEvent::Close(None) | WohEvent::Disconnect => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests;
