@@ -6,10 +6,11 @@
 //! connection is registered (the delivery loop writes from the same queue; one writer order).
 
 use super::direct_send::{self, FlushOutcome};
+use super::random::random_u64;
 use super::{HeldGuard, ShardContext};
 use crate::fanout::Transport;
 use crate::grip::{
-    merge_published, ChannelSub, ClientResponse, KeepAlive, KeepAliveMode, SubscriberFilters,
+    merge_published, ChannelSub, ClientResponse, KeepAlive, KeepAliveSchedule, SubscriberFilters,
 };
 use crate::http::{encode_chunk, Version};
 use crate::netio::Conn;
@@ -145,15 +146,16 @@ pub(super) async fn stream_loop(
         Transport::HttpStreamChunked => encode_chunk(&k.data),
         _ => k.data.clone(),
     });
-    let mut keep_alive_from = Instant::now();
-    // Drawn once per keep-alive period, so a recomputed deadline never moves backwards.
-    let mut period = keep_alive.as_ref().map(|k| jittered(k.timeout));
+    let mut schedule = keep_alive
+        .as_ref()
+        .map(|k| KeepAliveSchedule::new(k, Instant::now(), random_u64()));
     let mut read_buf = [0u8; 256];
     loop {
         let step = next_step(ctx, guard);
-        let keep_alive_at =
-            keep_alive_deadline(ctx, guard, keep_alive.as_ref(), period, keep_alive_from);
-        let keep_alive_in = keep_alive_at.map(|at| at.saturating_duration_since(Instant::now()));
+        let keep_alive_in = schedule.map(|s| {
+            let at = s.next_deadline(last_write(ctx, guard));
+            at.saturating_duration_since(Instant::now())
+        });
         let event = match step {
             Next::Failed => return HoldEnd::Gone,
             Next::Overflowed => {
@@ -208,61 +210,22 @@ pub(super) async fn stream_loop(
                 // Items are written by the delivery loop without waking this task, so in idle
                 // mode a write may have moved the deadline since the timer was armed: then
                 // the loop simply re-arms (PUSHPIN.md §2.2: the timer restarts on writes).
-                let now = Instant::now();
-                let due =
-                    keep_alive_deadline(ctx, guard, keep_alive.as_ref(), period, keep_alive_from);
-                if due.is_some_and(|at| at <= now) {
-                    keep_alive_from = now;
-                    period = keep_alive.as_ref().map(|k| jittered(k.timeout));
-                    if let Some(bytes) = &keep_alive_bytes {
-                        queue_and_flush(ctx, guard, bytes.clone());
-                    }
+                let last = last_write(ctx, guard);
+                let due = schedule
+                    .as_mut()
+                    .is_some_and(|s| s.on_timer(Instant::now(), last, random_u64()));
+                if let Some(bytes) = keep_alive_bytes.as_ref().filter(|_| due) {
+                    queue_and_flush(ctx, guard, bytes.clone());
                 }
             }
         }
     }
 }
 
-/// When the next keep-alive is due: a period after the last write (idle mode) or after the
-/// last keep-alive (interval mode).
-fn keep_alive_deadline(
-    ctx: &ShardContext,
-    guard: &HeldGuard,
-    keep_alive: Option<&KeepAlive>,
-    period: Option<Duration>,
-    keep_alive_from: Instant,
-) -> Option<Instant> {
-    let (k, period) = keep_alive.zip(period)?;
-    let base = match k.mode {
-        KeepAliveMode::Idle => last_activity(ctx, guard).max(keep_alive_from),
-        KeepAliveMode::Interval => keep_alive_from,
-    };
-    Some(base + period)
-}
-
-fn last_activity(ctx: &ShardContext, guard: &HeldGuard) -> Instant {
+/// When the hold last had anything but a keep-alive queued, if ever.
+fn last_write(ctx: &ShardContext, guard: &HeldGuard) -> Option<Instant> {
     let mut held = ctx.held.borrow_mut();
-    held.get_mut(guard.key)
-        .and_then(|e| e.sink.last_queued)
-        .unwrap_or_else(|| Instant::now() - Duration::from_secs(3600))
-}
-
-fn jittered(timeout: Duration) -> Duration {
-    let random = u64::from(std::process::id()) ^ Instant::now().elapsed().subsec_nanos() as u64;
-    crate::grip::keep_alive::jittered_period(timeout, fastrand_u64(random))
-}
-
-/// A cheap xorshift step; keep-alive jitter needs spread, not quality.
-pub(super) fn fastrand_u64(seed: u64) -> u64 {
-    thread_local!(static STATE: std::cell::Cell<u64> = const { std::cell::Cell::new(0x9E37_79B9_7F4A_7C15) });
-    STATE.with(|s| {
-        let mut x = s.get() ^ seed;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        x
-    })
+    held.get_mut(guard.key).and_then(|e| e.sink.last_queued)
 }
 
 /// Records `written` bytes and writes what the socket takes now. False if the socket failed.

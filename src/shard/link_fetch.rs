@@ -154,7 +154,7 @@ pub async fn fetch_with_retries(
             Err(err) if err.is_retryable() => err,
             _ => return result,
         };
-        let jitter = Duration::from_millis(super::hold::fastrand_u64(attempt.into()) % 1000);
+        let jitter = Duration::from_millis(super::random::random_u64() % 1000);
         let delay = match retry_delay(attempt, jitter) {
             Some(delay) if !ctx.control.is_shutting_down() => delay,
             _ => return result,

@@ -16,6 +16,7 @@ pub mod listener;
 pub mod next_link;
 pub mod proxy;
 pub mod publish_conn;
+pub mod random;
 pub mod recovery;
 pub mod sys;
 pub mod test_target;

@@ -10,8 +10,8 @@
 //! cannot be unsubscribed (Pushpin 1.36).
 
 use super::client_ws::WsClient;
+use super::random::random_u64;
 use super::ws_filters;
-use super::ws_over_http::random_u64;
 use super::ws_subscribe::SubscribeOutcome;
 use super::ShardContext;
 use crate::limits::WS_SERVER_FRAME_PAYLOAD_BYTES_MAX;

@@ -12,6 +12,7 @@
 use super::client_http::{encode_full_response, respond_error, Next};
 use super::client_ws::{access_log, response, WsClient, WsRequest};
 use super::proxy::route_grip_sig;
+use super::random::random_u64;
 use super::woh_exchange::{exchange, WohFail, WohReply, WohRequest};
 use super::ws_grip::OriginMessages;
 use super::{woh_flow, ShardContext};
@@ -26,7 +27,6 @@ use crate::origin::ws_request::{
 };
 use crate::ws::{encode_events, encode_switching_response, parse_events_bytes, WohEvent};
 use futures_lite::future::{BoxedLocal, FutureExt};
-use std::hash::{BuildHasher, Hasher};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -246,14 +246,4 @@ fn connection_id() -> String {
         low >> 48,
         low & 0xffff_ffff_ffff
     )
-}
-
-/// 64 unpredictable bits: std's per-process random hash keys over the current time.
-pub fn random_u64() -> u64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    hasher.write_u128(nanos);
-    hasher.finish()
 }

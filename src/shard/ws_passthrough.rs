@@ -19,8 +19,8 @@ use super::client_ws::{
 };
 use super::hold::sleep_or_never;
 use super::proxy::route_grip_sig;
+use super::random::random_u64;
 use super::ws_grip::{AfterMessage, OriginMessages};
-use super::ws_over_http::random_u64;
 use super::ShardContext;
 use crate::config::{Route, Target};
 use crate::http::{encode_request_head, BodyDecoder, ResponseHead};
