@@ -51,6 +51,11 @@ pub const CHUNK_TRAILERS_BYTES_MAX: usize = 8192;
 pub const PUBLISH_HEAD_BYTES_MAX: usize = 10_000;
 /// Publish endpoint: largest request body (Pushpin: 1,000,000).
 pub const PUBLISH_BODY_BYTES_MAX: usize = 1_000_000;
+/// Deepest nesting of lists and dictionaries a tnetstring (ZeroMQ publish or command) may
+/// have; a publish item needs 4.
+pub const TNET_DEPTH_MAX: usize = 32;
+/// Most digits of a tnetstring length prefix (the format's own limit: 999,999,999 bytes).
+pub const TNET_LENGTH_DIGITS_MAX: usize = 9;
 
 /// Default `Grip-Timeout` for response holds.
 pub const HOLD_TIMEOUT_DEFAULT: Duration = Duration::from_secs(55);

@@ -13,6 +13,7 @@ pub mod endpoint;
 mod error;
 pub mod format;
 pub mod item;
+pub mod tnetstring;
 
 pub use endpoint::{handle, EndpointAction, EndpointReply, PublishRequest, BODY_TOO_LARGE_TEXT};
 pub use error::PublishError;
