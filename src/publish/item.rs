@@ -154,7 +154,8 @@ pub fn parse_items(body: &[u8]) -> Result<Vec<PublishItem>, PublishError> {
 }
 
 /// One item, checked in Pushpin's order: channel, id, prev-id, formats, meta, size, no-seq.
-fn parse_item(v: &Value) -> Result<PublishItem, PublishError> {
+/// The ZeroMQ inputs (`zmq_item.rs`) hand their decoded items here too.
+pub fn parse_item(v: &Value) -> Result<PublishItem, PublishError> {
     let item = v
         .as_object()
         .ok_or(PublishError::NotAnObject { parent: ITEM })?;

@@ -14,6 +14,7 @@ mod error;
 pub mod format;
 pub mod item;
 pub mod tnetstring;
+pub mod zmq_item;
 
 pub use endpoint::{handle, EndpointAction, EndpointReply, PublishRequest, BODY_TOO_LARGE_TEXT};
 pub use error::PublishError;
