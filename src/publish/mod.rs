@@ -9,6 +9,7 @@
 //! Invariants: replies and error texts match Pushpin 1.36 byte for byte (PUSHPIN.md §3.1);
 //! each format is encoded once, and every subscriber shares the same `Bytes`.
 
+pub mod command;
 pub mod endpoint;
 mod error;
 pub mod format;

@@ -62,7 +62,7 @@ pub fn parse_zmq_item(payload: &[u8], channel: Option<&[u8]>) -> Result<PublishI
 
 /// The JSON form of a tnetstring value under `key` (the key that holds it, for the byte
 /// fields' rules and for error messages).
-fn tnet_to_json(value: &Tnet, key: &str) -> Result<Value, ZmqItemError> {
+pub(super) fn tnet_to_json(value: &Tnet, key: &str) -> Result<Value, ZmqItemError> {
     Ok(match value {
         Tnet::Bytes(bytes) => return Ok(bytes_to_json(bytes, key)?.1),
         Tnet::Int(n) => Value::Number(Number::from(*n)),
