@@ -51,6 +51,8 @@ pub const CHUNK_TRAILERS_BYTES_MAX: usize = 8192;
 pub const PUBLISH_HEAD_BYTES_MAX: usize = 10_000;
 /// Publish endpoint: largest request body (Pushpin: 1,000,000).
 pub const PUBLISH_BODY_BYTES_MAX: usize = 1_000_000;
+/// Publish endpoint: a connection that sends nothing for this long is closed.
+pub const PUBLISH_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Deepest nesting of lists and dictionaries a tnetstring (ZeroMQ publish or command) may
 /// have; a publish item needs 4.
 pub const TNET_DEPTH_MAX: usize = 32;

@@ -5,8 +5,8 @@
 //! shards' inboxes. `200 Published` means accepted and queued for delivery, as in Pushpin.
 //! Must not: touch client connections; everything reaches shards through inboxes.
 
-use crate::http::{parse_request, BodyDecoder, BodyKind, HeadLimits, Version};
-use crate::limits::PUBLISH_BODY_BYTES_MAX;
+use crate::http::{parse_request, BodyDecoder, BodyKind, HeadLimits, RequestHead, Version};
+use crate::limits::{PUBLISH_BODY_BYTES_MAX, PUBLISH_IDLE_TIMEOUT};
 use crate::netio::{Conn, HeadError};
 use crate::publish::endpoint::{self, EndpointAction, PublishRequest, BODY_TOO_LARGE_TEXT};
 use crate::publish::item::PublishItem;
@@ -155,115 +155,113 @@ async fn send_waiting(inbox: &ShardInboxSender, mut msg: ShardMsg) {
 /// Serves one publish connection (keep-alive allowed, unlike Pushpin's one-shot server).
 pub async fn serve(service: Rc<PublishService>, stream: TcpStream) {
     let mut conn = Conn::new(stream);
-    let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(60)));
+    let _ = conn.set_read_timeout(Some(PUBLISH_IDLE_TIMEOUT));
     loop {
-        let head = match conn
-            .read_head(|b| parse_request(b, &HeadLimits::PUBLISH))
-            .await
-        {
-            Ok(head) => head,
-            Err(HeadError::Parse(err)) => {
-                let text = format!("{err}\n");
-                let _ = conn
-                    .write_all(&reply_bytes(
-                        err.status(),
-                        &text,
-                        "text/plain",
-                        None,
-                        false,
-                        Version::Http11,
-                    ))
-                    .await;
+        let (head, body) = match read_request(&mut conn).await {
+            Ok(request) => request,
+            Err(Some(refusal)) => {
+                let _ = conn.write_all(&refusal).await;
                 return;
             }
-            Err(_) => return,
+            Err(None) => return,
         };
         let keep_alive = head.is_keep_alive();
-        let kind = head.body_kind();
-        let has_content_length = matches!(kind, Ok(BodyKind::Length(_)) | Ok(BodyKind::Empty))
-            && head.headers.contains("content-length");
-        if let Ok(BodyKind::Length(n)) = kind {
-            if n > PUBLISH_BODY_BYTES_MAX as u64 {
-                let bytes = reply_bytes(
-                    400,
-                    BODY_TOO_LARGE_TEXT,
-                    "text/plain",
-                    None,
-                    false,
-                    head.version,
-                );
-                let _ = conn.write_all(&bytes).await;
-                return;
-            }
-        }
-        let mut body = Vec::new();
-        if let Ok(kind @ BodyKind::Length(_)) = kind {
-            let mut decoder = BodyDecoder::new(kind);
-            if conn
-                .read_body(&mut decoder, &mut body, PUBLISH_BODY_BYTES_MAX)
-                .await
-                .is_err()
-            {
-                return;
-            }
-        } else if kind.is_err() || matches!(kind, Ok(BodyKind::Chunked)) {
-            // Pushpin requires Content-Length; the unread body makes the connection unusable.
-            let bytes = reply_bytes(
-                411,
-                "Request requires Content-Length.\n",
-                "text/plain",
-                None,
-                false,
-                head.version,
-            );
-            let _ = conn.write_all(&bytes).await;
-            return;
-        }
-        let request = PublishRequest {
-            method: &head.method,
-            path: head.path(),
-            accept: head.headers.get_str("accept"),
-            has_content_length,
-            body: &body,
-        };
-        let reply = endpoint::handle(&request);
-        service.counters.publish_requests.add(1);
-        log::info!(
-            "control: {} {} code={} {} items={}",
-            head.method,
-            head.path(),
-            reply.status,
-            body.len(),
-            match &reply.action {
-                EndpointAction::Publish(items) => items.len(),
-                _ => 0,
-            }
-        );
-        let text = match reply.action {
-            EndpointAction::Metrics => service.metrics(),
-            _ => reply.body.clone(),
-        };
-        let bytes = reply_bytes(
-            reply.status,
-            &text,
-            reply.content_type,
-            reply.allow,
-            keep_alive,
-            head.version,
-        );
-        // Items go into the shard inboxes before the reply is written, so a publish whose
-        // reply the publisher has seen is ordered before any publish it sends afterwards,
-        // on any connection. A full inbox therefore slows the reply: backpressure, not loss.
-        match reply.action {
-            EndpointAction::Publish(items) => service.publish(items).await,
-            EndpointAction::Recover => service.recover().await,
-            _ => {}
-        }
-        let written = conn.write_all(&bytes).await;
-        if written.is_err() || !keep_alive {
+        let reply = answer(&service, &head, &body).await;
+        if conn.write_all(&reply).await.is_err() || !keep_alive {
             return;
         }
     }
+}
+
+/// Reads one request and its body. `Err(Some(bytes))` is a refusal to write before closing
+/// (a bad head, a body over `PUBLISH_BODY_BYTES_MAX`, no `Content-Length`); `Err(None)` means
+/// the connection ended or failed.
+async fn read_request(conn: &mut Conn) -> Result<(RequestHead, Vec<u8>), Option<Vec<u8>>> {
+    let refusal = |status, text: &str, version| {
+        Some(reply_bytes(
+            status,
+            text,
+            "text/plain",
+            None,
+            false,
+            version,
+        ))
+    };
+    let head = match conn
+        .read_head(|b| parse_request(b, &HeadLimits::PUBLISH))
+        .await
+    {
+        Ok(head) => head,
+        Err(HeadError::Parse(err)) => {
+            return Err(refusal(err.status(), &format!("{err}\n"), Version::Http11))
+        }
+        Err(_) => return Err(None),
+    };
+    let mut body = Vec::new();
+    match head.body_kind() {
+        Ok(BodyKind::Length(n)) if n > PUBLISH_BODY_BYTES_MAX as u64 => {
+            return Err(refusal(400, BODY_TOO_LARGE_TEXT, head.version));
+        }
+        Ok(kind @ BodyKind::Length(_)) => {
+            let mut decoder = BodyDecoder::new(kind);
+            conn.read_body(&mut decoder, &mut body, PUBLISH_BODY_BYTES_MAX)
+                .await
+                .map_err(|_| None)?;
+        }
+        Ok(BodyKind::Empty) => {}
+        // Pushpin requires Content-Length; the unread body makes the connection unusable.
+        _ => {
+            let text = "Request requires Content-Length.\n";
+            return Err(refusal(411, text, head.version));
+        }
+    }
+    Ok((head, body))
+}
+
+/// Carries out one request and returns the reply's bytes. Published items go into the shard
+/// inboxes before the reply is written, so a publish whose reply the publisher has seen is
+/// ordered before any publish it sends afterwards, on any connection. A full inbox therefore
+/// slows the reply: backpressure, not loss.
+async fn answer(service: &PublishService, head: &RequestHead, body: &[u8]) -> Vec<u8> {
+    let has_content_length = head.headers.contains("content-length");
+    let request = PublishRequest {
+        method: &head.method,
+        path: head.path(),
+        accept: head.headers.get_str("accept"),
+        has_content_length,
+        body,
+    };
+    let reply = endpoint::handle(&request);
+    service.counters.publish_requests.add(1);
+    let items = match &reply.action {
+        EndpointAction::Publish(items) => items.len(),
+        _ => 0,
+    };
+    log::info!(
+        "control: {} {} code={} {} items={items}",
+        head.method,
+        head.path(),
+        reply.status,
+        body.len(),
+    );
+    let text = match reply.action {
+        EndpointAction::Metrics => service.metrics(),
+        _ => reply.body.clone(),
+    };
+    let bytes = reply_bytes(
+        reply.status,
+        &text,
+        reply.content_type,
+        reply.allow,
+        head.is_keep_alive(),
+        head.version,
+    );
+    match reply.action {
+        EndpointAction::Publish(items) => service.publish(items).await,
+        EndpointAction::Recover => service.recover().await,
+        _ => {}
+    }
+    bytes
 }
 
 fn reply_bytes(
