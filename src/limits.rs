@@ -148,6 +148,47 @@ pub const WOH_RETRIES_MAX: u32 = 5;
 /// The first retry delay of a WebSocket-over-HTTP request; each later one doubles it.
 pub const WOH_RETRY_DELAY_FIRST: Duration = Duration::from_secs(1);
 
+// Delivery, shard and protocol-session bounds.
+
+/// How long a signed token stays valid (Pushpin: one hour).
+pub const GRIP_SIG_TOKEN_LIFETIME_SECS: u64 = 3600;
+/// Longest piece of an offending value copied into an error, in characters.
+pub const ERROR_SNIPPET_CHARS_MAX: usize = 64;
+/// Failed link fetches retried before the stream is given up (PUSHPIN.md §5.3).
+pub const LINK_FETCH_RETRIES_MAX: u32 = 5;
+/// Delay before the first retry; each further retry doubles it (1, 2, 4, 8, 16 s).
+pub const LINK_RETRY_DELAY_FIRST: Duration = Duration::from_secs(1);
+/// Smallest `Keep-Alive-Interval` honoured; smaller positive values are raised to it.
+pub const WOH_KEEP_ALIVE_INTERVAL_MIN: Duration = Duration::from_secs(20);
+/// Bytes beyond `uri_bytes_max` that an unfinished request line may hold before it is refused
+/// with 414: room for the method, two spaces and the version.
+pub const REQUEST_LINE_SLACK_BYTES: usize = 32;
+/// Most shards one process runs; a `ShardSet` is a 64-bit mask.
+pub const SHARDS_MAX: usize = 64;
+/// Delivery passes slower than this are logged at debug level.
+pub const DELIVERY_PASS_SLOW: Duration = Duration::from_millis(10);
+/// How often each executor looks at the process-wide control state.
+pub const CONTROL_TICK: Duration = Duration::from_millis(100);
+/// Most inbox items queued before one flush, so a long backlog cannot delay the first
+/// item's writes without bound.
+pub const DELIVERY_BATCH_ITEMS_MAX: usize = 64;
+/// Sends per `io_uring_enter` of the batched delivery writer; also its ring size.
+pub const URING_SEND_BATCH: usize = 256;
+/// Buffers handed to one `sendmsg` (direct or on the io_uring).
+pub const SEND_IOVECS_MAX: usize = 32;
+/// Bytes asked of the kernel per client read while no frame is half-read: small, because an
+/// idle connection keeps its read buffer for as long as it waits.
+pub const WS_READ_IDLE_BYTES: usize = 512;
+/// Bytes asked of the kernel per read while a frame is half-read, so a large message takes
+/// few reads; the buffer shrinks back once the frame is complete.
+pub const WS_READ_BUSY_BYTES: usize = 16 * 1024;
+/// How long a closing connection waits for its queue to drain and for the peer's close frame.
+pub const WS_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default `timeout` of a `keep-alive` control message (Pushpin 1.36: 55 s).
+pub const WS_KEEP_ALIVE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(55);
+/// Default `timeout` of a `send-delayed` control message (Pushpin 1.36: 1 s).
+pub const WS_SEND_DELAYED_TIMEOUT_DEFAULT: Duration = Duration::from_secs(1);
+
 const _: () = assert!(CLIENT_URI_BYTES_MAX < CLIENT_HEAD_BYTES_MAX);
 const _: () = assert!(CLIENT_URI_BYTES_MAX < PUBLISH_HEAD_BYTES_MAX);
 const _: () = assert!(CHUNK_SIZE_LINE_BYTES_MAX >= 16 + 2);
@@ -161,4 +202,6 @@ const _: () = assert!(WS_MESSAGE_BYTES_MAX + 32 <= WOH_BODY_BYTES_MAX);
 // A client message that fits the pending bound always fits one request body.
 const _: () = assert!(WS_MESSAGE_BYTES_MAX < WOH_PENDING_BYTES_MAX);
 const _: () = assert!(WOH_RETRIES_MAX < 16);
+// A `ShardSet` is one `u64` bit mask.
+const _: () = assert!(SHARDS_MAX <= 64);
 const _: () = assert!(WS_SERVER_FRAME_PAYLOAD_BYTES_MAX > 125);

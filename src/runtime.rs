@@ -78,10 +78,10 @@ pub fn run(config: Config) -> Result<(), StartError> {
         0 => cores.len().max(1),
         n => n,
     };
-    if shard_count > crate::router::channel_map::SHARDS_MAX {
+    if shard_count > crate::limits::SHARDS_MAX {
         return Err(StartError::TooManyShards {
             shards: shard_count,
-            max: crate::router::channel_map::SHARDS_MAX,
+            max: crate::limits::SHARDS_MAX,
         });
     }
     let capacity = nofile.saturating_sub(RESERVED_FDS);

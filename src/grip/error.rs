@@ -5,10 +5,9 @@
 //! Must not: decide how the client learns about the failure; `shard/` turns every variant into
 //! a 502 (Pushpin 1.36: any GRIP parse error is a 502) and one log line.
 //! Invariants: every variant names the header or JSON field at fault; values are cut to
-//! `SNIPPET_CHARS_MAX` characters so a hostile backend cannot flood the log.
+//! `ERROR_SNIPPET_CHARS_MAX` characters so a hostile backend cannot flood the log.
 
-/// Longest piece of an offending value copied into an error, in characters.
-const SNIPPET_CHARS_MAX: usize = 64;
+use crate::limits::ERROR_SNIPPET_CHARS_MAX;
 
 /// Why a backend response could not be read as a GRIP instruction.
 #[derive(Debug, thiserror::Error)]
@@ -93,7 +92,7 @@ impl InstructError {
 
 /// The start of `value`, short enough for a log line.
 pub(crate) fn snippet(value: &str) -> String {
-    match value.char_indices().nth(SNIPPET_CHARS_MAX) {
+    match value.char_indices().nth(ERROR_SNIPPET_CHARS_MAX) {
         Some((at, _)) => format!("{}...", &value[..at]),
         None => value.to_string(),
     }
@@ -125,7 +124,7 @@ mod tests {
         assert_eq!(snippet("short"), "short");
         let long = "é".repeat(100);
         let cut = snippet(&long);
-        assert_eq!(cut, format!("{}...", "é".repeat(SNIPPET_CHARS_MAX)));
+        assert_eq!(cut, format!("{}...", "é".repeat(ERROR_SNIPPET_CHARS_MAX)));
     }
 
     #[test]

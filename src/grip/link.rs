@@ -9,16 +9,12 @@
 //! with dot segments removed and no fragment; a `Grip-Last` value never contains a control
 //! character, so a published id can never inject a header line into an origin request.
 
+use crate::limits::LINK_FETCH_RETRIES_MAX;
+use crate::limits::LINK_RETRY_DELAY_FIRST;
 use std::time::Duration;
 
 /// Port of an `http` URL without one.
 const HTTP_PORT_DEFAULT: u16 = 80;
-
-/// Failed link fetches retried before the stream is given up (PUSHPIN.md §5.3).
-pub const LINK_FETCH_RETRIES_MAX: u32 = 5;
-
-/// Delay before the first retry; each further retry doubles it (1, 2, 4, 8, 16 s).
-const LINK_RETRY_DELAY_FIRST: Duration = Duration::from_secs(1);
 
 /// Why a link reference or a `Grip-Last` value was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

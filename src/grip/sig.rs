@@ -7,6 +7,7 @@
 //! Pushpin 1.36 sends it); parts are base64url without padding; signatures are compared in
 //! constant time; a token without `exp`, or whose `exp` is not after `now`, is refused.
 
+use crate::limits::GRIP_SIG_TOKEN_LIFETIME_SECS;
 use base64::alphabet;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -17,8 +18,6 @@ use sha2::Sha256;
 
 /// The JOSE header of every token ringpin signs.
 const HEADER_JSON: &str = r#"{"typ":"JWT","alg":"HS256"}"#;
-/// How long a signed token stays valid (Pushpin: one hour).
-const TOKEN_LIFETIME_SECS: u64 = 3600;
 
 /// Standard base64 with or without padding, for `base64:` keys.
 const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
@@ -103,7 +102,7 @@ pub fn sign(key: &[u8], iss: &str, now_unix_secs: u64) -> String {
     let claims = format!(
         r#"{{"iss":{},"exp":{}}}"#,
         Value::String(iss.to_string()),
-        now_unix_secs.saturating_add(TOKEN_LIFETIME_SECS),
+        now_unix_secs.saturating_add(GRIP_SIG_TOKEN_LIFETIME_SECS),
     );
     let mut token = URL_SAFE_NO_PAD.encode(HEADER_JSON);
     token.push('.');

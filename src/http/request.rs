@@ -17,14 +17,11 @@ use super::head::{
     push_field_value, Version, HEADER_SLOTS_STACK,
 };
 use super::headers::{is_token, Headers};
+use crate::limits::REQUEST_LINE_SLACK_BYTES;
 use crate::limits::{
     CLIENT_HEADERS_MAX, CLIENT_HEAD_BYTES_MAX, CLIENT_URI_BYTES_MAX, ORIGIN_HEADERS_MAX,
     ORIGIN_HEAD_BYTES_MAX, PUBLISH_HEAD_BYTES_MAX,
 };
-
-/// Bytes beyond `uri_bytes_max` that an unfinished request line may hold before it is refused
-/// with 414: room for the method, two spaces and the version.
-const REQUEST_LINE_SLACK_BYTES: usize = 32;
 
 /// A request head: request line plus header fields, as received.
 #[derive(Clone, Debug, PartialEq, Eq)]

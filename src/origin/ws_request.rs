@@ -11,15 +11,13 @@ use std::time::Duration;
 
 use super::request::{build_origin_request, BodyFraming, ForwardContext};
 use crate::http::{Headers, RequestHead};
+use crate::limits::WOH_KEEP_ALIVE_INTERVAL_MIN;
 use crate::ws::session::set_meta_field;
 use crate::ws::{parse_grip_extension, GripExtension};
 
 /// The content type of WebSocket-over-HTTP bodies, both ways; a response must carry exactly
 /// this value, without parameters (Pushpin 1.36).
 pub const WOH_CONTENT_TYPE: &str = "application/websocket-events";
-
-/// Smallest `Keep-Alive-Interval` honoured; smaller positive values are raised to it.
-pub const WOH_KEEP_ALIVE_INTERVAL_MIN: Duration = Duration::from_secs(20);
 
 /// Client handshake fields never replayed to a WebSocket-over-HTTP origin (ringpin writes
 /// its own `Accept`, `Content-Length`, `Connection-Id`, `Meta-*` and extensions).

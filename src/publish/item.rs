@@ -15,10 +15,7 @@ use serde_json::{Map, Value};
 
 use super::error::PublishError;
 use crate::http::headers::{remove_hop_by_hop, Headers};
-use crate::ws::frame::is_sendable_close_code;
-
-/// Largest payload of a WebSocket control frame (RFC 6455 §5.5).
-const CONTROL_PAYLOAD_BYTES_MAX: usize = 125;
+use crate::ws::frame::{is_sendable_close_code, CONTROL_PAYLOAD_BYTES_MAX};
 
 /// Standard base64, padding optional, for `content-bin` and `body-bin`.
 const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(

@@ -4,10 +4,8 @@
 //! Must not: know about connections or sockets; it only ever sees shard ids.
 
 use super::msg::ShardId;
+use crate::limits::SHARDS_MAX;
 use std::collections::HashMap;
-
-/// Most shards one process runs; a `ShardSet` is a 64-bit mask.
-pub const SHARDS_MAX: usize = 64;
 
 /// A set of shards as a bit mask.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

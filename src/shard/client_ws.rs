@@ -17,6 +17,9 @@ use crate::config::{Proto, Target};
 use crate::fanout::{ConnKey, PushOutcome, Transport};
 use crate::grip::ClientResponse;
 use crate::http::{Headers, RequestHead};
+use crate::limits::WS_CLOSE_TIMEOUT;
+use crate::limits::WS_READ_BUSY_BYTES;
+use crate::limits::WS_READ_IDLE_BYTES;
 use crate::netio::Conn;
 use crate::ws::frame::{is_sendable_close_code, CONTROL_PAYLOAD_BYTES_MAX};
 use crate::ws::{
@@ -30,17 +33,8 @@ use glommio::timer::Timer;
 use std::net::SocketAddr;
 use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tungstenite::protocol::frame::coding::{Control, OpCode};
-
-/// Bytes asked of the kernel per client read while no frame is half-read: small, because an
-/// idle connection keeps its read buffer for as long as it waits.
-pub const WS_READ_IDLE_BYTES: usize = 512;
-/// Bytes asked of the kernel per read while a frame is half-read, so a large message takes
-/// few reads; the buffer shrinks back once the frame is complete.
-pub const WS_READ_BUSY_BYTES: usize = 16 * 1024;
-/// How long a closing connection waits for its queue to drain and for the peer's close frame.
-pub const WS_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A validated upgrade request.
 #[derive(Debug)]

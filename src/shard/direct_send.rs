@@ -1,7 +1,7 @@
 //! Direct non-blocking sends from the delivery loop: the only `unsafe` in ringpin.
 //!
 //! Owns: writing an `OutboundQueue` to a socket descriptor with `sendmsg(2)`,
-//! `MSG_DONTWAIT | MSG_NOSIGNAL`, up to `IOVECS_MAX` buffers per call.
+//! `MSG_DONTWAIT | MSG_NOSIGNAL`, up to `SEND_IOVECS_MAX` buffers per call.
 //! Must not: block, or be called for a descriptor whose owning task has dropped its stream.
 //!
 //! Why not the connection task: waking one task per delivery is what the design forbids
@@ -11,11 +11,9 @@
 //! writes only from the queue, and the loop writes only when the queue was empty.
 
 use crate::fanout::OutboundQueue;
+use crate::limits::SEND_IOVECS_MAX;
 use std::io;
 use std::os::unix::io::RawFd;
-
-/// Buffers handed to one `sendmsg` call.
-const IOVECS_MAX: usize = 32;
 
 /// What a direct flush achieved.
 #[derive(Debug)]
@@ -33,10 +31,10 @@ pub fn flush(fd: RawFd, queue: &mut OutboundQueue) -> FlushOutcome {
     let mut iovecs = [libc::iovec {
         iov_base: std::ptr::null_mut(),
         iov_len: 0,
-    }; IOVECS_MAX];
+    }; SEND_IOVECS_MAX];
     loop {
         let mut count = 0;
-        for slice in queue.front_slices(IOVECS_MAX) {
+        for slice in queue.front_slices(SEND_IOVECS_MAX) {
             iovecs[count] = libc::iovec {
                 iov_base: slice.as_ptr() as *mut libc::c_void,
                 iov_len: slice.len(),

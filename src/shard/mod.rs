@@ -33,6 +33,9 @@ use crate::config::{Config, Routes, SendMode, SlowClientPolicy};
 use crate::fanout::{
     ChunkWriter, ConnKey, DeliveryReport, OverflowPolicy, Sink, Subscriptions, Transport,
 };
+use crate::limits::CONTROL_TICK;
+use crate::limits::DELIVERY_BATCH_ITEMS_MAX;
+use crate::limits::DELIVERY_PASS_SLOW;
 use crate::limits::SHUTDOWN_DRAIN_TIMEOUT;
 use crate::origin::pool::OriginPool;
 use crate::router::inbox::RouterInboxSender;
@@ -320,7 +323,7 @@ impl ShardContext {
             .add(report.overflow_closed);
     }
 
-    /// Logs a delivery pass that took longer than `SLOW_PASS`, with the CPU time it used: a
+    /// Logs a delivery pass that took longer than `DELIVERY_PASS_SLOW`, with the CPU time it used: a
     /// pass whose wall time is well above its CPU time waited for a core (other threads on
     /// it), not for ringpin's own work.
     fn log_slow_pass(
@@ -331,7 +334,7 @@ impl ShardContext {
         report: &DeliveryReport,
     ) {
         let wall = start.elapsed();
-        if wall < SLOW_PASS {
+        if wall < DELIVERY_PASS_SLOW {
             return;
         }
         let cpu = sys::thread_cpu_time().map_or(Duration::ZERO, |t| t.saturating_sub(cpu_start));
@@ -447,12 +450,6 @@ impl Drop for HeldGuard {
     }
 }
 
-/// Delivery passes slower than this are logged at debug level.
-const SLOW_PASS: Duration = Duration::from_millis(10);
-
-/// How often each executor looks at the process-wide control state.
-pub const CONTROL_TICK: Duration = Duration::from_millis(100);
-
 /// Runs one shard until shutdown: accept loops on `listeners`, the inbox loop, the control
 /// tick; then closes held connections and waits up to the drain timeout for busy ones.
 pub async fn run(ctx: Rc<ShardContext>, listeners: Vec<OwnedFd>, mut inbox: ShardInboxReceiver) {
@@ -475,10 +472,6 @@ pub async fn run(ctx: Rc<ShardContext>, listeners: Vec<OwnedFd>, mut inbox: Shar
     }
     log::debug!("shard={} stopped", ctx.id.0);
 }
-
-/// Most inbox items queued before one flush, so a long backlog cannot delay the first
-/// item's writes without bound.
-const DELIVERY_BATCH_ITEMS_MAX: usize = 64;
 
 /// Drains the inbox whenever the router's wake-up byte arrives.
 async fn inbox_loop(

@@ -20,13 +20,11 @@
 use super::connections::Connections;
 use super::direct_send::{self, FlushOutcome};
 use crate::fanout::ConnKey;
+use crate::limits::SEND_IOVECS_MAX;
+use crate::limits::URING_SEND_BATCH;
 use io_uring::{opcode, types, IoUring};
 use std::io;
 
-/// Sends per submission; also the ring size.
-const BATCH: usize = 256;
-/// Buffers per `sendmsg`, as in `direct_send`.
-const IOVECS_MAX: usize = 32;
 /// Flags of every send: never block, never raise SIGPIPE.
 const SEND_FLAGS: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
 
@@ -34,13 +32,13 @@ const SEND_FLAGS: i32 = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
 struct Slot {
     key: ConnKey,
     msg: libc::msghdr,
-    iovecs: [libc::iovec; IOVECS_MAX],
+    iovecs: [libc::iovec; SEND_IOVECS_MAX],
 }
 
 /// A shard's batched sender.
 pub struct UringSender {
     ring: IoUring,
-    /// Fixed at `BATCH` slots and never reallocated, so submitted pointers stay valid.
+    /// Fixed at `URING_SEND_BATCH` slots and never reallocated, so submitted pointers stay valid.
     slots: Box<[Slot]>,
 }
 
@@ -51,10 +49,10 @@ impl std::fmt::Debug for UringSender {
 }
 
 impl UringSender {
-    /// A ring of `BATCH` entries; single-issuer and cooperative task running where the
+    /// A ring of `URING_SEND_BATCH` entries; single-issuer and cooperative task running where the
     /// kernel has them (6.0+), a plain ring otherwise.
     pub fn new() -> io::Result<UringSender> {
-        let entries = BATCH as u32;
+        let entries = URING_SEND_BATCH as u32;
         let ring = IoUring::builder()
             .setup_single_issuer()
             .setup_coop_taskrun()
@@ -64,18 +62,18 @@ impl UringSender {
             iov_base: std::ptr::null_mut(),
             iov_len: 0,
         };
-        let slots = (0..BATCH)
+        let slots = (0..URING_SEND_BATCH)
             .map(|_| Slot {
                 key: ConnKey(0),
                 // SAFETY: an all-zero msghdr is a valid value (null pointers, zero lengths).
                 msg: unsafe { std::mem::zeroed() },
-                iovecs: [empty_iovec; IOVECS_MAX],
+                iovecs: [empty_iovec; SEND_IOVECS_MAX],
             })
             .collect();
         Ok(UringSender { ring, slots })
     }
 
-    /// Writes the queue of every connection in `ready` once, `BATCH` sockets per submission,
+    /// Writes the queue of every connection in `ready` once, `URING_SEND_BATCH` sockets per submission,
     /// and reports each outcome to `on_outcome`. A send that took only part of a queue is
     /// finished by `direct_send::flush`, which also turns a full socket into `Blocked`.
     ///
@@ -90,7 +88,7 @@ impl UringSender {
         on_outcome: &mut impl FnMut(&mut Connections, ConnKey, FlushOutcome),
     ) -> Result<(), (usize, io::Error)> {
         let mut done = 0;
-        for batch in ready.chunks(BATCH) {
+        for batch in ready.chunks(URING_SEND_BATCH) {
             self.flush_batch(batch, held, on_outcome)
                 .map_err(|e| (done, e))?;
             done += batch.len();
@@ -111,7 +109,7 @@ impl UringSender {
             };
             let slot = &mut self.slots[in_flight];
             let mut count = 0;
-            for part in entry.sink.queue.front_slices(IOVECS_MAX) {
+            for part in entry.sink.queue.front_slices(SEND_IOVECS_MAX) {
                 slot.iovecs[count] = libc::iovec {
                     iov_base: part.as_ptr() as *mut libc::c_void,
                     iov_len: part.len(),

@@ -8,12 +8,13 @@
 //! last, bounded backoff) and is tested without sockets. Nor build requests
 //! (`ws_over_http::Woh`) or parse control messages (`ws_grip`).
 
-use super::client_ws::{control_frame, ClientEvent, WsClient, WS_CLOSE_TIMEOUT};
+use super::client_ws::{control_frame, ClientEvent, WsClient};
 use super::hold::sleep_or_never;
 use super::random::random_u64;
 use super::woh_exchange::{WohFail, WohReply};
 use super::ws_grip::{AfterMessage, OriginMessages};
 use super::ws_over_http::Woh;
+use crate::limits::WS_CLOSE_TIMEOUT;
 use crate::origin::ws_request::is_woh_events_response;
 use crate::ws::over_http::{ClientStep, FailureStep, Phase, WohSession};
 use crate::ws::{parse_events_bytes, MessageKind, WohEvent};

@@ -15,7 +15,6 @@ use super::client_http::{
 };
 use super::client_ws::{
     access_log, control_frame, response, size_read_buf, ClientEvent, WsClient, WsRequest,
-    WS_CLOSE_TIMEOUT,
 };
 use super::hold::sleep_or_never;
 use super::proxy::route_grip_sig;
@@ -24,7 +23,7 @@ use super::ws_grip::{AfterMessage, OriginMessages};
 use super::ShardContext;
 use crate::config::{Route, Target};
 use crate::http::{encode_request_head, BodyDecoder, ResponseHead};
-use crate::limits::{ORIGIN_INACTIVITY_TIMEOUT, WOH_BODY_BYTES_MAX};
+use crate::limits::{ORIGIN_INACTIVITY_TIMEOUT, WOH_BODY_BYTES_MAX, WS_CLOSE_TIMEOUT};
 use crate::netio::Conn;
 use crate::origin::pool::read_final_head;
 use crate::origin::request::{BodyFraming, ForwardContext};

@@ -15,15 +15,13 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use super::frame::MessageKind;
+use crate::limits::WS_KEEP_ALIVE_TIMEOUT_DEFAULT;
+use crate::limits::WS_SEND_DELAYED_TIMEOUT_DEFAULT;
 
 /// What starts a control message in GRIP mode.
 pub const CONTROL_PREFIX: &str = "c:";
 /// The message prefix when the `grip` extension names none.
 pub const MESSAGE_PREFIX_DEFAULT: &str = "m:";
-/// Default `timeout` of a `keep-alive` control message (Pushpin 1.36: 55 s).
-pub const KEEP_ALIVE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(55);
-/// Default `timeout` of a `send-delayed` control message (Pushpin 1.36: 1 s).
-pub const SEND_DELAYED_TIMEOUT_DEFAULT: Duration = Duration::from_secs(1);
 
 /// The `grip` extension an origin accepted; its presence turns GRIP mode on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -169,12 +167,12 @@ pub fn parse_control(json: &str) -> Result<ControlMessage, ControlError> {
         },
         "keep-alive" => ControlMessage::KeepAlive {
             content: delayed_content(object)?,
-            timeout: timeout(object, KEEP_ALIVE_TIMEOUT_DEFAULT)?,
+            timeout: timeout(object, WS_KEEP_ALIVE_TIMEOUT_DEFAULT)?,
             mode: keep_alive_mode(object)?,
         },
         "send-delayed" => ControlMessage::SendDelayed {
             content: delayed_content(object)?,
-            timeout: timeout(object, SEND_DELAYED_TIMEOUT_DEFAULT)?,
+            timeout: timeout(object, WS_SEND_DELAYED_TIMEOUT_DEFAULT)?,
         },
         "flush-delayed" => ControlMessage::FlushDelayed,
         "session" => ControlMessage::Session {
