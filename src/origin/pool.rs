@@ -148,11 +148,7 @@ impl OriginPool {
             self.close_oldest_idle();
         }
         if self.open.get() >= self.open_max {
-            crate::log_limited!(
-                Warn,
-                "origin connection limit {} reached on this shard; refusing a request",
-                self.open_max
-            );
+            // The caller logs the refusal (rate-limited) with the request it refuses.
             return Err(ConnectError::Exhausted {
                 open_max: self.open_max,
             });
