@@ -341,6 +341,19 @@ fn a_silent_origin_cannot_use_up_descriptors_and_metrics_keep_answering() {
         open < NOFILE,
         "ringpin has {open} descriptors open of {NOFILE}"
     );
+    // Answers that arrived already; a client still waiting for the origin reads nothing.
+    let mut refused_at_once = 0;
+    for stream in &mut clients {
+        let _ = stream.set_nonblocking(true);
+        let mut head = [0u8; 12];
+        if matches!(stream.read(&mut head), Ok(12) if &head == b"HTTP/1.1 503") {
+            refused_at_once += 1;
+        }
+    }
+    assert!(
+        refused_at_once > 0,
+        "requests over the origin socket bound get 503 at once"
+    );
     drop(clients);
     wait_metric(&proxy, "ringpin_connections", "== 0", |v| v == 0.0);
 }
