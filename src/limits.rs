@@ -33,6 +33,13 @@ pub const ORIGIN_HEADERS_MAX: usize = 128;
 pub const ORIGIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time allowed between bytes from an origin (zurl's inactivity timeout is 600 s).
 pub const ORIGIN_INACTIVITY_TIMEOUT: Duration = Duration::from_secs(600);
+/// Default `--origin-timeout`: the longest ringpin waits for an origin's response head (and
+/// a GRIP answer's body) once the request is sent; then the client gets `504`. Pushpin's zurl
+/// waits 600 s of silence. 60 s, like nginx's `proxy_read_timeout`, because a GRIP origin
+/// answers at once (ringpin, not the origin, holds the long-poll) and a request waiting on a
+/// silent origin holds two descriptors; an origin that runs its own long-polls longer than
+/// this needs a larger value. Relayed bodies keep `ORIGIN_INACTIVITY_TIMEOUT`.
+pub const ORIGIN_TIMEOUT_DEFAULT: Duration = Duration::from_secs(60);
 /// How long a shard reuses an origin host name's resolved address before asking again.
 pub const ORIGIN_DNS_CACHE_TTL: Duration = Duration::from_secs(30);
 /// Idle keep-alive origin connections kept per shard and target.
@@ -109,6 +116,21 @@ pub const SHUTDOWN_DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 /// request) is logged at most once per this interval and call site, with a count of the
 /// lines held back (`logger::LogRateLimit`).
 pub const LOG_REPEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// Descriptors never given to client or origin sockets, whatever the shard count: the
+/// publish listener and its connections, the router executor's rings, stdio, and the
+/// routes file. The soft `RLIMIT_NOFILE` minus the reserves is split between client and
+/// origin sockets (`runtime::fd_budget`), so `/metrics` still answers when both are full.
+pub const NOFILE_RESERVED_FDS: u64 = 256;
+/// Descriptors reserved per shard, besides one per `--listen` address: glommio's three
+/// io_uring rings and its event descriptors, the `--send-mode uring` ring, and the inbox's
+/// socket pair.
+pub const NOFILE_RESERVED_PER_SHARD_FDS: u64 = 16;
+/// Share, in percent, of the descriptors left after the reserves that origin sockets (in use,
+/// connecting, and idle in the pool) may hold; client connections get the rest. A proxied
+/// request needs one of each, while held streams, the bulk of a GRIP proxy's connections,
+/// need no origin socket. At the bound the oldest idle pooled socket is closed; with none
+/// idle a request gets `503` at once.
+pub const ORIGIN_FDS_SHARE_PERCENT: u64 = 25;
 /// Backlog passed to listen(2) for client and publish listeners.
 pub const LISTEN_BACKLOG: i32 = 4096;
 
@@ -205,3 +227,5 @@ const _: () = assert!(WOH_RETRIES_MAX < 16);
 // A `ShardSet` is one `u64` bit mask.
 const _: () = assert!(SHARDS_MAX <= 64);
 const _: () = assert!(WS_SERVER_FRAME_PAYLOAD_BYTES_MAX > 125);
+const _: () = assert!(ORIGIN_FDS_SHARE_PERCENT > 0 && ORIGIN_FDS_SHARE_PERCENT < 100);
+const _: () = assert!(ORIGIN_TIMEOUT_DEFAULT.as_secs() <= ORIGIN_INACTIVITY_TIMEOUT.as_secs());

@@ -6,7 +6,9 @@
 //! Must not: contain request or delivery logic.
 
 use crate::config::{load_routes, Config, RoutesSource};
-use crate::limits::LISTEN_BACKLOG;
+use crate::limits::{
+    LISTEN_BACKLOG, NOFILE_RESERVED_FDS, NOFILE_RESERVED_PER_SHARD_FDS, ORIGIN_FDS_SHARE_PERCENT,
+};
 use crate::router::inbox::{router_inbox, shard_inbox};
 use crate::router::{SequencerConfig, ShardId};
 use crate::shard::publish_conn::{self, PublishService};
@@ -18,8 +20,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// Descriptors kept back from the connection budget for listeners, origins and logs.
-const RESERVED_FDS: u64 = 256;
 /// io_uring buffer memory per executor; ringpin does no file DMA, so keep it small.
 const EXECUTOR_IO_MEMORY_BYTES: usize = 512 * 1024;
 
@@ -58,6 +58,37 @@ pub enum StartError {
     Signals(std::io::Error),
 }
 
+/// How a shard may spend descriptors. Over all shards,
+/// `reserved + shards * (clients_per_shard + origins_per_shard) <= RLIMIT_NOFILE`, so client
+/// and origin sockets together can never take the descriptors the listeners and the publish
+/// endpoint need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FdBudget {
+    /// Client connections one shard accepts (its connection cap).
+    pub clients_per_shard: usize,
+    /// Origin sockets one shard may have open, idle pooled ones included.
+    pub origins_per_shard: usize,
+    /// Descriptors given to neither: `NOFILE_RESERVED_FDS`, plus per shard
+    /// `NOFILE_RESERVED_PER_SHARD_FDS` and one per `--listen` address.
+    pub reserved: u64,
+}
+
+/// Splits `nofile` descriptors: the reserves first, then `ORIGIN_FDS_SHARE_PERCENT` of the
+/// rest for origin sockets and the remainder for clients, each divided evenly over `shards`.
+pub fn fd_budget(nofile: u64, shards: usize, listeners_per_shard: usize) -> FdBudget {
+    let shards = shards.max(1) as u64;
+    let reserved =
+        NOFILE_RESERVED_FDS + shards * (NOFILE_RESERVED_PER_SHARD_FDS + listeners_per_shard as u64);
+    let spare = nofile.saturating_sub(reserved);
+    let origins = spare * ORIGIN_FDS_SHARE_PERCENT / 100;
+    let clients = spare - origins;
+    FdBudget {
+        clients_per_shard: (clients / shards) as usize,
+        origins_per_shard: (origins / shards) as usize,
+        reserved,
+    }
+}
+
 /// Runs ringpin until SIGTERM/SIGINT.
 pub fn run(config: Config) -> Result<(), StartError> {
     sys::block_signals().map_err(StartError::Signals)?;
@@ -84,9 +115,13 @@ pub fn run(config: Config) -> Result<(), StartError> {
             max: crate::limits::SHARDS_MAX,
         });
     }
-    let capacity = nofile.saturating_sub(RESERVED_FDS);
+    let budget = fd_budget(nofile, shard_count, config.listen.len());
     log::info!(
-        "RLIMIT_NOFILE={nofile}: capacity {capacity} client connections over {shard_count} shards"
+        "RLIMIT_NOFILE={nofile}: {} reserved; per shard ({shard_count}) {} client connections \
+         and {} origin sockets",
+        budget.reserved,
+        budget.clients_per_shard,
+        budget.origins_per_shard
     );
     let control = Arc::new(Control::new(routes));
     let config = Arc::new(config);
@@ -120,14 +155,15 @@ pub fn run(config: Config) -> Result<(), StartError> {
         };
         let (config, control, router_tx) =
             (Arc::clone(&config), Arc::clone(&control), router_tx.clone());
-        let per_shard = (capacity / shard_count as u64) as usize;
         let name = format!("ringpin-shard-{index}");
         let handle = LocalExecutorBuilder::new(placement)
             .name(&name)
             .io_memory(EXECUTOR_IO_MEMORY_BYTES)
             .spawn(move || async move {
                 let id = ShardId(index as u16);
-                let ctx = ShardContext::new(id, config, control, router_tx, counters, per_shard);
+                let (clients, origins) = (budget.clients_per_shard, budget.origins_per_shard);
+                let ctx =
+                    ShardContext::new(id, config, control, router_tx, counters, clients, origins);
                 crate::shard::run(Rc::new(ctx), fds, rx).await;
             })
             .map_err(|e| StartError::Executor {
@@ -268,5 +304,51 @@ fn reload_routes(config: &Config, control: &Control) {
             control.routes_generation.fetch_add(1, Ordering::Relaxed);
         }
         Err(err) => log::error!("routes reload failed, keeping the old routes: {err}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fd_budget, FdBudget};
+
+    #[test]
+    fn clients_origins_and_reserves_never_add_up_to_more_than_the_limit() {
+        for nofile in [0, 100, 300, 700, 1024, 20_000, 1_048_576] {
+            for shards in [1, 2, 3, 7, 64] {
+                for listeners in [1, 3] {
+                    let b = fd_budget(nofile, shards, listeners);
+                    let used = (b.clients_per_shard + b.origins_per_shard) as u64 * shards as u64;
+                    assert!(
+                        nofile < b.reserved || used + b.reserved <= nofile,
+                        "{nofile} fds, {shards} shards: {b:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn twenty_thousand_descriptors_on_two_shards_give_a_quarter_of_the_rest_to_origins() {
+        // 20000 - (256 + 2 * (16 + 1)) = 19710; a quarter (4927) for origins.
+        assert_eq!(
+            fd_budget(20_000, 2, 1),
+            FdBudget {
+                clients_per_shard: 7391,
+                origins_per_shard: 2463,
+                reserved: 290,
+            }
+        );
+    }
+
+    #[test]
+    fn a_limit_below_the_reserve_leaves_no_client_or_origin_socket() {
+        assert_eq!(
+            fd_budget(200, 2, 1),
+            FdBudget {
+                clients_per_shard: 0,
+                origins_per_shard: 0,
+                reserved: 290,
+            }
+        );
     }
 }

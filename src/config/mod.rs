@@ -106,6 +106,10 @@ pub struct Config {
     pub x_forwarded_for: Vec<XffRule>,
     /// A client connection with no traffic for this long is closed.
     pub client_idle_timeout: Duration,
+    /// Longest wait for an origin's response head (and for the body of a GRIP answer) after
+    /// the request was sent; then the client gets `504` (`--origin-timeout`). Pushpin has no
+    /// such key; its zurl gives up after 600 s of silence.
+    pub origin_timeout: Duration,
     /// How long the router holds an out-of-order item waiting for its `prev-id` (Pushpin's
     /// `message_wait`). Default 5000 ms.
     pub message_wait: Duration,

@@ -50,6 +50,8 @@ impl Default for Config {
             // Pushpin: empty (pass the client's header through); ringpin appends (DESIGN.md §4).
             x_forwarded_for: vec![XffRule::Append],
             client_idle_timeout: limits::CLIENT_IDLE_TIMEOUT,
+            // ringpin's own bound: Pushpin's zurl waits 600 s (limits.rs says why not here).
+            origin_timeout: limits::ORIGIN_TIMEOUT_DEFAULT,
             // Pushpin: message_wait=5000.
             message_wait: Duration::from_millis(5000),
             // Pushpin's shipped pushpin.conf: id_cache_ttl=60.
@@ -108,6 +110,7 @@ impl Config {
             client_idle_timeout: cli
                 .client_idle_timeout
                 .unwrap_or(defaults.client_idle_timeout),
+            origin_timeout: cli.origin_timeout.unwrap_or(defaults.origin_timeout),
             message_wait: (cli.message_wait)
                 .or(conf.handler.message_wait)
                 .unwrap_or(defaults.message_wait),

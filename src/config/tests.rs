@@ -63,6 +63,7 @@ fn defaults_match_the_documented_values() {
     assert_eq!(config.slow_client, SlowClientPolicy::Close);
     assert_eq!(config.x_forwarded_for, vec![XffRule::Append]);
     assert_eq!(config.client_idle_timeout, limits::CLIENT_IDLE_TIMEOUT);
+    assert_eq!(config.origin_timeout, limits::ORIGIN_TIMEOUT_DEFAULT);
     assert_eq!(config.message_wait, Duration::from_millis(5000));
     assert_eq!(config.id_cache_ttl, Duration::from_secs(60));
     assert!(config.update_on_first_subscription);
@@ -133,6 +134,7 @@ fn command_line_overrides_conf() {
         "--slow-client=drop",
         "--x-forwarded-for=",
         "--client-idle-timeout=9",
+        "--origin-timeout=4",
         "--message-wait=7",
         "--update-on-first-subscription=yes",
         "--ws-message-bytes-max=4096",
@@ -155,6 +157,7 @@ fn command_line_overrides_conf() {
         slow_client: SlowClientPolicy::Drop,
         x_forwarded_for: vec![],
         client_idle_timeout: Duration::from_secs(9),
+        origin_timeout: Duration::from_secs(4),
         message_wait: Duration::from_millis(7),
         id_cache_ttl: Duration::ZERO,
         connection_subscriptions_max: 3,

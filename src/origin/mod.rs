@@ -33,4 +33,59 @@ pub enum OriginError {
         /// The socket error.
         source: std::io::Error,
     },
+    /// The origin did not answer within `--origin-timeout`.
+    #[error("no response from {target} within {after:?}")]
+    Timeout {
+        /// The target.
+        target: String,
+        /// The timeout that expired.
+        after: std::time::Duration,
+    },
+    /// This shard already has as many origin sockets open as its share of descriptors allows
+    /// (`pool::ConnectError::Exhausted`); no target was tried.
+    #[error("origin connection limit of {open_max} reached on this shard")]
+    Exhausted {
+        /// The shard's bound on open origin sockets.
+        open_max: usize,
+    },
+}
+
+impl OriginError {
+    /// The status the client gets: `504` for a timeout, `503` when the shard has no origin
+    /// socket to spare, `502` for everything else (PUSHPIN.md §1.5).
+    pub fn status(&self) -> u16 {
+        match self {
+            OriginError::Timeout { .. } => 504,
+            OriginError::Exhausted { .. } => 503,
+            OriginError::ConnectFailed { .. }
+            | OriginError::BadResponse { .. }
+            | OriginError::Send { .. } => 502,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OriginError;
+    use std::time::Duration;
+
+    #[test]
+    fn a_timeout_is_504_a_full_shard_503_and_any_other_failure_502() {
+        let timeout = OriginError::Timeout {
+            target: "a:1".into(),
+            after: Duration::from_secs(60),
+        };
+        let exhausted = OriginError::Exhausted { open_max: 10 };
+        let connect = OriginError::ConnectFailed {
+            tried: "a:1".into(),
+        };
+        let bad = OriginError::BadResponse {
+            target: "a:1".into(),
+            reason: "closed".into(),
+        };
+        assert_eq!(
+            [&timeout, &exhausted, &connect, &bad].map(OriginError::status),
+            [504, 503, 502, 502]
+        );
+    }
 }

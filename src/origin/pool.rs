@@ -1,10 +1,15 @@
-//! OriginPool: this shard's idle keep-alive connections to origins.
+//! OriginPool: this shard's origin sockets, in use and idle.
 //!
 //! Owns: connecting to targets (with a deadline), resolving their host names (off the
-//! shard's thread, cached for `ORIGIN_DNS_CACHE_TTL`), and keeping finished connections for
-//! reuse.
+//! shard's thread, cached for `ORIGIN_DNS_CACHE_TTL`), keeping finished connections for
+//! reuse, and counting every origin socket the shard has open against its share of
+//! descriptors (`open_max`, from `runtime`).
 //! Must not: be shared between shards (it holds glommio sockets, which are `!Send`), or
 //! block the shard: `getaddrinfo` runs on glommio's blocking pool.
+//! Invariants: an `OriginConn` holds one slot of the count for as long as its socket is open,
+//! pooled or not; a pooled connection is handed out only if nothing arrived on it while it
+//! was idle (checked on the socket itself, `sys::peek_idle`), so no client ever reads bytes
+//! an origin sent for another request or for none.
 
 use crate::http::{parse_response, HeadLimits, ResponseHead};
 use crate::limits::{
@@ -12,55 +17,113 @@ use crate::limits::{
     ORIGIN_POOL_IDLE_TIMEOUT,
 };
 use crate::netio::{Conn, HeadError};
+use crate::shard::sys::{peek_idle, IdlePeek};
 use glommio::net::TcpStream;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::ops::{Deref, DerefMut};
+use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::time::Instant;
 
-/// An origin connection ready for a request, and whether it came from the pool.
-#[derive(Debug)]
-pub struct OriginConn {
-    /// The buffered connection.
-    pub conn: Conn,
-    /// True when reused: a failure before any response byte may be retried once.
-    pub reused: bool,
+/// Why no origin connection could be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The shard already has `open_max` origin sockets open and none of them is idle.
+    #[error("origin connection limit of {open_max} reached on this shard")]
+    Exhausted {
+        /// The shard's bound.
+        open_max: usize,
+    },
+    /// Resolving or connecting failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
 }
 
-/// Idle connections to one target, each with the time it was returned.
-type IdleList = Vec<(Conn, Instant)>;
+/// One counted origin socket; the count goes down when it drops.
+#[derive(Debug)]
+struct OriginSlot(Rc<Cell<usize>>);
+
+impl Drop for OriginSlot {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
+}
+
+/// An origin connection ready for a request, and whether it came from the pool. It derefs to
+/// its `Conn`; the socket stays counted against the shard's bound until this drops or goes
+/// back with `OriginPool::put`.
+#[derive(Debug)]
+pub struct OriginConn {
+    conn: Conn,
+    /// True when reused: a failure before any response byte may be retried once.
+    pub reused: bool,
+    _slot: OriginSlot,
+}
+
+impl Deref for OriginConn {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl DerefMut for OriginConn {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
+
+/// Idle connections to one target, each with the time it was returned, oldest first.
+type IdleList = Vec<(OriginConn, Instant)>;
 
 /// A host name's addresses, in the resolver's order, and when they were resolved.
 type Resolved = (Rc<[SocketAddr]>, Instant);
 
-/// Idle origin connections by `host:port`.
-#[derive(Debug, Default)]
+/// Idle origin connections by `host:port`, and the count of all open ones.
+#[derive(Debug)]
 pub struct OriginPool {
     idle: RefCell<HashMap<(String, u16), IdleList>>,
     /// Addresses of the host names resolved so far, and when.
     resolved: RefCell<HashMap<(String, u16), Resolved>>,
+    /// Origin sockets open on this shard: in use, connecting, and idle in the pool.
+    open: Rc<Cell<usize>>,
+    /// Most origin sockets this shard may have open (`runtime::FdBudget`).
+    open_max: usize,
 }
 
 impl OriginPool {
-    /// An empty pool.
-    pub fn new() -> OriginPool {
-        OriginPool::default()
+    /// An empty pool allowed `open_max` origin sockets at once.
+    pub fn new(open_max: usize) -> OriginPool {
+        OriginPool {
+            idle: RefCell::default(),
+            resolved: RefCell::default(),
+            open: Rc::new(Cell::new(0)),
+            open_max,
+        }
+    }
+
+    /// Origin sockets open now, idle ones included.
+    pub fn open(&self) -> usize {
+        self.open.get()
     }
 
     /// A pooled connection to `host:port`, or a new one.
-    pub async fn get(&self, host: &str, port: u16) -> io::Result<OriginConn> {
+    pub async fn get(&self, host: &str, port: u16) -> Result<OriginConn, ConnectError> {
         if let Some(conn) = self.take_idle(host, port) {
-            return Ok(OriginConn { conn, reused: true });
+            return Ok(conn);
         }
         self.connect_fresh(host, port).await
     }
 
     /// A new connection, never a pooled one.
     /// Each address of the name is tried in the resolver's order (IPv6 and IPv4 of a
-    /// dual-stack name, say) until one connects.
-    pub async fn connect_fresh(&self, host: &str, port: u16) -> io::Result<OriginConn> {
+    /// dual-stack name, say) until one connects. At the shard's bound, the oldest idle
+    /// connection is closed to make room; with none idle, this fails at once.
+    pub async fn connect_fresh(&self, host: &str, port: u16) -> Result<OriginConn, ConnectError> {
+        let slot = self.slot()?;
         let addrs = self.resolve(host, port).await?;
         let mut last_error = None;
         for &addr in addrs.iter() {
@@ -70,12 +133,44 @@ impl OriginPool {
                     return Ok(OriginConn {
                         conn: Conn::new(stream),
                         reused: false,
+                        _slot: slot,
                     });
                 }
                 Err(err) => last_error = Some(io::Error::other(err.to_string())),
             }
         }
-        Err(last_error.unwrap_or_else(|| no_address(host)))
+        Err(last_error.unwrap_or_else(|| no_address(host)).into())
+    }
+
+    /// Counts one more origin socket, closing the oldest idle one first when at the bound.
+    fn slot(&self) -> Result<OriginSlot, ConnectError> {
+        if self.open.get() >= self.open_max {
+            self.close_oldest_idle();
+        }
+        if self.open.get() >= self.open_max {
+            // The caller logs the refusal (rate-limited) with the request it refuses.
+            return Err(ConnectError::Exhausted {
+                open_max: self.open_max,
+            });
+        }
+        self.open.set(self.open.get() + 1);
+        Ok(OriginSlot(Rc::clone(&self.open)))
+    }
+
+    fn close_oldest_idle(&self) {
+        let mut idle = self.idle.borrow_mut();
+        let oldest = idle
+            .iter()
+            .filter_map(|(key, list)| list.first().map(|(_, since)| (key.clone(), *since)))
+            .min_by_key(|(_, since)| *since);
+        if let Some((key, _)) = oldest {
+            if let Some(list) = idle.get_mut(&key) {
+                drop(list.remove(0));
+                if list.is_empty() {
+                    idle.remove(&key);
+                }
+            }
+        }
     }
 
     /// The address of `host:port`: an IP literal at once, a name from the cache or, when
@@ -102,24 +197,57 @@ impl OriginPool {
         Ok(addrs)
     }
 
-    fn take_idle(&self, host: &str, port: u16) -> Option<Conn> {
+    /// The newest idle connection to `host:port` that is still fresh and on which nothing
+    /// arrived while it was idle; the others are closed.
+    fn take_idle(&self, host: &str, port: u16) -> Option<OriginConn> {
         let mut idle = self.idle.borrow_mut();
         let list = idle.get_mut(&(host.to_owned(), port))?;
-        while let Some((conn, since)) = list.pop() {
-            if since.elapsed() < ORIGIN_POOL_IDLE_TIMEOUT && conn.buffered().is_empty() {
+        while let Some((mut conn, since)) = list.pop() {
+            if since.elapsed() < ORIGIN_POOL_IDLE_TIMEOUT && still_clean(&conn, host, port) {
+                conn.reused = true;
                 return Some(conn);
             }
         }
         None
     }
 
-    /// Returns a connection whose last response was read completely.
-    pub fn put(&self, host: &str, port: u16, mut conn: Conn) {
-        conn.shrink();
+    /// Returns a connection whose last response was read completely. It is closed instead
+    /// when the origin already sent more (bytes past the response in the buffer or on the
+    /// socket), or closed its side.
+    pub fn put(&self, host: &str, port: u16, mut origin: OriginConn) {
+        if !still_clean(&origin, host, port) {
+            return;
+        }
+        origin.conn.shrink();
         let mut idle = self.idle.borrow_mut();
         let list = idle.entry((host.to_owned(), port)).or_default();
         if list.len() < ORIGIN_POOL_IDLE_PER_TARGET_MAX {
-            list.push((conn, Instant::now()));
+            list.push((origin, Instant::now()));
+        }
+    }
+}
+
+/// True when nothing is waiting to be read on an origin connection between responses, in
+/// ringpin's buffer or in the socket. Stray bytes are logged (rate-limited: an origin can
+/// send them at will).
+fn still_clean(conn: &Conn, host: &str, port: u16) -> bool {
+    let peek = match conn.buffered().len() {
+        0 => peek_idle(conn.stream.as_raw_fd()),
+        n => IdlePeek::Stray(n),
+    };
+    match peek {
+        IdlePeek::Quiet => true,
+        IdlePeek::Stray(_) => {
+            crate::log_limited!(
+                Warn,
+                "origin {host}:{port} sent bytes on a keep-alive connection outside any \
+                 response; closing that connection"
+            );
+            false
+        }
+        IdlePeek::Closed | IdlePeek::Failed => {
+            log::debug!("origin {host}:{port} closed an idle keep-alive connection");
+            false
         }
     }
 }
@@ -157,3 +285,6 @@ pub fn head_error_text(err: HeadError) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -327,7 +327,7 @@ async fn run_attempts(
             reason,
         })?;
         if reusable {
-            ctx.pool.put(&attempt.host, attempt.port, origin.conn);
+            ctx.pool.put(&attempt.host, attempt.port, origin);
         }
         return interpret(route, ctx, name, head, body);
     }
@@ -353,26 +353,16 @@ async fn exchange(
     origin: &mut OriginConn,
     request: &[u8],
 ) -> Result<(ResponseHead, Bytes, bool), String> {
-    origin
-        .conn
-        .write_all(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let _ = origin
-        .conn
-        .set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
-    let head = read_final_head(&mut origin.conn, false)
+    origin.write_all(request).await.map_err(|e| e.to_string())?;
+    let _ = origin.set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
+    let head = read_final_head(origin, false)
         .await
         .map_err(head_error_text)?;
     let kind = head.body_kind("GET").map_err(|e| e.to_string())?;
     let mut decoder = BodyDecoder::new(kind);
     let mut body = Vec::new();
     let limit = LINK_RESPONSE_BODY_BYTES_MAX;
-    match origin
-        .conn
-        .read_body(&mut decoder, &mut body, limit + 1)
-        .await
-    {
+    match origin.read_body(&mut decoder, &mut body, limit + 1).await {
         Ok(true) if body.len() <= limit => {}
         Ok(_) => return Err(format!("body over {limit} bytes")),
         Err(err) => return Err(err.to_string()),

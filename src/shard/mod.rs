@@ -7,6 +7,7 @@
 //! compiler keeps it on its thread; only `router::msg` values and `Bytes` cross threads.
 
 pub mod client_http;
+pub mod client_watch;
 pub mod client_ws;
 pub mod connections;
 pub mod direct_send;
@@ -137,6 +138,7 @@ impl ShardContext {
         router: RouterInboxSender,
         counters: Arc<ShardCounters>,
         connections_max: usize,
+        origin_sockets_max: usize,
     ) -> ShardContext {
         let policy = match config.slow_client {
             SlowClientPolicy::Drop => OverflowPolicy::Drop,
@@ -169,7 +171,7 @@ impl ShardContext {
             report: RefCell::new(DeliveryReport::default()),
             router,
             counters,
-            pool: OriginPool::new(),
+            pool: OriginPool::new(origin_sockets_max),
             busy: Cell::new(0),
             connections_max,
             recovery: recovery::ShardRecovery::default(),

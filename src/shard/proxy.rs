@@ -2,13 +2,16 @@
 //!
 //! Owns: target failover (next target only when connecting fails, PUSHPIN.md §1.3), the retry
 //! of a reused keep-alive connection that the origin had closed, request bodies larger than
-//! the buffer (streamed), and relaying ordinary responses with re-done framing (§1.6).
+//! the buffer (streamed), relaying ordinary responses with re-done framing (§1.6), the
+//! `--origin-timeout` deadline (`504`), and dropping the exchange when the client leaves
+//! while the origin is asked or relayed (`client_watch`).
 //! Must not: interpret GRIP instructions (`client_http::accept_grip` does).
 
 use super::client_http::{
     accept_grip, access_log, capitalized, respond_error, ClientRequest, GripAnswer, Next,
     ORIGIN_ERROR_TEXT,
 };
+use super::client_watch::{while_client_stays, ClientGone};
 use super::ShardContext;
 use crate::config::{HttpTarget, Route, Target};
 use crate::grip::sig;
@@ -18,13 +21,14 @@ use crate::http::{
 };
 use crate::limits::{GRIP_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
 use crate::netio::{BodyError, Conn};
-use crate::origin::pool::{head_error_text, read_final_head, OriginConn};
+use crate::origin::pool::{head_error_text, read_final_head, ConnectError, OriginConn};
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
 use crate::origin::response::{classify, relay_headers, OriginReply};
 use crate::origin::OriginError;
 use bytes::Bytes;
+use futures_lite::future::or;
 use std::rc::Rc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Largest initial body of a stream hold ringpin buffers before handing off.
 const STREAM_HOLD_INITIAL_BYTES_MAX: usize = 4 * 1024 * 1024;
@@ -67,20 +71,9 @@ pub async fn ask_origin(
     let exchanged = exchange_with_failover(ctx, client, route, req, grip_last).await;
     let (mut origin, target, response) = match exchanged {
         Ok(found) => found,
-        Err(err) => {
-            log::warn!(
-                "shard={} {} {}: {err}",
-                ctx.id.0,
-                req.head.method,
-                req.head.target
-            );
-            let text = if ctx.config.debug || route.debug {
-                format!("{}\n", capitalized(&err.to_string()))
-            } else {
-                generic.to_owned()
-            };
-            let next = respond_error(ctx, client, &req.head, 502, &text, req.keep_alive).await;
-            return Asked::Done(next);
+        Err(Failed::ClientGone) => return Asked::Done(client_left(ctx, req)),
+        Err(Failed::Origin(err)) => {
+            return Asked::Done(origin_failed(ctx, client, route, req, err).await);
         }
     };
     let target_name = format!("{}:{}", target.host, target.port);
@@ -92,9 +85,20 @@ pub async fn ask_origin(
             } else {
                 GRIP_RESPONSE_BODY_BYTES_MAX
             };
-            let body = match read_grip_body(&mut origin, &response, &req.head.method, limit).await {
-                Ok(body) => body,
-                Err(reason) => {
+            let read = read_grip_body(&mut origin, &response, &req.head.method, limit);
+            let timeout = ctx.config.origin_timeout;
+            let idle = ctx.config.client_idle_timeout;
+            let body = match while_client_stays(client, idle, or(read, timed_out(timeout))).await {
+                Err(ClientGone) => return Asked::Done(client_left(ctx, req)),
+                Ok(Ok(body)) => body,
+                Ok(Err(None)) => {
+                    let err = OriginError::Timeout {
+                        target: target_name,
+                        after: timeout,
+                    };
+                    return Asked::Done(origin_failed(ctx, client, route, req, err).await);
+                }
+                Ok(Err(Some(reason))) => {
                     log::warn!(
                         "shard={} GRIP response from {target_name}: {reason}",
                         ctx.id.0
@@ -110,7 +114,7 @@ pub async fn ask_origin(
                 }
             };
             if response.is_keep_alive() {
-                ctx.pool.put(&target.host, target.port, origin.conn);
+                ctx.pool.put(&target.host, target.port, origin);
             }
             Asked::Grip(GripAnswer {
                 target: target_name,
@@ -123,6 +127,48 @@ pub async fn ask_origin(
     }
 }
 
+/// The client left while its request was with the origin: nothing to answer, and the origin
+/// connection is dropped with the exchange.
+fn client_left(ctx: &ShardContext, req: &ClientRequest) -> Next {
+    log::debug!(
+        "shard={} {} {}: client left while the origin was asked; exchange dropped",
+        ctx.id.0,
+        req.head.method,
+        req.head.target
+    );
+    Next::Close
+}
+
+/// Answers an origin failure with its status (`OriginError::status`: 502, 503 or 504), with
+/// the detail only under `--debug` or the route's `debug`.
+async fn origin_failed(
+    ctx: &ShardContext,
+    client: &mut Conn,
+    route: &Route,
+    req: &ClientRequest,
+    err: OriginError,
+) -> Next {
+    crate::log_limited!(
+        Warn,
+        "shard={} {} {}: {err}",
+        ctx.id.0,
+        req.head.method,
+        req.head.target
+    );
+    let text = if ctx.config.debug || route.debug {
+        format!("{}\n", capitalized(&err.to_string()))
+    } else {
+        ORIGIN_ERROR_TEXT.to_owned()
+    };
+    respond_error(ctx, client, &req.head, err.status(), &text, req.keep_alive).await
+}
+
+/// Fails with `Err(None)` after `after`: the deadline branch of an `or` race.
+async fn timed_out<T>(after: Duration) -> Result<T, Option<String>> {
+    glommio::timer::sleep(after).await;
+    Err(None)
+}
+
 fn is_header_stream_hold(response: &ResponseHead) -> bool {
     response
         .headers
@@ -130,24 +176,43 @@ fn is_header_stream_hold(response: &ResponseHead) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("stream"))
 }
 
+/// The whole body of a GRIP answer; `Err(Some(reason))` when it is broken or too large.
 async fn read_grip_body(
     origin: &mut OriginConn,
     response: &ResponseHead,
     method: &str,
     limit: usize,
-) -> Result<Bytes, String> {
-    let kind = response.body_kind(method).map_err(|e| e.to_string())?;
+) -> Result<Bytes, Option<String>> {
+    let kind = response
+        .body_kind(method)
+        .map_err(|e| Some(e.to_string()))?;
     let mut decoder = BodyDecoder::new(kind);
     let mut body = Vec::new();
-    match origin
-        .conn
-        .read_body(&mut decoder, &mut body, limit + 1)
-        .await
-    {
+    match origin.read_body(&mut decoder, &mut body, limit + 1).await {
         Ok(true) if body.len() <= limit => Ok(Bytes::from(body)),
-        Ok(_) => Err(format!("body over {limit} bytes")),
-        Err(err) => Err(err.to_string()),
+        Ok(_) => Err(Some(format!("body over {limit} bytes"))),
+        Err(err) => Err(Some(err.to_string())),
     }
+}
+
+/// Why no origin response head was had.
+#[derive(Debug)]
+enum Failed {
+    /// The origin failed, timed out, or no socket was free: answer the client.
+    Origin(OriginError),
+    /// The client left meanwhile: answer nobody.
+    ClientGone,
+}
+
+/// Why one exchange on one connection failed.
+#[derive(Debug)]
+enum ExchangeError {
+    /// Sending or reading failed (the text says how); may be retried on a reused connection.
+    Origin(String),
+    /// No response head within `--origin-timeout`.
+    Timeout,
+    /// The client left.
+    ClientGone,
 }
 
 /// Tries each target in order; the next one only when connecting fails.
@@ -157,7 +222,7 @@ async fn exchange_with_failover(
     route: &Route,
     req: &mut ClientRequest,
     grip_last: &[String],
-) -> Result<(OriginConn, HttpTarget, ResponseHead), OriginError> {
+) -> Result<(OriginConn, HttpTarget, ResponseHead), Failed> {
     let mut tried = Vec::new();
     for target in &route.targets {
         let Target::Http(target) = target else {
@@ -166,7 +231,10 @@ async fn exchange_with_failover(
         let name = format!("{}:{}", target.host, target.port);
         let mut origin = match ctx.pool.get(&target.host, target.port).await {
             Ok(origin) => origin,
-            Err(err) => {
+            Err(ConnectError::Exhausted { open_max }) => {
+                return Err(Failed::Origin(OriginError::Exhausted { open_max }));
+            }
+            Err(ConnectError::Io(err)) => {
                 log::debug!("shard={} connect to {name} failed: {err}", ctx.id.0);
                 tried.push(name);
                 continue;
@@ -176,30 +244,40 @@ async fn exchange_with_failover(
         for value in grip_last {
             request.headers.push("Grip-Last", value.as_bytes());
         }
-        let mut result = exchange(&mut origin, client, &request, req).await;
-        if result.is_err() && origin.reused && req.body_complete {
+        let mut result = exchange(ctx, &mut origin, client, &request, req).await;
+        if matches!(result, Err(ExchangeError::Origin(_))) && origin.reused && req.body_complete {
             // The origin closed an idle pooled connection; nothing was received, so a
-            // fresh connection may safely carry the same request.
+            // fresh connection may safely carry the same request. The dead one goes first,
+            // so it does not hold a slot the new one needs.
+            drop(origin);
             origin = match ctx.pool.connect_fresh(&target.host, target.port).await {
                 Ok(origin) => origin,
-                Err(_) => {
+                Err(ConnectError::Exhausted { open_max }) => {
+                    return Err(Failed::Origin(OriginError::Exhausted { open_max }));
+                }
+                Err(ConnectError::Io(_)) => {
                     tried.push(name);
                     continue;
                 }
             };
-            result = exchange(&mut origin, client, &request, req).await;
+            result = exchange(ctx, &mut origin, client, &request, req).await;
         }
         return match result {
             Ok(response) => Ok((origin, target.clone(), response)),
-            Err(reason) => Err(OriginError::BadResponse {
+            Err(ExchangeError::Origin(reason)) => Err(Failed::Origin(OriginError::BadResponse {
                 target: name,
                 reason,
-            }),
+            })),
+            Err(ExchangeError::Timeout) => Err(Failed::Origin(OriginError::Timeout {
+                target: name,
+                after: ctx.config.origin_timeout,
+            })),
+            Err(ExchangeError::ClientGone) => Err(Failed::ClientGone),
         };
     }
-    Err(OriginError::ConnectFailed {
+    Err(Failed::Origin(OriginError::ConnectFailed {
         tried: tried.join(", "),
-    })
+    }))
 }
 
 /// The `Grip-Sig` token for a request along `route`, or `None` for a `no_grip` route.
@@ -247,31 +325,45 @@ fn origin_request(
     build_origin_request(&req.head, &forward)
 }
 
-/// Sends the request (head and body) and reads the final response head.
+/// Sends the request (head and body) and reads the final response head, within
+/// `--origin-timeout` and while the client stays. A streamed body is sent first, unwatched:
+/// reading it notices a client that leaves.
 async fn exchange(
+    ctx: &ShardContext,
     origin: &mut OriginConn,
     client: &mut Conn,
     request: &RequestHead,
     req: &mut ClientRequest,
-) -> Result<ResponseHead, String> {
+) -> Result<ResponseHead, ExchangeError> {
     let mut out = Vec::with_capacity(512 + req.body.len());
     encode_request_head(request, &mut out);
     if req.body_complete {
         out.extend_from_slice(&req.body);
-        origin
-            .conn
-            .write_all(&out)
-            .await
-            .map_err(|e| e.to_string())?;
     } else {
-        stream_request_body(origin, client, req, out).await?;
+        stream_request_body(origin, client, req, out)
+            .await
+            .map_err(ExchangeError::Origin)?;
+        out = Vec::new();
     }
-    let _ = origin
-        .conn
-        .set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
-    read_final_head(&mut origin.conn, true)
-        .await
-        .map_err(head_error_text)
+    let _ = origin.set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
+    let send_and_read = async {
+        if !out.is_empty() {
+            let sent = origin.write_all(&out).await;
+            sent.map_err(|e| ExchangeError::Origin(e.to_string()))?;
+        }
+        read_final_head(origin, true)
+            .await
+            .map_err(|e| ExchangeError::Origin(head_error_text(e)))
+    };
+    let deadline = async {
+        glommio::timer::sleep(ctx.config.origin_timeout).await;
+        Err(ExchangeError::Timeout)
+    };
+    let idle = ctx.config.client_idle_timeout;
+    match while_client_stays(client, idle, or(send_and_read, deadline)).await {
+        Ok(result) => result,
+        Err(ClientGone) => Err(ExchangeError::ClientGone),
+    }
 }
 
 /// Sends a body larger than the buffer: what was buffered, then the rest as it arrives.
@@ -289,11 +381,7 @@ async fn stream_request_body(
         } else {
             out.extend_from_slice(&piece);
         }
-        origin
-            .conn
-            .write_all(&out)
-            .await
-            .map_err(|e| e.to_string())?;
+        origin.write_all(&out).await.map_err(|e| e.to_string())?;
         out.clear();
         piece.clear();
         if req.decoder.is_done() {
@@ -312,7 +400,6 @@ async fn stream_request_body(
     }
     if chunked {
         origin
-            .conn
             .write_all(LAST_CHUNK)
             .await
             .map_err(|e| e.to_string())?;
@@ -356,13 +443,12 @@ async fn relay(
             Framing::Raw
         }
         BodyKind::Chunked | BodyKind::CloseDelimited => {
-            let complete = match origin
-                .conn
-                .read_body(&mut decoder, &mut body, RELAY_BUFFER_BYTES_MAX)
-                .await
-            {
-                Ok(complete) => complete,
-                Err(err) => {
+            let read = origin.read_body(&mut decoder, &mut body, RELAY_BUFFER_BYTES_MAX);
+            let idle = ctx.config.client_idle_timeout;
+            let complete = match while_client_stays(client, idle, read).await {
+                Err(ClientGone) => return client_left(ctx, req),
+                Ok(Ok(complete)) => complete,
+                Ok(Err(err)) => {
                     log::warn!("shard={} origin body error: {err}", ctx.id.0);
                     return respond_error(ctx, client, &req.head, 502, ORIGIN_ERROR_TEXT, false)
                         .await;
@@ -395,7 +481,9 @@ async fn relay(
     let mut out = Vec::with_capacity(512 + body.len());
     encode_response_head(&head, &mut out);
     let status = response.status;
-    let sent = match pipe_body(client, &mut origin, &mut decoder, out, body, framing).await {
+    let idle = ctx.config.client_idle_timeout;
+    let piped = pipe_body(client, &mut origin, &mut decoder, out, body, framing, idle);
+    let sent = match piped.await {
         Ok(sent) => sent,
         Err(err) => {
             log::info!(
@@ -415,7 +503,7 @@ async fn relay(
         sent,
     );
     if response.is_keep_alive() && kind != BodyKind::CloseDelimited {
-        ctx.pool.put(&target.host, target.port, origin.conn);
+        ctx.pool.put(&target.host, target.port, origin);
     }
     if keep_alive {
         Next::KeepAlive
@@ -431,7 +519,8 @@ enum Framing {
     CloseDelimited,
 }
 
-/// Writes `out` (head and buffered body), then the rest of the origin body as it arrives.
+/// Writes `out` (head and buffered body), then the rest of the origin body as it arrives,
+/// watching the client while it waits (`idle`: its read timeout to restore).
 /// Returns the body bytes sent.
 async fn pipe_body(
     client: &mut Conn,
@@ -440,6 +529,7 @@ async fn pipe_body(
     mut out: Vec<u8>,
     mut piece: Vec<u8>,
     framing: Framing,
+    idle: Duration,
 ) -> Result<usize, BodyError> {
     let mut sent = 0;
     let mut done = false;
@@ -460,9 +550,13 @@ async fn pipe_body(
         client.write_all(&out).await?;
         out.clear();
         piece.clear();
-        done = origin
-            .conn
-            .read_body(decoder, &mut piece, 64 * 1024)
-            .await?;
+        let read = origin.read_body(decoder, &mut piece, 64 * 1024);
+        done = match while_client_stays(client, idle, read).await {
+            Ok(read) => read?,
+            Err(ClientGone) => {
+                let gone = std::io::ErrorKind::ConnectionAborted;
+                return Err(BodyError::Io(std::io::Error::new(gone, "the client left")));
+            }
+        };
     }
 }

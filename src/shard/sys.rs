@@ -1,5 +1,6 @@
 //! Raw syscalls std does not offer: SO_REUSEPORT listeners with a chosen backlog, the
-//! RLIMIT_NOFILE raise, and the signal mask. Each `unsafe` block says why it is sound.
+//! RLIMIT_NOFILE raise, the signal mask, and the non-blocking peek that vets an idle pooled
+//! origin connection. Each `unsafe` block says why it is sound.
 //!
 //! Owns: nothing after the call returns (descriptors are handed to the caller as `OwnedFd`).
 //! Must not: be used on the delivery path.
@@ -186,4 +187,41 @@ pub fn set_send_buffer(fd: std::os::unix::io::RawFd, bytes: usize) -> io::Result
         )
     })
     .map(drop)
+}
+
+/// What a non-blocking peek found on an idle socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdlePeek {
+    /// Nothing to read: the peer is quiet and the socket open.
+    Quiet,
+    /// The peer closed its side (a read would return 0).
+    Closed,
+    /// Bytes arrived that nobody asked for (at least this many).
+    Stray(usize),
+    /// The socket failed (reset, say).
+    Failed,
+}
+
+/// Looks at an idle socket without reading from it and without waiting:
+/// `recv(fd, MSG_PEEK | MSG_DONTWAIT)` on one byte.
+pub fn peek_idle(fd: std::os::unix::io::RawFd) -> IdlePeek {
+    let mut byte = 0u8;
+    // SAFETY: `byte` is a valid, writable one-byte buffer for the duration of the call; with
+    // MSG_PEEK nothing is consumed, and MSG_DONTWAIT keeps the call from blocking.
+    let ret = unsafe {
+        libc::recv(
+            fd,
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match ret {
+        0 => IdlePeek::Closed,
+        n if n > 0 => IdlePeek::Stray(n as usize),
+        _ => match io::Error::last_os_error().kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => IdlePeek::Quiet,
+            _ => IdlePeek::Failed,
+        },
+    }
 }

@@ -9,11 +9,12 @@
 
 use super::ShardContext;
 use crate::http::{BodyDecoder, Headers};
-use crate::limits::{ORIGIN_INACTIVITY_TIMEOUT, WOH_BODY_BYTES_MAX};
+use crate::limits::WOH_BODY_BYTES_MAX;
 use crate::netio::{Conn, HeadError};
-use crate::origin::pool::read_final_head;
+use crate::origin::pool::{read_final_head, ConnectError};
 use bytes::Bytes;
 use std::rc::Rc;
+use std::time::Duration;
 
 /// An encoded request and its target.
 #[derive(Debug)]
@@ -79,7 +80,7 @@ impl WohFail {
 /// answer allows it.
 pub async fn exchange(ctx: Rc<ShardContext>, request: WohRequest) -> Result<WohReply, WohFail> {
     let target = format!("{}:{}", request.host, request.port);
-    let connect_fail = |err: std::io::Error| WohFail::Connect {
+    let connect_fail = |err: ConnectError| WohFail::Connect {
         target: target.clone(),
         reason: err.to_string(),
     };
@@ -88,7 +89,8 @@ pub async fn exchange(ctx: Rc<ShardContext>, request: WohRequest) -> Result<WohR
         .get(&request.host, request.port)
         .await
         .map_err(connect_fail)?;
-    let mut result = send_and_read(&mut origin.conn, &request.bytes, &target).await;
+    let timeout = ctx.config.origin_timeout;
+    let mut result = send_and_read(&mut origin, &request.bytes, &target, timeout).await;
     if origin.reused
         && matches!(
             result,
@@ -101,7 +103,7 @@ pub async fn exchange(ctx: Rc<ShardContext>, request: WohRequest) -> Result<WohR
             .connect_fresh(&request.host, request.port)
             .await
             .map_err(connect_fail)?;
-        result = send_and_read(&mut origin.conn, &request.bytes, &target).await;
+        result = send_and_read(&mut origin, &request.bytes, &target, timeout).await;
     }
     let (reply, keep_alive) = result.map_err(|attempt| match attempt {
         Attempt::Closed => WohFail::Response {
@@ -111,7 +113,7 @@ pub async fn exchange(ctx: Rc<ShardContext>, request: WohRequest) -> Result<WohR
         Attempt::Fail(fail) => fail,
     })?;
     if keep_alive {
-        ctx.pool.put(&request.host, request.port, origin.conn);
+        ctx.pool.put(&request.host, request.port, origin);
     }
     Ok(reply)
 }
@@ -122,10 +124,12 @@ enum Attempt {
     Fail(WohFail),
 }
 
+/// Sends `bytes` and reads the answer; each read may wait `timeout` (`--origin-timeout`).
 async fn send_and_read(
     conn: &mut Conn,
     bytes: &[u8],
     target: &str,
+    timeout: Duration,
 ) -> Result<(WohReply, bool), Attempt> {
     let fail = |make: fn(String, String) -> WohFail, reason: String| {
         Attempt::Fail(make(target.to_owned(), reason))
@@ -135,7 +139,7 @@ async fn send_and_read(
     conn.write_all(bytes)
         .await
         .map_err(|e| fail(send, e.to_string()))?;
-    let _ = conn.set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
+    let _ = conn.set_read_timeout(Some(timeout));
     let head = match read_final_head(conn, false).await {
         Ok(head) => head,
         Err(HeadError::Closed) => return Err(Attempt::Closed),

@@ -23,9 +23,9 @@ use super::ws_grip::{AfterMessage, OriginMessages};
 use super::ShardContext;
 use crate::config::{Route, Target};
 use crate::http::{encode_request_head, BodyDecoder, ResponseHead};
-use crate::limits::{ORIGIN_INACTIVITY_TIMEOUT, WOH_BODY_BYTES_MAX, WS_CLOSE_TIMEOUT};
-use crate::netio::Conn;
-use crate::origin::pool::read_final_head;
+use crate::limits::{WOH_BODY_BYTES_MAX, WS_CLOSE_TIMEOUT};
+use crate::netio::{Conn, HeadError};
+use crate::origin::pool::{read_final_head, ConnectError, OriginConn};
 use crate::origin::request::{BodyFraming, ForwardContext};
 use crate::origin::response::relay_headers;
 use crate::origin::ws_request::{build_ws_handshake, grip_extension};
@@ -69,7 +69,7 @@ pub async fn serve(
             } else {
                 ORIGIN_ERROR_TEXT.to_owned()
             };
-            return respond_error(ctx, conn, &req.head, 502, &text, false).await;
+            return respond_error(ctx, conn, &req.head, err.status(), &text, false).await;
         }
     };
     if head.status != 101 {
@@ -126,7 +126,7 @@ async fn handshake(
     ctx: &Rc<ShardContext>,
     req: &WsRequest,
     route: &Route,
-) -> Result<(Conn, String, ResponseHead), OriginError> {
+) -> Result<(OriginConn, String, ResponseHead), OriginError> {
     let mut tried = Vec::new();
     for target in &route.targets {
         let Target::Http(target) = target else {
@@ -134,8 +134,11 @@ async fn handshake(
         };
         let name = format!("{}:{}", target.host, target.port);
         let mut origin = match ctx.pool.connect_fresh(&target.host, target.port).await {
-            Ok(origin) => origin.conn,
-            Err(err) => {
+            Ok(origin) => origin,
+            Err(ConnectError::Exhausted { open_max }) => {
+                return Err(OriginError::Exhausted { open_max });
+            }
+            Err(ConnectError::Io(err)) => {
                 log::debug!("shard={} connect to {name} failed: {err}", ctx.id.0);
                 tried.push(name);
                 continue;
@@ -158,10 +161,17 @@ async fn handshake(
                 source,
             });
         }
-        let _ = origin.set_read_timeout(Some(ORIGIN_INACTIVITY_TIMEOUT));
+        let timeout = ctx.config.origin_timeout;
+        let _ = origin.set_read_timeout(Some(timeout));
         // An interim 1xx before the 101 is skipped, as for any origin answer.
         return match read_final_head(&mut origin, true).await {
             Ok(head) => Ok((origin, name, head)),
+            Err(HeadError::Io(err)) if err.kind() == std::io::ErrorKind::TimedOut => {
+                Err(OriginError::Timeout {
+                    target: name,
+                    after: timeout,
+                })
+            }
             Err(err) => Err(OriginError::BadResponse {
                 target: name,
                 reason: err.to_string(),
@@ -203,7 +213,7 @@ async fn relay_rejection(
 struct Relay {
     ctx: Rc<ShardContext>,
     /// `None` once detached or closed.
-    origin: Option<Conn>,
+    origin: Option<OriginConn>,
     decoder: FrameDecoder,
     read_buf: Vec<u8>,
     /// A published close was written; the client's reply is awaited until then.

@@ -17,6 +17,7 @@ mod support;
 mod django_eventstream;
 mod filters;
 mod grip_edges;
+mod hostile_origin;
 mod hostile_publish;
 mod malformed_input;
 mod memory_bound;

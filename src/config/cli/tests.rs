@@ -111,6 +111,9 @@ fn tuning_flags_and_switches_parse_in_both_spellings() {
             c.client_idle_timeout = Some(Duration::from_secs(30));
             c.message_wait = Some(Duration::from_millis(0));
         }),
+        (&["--origin-timeout", "5"], |c| {
+            c.origin_timeout = Some(Duration::from_secs(5))
+        }),
         (&["--pin-shards", "no", "--send-mode=uring"], |c| {
             c.pin_shards = Some(false);
             c.send_mode = Some(SendMode::Uring);
@@ -170,6 +173,8 @@ fn bad_flags_and_values_are_errors_naming_the_flag() {
     invalid("--x-forwarded-for", "append,prepend");
     invalid("--x-forwarded-for", "truncate:");
     invalid("--client-idle-timeout", "0");
+    invalid("--origin-timeout", "0");
+    invalid("--origin-timeout", "1.5");
     invalid("--message-wait", "1.5");
     invalid("--pin-shards", "true");
     invalid("--send-mode", "send");
@@ -210,6 +215,10 @@ fn usage_lists_every_flag_once_with_its_default() {
         (
             "--client-idle-timeout",
             limits::CLIENT_IDLE_TIMEOUT.as_secs().to_string(),
+        ),
+        (
+            "--origin-timeout",
+            limits::ORIGIN_TIMEOUT_DEFAULT.as_secs().to_string(),
         ),
     ];
     for (flag, default) in defaults {

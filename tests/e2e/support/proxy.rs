@@ -8,6 +8,7 @@
 
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -95,6 +96,16 @@ impl Proxy {
     /// decides how ringpin learns its listeners and routes (flags, a routes file, a
     /// pushpin.conf written by `args`). Readiness is checked on `ports`.
     pub fn start_with(args: impl Fn(Ports) -> Vec<String>) -> Proxy {
+        Proxy::start_limited(None, args)
+    }
+
+    /// As `start_with`, with `RLIMIT_NOFILE` set to `nofile` (soft and hard) in the child
+    /// before it runs, like `prlimit --nofile=N:N`.
+    pub fn start_with_nofile(nofile: u64, args: impl Fn(Ports) -> Vec<String>) -> Proxy {
+        Proxy::start_limited(Some(nofile), args)
+    }
+
+    fn start_limited(nofile: Option<u64>, args: impl Fn(Ports) -> Vec<String>) -> Proxy {
         let mut failures = String::new();
         for attempt in 1..=START_ATTEMPTS {
             let ports = Ports {
@@ -102,7 +113,7 @@ impl Proxy {
                 publish_addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
             };
             let argv = args(ports);
-            let mut proxy = Proxy::spawn(ports, &argv);
+            let mut proxy = Proxy::spawn(ports, &argv, nofile);
             match proxy.wait_ready() {
                 Ok(()) => {
                     proxy.ready = true;
@@ -120,7 +131,7 @@ impl Proxy {
         panic!("ringpin did not start:\n{failures}");
     }
 
-    fn spawn(ports: Ports, args: &[String]) -> Proxy {
+    fn spawn(ports: Ports, args: &[String], nofile: Option<u64>) -> Proxy {
         let dir = std::env::temp_dir().join(format!(
             "ringpin-e2e-{}-{}",
             std::process::id(),
@@ -128,7 +139,25 @@ impl Proxy {
         ));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("create temp dir");
-        let child = Command::new(env!("CARGO_BIN_EXE_ringpin"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ringpin"));
+        if let Some(nofile) = nofile {
+            let limit = libc::rlimit {
+                rlim_cur: nofile as libc::rlim_t,
+                rlim_max: nofile as libc::rlim_t,
+            };
+            // SAFETY: the closure runs in the forked child before exec and calls only
+            // setrlimit(2), which is async-signal-safe; `limit` is a plain copied value.
+            unsafe {
+                command.pre_exec(move || {
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let child = command
             .args(["--shards", "2", "--log-level", "debug"])
             .args(args)
             .stdin(Stdio::null())
@@ -216,6 +245,14 @@ impl Proxy {
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or_else(|| panic!("unparsable {field} line {line:?}"));
         kib * 1024
+    }
+
+    /// How many descriptors the process has open now (`/proc/PID/fd`).
+    pub fn open_fds(&self) -> usize {
+        let path = format!("/proc/{}/fd", self.child.id());
+        fs::read_dir(&path)
+            .unwrap_or_else(|e| panic!("read {path}: {e}"))
+            .count()
     }
 
     /// The last lines ringpin wrote to stderr.

@@ -1,0 +1,92 @@
+//! `OriginPool` against real loopback sockets on a throw-away glommio executor: the count of
+//! open origin sockets, eviction of idle ones at the bound, and the refusal to reuse a pooled
+//! connection on which the origin wrote while it was idle.
+
+use super::{ConnectError, OriginPool};
+use glommio::{LocalExecutorBuilder, Placement};
+use std::future::Future;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+/// Runs `test` on a small executor of its own, with a loopback listener as the origin.
+fn with_origin<F, Fut>(test: F)
+where
+    F: FnOnce(TcpListener) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    LocalExecutorBuilder::new(Placement::Unbound)
+        .io_memory(512 * 1024)
+        .spawn(move || test(listener))
+        .expect("executor")
+        .join()
+        .expect("test ran");
+}
+
+fn port(listener: &TcpListener) -> u16 {
+    listener.local_addr().expect("local_addr").port()
+}
+
+/// The origin's side of the connection accepted most recently.
+fn accept(listener: &TcpListener) -> TcpStream {
+    listener.accept().expect("accept").0
+}
+
+#[test]
+fn at_the_bound_an_idle_connection_is_closed_for_a_new_one_and_a_busy_shard_is_refused() {
+    with_origin(|listener| async move {
+        let (pool, port) = (OriginPool::new(2), port(&listener));
+        let a = pool.connect_fresh("127.0.0.1", port).await.expect("a");
+        let b = pool.connect_fresh("127.0.0.1", port).await.expect("b");
+        assert_eq!(pool.open(), 2);
+        let refused = pool.connect_fresh("127.0.0.1", port).await;
+        assert!(matches!(
+            refused,
+            Err(ConnectError::Exhausted { open_max: 2 })
+        ));
+
+        pool.put("127.0.0.1", port, a);
+        let c = pool.connect_fresh("127.0.0.1", port).await.expect("c");
+        assert_eq!(pool.open(), 2, "the idle one was closed to make room");
+        drop((b, c));
+        assert_eq!(pool.open(), 0);
+    });
+}
+
+#[test]
+fn a_pooled_connection_the_origin_wrote_on_while_idle_is_closed_not_reused() {
+    with_origin(|listener| async move {
+        let (pool, port) = (OriginPool::new(4), port(&listener));
+        let quiet = pool.connect_fresh("127.0.0.1", port).await.expect("quiet");
+        let mut peer = accept(&listener);
+        pool.put("127.0.0.1", port, quiet);
+        let reused = pool.get("127.0.0.1", port).await.expect("reused");
+        assert!(reused.reused, "a quiet idle connection is reused");
+
+        pool.put("127.0.0.1", port, reused);
+        peer.write_all(b"HTTP/1.1 200 OK\r\n").expect("stray bytes");
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+        let fresh = pool.get("127.0.0.1", port).await.expect("fresh");
+        assert!(
+            !fresh.reused,
+            "the connection with stray bytes was not handed out"
+        );
+        assert_eq!(pool.open(), 1, "and it was closed");
+    });
+}
+
+#[test]
+fn a_connection_returned_with_bytes_past_its_response_is_closed() {
+    with_origin(|listener| async move {
+        let (pool, port) = (OriginPool::new(4), port(&listener));
+        let mut origin = pool.connect_fresh("127.0.0.1", port).await.expect("origin");
+        let mut peer = accept(&listener);
+        peer.write_all(b"extra").expect("write");
+        while origin.buffered().is_empty() {
+            origin.fill().await.expect("read");
+        }
+        pool.put("127.0.0.1", port, origin);
+        assert_eq!(pool.open(), 0, "not pooled");
+    });
+}
