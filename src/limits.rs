@@ -105,6 +105,18 @@ pub const LOG_REPEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// Backlog passed to listen(2) for client and publish listeners.
 pub const LISTEN_BACKLOG: i32 = 4096;
 
+/// How often the signal thread looks at the routes file's modification time, size and inode.
+pub const ROUTES_FILE_POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// A changed routes file is read only once its modification time, size and inode have stayed
+/// the same for this long, so a writer pausing for less between two writes is never read
+/// half-way (Pushpin reloads 1 s after the first change, whatever follows).
+pub const ROUTES_FILE_SETTLE_TIME: Duration = Duration::from_secs(2);
+/// Reads of the routes file that may overlap a write (its signature differs before and after
+/// the read) before the reload is refused.
+pub const ROUTES_FILE_READ_ATTEMPTS_MAX: usize = 5;
+/// Pause between two such reads.
+pub const ROUTES_FILE_REREAD_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Out-of-order items the router parks per channel waiting for their `prev-id` (Pushpin:
 /// 100); one more releases the oldest.
 pub const SEQUENCE_PARKED_PER_CHANNEL_MAX: usize = 100;
@@ -139,3 +151,6 @@ const _: () = assert!(WS_MESSAGE_BYTES_MAX >= WS_FRAME_PAYLOAD_BYTES_MAX);
 // One client message must fit in one event body: `BINARY <hex len>\r\n` + payload + CRLF.
 const _: () = assert!(WS_MESSAGE_BYTES_MAX + 32 <= WOH_BODY_BYTES_MAX);
 const _: () = assert!(WS_SERVER_FRAME_PAYLOAD_BYTES_MAX > 125);
+// The settle time spans several polls, so one poll's timing cannot decide it.
+const _: () =
+    assert!(ROUTES_FILE_SETTLE_TIME.as_millis() >= 3 * ROUTES_FILE_POLL_INTERVAL.as_millis());

@@ -33,8 +33,9 @@
 //!
 //! Tests that exercise configuration (`Proxy::start_with`) replace everything after
 //! `--shards 2 --log-level debug` with their own argv, e.g. `--routes FILE` (Pushpin's routes
-//! syntax, PUSHPIN.md §1.1-1.3; the file is re-read when its modification time changes, checked
-//! about once a second, and on SIGHUP; a bad line is skipped, the rest load) or
+//! syntax, PUSHPIN.md §1.1-1.3; the file is re-read on SIGHUP, and when it changes, once it has
+//! stayed unchanged for 2 s; a bad line is skipped, the rest load; a reload with no valid route
+//! is refused and the old routes stay) or
 //! `--config pushpin.conf` (`[runner] http_port`, `[proxy] routesfile` relative to the conf
 //! file's directory, `[handler] push_in_http_port`) with no `--listen`/`--publish-listen`.
 //!
