@@ -105,6 +105,13 @@ pub const LOG_REPEAT_INTERVAL: Duration = Duration::from_secs(1);
 /// Backlog passed to listen(2) for client and publish listeners.
 pub const LISTEN_BACKLOG: i32 = 4096;
 
+/// After an error response that closes the connection, ringpin shuts down its write side and
+/// reads and discards what the client still sends for at most this long, so that closing
+/// with unread bytes does not reset the connection before the client has read the response.
+pub const CLIENT_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most bytes discarded that way; a client sending more is closed at once (a reset).
+pub const CLIENT_LINGER_BYTES_MAX: usize = 1024 * 1024;
+
 /// How often the signal thread looks at the routes file's modification time, size and inode.
 pub const ROUTES_FILE_POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// A changed routes file is read only once its modification time, size and inode have stayed
@@ -151,6 +158,7 @@ const _: () = assert!(WS_MESSAGE_BYTES_MAX >= WS_FRAME_PAYLOAD_BYTES_MAX);
 // One client message must fit in one event body: `BINARY <hex len>\r\n` + payload + CRLF.
 const _: () = assert!(WS_MESSAGE_BYTES_MAX + 32 <= WOH_BODY_BYTES_MAX);
 const _: () = assert!(WS_SERVER_FRAME_PAYLOAD_BYTES_MAX > 125);
+const _: () = assert!(CLIENT_LINGER_TIMEOUT.as_secs() < SHUTDOWN_DRAIN_TIMEOUT.as_secs());
 // The settle time spans several polls, so one poll's timing cannot decide it.
 const _: () =
     assert!(ROUTES_FILE_SETTLE_TIME.as_millis() >= 3 * ROUTES_FILE_POLL_INTERVAL.as_millis());

@@ -102,6 +102,7 @@ pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
                 let _ = conn
                     .write_all(&error_bytes(err.status(), &text, Version::Http11, false))
                     .await;
+                super::linger::linger_close(&mut conn).await;
                 break;
             }
             Err(err) => {
@@ -132,10 +133,14 @@ pub(crate) fn capitalized(text: &str) -> String {
 async fn handle_request(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
-    head: RequestHead,
+    mut head: RequestHead,
     peer: SocketAddr,
 ) -> Next {
     ctx.counters.requests.add(1);
+    if let Err(err) = head.normalize_for_proxy() {
+        let text = format!("{}\n", capitalized(&err.to_string()));
+        return respond_error(ctx, conn, &head, err.status(), &text, false).await;
+    }
     let keep_alive = head.is_keep_alive();
     let version = head.version;
     if super::client_ws::is_upgrade(&head) {
@@ -564,7 +569,11 @@ pub async fn respond_error(
         .await
     {
         Ok(()) if keep_alive => Next::KeepAlive,
-        _ => Next::Close,
+        Ok(()) => {
+            super::linger::linger_close(conn).await;
+            Next::Close
+        }
+        Err(_) => Next::Close,
     }
 }
 
