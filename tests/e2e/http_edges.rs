@@ -1,12 +1,15 @@
 //! HTTP edge cases at the client edge (issue 10, item 8): absolute-form targets and `Host`
-//! (RFC 9112 §3.2, §3.2.2), `CONNECT`, and error responses that close a connection with
-//! unread request bytes still arriving.
+//! (RFC 9112 §3.2, §3.2.2), `CONNECT`, `HEAD` answered by a GRIP hold, and error
+//! responses that close a connection with unread request bytes still arriving.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Instant;
 
-use crate::support::{get, preview, request, Backend, BackendResponse, Conn, Proxy, DEADLINE};
+use crate::support::{
+    get, preview, publish_ok, request, response_item, stream_item, wait_subscribed, Backend,
+    BackendResponse, Conn, Proxy, DEADLINE,
+};
 
 /// An origin that answers `<name> <Host header>\n`.
 fn named_backend(name: &'static str) -> Backend {
@@ -96,6 +99,69 @@ fn connect_gets_501_and_is_not_forwarded() {
     assert_eq!(response.status, 501, "{response:?}");
     conn.expect_closed();
     assert!(backend.requests().is_empty(), "{:?}", backend.requests());
+}
+
+/// An origin that answers `HEAD` with `grip` (empty body, as a HEAD answer has none) and
+/// anything else with `after\n`.
+fn head_grip_backend(grip: fn() -> BackendResponse) -> Backend {
+    Backend::start(move |req| {
+        if req.method == "HEAD" {
+            grip()
+        } else {
+            BackendResponse::text(200, "after\n")
+        }
+    })
+}
+
+/// After a HEAD response's head, the next bytes on the connection must be the answer to
+/// the next request: a HEAD response has no body, whatever was published.
+fn assert_next_bytes_answer_the_next_request(conn: &mut Conn) {
+    conn.send(b"GET /after HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n");
+    let next = conn.read_exact_raw(b"HTTP/1.1 200".len());
+    assert_eq!(
+        String::from_utf8_lossy(&next),
+        "HTTP/1.1 200",
+        "bytes after the HEAD response's head"
+    );
+    let rest = conn.read_to_end();
+    assert!(rest.ends_with(b"\r\n\r\nafter\n"), "{}", preview(&rest));
+}
+
+#[test]
+fn head_answered_with_a_stream_hold_gets_the_head_and_no_body() {
+    let holds: [fn() -> BackendResponse; 2] = [
+        || BackendResponse::stream_hold("head", ""),
+        || BackendResponse::stream_hold("head", "").header("Grip-Link", "</next>; rel=next"),
+    ];
+    for hold in holds {
+        let backend = head_grip_backend(hold);
+        let proxy = Proxy::start(backend.port(), &[]);
+        let mut conn = Conn::connect(proxy.addr);
+        conn.send(b"HEAD /stream HTTP/1.1\r\nHost: example.com\r\n\r\n");
+
+        let head = conn.read_head();
+        assert_eq!(head.status, 200, "{head:?}");
+        // A subscriber registers before its head is written, so this publish would reach it.
+        publish_ok(&proxy, &stream_item("head", "published\n"));
+
+        assert_next_bytes_answer_the_next_request(&mut conn);
+    }
+}
+
+#[test]
+fn head_answered_with_a_response_hold_gets_the_published_head_and_no_body() {
+    let backend = head_grip_backend(|| BackendResponse::response_hold("head", ""));
+    let proxy = Proxy::start(backend.port(), &[]);
+    let mut conn = Conn::connect(proxy.addr);
+    conn.send(b"HEAD /poll HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    wait_subscribed(&proxy, 1);
+
+    let published = serde_json::json!({ "code": 201, "body": "published\n" });
+    publish_ok(&proxy, &response_item("head", published));
+
+    let head = conn.read_head();
+    assert_eq!(head.status, 201, "{head:?}");
+    assert_next_bytes_answer_the_next_request(&mut conn);
 }
 
 /// Sends `head` and `junk_bytes` more in one write that the kernel takes at once (the
