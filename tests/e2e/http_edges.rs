@@ -1,6 +1,7 @@
 //! HTTP edge cases at the client edge (issue 10, item 8): absolute-form targets and `Host`
-//! (RFC 9112 §3.2, §3.2.2), `CONNECT`, `HEAD` answered by a GRIP hold, and error
-//! responses that close a connection with unread request bytes still arriving.
+//! (RFC 9112 §3.2, §3.2.2), `CONNECT`, `HEAD` answered by a GRIP hold, error responses
+//! that close a connection with unread request bytes still arriving, and the start-up
+//! warning for a publish listener reachable from other hosts.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -250,4 +251,29 @@ fn error_response_that_closes_is_followed_by_an_orderly_end_not_a_reset() {
         );
     }
     assert_eq!(get(proxy.addr, "/after").status, 200);
+}
+
+#[test]
+fn publish_listener_on_a_non_loopback_address_logs_a_warning_at_start() {
+    let backend = named_backend("origin");
+    let route = format!("* 127.0.0.1:{}", backend.port());
+    let exposed = Proxy::start_with(|ports| {
+        vec![
+            "--listen".to_string(),
+            ports.addr.to_string(),
+            "--publish-listen".to_string(),
+            format!("0.0.0.0:{}", ports.publish_addr.port()),
+            "--route".to_string(),
+            route.clone(),
+        ]
+    });
+    let loopback = Proxy::start(backend.port(), &[]);
+    let warning = "WARN";
+    let mentions = |log: &str| {
+        log.lines()
+            .any(|l| l.contains(warning) && l.contains("publish") && l.contains("authentication"))
+    };
+
+    assert!(mentions(&exposed.log()), "{}", exposed.log_tail());
+    assert!(!mentions(&loopback.log()), "{}", loopback.log_tail());
 }

@@ -47,7 +47,9 @@
 //! terminating chunk, every held response is answered with its timeout response, and the exit
 //! status is 0.
 //! Logs: stderr only, captured to a file in a temp dir; its tail is printed when a test fails.
-//! No test parses log lines, so their format is free.
+//! No test parses log lines, so their format is free, with one exception: a publish listener
+//! bound to an address that is not loopback logs a `WARN` line at start that names `publish`
+//! and `authentication` (`http_edges.rs`).
 //!
 //! # `GET /metrics` on the publish listener
 //!
