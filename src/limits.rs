@@ -134,6 +134,25 @@ pub const ORIGIN_FDS_SHARE_PERCENT: u64 = 25;
 /// Backlog passed to listen(2) for client and publish listeners.
 pub const LISTEN_BACKLOG: i32 = 4096;
 
+/// After an error response that closes the connection, ringpin shuts down its write side and
+/// reads and discards what the client still sends for at most this long, so that closing
+/// with unread bytes does not reset the connection before the client has read the response.
+pub const CLIENT_LINGER_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most bytes discarded that way; a client sending more is closed at once (a reset).
+pub const CLIENT_LINGER_BYTES_MAX: usize = 1024 * 1024;
+
+/// How often the signal thread looks at the routes file's modification time, size and inode.
+pub const ROUTES_FILE_POLL_INTERVAL: Duration = Duration::from_millis(500);
+/// A changed routes file is read only once its modification time, size and inode have stayed
+/// the same for this long, so a writer pausing for less between two writes is never read
+/// half-way (Pushpin reloads 1 s after the first change, whatever follows).
+pub const ROUTES_FILE_SETTLE_TIME: Duration = Duration::from_secs(2);
+/// Reads of the routes file that may overlap a write (its signature differs before and after
+/// the read) before the reload is refused.
+pub const ROUTES_FILE_READ_ATTEMPTS_MAX: usize = 5;
+/// Pause between two such reads.
+pub const ROUTES_FILE_REREAD_INTERVAL: Duration = Duration::from_millis(100);
+
 /// Out-of-order items the router parks per channel waiting for their `prev-id` (Pushpin:
 /// 100); one more releases the oldest.
 pub const SEQUENCE_PARKED_PER_CHANNEL_MAX: usize = 100;
@@ -229,3 +248,7 @@ const _: () = assert!(SHARDS_MAX <= 64);
 const _: () = assert!(WS_SERVER_FRAME_PAYLOAD_BYTES_MAX > 125);
 const _: () = assert!(ORIGIN_FDS_SHARE_PERCENT > 0 && ORIGIN_FDS_SHARE_PERCENT < 100);
 const _: () = assert!(ORIGIN_TIMEOUT_DEFAULT.as_secs() <= ORIGIN_INACTIVITY_TIMEOUT.as_secs());
+const _: () = assert!(CLIENT_LINGER_TIMEOUT.as_secs() < SHUTDOWN_DRAIN_TIMEOUT.as_secs());
+// The settle time spans several polls, so one poll's timing cannot decide it.
+const _: () =
+    assert!(ROUTES_FILE_SETTLE_TIME.as_millis() >= 3 * ROUTES_FILE_POLL_INTERVAL.as_millis());

@@ -5,9 +5,10 @@
 //! routes file.
 //! Must not: contain request or delivery logic.
 
-use crate::config::{load_routes, Config, RoutesSource};
+use crate::config::{check_reload, file_signature, load_routes, Config, RoutesSource, RoutesWatch};
 use crate::limits::{
     LISTEN_BACKLOG, NOFILE_RESERVED_FDS, NOFILE_RESERVED_PER_SHARD_FDS, ORIGIN_FDS_SHARE_PERCENT,
+    ROUTES_FILE_POLL_INTERVAL, ROUTES_FILE_SETTLE_TIME,
 };
 use crate::router::inbox::{router_inbox, shard_inbox};
 use crate::router::{SequencerConfig, ShardId};
@@ -18,7 +19,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant};
 
 /// io_uring buffer memory per executor; ringpin does no file DMA, so keep it small.
 const EXECUTOR_IO_MEMORY_BYTES: usize = 512 * 1024;
@@ -104,6 +105,10 @@ pub fn run(config: Config) -> Result<(), StartError> {
         log::warn!("routes line {}: {}", warning.line, warning.message);
     }
     log::info!("routes loaded with {} entries", routes.len());
+    if routes.is_empty() {
+        // As Pushpin: start anyway. A later reload must find at least one route.
+        log::warn!("no valid route: every request gets 502 until the routes are reloaded");
+    }
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let shard_count = match config.shards {
         0 => cores.len().max(1),
@@ -237,65 +242,55 @@ pub fn run(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// How often the signal thread looks at the routes file.
-const ROUTES_POLL: Duration = Duration::from_millis(500);
-
-/// What identifies one version of the routes file: modification time, length, inode.
-type FileSignature = Option<(SystemTime, u64, u64)>;
-
-fn file_signature(path: Option<&std::path::Path>) -> FileSignature {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path?).ok()?;
-    Some((meta.modified().ok()?, meta.len(), meta.ino()))
-}
-
 /// Blocks until SIGTERM/SIGINT; reloads routes on SIGHUP and when the routes file changes.
 ///
-/// A change is applied only once the file's signature has been the same for one poll
-/// (Pushpin debounces by about a second too): an editor's truncate-then-write must not be
-/// read half-way, and a second write within the same coarse mtime tick would otherwise
-/// leave the half-read version in place for good.
+/// The watcher reads a changed file only once it has stayed the same for
+/// `ROUTES_FILE_SETTLE_TIME` (`config::RoutesWatch`), so a file being written is not read
+/// half-way; SIGHUP reads at once. Either way a read that overlaps a write is done again
+/// (`config::load_routes`), and a result with no route is refused (`config::check_reload`).
 fn watch_signals_and_routes(config: &Config, control: &Control) {
     let routes_file = match &config.routes_source {
         RoutesSource::File(path) => Some(path.clone()),
         _ => None,
     };
-    let mut loaded = file_signature(routes_file.as_deref());
-    let mut pending: Option<FileSignature> = None;
+    let signature = || routes_file.as_deref().and_then(file_signature);
+    let mut watch = RoutesWatch::new(signature(), ROUTES_FILE_SETTLE_TIME);
     loop {
-        match sys::wait_signal(ROUTES_POLL) {
+        match sys::wait_signal(ROUTES_FILE_POLL_INTERVAL) {
             Some(libc::SIGTERM) | Some(libc::SIGINT) => {
                 log::info!("signal received, draining and stopping");
                 control.shutdown.store(true, Ordering::Relaxed);
                 return;
             }
             Some(libc::SIGHUP) => {
-                loaded = file_signature(routes_file.as_deref());
-                pending = None;
+                watch.on_read(signature());
                 reload_routes(config, control);
             }
             _ => {
-                let current = file_signature(routes_file.as_deref());
-                if current == loaded {
-                    pending = None;
-                } else if pending == Some(current) {
-                    loaded = current;
-                    pending = None;
+                if routes_file.is_some() && watch.on_poll(signature(), Instant::now()) {
+                    watch.on_read(signature());
                     reload_routes(config, control);
-                } else {
-                    pending = Some(current);
                 }
             }
         }
     }
 }
 
+/// Loads the routes again and swaps them in, unless that fails or finds no route: then the
+/// routes in use stay, and the reason is logged.
 fn reload_routes(config: &Config, control: &Control) {
-    match load_routes(&config.routes_source) {
-        Ok((routes, warnings)) => {
-            for warning in &warnings {
-                log::warn!("routes line {}: {}", warning.line, warning.message);
-            }
+    let file = match &config.routes_source {
+        RoutesSource::File(path) => path.display().to_string(),
+        _ => "--route".to_string(),
+    };
+    let loaded = load_routes(&config.routes_source);
+    if let Ok((_, warnings)) = &loaded {
+        for warning in warnings {
+            log::warn!("routes line {}: {}", warning.line, warning.message);
+        }
+    }
+    match loaded.and_then(|loaded| check_reload(loaded, &file)) {
+        Ok((routes, _)) => {
             log::info!("routes loaded with {} entries", routes.len());
             match control.routes.lock() {
                 Ok(mut current) => *current = Arc::new(routes),

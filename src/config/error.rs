@@ -73,6 +73,12 @@ pub enum ConfigError {
         /// What is wrong with the line.
         message: String,
     },
+    /// A routes reload found no valid route; the routes in use stay.
+    #[error("{file} has no valid route; reload refused, the routes in use stay")]
+    NoRoutes {
+        /// The routes file.
+        file: String,
+    },
     /// Settings that are valid one by one but not together, e.g. two listeners on one port.
     #[error("conflicting settings: {message}")]
     Conflict {

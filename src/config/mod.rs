@@ -12,6 +12,7 @@
 pub mod cli;
 pub mod conf_file;
 pub mod routes;
+pub mod watch;
 
 mod error;
 mod resolve;
@@ -27,6 +28,7 @@ pub use conf_file::{parse_conf, ConfFile};
 pub use error::ConfigError;
 pub use routes::{parse_routes, HttpTarget, Proto, Route, RouteWarning, Routes, Target};
 pub use values::parse_sig_key;
+pub use watch::{check_reload, RoutesWatch};
 
 /// What happens to a connection whose outbound queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,13 +190,41 @@ pub fn load_routes(source: &RoutesSource) -> Result<(Routes, Vec<RouteWarning>),
         RoutesSource::Builtin => Ok((Routes::builtin_test(), Vec::new())),
         RoutesSource::Lines(lines) => Ok(parse_routes(&lines.join("\n"))),
         RoutesSource::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            let text = read_unchanging(path).map_err(|source| ConfigError::Read {
                 path: path.clone(),
                 source,
             })?;
             Ok(parse_routes(&text))
         }
     }
+}
+
+/// What identifies one version of a file: modification time, size, inode.
+pub type FileSignature = Option<(std::time::SystemTime, u64, u64)>;
+
+/// The signature of the file at `path`, `None` when it cannot be seen.
+pub fn file_signature(path: &Path) -> FileSignature {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len(), meta.ino()))
+}
+
+/// Reads a file whose signature is the same before and after the read, and whose length is
+/// the size it had: a read that overlapped a write is done again, up to
+/// `ROUTES_FILE_READ_ATTEMPTS_MAX` times, then refused.
+fn read_unchanging(path: &Path) -> std::io::Result<String> {
+    for _ in 0..crate::limits::ROUTES_FILE_READ_ATTEMPTS_MAX {
+        let before = file_signature(path);
+        let text = std::fs::read_to_string(path)?;
+        let after = file_signature(path);
+        if before == after && after.is_some_and(|(_, len, _)| len == text.len() as u64) {
+            return Ok(text);
+        }
+        std::thread::sleep(crate::limits::ROUTES_FILE_REREAD_INTERVAL);
+    }
+    Err(std::io::Error::other(
+        "the file kept changing while it was read",
+    ))
 }
 
 #[cfg(test)]

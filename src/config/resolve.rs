@@ -125,6 +125,7 @@ impl Config {
                 .unwrap_or(defaults.update_on_first_subscription),
         };
         check_listeners(&config)?;
+        warnings.extend(publish_exposure_warning(config.publish_listen));
         Ok((config, warnings))
     }
 }
@@ -202,6 +203,19 @@ fn resolve_sig_key(
         (None, None) => return Ok(default),
     };
     parse_sig_key(raw).map_err(|reason| ConfigError::invalid(setting, raw, reason))
+}
+
+/// The start-up warning for a publish listener that other hosts may reach: publishing needs
+/// no authentication (none is built), so anyone who reaches it can publish to every channel
+/// and read `/metrics`.
+fn publish_exposure_warning(addr: SocketAddr) -> Option<String> {
+    (!addr.ip().is_loopback()).then(|| {
+        format!(
+            "the publish listener {addr} is not on a loopback address, and publish requests \
+             need no authentication: anyone who can reach it can publish to every channel; \
+             bind it to 127.0.0.1 or firewall it"
+        )
+    })
 }
 
 /// Two listeners on one port cannot both bind; a wildcard address overlaps every address of

@@ -97,7 +97,9 @@ update_on_first_subscription=false
 #[test]
 fn conf_values_override_defaults_and_port_offset_moves_only_the_publish_port() {
     let (config, warnings) = resolve(&[], Some(CONF)).expect("conf resolves");
-    assert_eq!(warnings, Vec::<String>::new());
+    // The conf's push_in_http_addr=0.0.0.0 is the only thing warned about.
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].contains("publish listener 0.0.0.0:25561"));
     let expected = Config {
         listen: vec![addr("127.0.0.1:27999")],
         publish_listen: addr("0.0.0.0:25561"),
@@ -348,4 +350,24 @@ fn load_routes_reads_each_source() {
         Err(ConfigError::Read { path, .. }) if path == Path::new(&dir.join("nope"))
     ));
     std::fs::remove_dir_all(&dir).expect("scratch dir is removed");
+}
+
+#[test]
+fn a_publish_listener_off_loopback_is_warned_about_at_start() {
+    // (publish listener, warned?)
+    let cases = [
+        ("127.0.0.1:5561", false),
+        ("127.0.0.2:5561", false),
+        ("[::1]:5561", false),
+        ("0.0.0.0:5561", true),
+        ("[::]:5561", true),
+        ("192.0.2.7:5561", true),
+    ];
+    for (publish, warned) in cases {
+        let (_, warnings) = resolve(&["--publish-listen", publish], None).expect("resolves");
+        let found = warnings
+            .iter()
+            .any(|w| w.contains("publish listener") && w.contains("authentication"));
+        assert_eq!(found, warned, "{publish}: {warnings:?}");
+    }
 }

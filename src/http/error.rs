@@ -49,6 +49,9 @@ pub enum ParseError {
         /// What was wrong, lower-case.
         reason: &'static str,
     },
+    /// A `CONNECT` request: ringpin is a reverse proxy and tunnels nothing.
+    #[error("connect is not supported")]
+    ConnectNotSupported,
     /// The peer closed the connection before the body was complete.
     #[error("connection closed before the end of the body")]
     UnexpectedEof,
@@ -66,6 +69,7 @@ impl ParseError {
             ParseError::UnsupportedTransferEncoding => 501,
             ParseError::InvalidChunk { .. } => 400,
             ParseError::UnexpectedEof => 400,
+            ParseError::ConnectNotSupported => 501,
         }
     }
 
@@ -132,6 +136,12 @@ mod tests {
             400,
             "Bad Request",
             "invalid chunked body: missing crlf after chunk data",
+        );
+        check(
+            ParseError::ConnectNotSupported,
+            501,
+            "Not Implemented",
+            "connect is not supported",
         );
         check(
             ParseError::UnexpectedEof,

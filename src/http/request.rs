@@ -260,6 +260,42 @@ impl RequestHead {
         normalize_host(authority)
     }
 
+    /// Checks what a reverse proxy needs of a client request, and makes `Host` agree with the
+    /// target so that routing and the origin see the same host (RFC 9112 §3.2, §3.2.2).
+    ///
+    /// - `CONNECT` is refused (501): ringpin tunnels nothing.
+    /// - An absolute-form target's authority, without userinfo, replaces any `Host` field,
+    ///   as written (case and port kept).
+    /// - Otherwise an HTTP/1.1 request must carry a `Host` (400); more than one is already
+    ///   refused by `parse_request`.
+    /// - A `Host` that holds no valid host is refused (400); HTTP/1.0 may leave it out or empty.
+    pub fn normalize_for_proxy(&mut self) -> Result<(), ParseError> {
+        if self.method == "CONNECT" {
+            return Err(ParseError::ConnectNotSupported);
+        }
+        if let Some((authority, _)) = split_absolute(&self.target) {
+            let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            if normalize_host(host_port).is_none() {
+                return Err(ParseError::Malformed {
+                    reason: "invalid host in request target",
+                });
+            }
+            let host_port = host_port.to_owned();
+            self.headers.set("Host", host_port);
+            return Ok(());
+        }
+        match self.headers.get("host") {
+            None | Some(b"") if self.version == Version::Http11 => Err(ParseError::Malformed {
+                reason: "missing host field",
+            }),
+            None | Some(b"") => Ok(()),
+            Some(_) if self.host().is_none() => Err(ParseError::Malformed {
+                reason: "invalid host field",
+            }),
+            Some(_) => Ok(()),
+        }
+    }
+
     /// Path and query of the target: `/p?q` for both `/p?q` and `http://h/p?q`, `/` for
     /// `http://h`, `*` for `*`, and the authority for CONNECT.
     pub fn path(&self) -> &str {
@@ -459,6 +495,56 @@ mod tests {
         ];
         for (input, expected) in cases {
             check(input, &HeadLimits::CLIENT, expected.clone());
+        }
+    }
+
+    #[test]
+    fn normalize_for_proxy_refuses_connect_and_a_missing_host_and_takes_the_target_host() {
+        // (request, Ok(Host after) or the status of the refusal)
+        type Expected = Result<Option<&'static str>, u16>;
+        let cases: &[(&[u8], Expected)] = &[
+            (
+                b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n",
+                Ok(Some("a.example")),
+            ),
+            (b"GET / HTTP/1.1\r\n\r\n", Err(400)),
+            (b"GET / HTTP/1.1\r\nHost:\r\n\r\n", Err(400)),
+            (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", Err(400)),
+            (b"GET / HTTP/1.1\r\nHost: a:x\r\n\r\n", Err(400)),
+            (b"GET / HTTP/1.0\r\n\r\n", Ok(None)),
+            (b"GET / HTTP/1.0\r\nHost:\r\n\r\n", Ok(Some(""))),
+            (b"GET / HTTP/1.0\r\nHost: a b\r\n\r\n", Err(400)),
+            (
+                b"GET http://Good.Example:81/a HTTP/1.1\r\nHost: evil\r\n\r\n",
+                Ok(Some("Good.Example:81")),
+            ),
+            (b"GET http://u:p@good/a HTTP/1.1\r\n\r\n", Ok(Some("good"))),
+            (b"GET http://good HTTP/1.0\r\n\r\n", Ok(Some("good"))),
+            (b"GET http://a b/ HTTP/1.1\r\n\r\n", Err(400)),
+            (b"GET http://a:x/ HTTP/1.1\r\nHost: a\r\n\r\n", Err(400)),
+            (b"CONNECT h:443 HTTP/1.1\r\nHost: h:443\r\n\r\n", Err(501)),
+            (b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", Ok(Some("a"))),
+        ];
+        for &(input, expected) in cases {
+            let Ok(Some((mut h, _))) = parse_request(input, &HeadLimits::CLIENT) else {
+                // `http://a b/` does not even parse as a request line.
+                assert_eq!(expected, Err(400), "{:?}", String::from_utf8_lossy(input));
+                continue;
+            };
+            let got = h
+                .normalize_for_proxy()
+                .map(|()| h.headers.get_str("host").map(str::to_owned))
+                .map_err(|e| e.status());
+            let expected = expected.map(|host| host.map(str::to_owned));
+            assert_eq!(got, expected, "{:?}", String::from_utf8_lossy(input));
+            if got.is_ok() {
+                assert!(h.headers.get_all("host").count() <= 1);
+                assert_eq!(
+                    h.host(),
+                    h.headers.get_str("host").and_then(normalize_host),
+                    "routing and forwarding see one host"
+                );
+            }
         }
     }
 

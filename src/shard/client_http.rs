@@ -102,6 +102,7 @@ pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
                 let _ = conn
                     .write_all(&error_bytes(err.status(), &text, Version::Http11, false))
                     .await;
+                super::linger::linger_close(&mut conn).await;
                 break;
             }
             Err(err) => {
@@ -132,10 +133,14 @@ pub(crate) fn capitalized(text: &str) -> String {
 async fn handle_request(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
-    head: RequestHead,
+    mut head: RequestHead,
     peer: SocketAddr,
 ) -> Next {
     ctx.counters.requests.add(1);
+    if let Err(err) = head.normalize_for_proxy() {
+        let text = format!("{}\n", capitalized(&err.to_string()));
+        return respond_error(ctx, conn, &head, err.status(), &text, false).await;
+    }
     let keep_alive = head.is_keep_alive();
     let version = head.version;
     if super::client_ws::is_upgrade(&head) {
@@ -257,6 +262,12 @@ async fn accept_once(
     };
     // A registration kept through a replay serves only a new long-poll.
     let kept = kept.filter(|_| instruction.hold == Some(HoldMode::Response));
+    let is_head = req.head.method == "HEAD";
+    let streams = instruction.hold == Some(HoldMode::Stream)
+        || (instruction.hold.is_none() && instruction.next_link.is_some());
+    if is_head && streams {
+        return Accepted::Done(head_only_stream(conn, req, &instruction.response).await);
+    }
     if instruction.next_link.is_some() && instruction.hold != Some(HoldMode::Response) {
         return Accepted::Done(accept_linked(ctx, conn, req, route, &target, instruction).await);
     }
@@ -268,7 +279,7 @@ async fn accept_once(
             // error its body is empty, as Pushpin ends it at once.
             let (response, _) =
                 filter_initial_body(ctx, &target, instruction.response, filters.as_deref());
-            let bytes = encode_full_response(&response, req.head.version, req.keep_alive);
+            let bytes = encode_response(&response, req.head.version, req.keep_alive, !is_head);
             return Accepted::Done(match conn.write_all(&bytes).await {
                 Ok(()) if req.keep_alive => Next::KeepAlive,
                 _ => Next::Close,
@@ -297,6 +308,7 @@ async fn accept_once(
                 instruction.timeout,
                 req.head.version,
                 req.keep_alive,
+                !is_head,
                 filters,
                 kept,
             )
@@ -439,6 +451,17 @@ async fn accept_stream(
     Ok(hold_stream(ctx, conn, transport, initial, names, keep_alive, filters).await)
 }
 
+/// A stream hold (or a next-link chain) answering a `HEAD`: the head a `GET` would get, and
+/// no body, so nothing is held or fetched.
+async fn head_only_stream(conn: &mut Conn, req: &ClientRequest, response: &ClientResponse) -> Next {
+    let (transport, initial) = stream_start(response, req.head.version);
+    let head = initial.first().map_or(&[][..], |head| &head[..]);
+    match conn.write_all(head).await {
+        Ok(()) if transport == Transport::HttpStreamChunked && req.keep_alive => Next::KeepAlive,
+        _ => Next::Close,
+    }
+}
+
 /// The initial response of a stream (or the whole of a relayed GRIP response) with its
 /// response filters (`build-id`) applied, and whether they failed (then the body is empty).
 pub(super) fn filter_initial_body(
@@ -503,6 +526,17 @@ pub fn encode_full_response(
     version: Version,
     keep_alive: bool,
 ) -> Vec<u8> {
+    encode_response(response, version, keep_alive, true)
+}
+
+/// `encode_full_response`, without the body when `with_body` is false: the answer to a
+/// `HEAD` has the head, `Content-Length` included, that a `GET` would get (RFC 9110 §9.3.2).
+pub fn encode_response(
+    response: &ClientResponse,
+    version: Version,
+    keep_alive: bool,
+    with_body: bool,
+) -> Vec<u8> {
     let mut headers = response.headers.clone();
     // ringpin frames every response itself (the callers' headers are already cleaned;
     // this keeps one response from ever carrying two framings).
@@ -525,7 +559,7 @@ pub fn encode_full_response(
     };
     let mut out = Vec::with_capacity(256 + response.body.len());
     encode_response_head(&head, &mut out);
-    if !bodiless {
+    if !bodiless && with_body {
         out.extend_from_slice(&response.body);
     }
     out
@@ -567,7 +601,11 @@ pub async fn respond_error(
         .await
     {
         Ok(()) if keep_alive => Next::KeepAlive,
-        _ => Next::Close,
+        Ok(()) => {
+            super::linger::linger_close(conn).await;
+            Next::Close
+        }
+        Err(_) => Next::Close,
     }
 }
 

@@ -254,8 +254,9 @@ fn queue_and_flush(ctx: &ShardContext, guard: &HeldGuard, bytes: Bytes) {
 }
 
 /// Holds a long-poll until an `http-response` item arrives or `timeout` passes, then writes
-/// the published response (merged into `original`) or `original` itself. `adopt` is the
-/// registration kept from the replay that produced this hold, if any.
+/// the published response (merged into `original`) or `original` itself, without its body
+/// when `with_body` is false (a `HEAD`). `adopt` is the registration kept from the replay
+/// that produced this hold, if any.
 #[allow(clippy::too_many_arguments)]
 pub async fn hold_response(
     ctx: &Rc<ShardContext>,
@@ -265,6 +266,7 @@ pub async fn hold_response(
     timeout: Duration,
     version: Version,
     keep_alive: bool,
+    with_body: bool,
     filters: Option<Box<SubscriberFilters>>,
     adopt: Option<HeldGuard>,
 ) -> HoldEnd {
@@ -344,7 +346,7 @@ pub async fn hold_response(
     let Some(response) = response else {
         return HoldEnd::Gone;
     };
-    let bytes = super::client_http::encode_full_response(&response, version, keep_alive);
+    let bytes = super::client_http::encode_response(&response, version, keep_alive, with_body);
     match conn.write_all(&bytes).await {
         Ok(()) if keep_alive => HoldEnd::Complete,
         Ok(()) => HoldEnd::Close,

@@ -12,6 +12,7 @@ pub mod client_ws;
 pub mod connections;
 pub mod direct_send;
 pub mod hold;
+pub mod linger;
 pub mod link_fetch;
 pub mod listener;
 pub mod next_link;

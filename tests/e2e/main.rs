@@ -19,6 +19,7 @@ mod filters;
 mod grip_edges;
 mod hostile_origin;
 mod hostile_publish;
+mod http_edges;
 mod malformed_input;
 mod memory_bound;
 mod multi_shard;

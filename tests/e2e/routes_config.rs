@@ -3,6 +3,8 @@
 //! `header=`, target failover, and a pushpin.conf that supplies ports and the routes file.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -97,6 +99,92 @@ fn sighup_reloads_the_routes_file() {
     wait_for_body(&proxy, "B\n", "SIGHUP after the routes file changed to B");
     let response = get_host(&proxy, "example.com", "/");
     assert_eq!(response.body_text(), "B\n", "B stays the origin");
+}
+
+/// Polls `GET /` for `window`, asserting that every answer is `want`.
+fn assert_body_throughout(proxy: &Proxy, want: &str, window: Duration, why: &str) {
+    let end = Instant::now() + window;
+    while Instant::now() < end {
+        let response = get_host(proxy, "example.com", "/");
+        assert_eq!(
+            (response.status, response.body_text().as_str()),
+            (200, want),
+            "{why}"
+        );
+        thread::sleep(POLL_INTERVAL);
+    }
+}
+
+/// Longer than the routes watcher needs to act on a change (a poll plus the 2 s the file
+/// must stay unchanged), so a reload it would apply has been applied within it.
+const WATCHER_WINDOW: Duration = Duration::from_secs(4);
+
+#[test]
+fn reload_that_yields_no_route_is_refused_and_the_old_routes_stay() {
+    let (a, b) = (named_backend("A"), named_backend("B"));
+    let (dir, mut proxy) = start_with_routes(&[route_to(&a)]);
+    assert_eq!(get_host(&proxy, "example.com", "/").body_text(), "A\n");
+
+    // Emptied, picked up by the watcher.
+    dir.rewrite(ROUTES, "");
+    assert_body_throughout(&proxy, "A\n", WATCHER_WINDOW, "after the file was emptied");
+    // Only comments and bad lines, with SIGHUP.
+    let garbage = "# nothing\nnot a route\n* 127.0.0.1:notaport\n";
+    dir.rewrite_keeping_mtime(ROUTES, garbage);
+    proxy.signal(libc::SIGHUP);
+    assert_body_throughout(
+        &proxy,
+        "A\n",
+        Duration::from_secs(1),
+        "after SIGHUP on garbage",
+    );
+
+    // A good file is still taken.
+    dir.rewrite(ROUTES, &route_to(&b));
+    wait_for_body(&proxy, "B\n", "routes file changed to B");
+}
+
+#[test]
+fn routes_file_written_in_two_steps_never_serves_the_half_written_table() {
+    let (a, b) = (named_backend("A"), named_backend("B"));
+    let (dir, proxy) = start_with_routes(&[route_to(&a)]);
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let addr = proxy.addr;
+    let watcher = {
+        let (seen, stop) = (seen.clone(), stop.clone());
+        thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let raw = b"GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n";
+                let response = request(addr, raw);
+                seen.lock()
+                    .unwrap()
+                    .push((response.status, response.body_text()));
+                thread::sleep(POLL_INTERVAL);
+            }
+        })
+    };
+
+    // The first half has a route for another host and a cut-off `*` line, so a reader that
+    // took it would leave example.com without a route.
+    let whole = format!("other.example 127.0.0.1:{}\n{}\n", b.port(), route_to(&b));
+    let cut = whole.len() - 6;
+    dir.write_in_place(ROUTES, &whole[..cut]);
+    thread::sleep(Duration::from_millis(1100));
+    dir.append(ROUTES, &whole[cut..]);
+    wait_for_body(&proxy, "B\n", "routes file completed");
+
+    stop.store(true, Ordering::SeqCst);
+    watcher.join().expect("request thread");
+    let seen = seen.lock().unwrap();
+    let others: Vec<_> = seen
+        .iter()
+        .filter(|(status, body)| !(*status == 200 && (body == "A\n" || body == "B\n")))
+        .collect();
+    assert!(
+        others.is_empty(),
+        "answers from a half-written table: {others:?}"
+    );
 }
 
 #[test]

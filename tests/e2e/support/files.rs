@@ -4,7 +4,8 @@
 //! of replacing a file that ringpin's routes watcher must tell apart: a rewrite that moves the
 //! modification time forward, and one that keeps it (so only SIGHUP can pick it up).
 //! Invariants: every replacement is atomic (write a sibling, then rename), so ringpin never
-//! reads a half-written file.
+//! reads a half-written file; the exception is `write_in_place` and `append`, which play a
+//! slow writer on purpose.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -63,6 +64,27 @@ impl TempDir {
         replace(&path, contents, Some(old));
         assert_eq!(modified(&path), old, "mtime of {} not kept", path.display());
         path
+    }
+}
+
+impl TempDir {
+    /// Truncates `name` and writes `contents` into the same file (not atomic): the first
+    /// step of a slow writer.
+    pub fn write_in_place(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.path.join(name);
+        fs::write(&path, contents).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+
+    /// Appends `contents` to `name`: a slow writer's next step.
+    pub fn append(&self, name: &str, contents: &str) {
+        use std::io::Write;
+        let path = self.path.join(name);
+        File::options()
+            .append(true)
+            .open(&path)
+            .and_then(|mut file| file.write_all(contents.as_bytes()))
+            .unwrap_or_else(|e| panic!("append to {}: {e}", path.display()));
     }
 }
 

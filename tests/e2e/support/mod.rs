@@ -33,8 +33,9 @@
 //!
 //! Tests that exercise configuration (`Proxy::start_with`) replace everything after
 //! `--shards 2 --log-level debug` with their own argv, e.g. `--routes FILE` (Pushpin's routes
-//! syntax, PUSHPIN.md §1.1-1.3; the file is re-read when its modification time changes, checked
-//! about once a second, and on SIGHUP; a bad line is skipped, the rest load) or
+//! syntax, PUSHPIN.md §1.1-1.3; the file is re-read on SIGHUP, and when it changes, once it has
+//! stayed unchanged for 2 s; a bad line is skipped, the rest load; a reload with no valid route
+//! is refused and the old routes stay) or
 //! `--config pushpin.conf` (`[runner] http_port`, `[proxy] routesfile` relative to the conf
 //! file's directory, `[handler] push_in_http_port`) with no `--listen`/`--publish-listen`.
 //!
@@ -46,7 +47,9 @@
 //! terminating chunk, every held response is answered with its timeout response, and the exit
 //! status is 0.
 //! Logs: stderr only, captured to a file in a temp dir; its tail is printed when a test fails.
-//! No test parses log lines, so their format is free.
+//! No test parses log lines, so their format is free, with one exception: a publish listener
+//! bound to an address that is not loopback logs a `WARN` line at start that names `publish`
+//! and `authentication` (`http_edges.rs`).
 //!
 //! # `GET /metrics` on the publish listener
 //!

@@ -255,6 +255,13 @@ impl Proxy {
             .count()
     }
 
+    /// Everything ringpin wrote to stderr so far. Only for the few start-up warnings the
+    /// contract names (`support/mod.rs`); other log lines are free in format.
+    pub fn log(&self) -> String {
+        let log = fs::read(self.dir.join("stderr.log")).unwrap_or_default();
+        String::from_utf8_lossy(&log).into_owned()
+    }
+
     /// The last lines ringpin wrote to stderr.
     pub fn log_tail(&self) -> String {
         let path = self.dir.join("stderr.log");
