@@ -129,8 +129,10 @@ pub const NOFILE_RESERVED_PER_SHARD_FDS: u64 = 16;
 /// connecting, and idle in the pool) may hold; client connections get the rest. A proxied
 /// request needs one of each, while held streams, the bulk of a GRIP proxy's connections,
 /// need no origin socket. At the bound the oldest idle pooled socket is closed; with none
-/// idle a request gets `503` at once.
-pub const ORIGIN_FDS_SHARE_PERCENT: u64 = 25;
+/// idle a request gets `503` at once. 10% of 20,000 descriptors is about 2,000 origin sockets,
+/// the number of open backend requests Pushpin's zurl allows, and leaves 17,700 for clients
+/// (a quarter cost the 15,000-subscriber benchmark its headroom on one process).
+pub const ORIGIN_FDS_SHARE_PERCENT: u64 = 10;
 /// Backlog passed to listen(2) for client and publish listeners.
 pub const LISTEN_BACKLOG: i32 = 4096;
 

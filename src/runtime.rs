@@ -323,13 +323,13 @@ mod tests {
     }
 
     #[test]
-    fn twenty_thousand_descriptors_on_two_shards_give_a_quarter_of_the_rest_to_origins() {
-        // 20000 - (256 + 2 * (16 + 1)) = 19710; a quarter (4927) for origins.
+    fn twenty_thousand_descriptors_on_two_shards_give_a_tenth_of_the_rest_to_origins() {
+        // 20000 - (256 + 2 * (16 + 1)) = 19710; a tenth (1971) for origins.
         assert_eq!(
             fd_budget(20_000, 2, 1),
             FdBudget {
-                clients_per_shard: 7391,
-                origins_per_shard: 2463,
+                clients_per_shard: 8869,
+                origins_per_shard: 985,
                 reserved: 290,
             }
         );
