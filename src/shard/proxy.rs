@@ -23,7 +23,7 @@ use crate::limits::{GRIP_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
 use crate::netio::{BodyError, Conn};
 use crate::origin::pool::{head_error_text, read_final_head, ConnectError, OriginConn};
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
-use crate::origin::response::{classify, relay_headers, OriginReply};
+use crate::origin::response::{classify, relay_framing, OriginReply, RelayFraming};
 use crate::origin::OriginError;
 use bytes::Bytes;
 use futures_lite::future::or;
@@ -423,50 +423,28 @@ async fn relay(
             return respond_error(ctx, client, &req.head, 502, ORIGIN_ERROR_TEXT, false).await;
         }
     };
-    let is_head = req.head.method == "HEAD";
-    let mut headers = relay_headers(&response.headers);
     let mut decoder = BodyDecoder::new(kind);
     let mut body = Vec::new();
-    let framing = match kind {
-        BodyKind::Length(n) => {
-            headers.push("Content-Length", n.to_string());
-            Framing::Raw
-        }
-        BodyKind::Empty => {
-            if is_head {
-                if let Some(length) = response.headers.get("content-length") {
-                    headers.push("Content-Length", length.to_vec());
-                }
-            } else if response.status >= 200 && response.status != 204 && response.status != 304 {
-                headers.push("Content-Length", &b"0"[..]);
-            }
-            Framing::Raw
-        }
+    let buffered = match kind {
         BodyKind::Chunked | BodyKind::CloseDelimited => {
             let read = origin.read_body(&mut decoder, &mut body, RELAY_BUFFER_BYTES_MAX);
             let idle = ctx.config.client_idle_timeout;
-            let complete = match while_client_stays(client, idle, read).await {
+            match while_client_stays(client, idle, read).await {
                 Err(ClientGone) => return client_left(ctx, req),
-                Ok(Ok(complete)) => complete,
+                Ok(Ok(complete)) => Some((complete, body.len())),
                 Ok(Err(err)) => {
                     log::warn!("shard={} origin body error: {err}", ctx.id.0);
                     return respond_error(ctx, client, &req.head, 502, ORIGIN_ERROR_TEXT, false)
                         .await;
                 }
-            };
-            if complete {
-                headers.push("Content-Length", body.len().to_string());
-                Framing::Raw
-            } else if req.head.version == Version::Http11 {
-                headers.push("Transfer-Encoding", &b"chunked"[..]);
-                headers.push("Connection", &b"Transfer-Encoding"[..]);
-                Framing::Chunked
-            } else {
-                Framing::CloseDelimited
             }
         }
+        _ => None,
     };
-    let keep_alive = req.keep_alive && framing != Framing::CloseDelimited;
+    let is_head = req.head.method == "HEAD";
+    let (mut headers, framing) =
+        relay_framing(&response, kind, is_head, req.head.version, buffered);
+    let keep_alive = req.keep_alive && framing != RelayFraming::CloseDelimited;
     match (req.head.version, keep_alive) {
         (Version::Http11, false) => headers.push("Connection", &b"close"[..]),
         (Version::Http10, true) => headers.push("Connection", &b"keep-alive"[..]),
@@ -480,28 +458,20 @@ async fn relay(
     };
     let mut out = Vec::with_capacity(512 + body.len());
     encode_response_head(&head, &mut out);
-    let status = response.status;
     let idle = ctx.config.client_idle_timeout;
     let piped = pipe_body(client, &mut origin, &mut decoder, out, body, framing, idle);
+    let target_name = format!("{}:{}", target.host, target.port);
     let sent = match piped.await {
         Ok(sent) => sent,
         Err(err) => {
             log::info!(
-                "shard={} relay from {}:{} ended early: {err}",
-                ctx.id.0,
-                target.host,
-                target.port
+                "shard={} relay from {target_name} ended early: {err}",
+                ctx.id.0
             );
             return Next::Close;
         }
     };
-    access_log(
-        ctx,
-        req,
-        &format!("{}:{}", target.host, target.port),
-        status,
-        sent,
-    );
+    access_log(ctx, req, &target_name, response.status, sent);
     if response.is_keep_alive() && kind != BodyKind::CloseDelimited {
         ctx.pool.put(&target.host, target.port, origin);
     }
@@ -510,13 +480,6 @@ async fn relay(
     } else {
         Next::Close
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Framing {
-    Raw,
-    Chunked,
-    CloseDelimited,
 }
 
 /// Writes `out` (head and buffered body), then the rest of the origin body as it arrives,
@@ -528,20 +491,20 @@ async fn pipe_body(
     decoder: &mut BodyDecoder,
     mut out: Vec<u8>,
     mut piece: Vec<u8>,
-    framing: Framing,
+    framing: RelayFraming,
     idle: Duration,
 ) -> Result<usize, BodyError> {
     let mut sent = 0;
     let mut done = false;
     loop {
         sent += piece.len();
-        if framing == Framing::Chunked {
+        if framing == RelayFraming::Chunked {
             encode_chunk_into(&piece, &mut out);
         } else {
             out.extend_from_slice(&piece);
         }
         if done || decoder.is_done() {
-            if framing == Framing::Chunked {
+            if framing == RelayFraming::Chunked {
                 out.extend_from_slice(LAST_CHUNK);
             }
             client.write_all(&out).await?;
