@@ -55,6 +55,8 @@ pub struct CliArgs {
     pub x_forwarded_for: Option<Vec<XffRule>>,
     /// `--client-idle-timeout SECS`.
     pub client_idle_timeout: Option<Duration>,
+    /// `--client-head-timeout SECS`.
+    pub client_head_timeout: Option<Duration>,
     /// `--message-wait MS`.
     pub message_wait: Option<Duration>,
     /// `--update-on-first-subscription BOOL`.
@@ -86,6 +88,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--slow-client",
     "--x-forwarded-for",
     "--client-idle-timeout",
+    "--client-head-timeout",
     "--message-wait",
     "--update-on-first-subscription",
     "--ws-message-bytes-max",
@@ -169,6 +172,10 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
             let seconds = parse_positive(value).map_err(invalid)? as u64;
             cli.client_idle_timeout = Some(Duration::from_secs(seconds));
         }
+        "--client-head-timeout" => {
+            let seconds = parse_positive(value).map_err(invalid)? as u64;
+            cli.client_head_timeout = Some(Duration::from_secs(seconds));
+        }
         "--message-wait" => {
             let millis = parse_count(value).map_err(invalid)?;
             cli.message_wait = Some(Duration::from_millis(millis));
@@ -248,6 +255,7 @@ Options (as --flag VALUE or --flag=VALUE):
   --slow-client drop|close    what a full queue does to its connection (default close)
   --x-forwarded-for RULES     comma list of append, truncate:N; empty = pass through (default append)
   --client-idle-timeout SECS  close client connections idle this long (default 1800)
+  --client-head-timeout SECS  a request head must arrive whole within this, else 408 (default 30)
   --message-wait MS           wait for an out-of-order prev-id this long (default 5000)
   --update-on-first-subscription BOOL  refetch holds 1 s after a first subscriber (default true)
   --ws-message-bytes-max N    largest WebSocket message a client may send; more gets close 1009 (default 131072)

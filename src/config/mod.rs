@@ -106,6 +106,9 @@ pub struct Config {
     pub x_forwarded_for: Vec<XffRule>,
     /// A client connection with no traffic for this long is closed.
     pub client_idle_timeout: Duration,
+    /// A request head must arrive whole within this, counted from accept for the first
+    /// request and from its first byte for later ones; else 408 and close.
+    pub client_head_timeout: Duration,
     /// How long the router holds an out-of-order item waiting for its `prev-id` (Pushpin's
     /// `message_wait`). Default 5000 ms.
     pub message_wait: Duration,

@@ -50,6 +50,8 @@ impl Default for Config {
             // Pushpin: empty (pass the client's header through); ringpin appends (DESIGN.md §4).
             x_forwarded_for: vec![XffRule::Append],
             client_idle_timeout: limits::CLIENT_IDLE_TIMEOUT,
+            // Pushpin has no head timeout (condure's only timer is the 1800 s idle one).
+            client_head_timeout: limits::CLIENT_HEAD_TIMEOUT_DEFAULT,
             // Pushpin: message_wait=5000.
             message_wait: Duration::from_millis(5000),
             // Pushpin's shipped pushpin.conf: id_cache_ttl=60.
@@ -108,6 +110,9 @@ impl Config {
             client_idle_timeout: cli
                 .client_idle_timeout
                 .unwrap_or(defaults.client_idle_timeout),
+            client_head_timeout: cli
+                .client_head_timeout
+                .unwrap_or(defaults.client_head_timeout),
             message_wait: (cli.message_wait)
                 .or(conf.handler.message_wait)
                 .unwrap_or(defaults.message_wait),

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::time::Instant;
 
 /// The body of every generic proxy error (Pushpin 1.36's text, PUSHPIN.md §1.7).
 pub const ORIGIN_ERROR_TEXT: &str = "Error while proxying to origin.\n";
@@ -89,12 +90,18 @@ pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let mut conn = Conn::new(stream);
     let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
+    // The first head must be whole within the head timeout of accept.
+    let mut head_deadline = Instant::now() + ctx.config.client_head_timeout;
     loop {
         let head = match conn
-            .read_head(|b| parse_request(b, &HeadLimits::CLIENT))
+            .read_head_by(|b| parse_request(b, &HeadLimits::CLIENT), head_deadline)
             .await
         {
             Ok(head) => head,
+            Err(HeadError::TimedOut) => {
+                time_out_head(&ctx, &mut conn, peer).await;
+                break;
+            }
             Err(HeadError::Parse(err)) => {
                 log::info!("shard={} peer={peer} bad request: {err}", ctx.id.0);
                 ctx.counters.requests_failed.add(1);
@@ -116,7 +123,38 @@ pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
             break;
         }
         conn.shrink();
+        match next_head_deadline(&ctx, &mut conn).await {
+            Some(deadline) => head_deadline = deadline,
+            None => break,
+        }
     }
+}
+
+/// Between keep-alive requests: waits (under the idle timeout, with no read buffer) for the
+/// first byte of the next request, and returns the deadline of its head, the head timeout
+/// from that byte. `None` when the client closed or stayed idle: the connection then closes
+/// without a response, since the client may be sending a request at that very moment.
+async fn next_head_deadline(ctx: &ShardContext, conn: &mut Conn) -> Option<Instant> {
+    if conn.buffered().is_empty() {
+        match conn.fill().await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+    Some(Instant::now() + ctx.config.client_head_timeout)
+}
+
+/// A head that did not arrive in time: `408` and close (the caller closes).
+async fn time_out_head(ctx: &ShardContext, conn: &mut Conn, peer: SocketAddr) {
+    ctx.counters.requests_failed.add(1);
+    crate::log_limited!(
+        Info,
+        "shard={} peer={peer} request head not received within {:?}; 408",
+        ctx.id.0,
+        ctx.config.client_head_timeout
+    );
+    let bytes = error_bytes(408, "Request timeout.\n", Version::Http11, false);
+    let _ = conn.write_all(&bytes).await;
 }
 
 /// `text` with its first letter upper-cased: error messages are lower-case inside, sentences

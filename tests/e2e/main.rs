@@ -17,6 +17,7 @@ mod support;
 mod django_eventstream;
 mod filters;
 mod grip_edges;
+mod hostile_clients;
 mod malformed_input;
 mod memory_bound;
 mod multi_shard;

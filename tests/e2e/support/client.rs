@@ -89,6 +89,17 @@ pub fn raw_response(addr: SocketAddr, raw: &[u8]) -> (Response, Conn) {
     (response, conn)
 }
 
+/// The writing half of a `Conn` (`Conn::writer`).
+#[derive(Debug)]
+pub struct ConnWriter(TcpStream);
+
+impl ConnWriter {
+    /// Sends `bytes`; false once the peer is gone.
+    pub fn send(&mut self, bytes: &[u8]) -> bool {
+        self.0.write_all(bytes).is_ok()
+    }
+}
+
 /// One client connection: the socket plus bytes received and not yet consumed.
 #[derive(Debug)]
 pub struct Conn {
@@ -105,6 +116,12 @@ impl Conn {
             stream,
             buf: Vec::new(),
         }
+    }
+
+    /// A second handle on the socket that only writes, for a thread that sends while the test
+    /// reads.
+    pub fn writer(&self) -> ConnWriter {
+        ConnWriter(self.stream.try_clone().expect("clone a client socket"))
     }
 
     pub fn send(&mut self, bytes: &[u8]) {

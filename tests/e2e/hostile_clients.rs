@@ -1,0 +1,76 @@
+//! Clients that attack the proxy's resources rather than its parser (issue 10, items 2-4):
+//! slowloris heads, idle sockets, one address opening many connections, descriptor
+//! exhaustion, and connect/close floods that must not flood the log.
+
+use crate::support::{get_request, wait_metric, Conn, Proxy, DEADLINE};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The head timeout these tests give ringpin, in seconds.
+const HEAD_TIMEOUT_SECS: u64 = 2;
+
+fn start_test_target(extra: &[&str]) -> Proxy {
+    let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
+    Proxy::start_with(move |ports| {
+        let mut args = ports.listen_args();
+        args.extend(["--route".to_string(), "* test".to_string()]);
+        args.extend(extra.iter().cloned());
+        args
+    })
+}
+
+#[test]
+fn a_client_trickling_its_head_gets_408_within_the_head_timeout() {
+    let timeout = HEAD_TIMEOUT_SECS.to_string();
+    let proxy = start_test_target(&["--client-head-timeout", &timeout]);
+    let mut conn = Conn::connect(proxy.addr);
+    conn.send(b"GET / HTTP/1.1\r\nHost: example.com\r\n");
+    // One header byte every 200 ms: each byte would restart an idle timer, but not the head
+    // deadline. Writes may fail once ringpin has answered and closed.
+    let started = Instant::now();
+    let stop_at = started + DEADLINE;
+    let mut writer = conn.writer();
+    let trickle = thread::spawn(move || {
+        while Instant::now() < stop_at {
+            if !writer.send(b"X") {
+                return;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let response = conn.read_head();
+    assert_eq!(response.status, 408, "{response:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(HEAD_TIMEOUT_SECS + 5),
+        "408 came only after {:?}",
+        started.elapsed()
+    );
+    drop(conn);
+    let _ = trickle.join();
+}
+
+#[test]
+fn a_client_that_sends_nothing_gets_408_and_is_closed() {
+    let timeout = HEAD_TIMEOUT_SECS.to_string();
+    let proxy = start_test_target(&["--client-head-timeout", &timeout]);
+    let mut conn = Conn::connect(proxy.addr);
+    let response = conn.read_response();
+    assert_eq!(response.status, 408, "{response:?}");
+    assert_eq!(response.header("Connection"), Some("close"));
+    conn.expect_closed();
+    wait_metric(&proxy, "ringpin_connections", "0", |v| v == 0.0);
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_timed_from_the_first_byte_of_its_next_request() {
+    let timeout = HEAD_TIMEOUT_SECS.to_string();
+    let proxy = start_test_target(&["--client-head-timeout", &timeout]);
+    let mut conn = Conn::connect(proxy.addr);
+    conn.send(&get_request("/"));
+    assert_eq!(conn.read_response().status, 200);
+    // Longer than the head timeout between requests: only the client idle timeout applies
+    // while no byte of the next request has arrived.
+    thread::sleep(Duration::from_secs(HEAD_TIMEOUT_SECS + 1));
+    conn.send(&get_request("/"));
+    assert_eq!(conn.read_response().status, 200);
+}
