@@ -88,7 +88,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
     log::info!(
         "RLIMIT_NOFILE={nofile}: capacity {capacity} client connections over {shard_count} shards"
     );
-    let control = Arc::new(Control::new(routes));
+    let control = Arc::new(Control::new(routes).with_peer_limit(config.connections_per_ip_max));
     let config = Arc::new(config);
     let (router_tx, router_rx) = router_inbox();
     let publish_fd =

@@ -109,6 +109,8 @@ pub struct Config {
     /// A request head must arrive whole within this, counted from accept for the first
     /// request and from its first byte for later ones; else 408 and close.
     pub client_head_timeout: Duration,
+    /// Client connections one source address may hold, over all shards; `None` = no limit.
+    pub connections_per_ip_max: Option<u32>,
     /// How long the router holds an out-of-order item waiting for its `prev-id` (Pushpin's
     /// `message_wait`). Default 5000 ms.
     pub message_wait: Duration,

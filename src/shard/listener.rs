@@ -1,13 +1,14 @@
 //! The accept loop of one listener on one shard.
 //!
-//! Owns: accepting, the per-shard connection cap, and the panic guard around each
-//! connection task (a panic closes that connection, is counted, and nothing else stops).
+//! Owns: accepting, the per-shard connection cap, the per-address limit (`PeerLimit`,
+//! process-wide), and the panic guard around each connection task (a panic closes that connection, is counted, and nothing else stops).
 //! Must not: do any per-request work.
 
 use super::client_http;
+use super::peer_limit::PeerSlot;
 use super::ShardContext;
 use futures_lite::FutureExt;
-use glommio::net::TcpListener;
+use glommio::net::{TcpListener, TcpStream};
 use std::os::unix::io::AsRawFd;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
@@ -45,6 +46,9 @@ pub async fn accept_loop(ctx: Rc<ShardContext>, listener: TcpListener) {
             );
             continue;
         }
+        let Ok(peer_slot) = admit_peer(&ctx, &stream) else {
+            continue;
+        };
         let task_ctx = Rc::clone(&ctx);
         glommio::spawn_local(async move {
             let counters = Arc::clone(&task_ctx.counters);
@@ -52,6 +56,7 @@ pub async fn accept_loop(ctx: Rc<ShardContext>, listener: TcpListener) {
             counters.connections.add(1);
             let served = AssertUnwindSafe(client_http::serve(task_ctx, stream)).catch_unwind();
             let result = served.await;
+            drop(peer_slot);
             counters.connections.add(-1);
             if result.is_err() {
                 counters.connection_panics.add(1);
@@ -59,5 +64,29 @@ pub async fn accept_loop(ctx: Rc<ShardContext>, listener: TcpListener) {
             }
         })
         .detach();
+    }
+}
+
+/// Counts a new connection against its source address (`--connections-per-ip-max`): `Ok` with
+/// the slot to keep while it is open (`None` without a limit), `Err` when it must be closed.
+fn admit_peer(ctx: &ShardContext, stream: &TcpStream) -> Result<Option<PeerSlot>, ()> {
+    let Some(limit) = &ctx.control.peer_limit else {
+        return Ok(None);
+    };
+    // A peer that is already gone has no address, and nothing to serve.
+    let ip = stream.peer_addr().map_err(|_| ())?.ip();
+    match limit.try_acquire(ip) {
+        Some(slot) => Ok(Some(slot)),
+        None => {
+            ctx.counters.connections_refused_per_ip.add(1);
+            crate::log_limited!(
+                Warn,
+                "shard={} {ip} already holds {} connections (--connections-per-ip-max); \
+                 closing new connection",
+                ctx.id.0,
+                limit.max()
+            );
+            Err(())
+        }
     }
 }

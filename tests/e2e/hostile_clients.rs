@@ -3,6 +3,7 @@
 //! exhaustion, and connect/close floods that must not flood the log.
 
 use crate::support::{get_request, wait_metric, Conn, Proxy, DEADLINE};
+use std::net::Ipv4Addr;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,19 @@ fn start_test_target(extra: &[&str]) -> Proxy {
         args.extend(extra.iter().cloned());
         args
     })
+}
+
+fn src(last: u8) -> Ipv4Addr {
+    Ipv4Addr::new(127, 0, 0, last)
+}
+
+/// Lines of ringpin's stderr that contain `needle`.
+fn log_lines_with(proxy: &Proxy, needle: &str) -> usize {
+    proxy
+        .log_text()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .count()
 }
 
 #[test]
@@ -73,4 +87,66 @@ fn an_idle_keep_alive_connection_is_timed_from_the_first_byte_of_its_next_reques
     thread::sleep(Duration::from_secs(HEAD_TIMEOUT_SECS + 1));
     conn.send(&get_request("/"));
     assert_eq!(conn.read_response().status, 200);
+}
+
+#[test]
+fn one_address_is_refused_past_its_connection_limit_while_another_still_connects() {
+    let proxy = start_test_target(&["--connections-per-ip-max", "3"]);
+    let mut held: Vec<Conn> = (0..3)
+        .map(|_| Conn::connect_from(src(2), proxy.addr))
+        .collect();
+    for conn in &mut held {
+        conn.send(&get_request("/"));
+        assert_eq!(conn.read_response().status, 200);
+    }
+    // The fourth from 127.0.0.2 is closed without an answer, whichever shard accepts it.
+    for _ in 0..4 {
+        let mut extra = Conn::connect_from(src(2), proxy.addr);
+        extra.send_lossy(&get_request("/"));
+        extra.expect_closed();
+    }
+    wait_metric(&proxy, "ringpin_connections_refused_total", ">= 4", |v| {
+        v >= 4.0
+    });
+    let mut other = Conn::connect_from(src(3), proxy.addr);
+    other.send(&get_request("/"));
+    assert_eq!(other.read_response().status, 200);
+    // A closed connection gives its place back.
+    drop(held.pop());
+    wait_metric(&proxy, "ringpin_connections", "3", |v| v == 3.0);
+    let mut again = Conn::connect_from(src(2), proxy.addr);
+    again.send(&get_request("/"));
+    assert_eq!(again.read_response().status, 200);
+}
+
+#[test]
+fn a_connect_close_flood_against_a_full_address_logs_a_bounded_number_of_lines() {
+    let proxy = start_test_target(&["--connections-per-ip-max", "1"]);
+    let mut holder = Conn::connect_from(src(4), proxy.addr);
+    holder.send(&get_request("/"));
+    assert_eq!(holder.read_response().status, 200);
+    const FLOOD: usize = 500;
+    let started = Instant::now();
+    for _ in 0..FLOOD {
+        let conn = Conn::connect_from(src(4), proxy.addr);
+        drop(conn);
+    }
+    wait_metric(
+        &proxy,
+        "ringpin_connections_refused_total",
+        &format!(">= {FLOOD}"),
+        |v| v >= FLOOD as f64,
+    );
+    // At most one line per second per call site, plus the first.
+    let allowed = started.elapsed().as_secs() as usize + 2;
+    let lines = log_lines_with(&proxy, "--connections-per-ip-max");
+    assert!(
+        (1..=allowed).contains(&lines),
+        "{lines} refusal lines for {FLOOD} refusals in {:?}\n{}",
+        started.elapsed(),
+        proxy.log_tail()
+    );
+    // The held connection was never disturbed.
+    holder.send(&get_request("/"));
+    assert_eq!(holder.read_response().status, 200);
 }

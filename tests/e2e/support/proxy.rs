@@ -4,7 +4,8 @@
 //! ready, signals, `/proc/PID/status` memory figures, SIGTERM then SIGKILL on drop, stderr in a
 //! temp dir printed when a test fails), `publish*`, the publish item builders, `metric*`,
 //! `wait_subscribed`.
-//! Must not: parse ringpin's logs; the contract is the one written in `support/mod.rs`.
+//! Must not: parse ringpin's logs beyond handing them to a test that counts lines
+//! (`log_text`); the contract is the one written in `support/mod.rs`.
 
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -216,6 +217,12 @@ impl Proxy {
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or_else(|| panic!("unparsable {field} line {line:?}"));
         kib * 1024
+    }
+
+    /// Everything ringpin wrote to stderr so far, for tests that bound how much it logs.
+    pub fn log_text(&self) -> String {
+        let log = fs::read(self.dir.join("stderr.log")).unwrap_or_default();
+        String::from_utf8_lossy(&log).into_owned()
     }
 
     /// The last lines ringpin wrote to stderr.
