@@ -111,6 +111,12 @@ pub const SHUTDOWN_DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 /// request) is logged at most once per this interval and call site, with a count of the
 /// lines held back (`logger::LogRateLimit`).
 pub const LOG_REPEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// First pause of an accept loop after `accept` failed (out of descriptors: EMFILE/ENFILE, or
+/// memory); each failure in a row doubles it, up to `ACCEPT_BACKOFF_MAX`, and a success resets
+/// it. Pending connections wait in the listen backlog meanwhile.
+pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+/// Longest pause of an accept loop between failed accepts.
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Backlog passed to listen(2) for client and publish listeners.
 pub const LISTEN_BACKLOG: i32 = 4096;
 
@@ -145,6 +151,7 @@ const _: () = assert!(OUTBOUND_BYTES_MAX_DEFAULT >= 2 * 65_536);
 const _: () = assert!(SHUTDOWN_DRAIN_TIMEOUT.as_secs() < 10);
 const _: () = assert!(CLIENT_HEAD_TIMEOUT_DEFAULT.as_secs() < CLIENT_IDLE_TIMEOUT.as_secs());
 const _: () = assert!(CLIENT_FIRST_READ_BYTES < CLIENT_HEAD_BYTES_MAX);
+const _: () = assert!(ACCEPT_BACKOFF_MIN.as_millis() < ACCEPT_BACKOFF_MAX.as_millis());
 const _: () = assert!(HOLD_TIMEOUT_MIN.as_secs() <= HOLD_TIMEOUT_DEFAULT.as_secs());
 const _: () = assert!(WS_MESSAGE_BYTES_MAX >= WS_FRAME_PAYLOAD_BYTES_MAX);
 // One client message must fit in one event body: `BINARY <hex len>\r\n` + payload + CRLF.

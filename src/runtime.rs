@@ -155,9 +155,11 @@ pub fn run(config: Config) -> Result<(), StartError> {
             let listener = sys::glommio_listener(publish_fd);
             let accept_service = Rc::clone(&service);
             glommio::spawn_local(async move {
+                let mut backoff = crate::shard::listener::AcceptBackoff::default();
                 loop {
                     match listener.accept().await {
                         Ok(stream) => {
+                            backoff.on_success();
                             glommio::spawn_local(publish_conn::serve(
                                 Rc::clone(&accept_service),
                                 stream,
@@ -165,8 +167,12 @@ pub fn run(config: Config) -> Result<(), StartError> {
                             .detach();
                         }
                         Err(err) => {
-                            log::warn!("publish accept failed: {err}");
-                            glommio::timer::sleep(Duration::from_millis(10)).await;
+                            let pause = backoff.on_failure();
+                            crate::log_limited!(
+                                Warn,
+                                "publish accept failed: {err}; retrying in {pause:?}"
+                            );
+                            glommio::timer::sleep(pause).await;
                         }
                     }
                 }

@@ -2,7 +2,7 @@
 //! slowloris heads, idle sockets, one address opening many connections, descriptor
 //! exhaustion, and connect/close floods that must not flood the log.
 
-use crate::support::{get_request, wait_metric, Conn, Proxy, DEADLINE};
+use crate::support::{get, get_request, wait_metric, Conn, Proxy, DEADLINE};
 use std::net::Ipv4Addr;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -149,4 +149,61 @@ fn a_connect_close_flood_against_a_full_address_logs_a_bounded_number_of_lines()
     // The held connection was never disturbed.
     holder.send(&get_request("/"));
     assert_eq!(holder.read_response().status, 200);
+}
+
+/// Sets the running process's descriptor limit (soft and hard) to `limit`.
+fn set_nofile(pid: u32, limit: u64) {
+    let new = libc::rlimit {
+        rlim_cur: limit,
+        rlim_max: limit,
+    };
+    // SAFETY: `new` is a valid rlimit; the old value is not asked for (null). `pid` is our
+    // own running child.
+    let rc = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_NOFILE,
+            &new,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
+fn open_descriptors(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| dir.count() as u64)
+        .unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e}"))
+}
+
+#[test]
+fn out_of_descriptors_accept_backs_off_logs_rarely_and_recovers_when_sockets_close() {
+    let proxy = start_test_target(&[]);
+    let pid = proxy.pid();
+    // Room for 20 more descriptors: the flood below needs ten times that.
+    let limit = open_descriptors(pid) + 20;
+    set_nofile(pid, limit);
+    let started = Instant::now();
+    let mut flood = Vec::new();
+    for i in 0..200u32 {
+        // Connecting succeeds through the listen backlog even when ringpin cannot accept.
+        match Conn::try_connect_from(src(10 + (i % 200) as u8), proxy.addr) {
+            Ok(conn) => flood.push(conn),
+            Err(e) => panic!("connect {i}: {e}"),
+        }
+    }
+    // Let accept keep failing for a while.
+    thread::sleep(Duration::from_secs(3));
+    let lines = log_lines_with(&proxy, "accept failed");
+    let allowed = started.elapsed().as_secs() as usize + 2;
+    assert!(
+        (1..=allowed).contains(&lines),
+        "{lines} accept-failure lines in {:?}\n{}",
+        started.elapsed(),
+        proxy.log_tail()
+    );
+    drop(flood);
+    // Once the sockets are gone, ringpin accepts and serves again (the backlog drains).
+    wait_metric(&proxy, "ringpin_connections", "0", |v| v == 0.0);
+    assert_eq!(get(proxy.addr, "/").status, 200);
 }

@@ -219,6 +219,11 @@ impl Proxy {
         kib * 1024
     }
 
+    /// The process id, for tests that change its limits (`prlimit`) or count its descriptors.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything ringpin wrote to stderr so far, for tests that bound how much it logs.
     pub fn log_text(&self) -> String {
         let log = fs::read(self.dir.join("stderr.log")).unwrap_or_default();
