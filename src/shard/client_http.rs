@@ -381,7 +381,8 @@ async fn parse_answer(
     let instruction = match parsed {
         Ok(instruction) => instruction,
         Err(err) => {
-            log::warn!(
+            crate::log_limited!(
+                Warn,
                 "shard={} {target}: failed to parse accept instructions: {err}",
                 ctx.id.0
             );
@@ -394,7 +395,8 @@ async fn parse_answer(
         }
     };
     if instruction.channels_dropped > 0 {
-        log::warn!(
+        crate::log_limited!(
+            Warn,
             "shard={} {target}: {} channels over the limit of {subscriptions_max} ignored",
             ctx.id.0,
             instruction.channels_dropped

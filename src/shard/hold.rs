@@ -157,7 +157,8 @@ pub(super) async fn stream_loop(
         let event = match step {
             Next::Failed => return HoldEnd::Gone,
             Next::Overflowed => {
-                log::info!(
+                crate::log_limited!(
+                    Info,
                     "shard={} closing a slow client (outbound queue full)",
                     ctx.id.0
                 );
@@ -397,7 +398,7 @@ fn published_or_502(
     published: &crate::publish::item::HttpResponseFormat,
 ) -> ClientResponse {
     merge_published(original, published).unwrap_or_else(|err| {
-        log::warn!("shard={} response hold failed: {err}", ctx.id.0);
+        crate::log_limited!(Warn, "shard={} response hold failed: {err}", ctx.id.0);
         ctx.counters.requests_failed.add(1);
         let mut headers = crate::http::headers::Headers::new();
         headers.push("Content-Type", "text/plain");

@@ -159,7 +159,8 @@ pub async fn fetch_with_retries(
             Some(delay) if !ctx.control.is_shutting_down() => delay,
             _ => return result,
         };
-        log::warn!(
+        crate::log_limited!(
+            Warn,
             "shard={} next link http://{}{}: {err}; retry in {} ms",
             ctx.id.0,
             url.host_header(),

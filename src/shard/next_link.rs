@@ -45,7 +45,9 @@ pub fn grip_last_values(ctx: &ShardContext, last_ids: &[(String, String)]) -> Ve
     for (channel, id) in last_ids {
         match encode_grip_last(channel, id) {
             Ok(value) => values.push(value),
-            Err(err) => log::warn!("shard={} {err}; Grip-Last entry left out", ctx.id.0),
+            Err(err) => {
+                crate::log_limited!(Warn, "shard={} {err}; Grip-Last entry left out", ctx.id.0)
+            }
         }
     }
     values
@@ -90,7 +92,8 @@ pub async fn end_unlinked(
     channel: &str,
     keep_alive: bool,
 ) -> Next {
-    log::warn!(
+    crate::log_limited!(
+        Warn,
         "shard={} channel {channel:?} specifies prev-id, but no next link found",
         ctx.id.0
     );
@@ -241,7 +244,7 @@ async fn fetch_link(
         Err(err) if reason != RefetchReason::NextLink => {
             // A held stream keeps its channels when its link cannot be fetched at all (an
             // https link, a request without Host); a chain without a hold ends.
-            log::warn!("shard={} next link unusable: {err}", ctx.id.0);
+            crate::log_limited!(Warn, "shard={} next link unusable: {err}", ctx.id.0);
             return Fetched::Unchanged;
         }
         Err(err) => return Fetched::Answer(Rc::new(Err(err.into())), None),
@@ -318,7 +321,8 @@ fn apply(
     let instruction = match result.as_ref() {
         Ok(instruction) => instruction,
         Err(err) => {
-            log::warn!(
+            crate::log_limited!(
+                Warn,
                 "shard={} next link failed, ending the stream: {err}",
                 ctx.id.0
             );

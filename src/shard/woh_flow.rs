@@ -268,7 +268,10 @@ async fn on_client(
         }
         ClientEvent::Gone => flow.disconnect(),
         ClientEvent::SlowClosed => {
-            log::info!("shard={shard} closing a slow websocket client (outbound queue full)");
+            crate::log_limited!(
+                Info,
+                "shard={shard} closing a slow websocket client (outbound queue full)"
+            );
             flow.disconnect();
         }
         ClientEvent::ClosePublished => {

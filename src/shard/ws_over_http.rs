@@ -85,7 +85,8 @@ impl Woh<'_> {
     pub fn on_response_headers(&mut self, reply: &WohReply) {
         let refused = apply_set_meta(&mut self.meta, set_meta_fields(&reply.headers));
         if refused > 0 {
-            log::warn!(
+            crate::log_limited!(
+                Warn,
                 "shard={} {refused} Set-Meta fields from {} ignored: over the meta limits",
                 self.ctx.id.0,
                 self.target_name()
@@ -132,7 +133,8 @@ pub async fn serve(
     let reply = match open(&mut woh).await {
         Ok(reply) => reply,
         Err(err) => {
-            log::warn!(
+            crate::log_limited!(
+                Warn,
                 "shard={} websocket open {}: {err}",
                 ctx.id.0,
                 req.head.target
@@ -223,7 +225,8 @@ async fn relay_rejection(
 }
 
 async fn bad_open(ctx: &ShardContext, conn: &mut Conn, req: &WsRequest, why: &str) -> Next {
-    log::warn!(
+    crate::log_limited!(
+        Warn,
         "shard={} websocket open {}: origin {why}",
         ctx.id.0,
         req.head.target

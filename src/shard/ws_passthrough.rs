@@ -64,7 +64,12 @@ pub async fn serve(
     let (mut origin, target_name, head) = match handshake(ctx, req, route).await {
         Ok(found) => found,
         Err(err) => {
-            log::warn!("shard={} websocket {}: {err}", ctx.id.0, req.head.target);
+            crate::log_limited!(
+                Warn,
+                "shard={} websocket {}: {err}",
+                ctx.id.0,
+                req.head.target
+            );
             let text = if ctx.config.debug || route.debug {
                 format!("{}\n", capitalized(&err.to_string()))
             } else {
@@ -84,8 +89,10 @@ pub async fn serve(
             .trim(),
     );
     if head.headers.get_str("sec-websocket-accept").map(str::trim) != Some(expected.as_str()) {
-        log::warn!(
-            "shard={} websocket origin {target_name} answered 101 with a wrong Sec-WebSocket-Accept",
+        crate::log_limited!(
+            Warn,
+            "shard={} websocket origin {target_name} answered 101 with a wrong \
+             Sec-WebSocket-Accept",
             ctx.id.0
         );
         return respond_error(ctx, conn, &req.head, 502, ORIGIN_ERROR_TEXT, false).await;
@@ -328,7 +335,10 @@ impl Relay {
             }
             ClientEvent::Gone => return Step::End,
             ClientEvent::SlowClosed => {
-                log::info!("shard={shard} closing a slow websocket client (outbound queue full)");
+                crate::log_limited!(
+                    Info,
+                    "shard={shard} closing a slow websocket client (outbound queue full)"
+                );
                 return Step::End;
             }
             ClientEvent::ClosePublished => {

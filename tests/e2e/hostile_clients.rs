@@ -2,7 +2,9 @@
 //! slowloris heads, idle sockets, one address opening many connections, descriptor
 //! exhaustion, and connect/close floods that must not flood the log.
 
-use crate::support::{get, get_request, wait_metric, Conn, Proxy, DEADLINE};
+use crate::support::{
+    get, get_request, wait_metric, Backend, BackendResponse, Conn, Proxy, DEADLINE,
+};
 use std::net::Ipv4Addr;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -149,6 +151,32 @@ fn a_connect_close_flood_against_a_full_address_logs_a_bounded_number_of_lines()
     // The held connection was never disturbed.
     holder.send(&get_request("/"));
     assert_eq!(holder.read_response().status, 200);
+}
+
+#[test]
+fn an_origin_answering_every_request_with_broken_grip_does_not_flood_the_log() {
+    let backend = Backend::start(|_| {
+        BackendResponse::text(200, "held?\n")
+            .header("Grip-Hold", "bogus")
+            .header("Grip-Channel", "x")
+    });
+    let proxy = Proxy::start(backend.port(), &[]);
+    const REQUESTS: usize = 100;
+    let started = Instant::now();
+    let mut conn = Conn::connect(proxy.addr);
+    for _ in 0..REQUESTS {
+        conn.send(&get_request("/bogus"));
+        assert_eq!(conn.read_response().status, 502);
+    }
+    // One access line per request is fine; one warning per request is not.
+    let allowed = started.elapsed().as_secs() as usize + 2;
+    let lines = log_lines_with(&proxy, "failed to parse accept instructions");
+    assert!(
+        (1..=allowed).contains(&lines),
+        "{lines} warnings for {REQUESTS} broken answers in {:?}\n{}",
+        started.elapsed(),
+        proxy.log_tail()
+    );
 }
 
 /// Sets the running process's descriptor limit (soft and hard) to `limit`.
