@@ -20,6 +20,9 @@ pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(1800);
 /// ringpin's own bound (Pushpin has none; nginx's `client_header_timeout` is 60 s), so a
 /// slowloris client that trickles one byte at a time cannot hold a socket for long.
 pub const CLIENT_HEAD_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+/// After a `408`, how long what the client still sends is read and dropped before the close,
+/// so the close does not reset the connection under the response.
+pub const CLIENT_408_DRAIN_TIMEOUT: Duration = Duration::from_secs(1);
 /// Bytes read into a connection's stack at first, before its heap read buffer exists: an idle
 /// connection waits for its first bytes with no heap buffer at all, so it costs no more memory
 /// than a held stream until it sends something.

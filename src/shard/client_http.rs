@@ -14,9 +14,12 @@ use crate::http::{
     encode_chunk, encode_response_head, parse_request, BodyDecoder, BodyKind, HeadLimits, Headers,
     RequestHead, ResponseHead, Version,
 };
-use crate::limits::REQUEST_BODY_BUFFER_BYTES_MAX;
+use crate::limits::{
+    CLIENT_408_DRAIN_TIMEOUT, CLIENT_FIRST_READ_BYTES, REQUEST_BODY_BUFFER_BYTES_MAX,
+};
 use crate::netio::{Conn, HeadError};
 use bytes::Bytes;
+use futures_lite::AsyncReadExt;
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -144,7 +147,9 @@ async fn next_head_deadline(ctx: &ShardContext, conn: &mut Conn) -> Option<Insta
     Some(Instant::now() + ctx.config.client_head_timeout)
 }
 
-/// A head that did not arrive in time: `408` and close (the caller closes).
+/// A head that did not arrive in time: `408`, then the write side is shut and what the client
+/// still sends is read and dropped for a moment (a close with unread bytes would send a reset
+/// that can destroy the 408 before the client reads it); the caller closes.
 async fn time_out_head(ctx: &ShardContext, conn: &mut Conn, peer: SocketAddr) {
     ctx.counters.requests_failed.add(1);
     crate::log_limited!(
@@ -154,7 +159,15 @@ async fn time_out_head(ctx: &ShardContext, conn: &mut Conn, peer: SocketAddr) {
         ctx.config.client_head_timeout
     );
     let bytes = error_bytes(408, "Request timeout.\n", Version::Http11, false);
-    let _ = conn.write_all(&bytes).await;
+    if conn.write_all(&bytes).await.is_err() {
+        return;
+    }
+    let _ = conn.stream.shutdown(std::net::Shutdown::Write).await;
+    let drain = async {
+        let mut sink = [0u8; CLIENT_FIRST_READ_BYTES];
+        while matches!(conn.stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    };
+    let _ = futures_lite::future::or(drain, glommio::timer::sleep(CLIENT_408_DRAIN_TIMEOUT)).await;
 }
 
 /// `text` with its first letter upper-cased: error messages are lower-case inside, sentences
