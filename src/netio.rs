@@ -119,7 +119,7 @@ impl Conn {
         // buffer allocated after a first read is not reallocated by the second.
         let room = self.buf.capacity() - old_len;
         let chunk = if room >= CLIENT_FIRST_READ_BYTES {
-            room
+            room.min(READ_CHUNK_BYTES)
         } else {
             READ_CHUNK_BYTES
         };
