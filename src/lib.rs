@@ -13,6 +13,7 @@ pub mod logger;
 pub mod netio;
 pub mod origin;
 pub mod publish;
+pub mod reply;
 pub mod router;
 pub mod runtime;
 pub mod shard;

@@ -15,6 +15,15 @@ pub const CLIENT_URI_BYTES_MAX: usize = 4096;
 pub const CLIENT_HEADERS_MAX: usize = 64;
 /// A connection with no traffic either way for this long is closed (condure `--stream-timeout`).
 pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(1800);
+/// Default time a client has to send a whole request head (`--client-head-timeout`): from
+/// accept for the first request, from its first byte for each later one; then 408 and close.
+/// ringpin's own bound (Pushpin has none; nginx's `client_header_timeout` is 60 s), so a
+/// slowloris client that trickles one byte at a time cannot hold a socket for long.
+pub const CLIENT_HEAD_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+/// Bytes read into a connection's stack at first, before its heap read buffer exists: an idle
+/// connection waits for its first bytes with no heap buffer at all, so it costs no more memory
+/// than a held stream until it sends something.
+pub const CLIENT_FIRST_READ_BYTES: usize = 512;
 
 /// Request body bytes buffered for retries and GRIP accept (Pushpin: 100,000).
 pub const REQUEST_BODY_BUFFER_BYTES_MAX: usize = 100_000;
@@ -133,6 +142,12 @@ pub const NOFILE_RESERVED_PER_SHARD_FDS: u64 = 16;
 /// the number of open backend requests Pushpin's zurl allows, and leaves 17,700 for clients
 /// (a quarter cost the 15,000-subscriber benchmark its headroom on one process).
 pub const ORIGIN_FDS_SHARE_PERCENT: u64 = 10;
+/// First pause of an accept loop after `accept` failed (out of descriptors: EMFILE/ENFILE, or
+/// memory); each failure in a row doubles it, up to `ACCEPT_BACKOFF_MAX`, and a success resets
+/// it. Pending connections wait in the listen backlog meanwhile.
+pub const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+/// Longest pause of an accept loop between failed accepts.
+pub const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 /// Backlog passed to listen(2) for client and publish listeners.
 pub const LISTEN_BACKLOG: i32 = 4096;
 
@@ -238,6 +253,9 @@ const _: () = assert!(CHUNK_SIZE_LINE_BYTES_MAX >= 16 + 2);
 const _: () = assert!(REQUEST_BODY_BUFFER_BYTES_MAX <= PUBLISH_BODY_BYTES_MAX);
 const _: () = assert!(OUTBOUND_BYTES_MAX_DEFAULT >= 2 * 65_536);
 const _: () = assert!(SHUTDOWN_DRAIN_TIMEOUT.as_secs() < 10);
+const _: () = assert!(CLIENT_HEAD_TIMEOUT_DEFAULT.as_secs() < CLIENT_IDLE_TIMEOUT.as_secs());
+const _: () = assert!(CLIENT_FIRST_READ_BYTES < CLIENT_HEAD_BYTES_MAX);
+const _: () = assert!(ACCEPT_BACKOFF_MIN.as_millis() < ACCEPT_BACKOFF_MAX.as_millis());
 const _: () = assert!(HOLD_TIMEOUT_MIN.as_secs() <= HOLD_TIMEOUT_DEFAULT.as_secs());
 const _: () = assert!(WS_MESSAGE_BYTES_MAX >= WS_FRAME_PAYLOAD_BYTES_MAX);
 // One client message must fit in one event body: `BINARY <hex len>\r\n` + payload + CRLF.

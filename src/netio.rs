@@ -2,14 +2,17 @@
 //!
 //! Owns: buffered reads (heads, bodies) and plain writes on one socket.
 //! Must not: know HTTP semantics beyond calling the pure parsers it is handed.
-//! The read buffer starts small and is released with `shrink()` when a connection goes idle
-//! or is held, because 100K held connections must not keep 8 KB each of buffer nobody reads.
+//! The read buffer is allocated only once bytes arrive: a read with no buffer waits in a small
+//! stack array (`CLIENT_FIRST_READ_BYTES`), so a connection that sends nothing owns no heap
+//! buffer. It is released with `shrink()` when a connection goes idle or is held, because 100K
+//! held connections must not keep 16 KiB each of buffer nobody reads.
 
 use crate::http::{BodyDecoder, DecodeProgress, ParseError};
+use crate::limits::CLIENT_FIRST_READ_BYTES;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How much a read asks the kernel for at a time.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
@@ -29,6 +32,9 @@ pub enum HeadError {
     /// A socket error, including a read timeout.
     #[error("i/o error reading a message head: {0}")]
     Io(#[from] io::Error),
+    /// The whole head did not arrive before its deadline (`read_head_by`).
+    #[error("the message head did not arrive in time")]
+    TimedOut,
 }
 
 /// A TCP stream with a read buffer.
@@ -92,13 +98,32 @@ impl Conn {
     }
 
     /// Reads more bytes into the buffer; returns how many (0 = the peer closed).
+    /// With no buffer memory (a new or `shrink`ed connection), the wait happens in a small
+    /// stack array and the heap buffer is allocated only once bytes have arrived.
     pub async fn fill(&mut self) -> io::Result<usize> {
         if self.start > 0 && self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
         }
+        if self.buf.capacity() == 0 {
+            let mut first = [0u8; CLIENT_FIRST_READ_BYTES];
+            let n = self.stream.read(&mut first).await?;
+            if n > 0 {
+                self.buf.reserve_exact(READ_CHUNK_BYTES);
+                self.buf.extend_from_slice(&first[..n]);
+            }
+            return Ok(n);
+        }
         let old_len = self.buf.len();
-        self.buf.resize(old_len + READ_CHUNK_BYTES, 0);
+        // Read into the room already allocated when there is a useful amount of it, so the
+        // buffer allocated after a first read is not reallocated by the second.
+        let room = self.buf.capacity() - old_len;
+        let chunk = if room >= CLIENT_FIRST_READ_BYTES {
+            room.min(READ_CHUNK_BYTES)
+        } else {
+            READ_CHUNK_BYTES
+        };
+        self.buf.resize(old_len + chunk, 0);
         let result = self.stream.read(&mut self.buf[old_len..]).await;
         let n = *result.as_ref().unwrap_or(&0);
         self.buf.truncate(old_len + n);
@@ -126,6 +151,21 @@ impl Conn {
                 });
             }
         }
+    }
+
+    /// `read_head`, but the whole head must be complete by `deadline` (it is not moved by the
+    /// bytes that arrive): a client that trickles a head byte by byte still runs out of time.
+    pub async fn read_head_by<T>(
+        &mut self,
+        parse: impl Fn(&[u8]) -> Result<Option<(T, usize)>, ParseError>,
+        deadline: Instant,
+    ) -> Result<T, HeadError> {
+        let read = self.read_head(parse);
+        let expire = async {
+            glommio::timer::sleep(deadline.saturating_duration_since(Instant::now())).await;
+            Err(HeadError::TimedOut)
+        };
+        futures_lite::future::or(read, expire).await
     }
 
     /// Decodes body bytes already buffered, and reads more while `out` stays under `max`.

@@ -19,7 +19,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// io_uring buffer memory per executor; ringpin does no file DMA, so keep it small.
 const EXECUTOR_IO_MEMORY_BYTES: usize = 512 * 1024;
@@ -128,7 +128,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         budget.clients_per_shard,
         budget.origins_per_shard
     );
-    let control = Arc::new(Control::new(routes));
+    let control = Arc::new(Control::new(routes).with_peer_limit(config.connections_per_ip_max));
     let config = Arc::new(config);
     let (router_tx, router_rx) = router_inbox();
     let publish_fd =
@@ -196,9 +196,11 @@ pub fn run(config: Config) -> Result<(), StartError> {
             let listener = sys::glommio_listener(publish_fd);
             let accept_service = Rc::clone(&service);
             glommio::spawn_local(async move {
+                let mut backoff = crate::shard::listener::AcceptBackoff::default();
                 loop {
                     match listener.accept().await {
                         Ok(stream) => {
+                            backoff.on_success();
                             glommio::spawn_local(publish_conn::serve(
                                 Rc::clone(&accept_service),
                                 stream,
@@ -206,8 +208,12 @@ pub fn run(config: Config) -> Result<(), StartError> {
                             .detach();
                         }
                         Err(err) => {
-                            log::warn!("publish accept failed: {err}");
-                            glommio::timer::sleep(Duration::from_millis(10)).await;
+                            let pause = backoff.on_failure();
+                            crate::log_limited!(
+                                Warn,
+                                "publish accept failed: {err}; retrying in {pause:?}"
+                            );
+                            glommio::timer::sleep(pause).await;
                         }
                     }
                 }

@@ -145,6 +145,7 @@ fn pure_modules_import_no_io() {
         "fanout/",
         "stats/",
         "limits.rs",
+        "reply.rs",
         "origin/request",
         "router/channel_map",
         "router/msg",

@@ -57,6 +57,10 @@ pub struct CliArgs {
     pub client_idle_timeout: Option<Duration>,
     /// `--origin-timeout SECS`.
     pub origin_timeout: Option<Duration>,
+    /// `--client-head-timeout SECS`.
+    pub client_head_timeout: Option<Duration>,
+    /// `--connections-per-ip-max N` (0 = no limit).
+    pub connections_per_ip_max: Option<u32>,
     /// `--message-wait MS`.
     pub message_wait: Option<Duration>,
     /// `--update-on-first-subscription BOOL`.
@@ -89,6 +93,8 @@ const VALUE_FLAGS: &[&str] = &[
     "--x-forwarded-for",
     "--client-idle-timeout",
     "--origin-timeout",
+    "--client-head-timeout",
+    "--connections-per-ip-max",
     "--message-wait",
     "--update-on-first-subscription",
     "--ws-message-bytes-max",
@@ -176,6 +182,13 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
             let seconds = parse_positive(value).map_err(invalid)? as u64;
             cli.origin_timeout = Some(Duration::from_secs(seconds));
         }
+        "--client-head-timeout" => {
+            let seconds = parse_positive(value).map_err(invalid)? as u64;
+            cli.client_head_timeout = Some(Duration::from_secs(seconds));
+        }
+        "--connections-per-ip-max" => {
+            cli.connections_per_ip_max = Some(parse_count(value).map_err(invalid)?)
+        }
         "--message-wait" => {
             let millis = parse_count(value).map_err(invalid)?;
             cli.message_wait = Some(Duration::from_millis(millis));
@@ -256,6 +269,8 @@ Options (as --flag VALUE or --flag=VALUE):
   --x-forwarded-for RULES     comma list of append, truncate:N; empty = pass through (default append)
   --client-idle-timeout SECS  close client connections idle this long (default 1800)
   --origin-timeout SECS       wait this long for an origin's response head, then 504 (default 60)
+  --client-head-timeout SECS  a request head must arrive whole within this, else 408 (default 30)
+  --connections-per-ip-max N  client connections one source address may hold, 0 = no limit (default 0)
   --message-wait MS           wait for an out-of-order prev-id this long (default 5000)
   --update-on-first-subscription BOOL  refetch holds 1 s after a first subscriber (default true)
   --ws-message-bytes-max N    largest WebSocket message a client may send; more gets close 1009 (default 131072)

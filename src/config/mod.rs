@@ -112,6 +112,11 @@ pub struct Config {
     /// the request was sent; then the client gets `504` (`--origin-timeout`). Pushpin has no
     /// such key; its zurl gives up after 600 s of silence.
     pub origin_timeout: Duration,
+    /// A request head must arrive whole within this, counted from accept for the first
+    /// request and from its first byte for later ones; else 408 and close.
+    pub client_head_timeout: Duration,
+    /// Client connections one source address may hold, over all shards; `None` = no limit.
+    pub connections_per_ip_max: Option<u32>,
     /// How long the router holds an out-of-order item waiting for its `prev-id` (Pushpin's
     /// `message_wait`). Default 5000 ms.
     pub message_wait: Duration,

@@ -52,6 +52,10 @@ impl Default for Config {
             client_idle_timeout: limits::CLIENT_IDLE_TIMEOUT,
             // ringpin's own bound: Pushpin's zurl waits 600 s (limits.rs says why not here).
             origin_timeout: limits::ORIGIN_TIMEOUT_DEFAULT,
+            // Pushpin has no head timeout (condure's only timer is the 1800 s idle one).
+            client_head_timeout: limits::CLIENT_HEAD_TIMEOUT_DEFAULT,
+            // Pushpin has no per-address limit.
+            connections_per_ip_max: None,
             // Pushpin: message_wait=5000.
             message_wait: Duration::from_millis(5000),
             // Pushpin's shipped pushpin.conf: id_cache_ttl=60.
@@ -111,6 +115,14 @@ impl Config {
                 .client_idle_timeout
                 .unwrap_or(defaults.client_idle_timeout),
             origin_timeout: cli.origin_timeout.unwrap_or(defaults.origin_timeout),
+            client_head_timeout: cli
+                .client_head_timeout
+                .unwrap_or(defaults.client_head_timeout),
+            connections_per_ip_max: match cli.connections_per_ip_max {
+                Some(0) => None,
+                Some(n) => Some(n),
+                None => defaults.connections_per_ip_max,
+            },
             message_wait: (cli.message_wait)
                 .or(conf.handler.message_wait)
                 .unwrap_or(defaults.message_wait),

@@ -11,6 +11,7 @@
 
 pub mod body;
 pub mod chunk;
+pub mod client_request;
 pub mod error;
 pub mod head;
 pub mod headers;
@@ -19,6 +20,7 @@ pub mod response;
 
 pub use body::{BodyDecoder, BodyKind, DecodeProgress};
 pub use chunk::{encode_chunk, encode_chunk_into, LAST_CHUNK};
+pub use client_request::{ClientRequest, Next};
 pub use error::ParseError;
 pub use head::Version;
 pub use headers::{HeaderField, Headers};

@@ -6,6 +6,8 @@
 
 use crate::config::Route;
 use crate::http::headers::remove_hop_by_hop;
+use bytes::Bytes;
+
 use crate::http::{BodyKind, Headers, ResponseHead, Version};
 
 /// What to do with an origin response.
@@ -33,6 +35,21 @@ pub fn relay_headers(headers: &Headers) -> Headers {
     remove_hop_by_hop(&mut out);
     out
 }
+/// A GRIP response from an origin (or the built-in test target), body read.
+#[derive(Debug)]
+pub struct GripAnswer {
+    /// Who answered, for logs (`host:port` or `test`).
+    pub target: String,
+    /// The status code.
+    pub status: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// The response headers.
+    pub headers: Headers,
+    /// The whole body.
+    pub body: Bytes,
+}
+
 /// How a relayed body reaches the client.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RelayFraming {

@@ -11,63 +11,17 @@ use crate::config::{Proto, Route, Target};
 use crate::fanout::Transport;
 use crate::grip::{parse_instruction, ClientResponse, HoldMode, Instruction, SubscriberFilters};
 use crate::http::{
-    encode_chunk, encode_response_head, parse_request, BodyDecoder, BodyKind, HeadLimits, Headers,
-    RequestHead, ResponseHead, Version,
+    parse_request, BodyDecoder, BodyKind, ClientRequest, HeadLimits, Next, RequestHead, Version,
 };
 use crate::limits::REQUEST_BODY_BUFFER_BYTES_MAX;
 use crate::netio::{Conn, HeadError};
+use crate::origin::response::GripAnswer;
+use crate::reply::{capitalized, encode_response, error_bytes, stream_start, ORIGIN_ERROR_TEXT};
 use bytes::Bytes;
 use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::rc::Rc;
-
-/// The body of every generic proxy error (Pushpin 1.36's text, PUSHPIN.md §1.7).
-pub const ORIGIN_ERROR_TEXT: &str = "Error while proxying to origin.\n";
-
-/// Whether the connection may carry another request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// Read the next request.
-    KeepAlive,
-    /// Close the connection.
-    Close,
-}
-
-/// A client request whose head, and up to 100,000 bytes of body, have been read.
-#[derive(Debug)]
-pub struct ClientRequest {
-    /// The request head.
-    pub head: RequestHead,
-    /// The `Host` without port, lower-cased (empty if absent).
-    pub host: String,
-    /// The body read so far.
-    pub body: Vec<u8>,
-    /// False when the body is larger than the buffer and the rest is still on the socket.
-    pub body_complete: bool,
-    /// The decoder for the rest of the body.
-    pub decoder: BodyDecoder,
-    /// The body framing the client used.
-    pub body_kind: BodyKind,
-    /// The client's address.
-    pub peer: SocketAddr,
-    /// Whether the client wants the connection kept open.
-    pub keep_alive: bool,
-}
-
-/// A GRIP response from an origin (or the built-in test target), body read.
-#[derive(Debug)]
-pub struct GripAnswer {
-    /// Who answered, for logs (`host:port` or `test`).
-    pub target: String,
-    /// The status code.
-    pub status: u16,
-    /// The reason phrase.
-    pub reason: String,
-    /// The response headers.
-    pub headers: Headers,
-    /// The whole body.
-    pub body: Bytes,
-}
+use std::time::Instant;
 
 /// What one GRIP answer led to.
 enum Accepted {
@@ -89,12 +43,18 @@ pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     let mut conn = Conn::new(stream);
     let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
+    // The first head must be whole within the head timeout of accept.
+    let mut head_deadline = Instant::now() + ctx.config.client_head_timeout;
     loop {
         let head = match conn
-            .read_head(|b| parse_request(b, &HeadLimits::CLIENT))
+            .read_head_by(|b| parse_request(b, &HeadLimits::CLIENT), head_deadline)
             .await
         {
             Ok(head) => head,
+            Err(HeadError::TimedOut) => {
+                time_out_head(&ctx, &mut conn, peer).await;
+                break;
+            }
             Err(HeadError::Parse(err)) => {
                 log::info!("shard={} peer={peer} bad request: {err}", ctx.id.0);
                 ctx.counters.requests_failed.add(1);
@@ -117,16 +77,41 @@ pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
             break;
         }
         conn.shrink();
+        match next_head_deadline(&ctx, &mut conn).await {
+            Some(deadline) => head_deadline = deadline,
+            None => break,
+        }
     }
 }
 
-/// `text` with its first letter upper-cased: error messages are lower-case inside, sentences
-/// in response bodies.
-pub(crate) fn capitalized(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
+/// Between keep-alive requests: waits (under the idle timeout, with no read buffer) for the
+/// first byte of the next request, and returns the deadline of its head, the head timeout
+/// from that byte. `None` when the client closed or stayed idle: the connection then closes
+/// without a response, since the client may be sending a request at that very moment.
+async fn next_head_deadline(ctx: &ShardContext, conn: &mut Conn) -> Option<Instant> {
+    if conn.buffered().is_empty() {
+        match conn.fill().await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+    Some(Instant::now() + ctx.config.client_head_timeout)
+}
+
+/// A head that did not arrive in time: `408`, then the write side is shut and what the client
+/// still sends is read and dropped for a moment (a close with unread bytes would send a reset
+/// that can destroy the 408 before the client reads it); the caller closes.
+async fn time_out_head(ctx: &ShardContext, conn: &mut Conn, peer: SocketAddr) {
+    ctx.counters.requests_failed.add(1);
+    crate::log_limited!(
+        Info,
+        "shard={} peer={peer} request head not received within {:?}; 408",
+        ctx.id.0,
+        ctx.config.client_head_timeout
+    );
+    let bytes = error_bytes(408, "Request timeout.\n", Version::Http11, false);
+    if conn.write_all(&bytes).await.is_ok() {
+        super::linger::linger_close(conn).await;
     }
 }
 
@@ -355,7 +340,8 @@ async fn parse_answer(
     let instruction = match parsed {
         Ok(instruction) => instruction,
         Err(err) => {
-            log::warn!(
+            crate::log_limited!(
+                Warn,
                 "shard={} {target}: failed to parse accept instructions: {err}",
                 ctx.id.0
             );
@@ -368,7 +354,8 @@ async fn parse_answer(
         }
     };
     if instruction.channels_dropped > 0 {
-        log::warn!(
+        crate::log_limited!(
+            Warn,
             "shard={} {target}: {} channels over the limit of {subscriptions_max} ignored",
             ctx.id.0,
             instruction.channels_dropped
@@ -494,88 +481,6 @@ pub(super) async fn write_failed_stream(
     }
     let _ = conn.write_all(&bytes).await;
     Next::Close
-}
-
-/// The head and first body bytes of a stream hold, and how the rest is framed: chunked for
-/// HTTP/1.1 (with Pushpin's `Connection: Transfer-Encoding` quirk), close-delimited for 1.0.
-pub(super) fn stream_start(response: &ClientResponse, version: Version) -> (Transport, Vec<Bytes>) {
-    let mut headers = response.headers.clone();
-    let (transport, first) = if version == Version::Http11 {
-        headers.push("Transfer-Encoding", &b"chunked"[..]);
-        headers.push("Connection", &b"Transfer-Encoding"[..]);
-        (Transport::HttpStreamChunked, encode_chunk(&response.body))
-    } else {
-        headers.push("Connection", &b"close"[..]);
-        (Transport::HttpStreamRaw, response.body.clone())
-    };
-    let head = ResponseHead {
-        version,
-        status: response.status,
-        reason: response.reason.clone(),
-        headers,
-    };
-    let mut head_bytes = Vec::with_capacity(256);
-    encode_response_head(&head, &mut head_bytes);
-    (transport, vec![Bytes::from(head_bytes), first])
-}
-
-/// A complete response with `Content-Length` (none for 1xx/204/304) and the `Connection`
-/// header the version and keep-alive call for.
-pub fn encode_full_response(
-    response: &ClientResponse,
-    version: Version,
-    keep_alive: bool,
-) -> Vec<u8> {
-    encode_response(response, version, keep_alive, true)
-}
-
-/// `encode_full_response`, without the body when `with_body` is false: the answer to a
-/// `HEAD` has the head, `Content-Length` included, that a `GET` would get (RFC 9110 §9.3.2).
-pub fn encode_response(
-    response: &ClientResponse,
-    version: Version,
-    keep_alive: bool,
-    with_body: bool,
-) -> Vec<u8> {
-    let mut headers = response.headers.clone();
-    // ringpin frames every response itself (the callers' headers are already cleaned;
-    // this keeps one response from ever carrying two framings).
-    headers.remove("content-length");
-    headers.remove("transfer-encoding");
-    let bodiless = response.status < 200 || response.status == 204 || response.status == 304;
-    if !bodiless {
-        headers.push("Content-Length", response.body.len().to_string());
-    }
-    match (version, keep_alive) {
-        (Version::Http11, false) => headers.set("Connection", &b"close"[..]),
-        (Version::Http10, true) => headers.set("Connection", &b"keep-alive"[..]),
-        _ => {}
-    }
-    let head = ResponseHead {
-        version,
-        status: response.status,
-        reason: response.reason.clone(),
-        headers,
-    };
-    let mut out = Vec::with_capacity(256 + response.body.len());
-    encode_response_head(&head, &mut out);
-    if !bodiless && with_body {
-        out.extend_from_slice(&response.body);
-    }
-    out
-}
-
-/// A `text/plain` response generated by ringpin itself.
-pub fn error_bytes(status: u16, text: &str, version: Version, keep_alive: bool) -> Vec<u8> {
-    let mut headers = Headers::new();
-    headers.push("Content-Type", &b"text/plain"[..]);
-    let response = ClientResponse {
-        status,
-        reason: crate::http::reason_phrase(status).to_owned(),
-        headers,
-        body: Bytes::copy_from_slice(text.as_bytes()),
-    };
-    encode_full_response(&response, version, keep_alive)
 }
 
 /// Writes a ringpin error response and logs it.

@@ -10,17 +10,19 @@
 //! Invariants: `WsClient` owns the `HeldGuard`, and borrows the caller's `Conn`, so the guard
 //! always drops before the socket closes (ARCHITECTURE.md, `HeldGuard`).
 
-use super::client_http::{capitalized, encode_full_response, respond_error, Next};
+use super::client_http::respond_error;
 use super::direct_send::{self, FlushOutcome};
 use super::{ws_over_http, ws_passthrough, HeldGuard, ShardContext};
 use crate::config::{Proto, Target};
 use crate::fanout::{ConnKey, PushOutcome, Transport};
 use crate::grip::ClientResponse;
+use crate::http::Next;
 use crate::http::{Headers, RequestHead};
 use crate::limits::WS_CLOSE_TIMEOUT;
 use crate::limits::WS_READ_BUSY_BYTES;
 use crate::limits::WS_READ_IDLE_BYTES;
 use crate::netio::Conn;
+use crate::reply::{capitalized, encode_full_response};
 use crate::ws::frame::{is_sendable_close_code, CONTROL_PAYLOAD_BYTES_MAX};
 use crate::ws::{
     encode_close, encode_frame, parse_client_handshake, Frame, FrameDecoder, FrameError,

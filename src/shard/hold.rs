@@ -159,7 +159,8 @@ pub(super) async fn stream_loop(
         let event = match step {
             Next::Failed => return HoldEnd::Gone,
             Next::Overflowed => {
-                log::info!(
+                crate::log_limited!(
+                    Info,
                     "shard={} closing a slow client (outbound queue full)",
                     ctx.id.0
                 );
@@ -346,7 +347,7 @@ pub async fn hold_response(
     let Some(response) = response else {
         return HoldEnd::Gone;
     };
-    let bytes = super::client_http::encode_response(&response, version, keep_alive, with_body);
+    let bytes = crate::reply::encode_response(&response, version, keep_alive, with_body);
     match conn.write_all(&bytes).await {
         Ok(()) if keep_alive => HoldEnd::Complete,
         Ok(()) => HoldEnd::Close,
@@ -362,7 +363,7 @@ fn published_or_502(
     published: &crate::publish::item::HttpResponseFormat,
 ) -> ClientResponse {
     merge_published(original, published).unwrap_or_else(|err| {
-        log::warn!("shard={} response hold failed: {err}", ctx.id.0);
+        crate::log_limited!(Warn, "shard={} response hold failed: {err}", ctx.id.0);
         ctx.counters.requests_failed.add(1);
         let mut headers = crate::http::headers::Headers::new();
         headers.push("Content-Type", "text/plain");
@@ -370,7 +371,7 @@ fn published_or_502(
             status: 502,
             reason: crate::http::reason_phrase(502).to_owned(),
             headers,
-            body: Bytes::from_static(super::client_http::ORIGIN_ERROR_TEXT.as_bytes()),
+            body: Bytes::from_static(crate::reply::ORIGIN_ERROR_TEXT.as_bytes()),
         }
     })
 }

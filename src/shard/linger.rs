@@ -13,30 +13,29 @@
 
 use crate::limits::{CLIENT_LINGER_BYTES_MAX, CLIENT_LINGER_TIMEOUT};
 use crate::netio::Conn;
+use futures_lite::future::or;
 use futures_lite::AsyncReadExt;
 use std::net::Shutdown;
-use std::time::Instant;
 
 /// Bytes read per call while discarding.
-const LINGER_READ_BYTES: usize = 16 * 1024;
+const LINGER_READ_BYTES: usize = 4096;
 
 /// Shuts down the write side and discards what the client still sends, within the budget;
-/// the caller then drops (closes) the connection.
+/// the caller then drops (closes) the connection. The time bound is a timer raced against the
+/// reads, not the socket's read timeout, so it holds whatever timeout the caller had set.
 pub async fn linger_close(conn: &mut Conn) {
     if conn.stream.shutdown(Shutdown::Write).await.is_err() {
         return;
     }
-    let deadline = Instant::now() + CLIENT_LINGER_TIMEOUT;
     let mut buf = vec![0u8; LINGER_READ_BYTES];
-    let mut discarded = 0;
-    while discarded < CLIENT_LINGER_BYTES_MAX {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || conn.set_read_timeout(Some(left)).is_err() {
-            break;
+    let discard = async {
+        let mut discarded = 0;
+        while discarded < CLIENT_LINGER_BYTES_MAX {
+            match conn.stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => discarded += n,
+            }
         }
-        match conn.stream.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => discarded += n,
-        }
-    }
+    };
+    or(discard, glommio::timer::sleep(CLIENT_LINGER_TIMEOUT)).await;
 }

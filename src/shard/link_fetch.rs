@@ -15,11 +15,11 @@
 //! and `LINK_FETCH_RETRIES_MAX` retries; a fetch whose leading task is dropped (its client
 //! left) is taken over by a waiting one, never reported to it as a failure.
 
-use super::client_http::ClientRequest;
 use super::ShardContext;
 use crate::config::{Route, Target};
 use crate::grip::link::{retry_delay, LinkError};
 use crate::grip::{parse_instruction, HoldMode, InstructError, Instruction, LinkUrl};
+use crate::http::ClientRequest;
 use crate::http::{encode_request_head, BodyDecoder, Headers, RequestHead, ResponseHead, Version};
 use crate::limits::{LINK_FETCH_TIMEOUT, LINK_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
 use crate::origin::pool::{head_error_text, read_final_head, OriginConn};
@@ -159,7 +159,8 @@ pub async fn fetch_with_retries(
             Some(delay) if !ctx.control.is_shutting_down() => delay,
             _ => return result,
         };
-        log::warn!(
+        crate::log_limited!(
+            Warn,
             "shard={} next link http://{}{}: {err}; retry in {} ms",
             ctx.id.0,
             url.host_header(),

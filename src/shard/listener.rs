@@ -1,13 +1,16 @@
 //! The accept loop of one listener on one shard.
 //!
-//! Owns: accepting, the per-shard connection cap, and the panic guard around each
+//! Owns: accepting (with a backoff when `accept` fails), the per-shard connection cap, the
+//! per-address limit (`PeerLimit`, process-wide), and the panic guard around each
 //! connection task (a panic closes that connection, is counted, and nothing else stops).
 //! Must not: do any per-request work.
 
 use super::client_http;
+use super::peer_limit::PeerSlot;
 use super::ShardContext;
+use crate::limits::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
 use futures_lite::FutureExt;
-use glommio::net::TcpListener;
+use glommio::net::{TcpListener, TcpStream};
 use std::os::unix::io::AsRawFd;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
@@ -16,13 +19,24 @@ use std::time::Duration;
 
 /// Accepts connections until the shard shuts down.
 pub async fn accept_loop(ctx: Rc<ShardContext>, listener: TcpListener) {
+    let mut backoff = AcceptBackoff::default();
     loop {
         let stream = match listener.accept().await {
-            Ok(stream) => stream,
+            Ok(stream) => {
+                backoff.on_success();
+                stream
+            }
             Err(err) => {
-                // Out of descriptors or memory: back off briefly rather than spin.
-                log::warn!("shard={} accept failed: {err}", ctx.id.0);
-                glommio::timer::sleep(Duration::from_millis(10)).await;
+                // Out of descriptors (EMFILE/ENFILE) or memory: every accept would fail the
+                // same way until connections close, so wait longer each time instead of
+                // spinning, and say so at most once a second.
+                let pause = backoff.on_failure();
+                crate::log_limited!(
+                    Warn,
+                    "shard={} accept failed: {err}; retrying in {pause:?}",
+                    ctx.id.0
+                );
+                glommio::timer::sleep(pause).await;
                 continue;
             }
         };
@@ -45,6 +59,9 @@ pub async fn accept_loop(ctx: Rc<ShardContext>, listener: TcpListener) {
             );
             continue;
         }
+        let Ok(peer_slot) = admit_peer(&ctx, &stream) else {
+            continue;
+        };
         let task_ctx = Rc::clone(&ctx);
         glommio::spawn_local(async move {
             let counters = Arc::clone(&task_ctx.counters);
@@ -52,12 +69,76 @@ pub async fn accept_loop(ctx: Rc<ShardContext>, listener: TcpListener) {
             counters.connections.add(1);
             let served = AssertUnwindSafe(client_http::serve(task_ctx, stream)).catch_unwind();
             let result = served.await;
+            drop(peer_slot);
             counters.connections.add(-1);
             if result.is_err() {
                 counters.connection_panics.add(1);
-                log::error!("shard={shard} a connection task panicked; that connection was closed");
+                crate::log_limited!(
+                    Error,
+                    "shard={shard} a connection task panicked; that connection was closed"
+                );
             }
         })
         .detach();
+    }
+}
+
+/// Counts a new connection against its source address (`--connections-per-ip-max`): `Ok` with
+/// the slot to keep while it is open (`None` without a limit), `Err` when it must be closed.
+fn admit_peer(ctx: &ShardContext, stream: &TcpStream) -> Result<Option<PeerSlot>, ()> {
+    let Some(limit) = &ctx.control.peer_limit else {
+        return Ok(None);
+    };
+    // A peer that is already gone has no address, and nothing to serve.
+    let ip = stream.peer_addr().map_err(|_| ())?.ip();
+    match limit.try_acquire(ip) {
+        Some(slot) => Ok(Some(slot)),
+        None => {
+            ctx.counters.connections_refused_per_ip.add(1);
+            crate::log_limited!(
+                Warn,
+                "shard={} {ip} already holds {} connections (--connections-per-ip-max); \
+                 closing new connection",
+                ctx.id.0,
+                limit.max()
+            );
+            Err(())
+        }
+    }
+}
+
+/// The pause after a failed `accept`: `ACCEPT_BACKOFF_MIN`, doubled by each failure in a row
+/// up to `ACCEPT_BACKOFF_MAX`, back to the minimum after a success. Pure; the publish
+/// listener's loop uses it too.
+#[derive(Debug, Default)]
+pub struct AcceptBackoff {
+    next: Option<Duration>,
+}
+
+impl AcceptBackoff {
+    /// Records a failure and returns how long to wait before the next `accept`.
+    pub fn on_failure(&mut self) -> Duration {
+        let pause = self.next.unwrap_or(ACCEPT_BACKOFF_MIN);
+        self.next = Some((pause * 2).min(ACCEPT_BACKOFF_MAX));
+        pause
+    }
+
+    /// Records a success: the next failure waits the minimum again.
+    pub fn on_success(&mut self) {
+        self.next = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_failures_in_a_row_back_off_doubling_to_the_maximum_and_a_success_resets() {
+        let mut backoff = AcceptBackoff::default();
+        let pauses: Vec<u128> = (0..10).map(|_| backoff.on_failure().as_millis()).collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]);
+        backoff.on_success();
+        assert_eq!(backoff.on_failure(), ACCEPT_BACKOFF_MIN);
     }
 }

@@ -16,6 +16,7 @@ pub mod linger;
 pub mod link_fetch;
 pub mod listener;
 pub mod next_link;
+pub mod peer_limit;
 pub mod proxy;
 pub mod publish_conn;
 pub mod random;
@@ -68,6 +69,8 @@ pub struct Control {
     pub routes: Mutex<Arc<Routes>>,
     /// Bumped on every reload so shards know to pick up `routes`.
     pub routes_generation: AtomicU64,
+    /// Client connections per source address (`--connections-per-ip-max`); `None` = no limit.
+    pub peer_limit: Option<Arc<peer_limit::PeerLimit>>,
 }
 
 impl Control {
@@ -77,7 +80,14 @@ impl Control {
             shutdown: AtomicBool::new(false),
             routes: Mutex::new(Arc::new(routes)),
             routes_generation: AtomicU64::new(0),
+            peer_limit: None,
         }
+    }
+
+    /// The same, limiting each source address to `max` client connections.
+    pub fn with_peer_limit(mut self, max: Option<u32>) -> Control {
+        self.peer_limit = max.map(|max| Arc::new(peer_limit::PeerLimit::new(max)));
+        self
     }
 
     /// The current routes.

@@ -13,7 +13,6 @@
 //! sees a reused `ConnKey`; bytes of a link answer are queued after everything delivered
 //! before it, and items that arrived meanwhile are judged again after them.
 
-use super::client_http::{stream_start, ClientRequest, GripAnswer, Next};
 use super::hold::{stream_loop, HoldEnd, HELD_READ_BYTES_MAX};
 use super::link_fetch::{fetch_with_retries, LinkResult};
 use super::proxy::{ask_origin, Asked};
@@ -26,8 +25,11 @@ use crate::grip::{
     LinkUrl, NextLink, SubscriberFilters,
 };
 use crate::http::{encode_chunk, LAST_CHUNK};
+use crate::http::{ClientRequest, Next};
 use crate::limits::REFETCH_ASIDE_ITEMS_MAX;
 use crate::netio::Conn;
+use crate::origin::response::GripAnswer;
+use crate::reply::stream_start;
 use bytes::Bytes;
 use futures_lite::future::or;
 use futures_lite::AsyncReadExt;
@@ -45,7 +47,9 @@ pub fn grip_last_values(ctx: &ShardContext, last_ids: &[(String, String)]) -> Ve
     for (channel, id) in last_ids {
         match encode_grip_last(channel, id) {
             Ok(value) => values.push(value),
-            Err(err) => log::warn!("shard={} {err}; Grip-Last entry left out", ctx.id.0),
+            Err(err) => {
+                crate::log_limited!(Warn, "shard={} {err}; Grip-Last entry left out", ctx.id.0)
+            }
         }
     }
     values
@@ -90,7 +94,8 @@ pub async fn end_unlinked(
     channel: &str,
     keep_alive: bool,
 ) -> Next {
-    log::warn!(
+    crate::log_limited!(
+        Warn,
         "shard={} channel {channel:?} specifies prev-id, but no next link found",
         ctx.id.0
     );
@@ -241,7 +246,7 @@ async fn fetch_link(
         Err(err) if reason != RefetchReason::NextLink => {
             // A held stream keeps its channels when its link cannot be fetched at all (an
             // https link, a request without Host); a chain without a hold ends.
-            log::warn!("shard={} next link unusable: {err}", ctx.id.0);
+            crate::log_limited!(Warn, "shard={} next link unusable: {err}", ctx.id.0);
             return Fetched::Unchanged;
         }
         Err(err) => return Fetched::Answer(Rc::new(Err(err.into())), None),
@@ -318,7 +323,8 @@ fn apply(
     let instruction = match result.as_ref() {
         Ok(instruction) => instruction,
         Err(err) => {
-            log::warn!(
+            crate::log_limited!(
+                Warn,
                 "shard={} next link failed, ending the stream: {err}",
                 ctx.id.0
             );

@@ -7,10 +7,7 @@
 //! while the origin is asked or relayed (`client_watch`).
 //! Must not: interpret GRIP instructions (`client_http::accept_grip` does).
 
-use super::client_http::{
-    accept_grip, access_log, capitalized, respond_error, ClientRequest, GripAnswer, Next,
-    ORIGIN_ERROR_TEXT,
-};
+use super::client_http::{accept_grip, access_log, respond_error};
 use super::client_watch::{while_client_stays, ClientGone};
 use super::ShardContext;
 use crate::config::{HttpTarget, Route, Target};
@@ -19,12 +16,15 @@ use crate::http::{
     encode_chunk_into, encode_request_head, encode_response_head, BodyDecoder, BodyKind,
     RequestHead, ResponseHead, Version, LAST_CHUNK,
 };
+use crate::http::{ClientRequest, Next};
 use crate::limits::{GRIP_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
 use crate::netio::{BodyError, Conn};
 use crate::origin::pool::{head_error_text, read_final_head, ConnectError, OriginConn};
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
+use crate::origin::response::GripAnswer;
 use crate::origin::response::{classify, relay_framing, OriginReply, RelayFraming};
 use crate::origin::OriginError;
+use crate::reply::{capitalized, ORIGIN_ERROR_TEXT};
 use bytes::Bytes;
 use futures_lite::future::or;
 use std::rc::Rc;

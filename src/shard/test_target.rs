@@ -4,8 +4,8 @@
 //! `test` (like Pushpin's `* test` route).
 //! Must not: do I/O; it returns an origin-like response that goes through GRIP accept.
 
-use super::client_http::GripAnswer;
 use crate::http::{Headers, RequestHead};
+use crate::origin::response::GripAnswer;
 use bytes::Bytes;
 
 /// The channel the test target subscribes to.

@@ -125,7 +125,10 @@ async fn on_client(
         }
         ClientEvent::Gone => session.on_client_lost(),
         ClientEvent::SlowClosed => {
-            log::info!("shard={shard} closing a slow websocket client (outbound queue full)");
+            crate::log_limited!(
+                Info,
+                "shard={shard} closing a slow websocket client (outbound queue full)"
+            );
             session.on_client_lost();
         }
         ClientEvent::ClosePublished => session.on_close_published(Instant::now(), WS_CLOSE_TIMEOUT),

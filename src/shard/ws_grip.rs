@@ -133,7 +133,8 @@ fn subscribe(
 ) {
     let channel = format!("{prefix}{channel}");
     match ctx.subscribe_held(client.key(), &channel) {
-        SubscribeOutcome::OverLimit => log::warn!(
+        SubscribeOutcome::OverLimit => crate::log_limited!(
+            Warn,
             "shard={} subscription to {channel:?} ignored: over the limit of {}",
             ctx.id.0,
             ctx.config.connection_subscriptions_max

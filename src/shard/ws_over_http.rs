@@ -9,7 +9,7 @@
 //! Invariants: the 101 is written before the connection is registered, so no published
 //! frame can precede it; OPEN is never retried (PUSHPIN.md §6.3).
 
-use super::client_http::{encode_full_response, respond_error, Next};
+use super::client_http::respond_error;
 use super::client_ws::{access_log, response, WsClient, WsRequest};
 use super::proxy::route_grip_sig;
 use super::random::random_u64;
@@ -17,6 +17,7 @@ use super::woh_exchange::{exchange, WohFail, WohReply, WohRequest};
 use super::ws_grip::OriginMessages;
 use super::{woh_flow, ShardContext};
 use crate::config::{HttpTarget, Route, Target};
+use crate::http::Next;
 use crate::http::{encode_request_head, RequestHead};
 use crate::netio::Conn;
 use crate::origin::request::{BodyFraming, ForwardContext};
@@ -25,6 +26,7 @@ use crate::origin::ws_request::{
     apply_set_meta, build_woh_request, grip_extension, is_woh_events_response, keep_alive_interval,
     set_meta_fields, switching_headers, woh_base_head,
 };
+use crate::reply::encode_full_response;
 use crate::ws::{encode_events, encode_switching_response, parse_events_bytes, WohEvent};
 use futures_lite::future::{BoxedLocal, FutureExt};
 use std::rc::Rc;
@@ -85,7 +87,8 @@ impl Woh<'_> {
     pub fn on_response_headers(&mut self, reply: &WohReply) {
         let refused = apply_set_meta(&mut self.meta, set_meta_fields(&reply.headers));
         if refused > 0 {
-            log::warn!(
+            crate::log_limited!(
+                Warn,
                 "shard={} {refused} Set-Meta fields from {} ignored: over the meta limits",
                 self.ctx.id.0,
                 self.target_name()
@@ -132,15 +135,16 @@ pub async fn serve(
     let reply = match open(&mut woh).await {
         Ok(reply) => reply,
         Err(err) => {
-            log::warn!(
+            crate::log_limited!(
+                Warn,
                 "shard={} websocket open {}: {err}",
                 ctx.id.0,
                 req.head.target
             );
             let text = if ctx.config.debug || route.debug {
-                format!("{}\n", super::client_http::capitalized(&err.to_string()))
+                format!("{}\n", crate::reply::capitalized(&err.to_string()))
             } else {
-                super::client_http::ORIGIN_ERROR_TEXT.to_owned()
+                crate::reply::ORIGIN_ERROR_TEXT.to_owned()
             };
             return respond_error(ctx, conn, &req.head, 502, &text, false).await;
         }
@@ -223,12 +227,13 @@ async fn relay_rejection(
 }
 
 async fn bad_open(ctx: &ShardContext, conn: &mut Conn, req: &WsRequest, why: &str) -> Next {
-    log::warn!(
+    crate::log_limited!(
+        Warn,
         "shard={} websocket open {}: origin {why}",
         ctx.id.0,
         req.head.target
     );
-    let text = super::client_http::ORIGIN_ERROR_TEXT;
+    let text = crate::reply::ORIGIN_ERROR_TEXT;
     respond_error(ctx, conn, &req.head, 502, text, false).await
 }
 

@@ -10,9 +10,7 @@
 //! read while the client's queue holds over `ORIGIN_READ_PAUSE_BYTES`, so a slow client slows
 //! its origin instead of growing memory.
 
-use super::client_http::{
-    capitalized, encode_full_response, respond_error, Next, ORIGIN_ERROR_TEXT,
-};
+use super::client_http::respond_error;
 use super::client_ws::{
     access_log, control_frame, response, size_read_buf, ClientEvent, WsClient, WsRequest,
 };
@@ -22,6 +20,7 @@ use super::random::random_u64;
 use super::ws_grip::{AfterMessage, OriginMessages};
 use super::ShardContext;
 use crate::config::{Route, Target};
+use crate::http::Next;
 use crate::http::{encode_request_head, BodyDecoder, ResponseHead};
 use crate::limits::{WOH_BODY_BYTES_MAX, WS_CLOSE_TIMEOUT};
 use crate::netio::{Conn, HeadError};
@@ -30,6 +29,7 @@ use crate::origin::request::{BodyFraming, ForwardContext};
 use crate::origin::response::relay_headers;
 use crate::origin::ws_request::{build_ws_handshake, grip_extension};
 use crate::origin::OriginError;
+use crate::reply::{capitalized, encode_full_response, ORIGIN_ERROR_TEXT};
 use crate::ws::{
     accept_key, encode_masked_frame, encode_switching_response, Frame, FrameDecoder, FrameError,
     FrameLimits, MessageKind, WsEvent,
@@ -63,7 +63,12 @@ pub async fn serve(
     let (mut origin, target_name, head) = match handshake(ctx, req, route).await {
         Ok(found) => found,
         Err(err) => {
-            log::warn!("shard={} websocket {}: {err}", ctx.id.0, req.head.target);
+            crate::log_limited!(
+                Warn,
+                "shard={} websocket {}: {err}",
+                ctx.id.0,
+                req.head.target
+            );
             let text = if ctx.config.debug || route.debug {
                 format!("{}\n", capitalized(&err.to_string()))
             } else {
@@ -83,8 +88,10 @@ pub async fn serve(
             .trim(),
     );
     if head.headers.get_str("sec-websocket-accept").map(str::trim) != Some(expected.as_str()) {
-        log::warn!(
-            "shard={} websocket origin {target_name} answered 101 with a wrong Sec-WebSocket-Accept",
+        crate::log_limited!(
+            Warn,
+            "shard={} websocket origin {target_name} answered 101 with a wrong \
+             Sec-WebSocket-Accept",
             ctx.id.0
         );
         return respond_error(ctx, conn, &req.head, 502, ORIGIN_ERROR_TEXT, false).await;
@@ -337,7 +344,10 @@ impl Relay {
             }
             ClientEvent::Gone => return Step::End,
             ClientEvent::SlowClosed => {
-                log::info!("shard={shard} closing a slow websocket client (outbound queue full)");
+                crate::log_limited!(
+                    Info,
+                    "shard={shard} closing a slow websocket client (outbound queue full)"
+                );
                 return Step::End;
             }
             ClientEvent::ClosePublished => {

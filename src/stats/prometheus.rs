@@ -17,7 +17,7 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
 pub fn render(shards: &[Arc<ShardCounters>], router: &RouterCounters) -> String {
     let sum = |f: fn(&ShardCounters) -> i64| shards.iter().map(|s| f(s)).sum::<i64>();
     let mut out = String::with_capacity(2048);
-    let rows: [(&str, &str, &str, i64); 13] = [
+    let rows: [(&str, &str, &str, i64); 12] = [
         (
             "ringpin_connections",
             "gauge",
@@ -29,12 +29,6 @@ pub fn render(shards: &[Arc<ShardCounters>], router: &RouterCounters) -> String 
             "counter",
             "Client connections accepted.",
             sum(|s| s.connections_accepted.get() as i64),
-        ),
-        (
-            "ringpin_connections_refused_total",
-            "counter",
-            "Client connections refused at the connection limit.",
-            sum(|s| s.connections_refused.get() as i64),
         ),
         (
             "ringpin_requests_total",
@@ -100,6 +94,22 @@ pub fn render(shards: &[Arc<ShardCounters>], router: &RouterCounters) -> String 
     for (name, kind, help, value) in rows {
         metric(&mut out, name, kind, help, value);
     }
+    let name = "ringpin_connections_refused_total";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Client connections refused: reason=capacity at the shard's connection \
+         limit, reason=per_ip at --connections-per-ip-max.\n# TYPE {name} counter"
+    );
+    let _ = writeln!(
+        out,
+        "{name}{{reason=\"capacity\"}} {}",
+        sum(|s| s.connections_refused.get() as i64)
+    );
+    let _ = writeln!(
+        out,
+        "{name}{{reason=\"per_ip\"}} {}",
+        sum(|s| s.connections_refused_per_ip.get() as i64)
+    );
     metric(
         &mut out,
         "ringpin_refetches_total",

@@ -17,6 +17,7 @@ mod support;
 mod django_eventstream;
 mod filters;
 mod grip_edges;
+mod hostile_clients;
 mod hostile_origin;
 mod hostile_publish;
 mod http_edges;

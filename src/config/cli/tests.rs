@@ -114,6 +114,13 @@ fn tuning_flags_and_switches_parse_in_both_spellings() {
         (&["--origin-timeout", "5"], |c| {
             c.origin_timeout = Some(Duration::from_secs(5))
         }),
+        (
+            &["--client-head-timeout=5", "--connections-per-ip-max", "0"],
+            |c| {
+                c.client_head_timeout = Some(Duration::from_secs(5));
+                c.connections_per_ip_max = Some(0);
+            },
+        ),
         (&["--pin-shards", "no", "--send-mode=uring"], |c| {
             c.pin_shards = Some(false);
             c.send_mode = Some(SendMode::Uring);
@@ -175,6 +182,8 @@ fn bad_flags_and_values_are_errors_naming_the_flag() {
     invalid("--client-idle-timeout", "0");
     invalid("--origin-timeout", "0");
     invalid("--origin-timeout", "1.5");
+    invalid("--client-head-timeout", "0");
+    invalid("--connections-per-ip-max", "-1");
     invalid("--message-wait", "1.5");
     invalid("--pin-shards", "true");
     invalid("--send-mode", "send");

@@ -89,6 +89,17 @@ pub fn raw_response(addr: SocketAddr, raw: &[u8]) -> (Response, Conn) {
     (response, conn)
 }
 
+/// The writing half of a `Conn` (`Conn::writer`).
+#[derive(Debug)]
+pub struct ConnWriter(TcpStream);
+
+impl ConnWriter {
+    /// Sends `bytes`; false once the peer is gone.
+    pub fn send(&mut self, bytes: &[u8]) -> bool {
+        self.0.write_all(bytes).is_ok()
+    }
+}
+
 /// One client connection: the socket plus bytes received and not yet consumed.
 #[derive(Debug)]
 pub struct Conn {
@@ -105,6 +116,59 @@ impl Conn {
             stream,
             buf: Vec::new(),
         }
+    }
+
+    /// Connects from source address `src` (127.0.0.2 ..= 127.0.0.250 are all loopback), so a
+    /// test can stand for several clients with different addresses.
+    pub fn connect_from(src: std::net::Ipv4Addr, addr: SocketAddr) -> Conn {
+        Conn::try_connect_from(src, addr).unwrap_or_else(|e| panic!("connect {src} -> {addr}: {e}"))
+    }
+
+    /// `connect_from` that returns the error instead of failing the test.
+    pub fn try_connect_from(src: std::net::Ipv4Addr, addr: SocketAddr) -> std::io::Result<Conn> {
+        use std::os::fd::FromRawFd;
+        let SocketAddr::V4(dst) = addr else {
+            panic!("connect_from needs an IPv4 destination, got {addr}");
+        };
+        let sockaddr = |ip: std::net::Ipv4Addr, port: u16| libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: port.to_be(),
+            sin_addr: libc::in_addr {
+                s_addr: u32::from(ip).to_be(),
+            },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: socket(2) takes no pointers; the descriptor is owned by `stream` below.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a fresh socket that nothing else owns.
+        let stream = unsafe { TcpStream::from_raw_fd(fd) };
+        let (src, dst) = (sockaddr(src, 0), sockaddr(*dst.ip(), dst.port()));
+        // SAFETY: `src` and `dst` are valid sockaddr_in values of `len` bytes.
+        let bound = unsafe { libc::bind(fd, (&src as *const libc::sockaddr_in).cast(), len) };
+        if bound != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: as above.
+        let connected =
+            unsafe { libc::connect(fd, (&dst as *const libc::sockaddr_in).cast(), len) };
+        if connected != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    /// A second handle on the socket that only writes, for a thread that sends while the test
+    /// reads.
+    pub fn writer(&self) -> ConnWriter {
+        ConnWriter(self.stream.try_clone().expect("clone a client socket"))
     }
 
     pub fn send(&mut self, bytes: &[u8]) {

@@ -47,9 +47,12 @@
 //! terminating chunk, every held response is answered with its timeout response, and the exit
 //! status is 0.
 //! Logs: stderr only, captured to a file in a temp dir; its tail is printed when a test fails.
-//! No test parses log lines, so their format is free, with one exception: a publish listener
+//! No test parses log lines, so their format is free, with two exceptions: a publish listener
 //! bound to an address that is not loopback logs a `WARN` line at start that names `publish`
-//! and `authentication` (`http_edges.rs`).
+//! and `authentication` (`http_edges.rs`); and `hostile_clients.rs` bounds how many lines a
+//! flood produces by counting lines that contain a fixed text, so a refusal at
+//! `--connections-per-ip-max` names that flag, and a failed client or publish `accept` says
+//! `accept failed`.
 //!
 //! # `GET /metrics` on the publish listener
 //!
@@ -65,7 +68,10 @@
 //! | `ringpin_slow_clients_closed_total` | counter | connections closed by `--slow-client close` |
 //! | `ringpin_connections` | gauge | open client connections on `--listen` (not publish connections) |
 //!
-//! Also: `ringpin_shards` (gauge), the number of shard threads running (`--shards`).
+//! Also: `ringpin_shards` (gauge), the number of shard threads running (`--shards`), and
+//! `ringpin_connections_refused_total` (counter), client connections closed at once after
+//! accept, with `reason="capacity"` (the shard's connection cap) or `reason="per_ip"`
+//! (`--connections-per-ip-max`).
 //!
 //! ## The subscription race, and what `ringpin_subscriptions` promises
 //!

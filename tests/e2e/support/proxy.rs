@@ -4,7 +4,8 @@
 //! ready, signals, `/proc/PID/status` memory figures, SIGTERM then SIGKILL on drop, stderr in a
 //! temp dir printed when a test fails), `publish*`, the publish item builders, `metric*`,
 //! `wait_subscribed`.
-//! Must not: parse ringpin's logs; the contract is the one written in `support/mod.rs`.
+//! Must not: parse ringpin's logs beyond handing them to a test that counts lines
+//! (`log_text`); the contract is the one written in `support/mod.rs`.
 
 use std::fs::{self, File};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -255,8 +256,13 @@ impl Proxy {
             .count()
     }
 
-    /// Everything ringpin wrote to stderr so far. Only for the few start-up warnings the
-    /// contract names (`support/mod.rs`); other log lines are free in format.
+    /// The process id, for tests that change its limits (`prlimit`) or count its descriptors.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything ringpin wrote to stderr so far: for the start-up warnings the contract
+    /// names, and for tests that bound how much it logs (`support/mod.rs`).
     pub fn log(&self) -> String {
         let log = fs::read(self.dir.join("stderr.log")).unwrap_or_default();
         String::from_utf8_lossy(&log).into_owned()
