@@ -99,7 +99,8 @@ pub async fn ask_origin(
                     return Asked::Done(origin_failed(ctx, client, route, req, err).await);
                 }
                 Ok(Err(Some(reason))) => {
-                    log::warn!(
+                    crate::log_limited!(
+                        Warn,
                         "shard={} GRIP response from {target_name}: {reason}",
                         ctx.id.0
                     );
@@ -419,7 +420,11 @@ async fn relay(
     let kind = match response.body_kind(&req.head.method) {
         Ok(kind) => kind,
         Err(err) => {
-            log::warn!("shard={} bad response framing from origin: {err}", ctx.id.0);
+            crate::log_limited!(
+                Warn,
+                "shard={} bad response framing from origin: {err}",
+                ctx.id.0
+            );
             return respond_error(ctx, client, &req.head, 502, ORIGIN_ERROR_TEXT, false).await;
         }
     };
@@ -433,7 +438,7 @@ async fn relay(
                 Err(ClientGone) => return client_left(ctx, req),
                 Ok(Ok(complete)) => Some((complete, body.len())),
                 Ok(Err(err)) => {
-                    log::warn!("shard={} origin body error: {err}", ctx.id.0);
+                    crate::log_limited!(Warn, "shard={} origin body error: {err}", ctx.id.0);
                     return respond_error(ctx, client, &req.head, 502, ORIGIN_ERROR_TEXT, false)
                         .await;
                 }
