@@ -98,21 +98,17 @@ impl Conn {
     }
 
     /// Reads more bytes into the buffer; returns how many (0 = the peer closed).
-    /// With no buffer memory (a new or `shrink`ed connection), the wait happens in a small
-    /// stack array and the heap buffer is allocated only once bytes have arrived.
+    /// With no buffer memory (a new or `shrink`ed connection), the first read waits in a
+    /// small `CLIENT_FIRST_READ_BYTES` buffer; the full-size one is allocated only once bytes
+    /// have arrived. The small buffer is on the heap, not the stack: a stack array here would
+    /// be part of every connection task's future, held streams included, for their lifetime.
     pub async fn fill(&mut self) -> io::Result<usize> {
         if self.start > 0 && self.start == self.buf.len() {
             self.buf.clear();
             self.start = 0;
         }
         if self.buf.capacity() == 0 {
-            let mut first = [0u8; CLIENT_FIRST_READ_BYTES];
-            let n = self.stream.read(&mut first).await?;
-            if n > 0 {
-                self.buf.reserve_exact(READ_CHUNK_BYTES);
-                self.buf.extend_from_slice(&first[..n]);
-            }
-            return Ok(n);
+            self.buf.reserve_exact(CLIENT_FIRST_READ_BYTES);
         }
         let old_len = self.buf.len();
         // Read into the room already allocated when there is a useful amount of it, so the

@@ -7,11 +7,12 @@
 set -euo pipefail
 NEW=${NEW:-/work/main}
 BASE=${BASE:-/work/wt-base}
-D=${1:-$NEW/results/2026-12-06-hostile-input-fanout-epyc2c}
+D=${1:-$NEW/results/2026-12-06-hostile-input-fanout-epyc2c/run2}
+mkdir -p "$D"
 common="--ringpin-shards 2 --mode stream --clients 15000 --messages 20 --interval-ms 100 --size 128 --rounds 1"
-for r in 1 2 3; do
+for r in $(seq "${FIRST_ROUND:-1}" "${LAST_ROUND:-3}"); do
   "$BASE/target/release/ringpin-loadgen" compare --targets ringpin $common --json-dir "$D/base-r$r" --base-port 24000 > "$D/base-r$r.log" 2>&1
   "$NEW/target/release/ringpin-loadgen" compare --targets ringpin $common --json-dir "$D/new-r$r" --base-port 25000 > "$D/new-r$r.log" 2>&1
 done
-"$NEW/target/release/ringpin-loadgen" compare --targets floor-uring $common --json-dir "$D/floor" --base-port 26000 > "$D/floor.log" 2>&1
+[ "${FIRST_ROUND:-1}" = 1 ] && "$NEW/target/release/ringpin-loadgen" compare --targets floor-uring $common --json-dir "$D/floor" --base-port 26000 > "$D/floor.log" 2>&1
 echo done > "$D/DONE"

@@ -5,15 +5,16 @@ import glob
 import json
 import statistics
 
-D = 'results/2026-12-06-hostile-input-fanout-epyc2c'
+import sys
+D = 'results/2026-12-06-hostile-input-fanout-epyc2c/' + (sys.argv[1] if len(sys.argv) > 1 else 'run2')
 VARIANTS = [
     ('ringpin b05ef53 (before issue 10)', 'base-r*/*ringpin*.json'),
     ('ringpin after issue 10', 'new-r*/*ringpin*.json'),
     ('floor-uring (2 processes)', 'floor/*floor-uring*.json'),
 ]
 
-print('| variant | runs | delivered/expected | time to last ms | p50 ms | p99 ms | proxy CPU µs/delivery (per round) |')
-print('|---|---|---|---|---|---|---|')
+print('| variant | runs | delivered/expected | time to last ms | p50 ms | p99 ms | proxy CPU µs/delivery (per round) | B/connection held |')
+print('|---|---|---|---|---|---|---|---|')
 for name, pattern in VARIANTS:
     runs = [json.load(open(f)) for f in sorted(glob.glob(f'{D}/{pattern}'))]
     if not runs:
@@ -24,4 +25,5 @@ for name, pattern in VARIANTS:
     cpus = ' / '.join(f"{r['proxy']['cpu_us_per_delivery']:.2f}" for r in runs)
     print(f"| {name} | {len(runs)} | {got}/{want} | {med(lambda r: r['time_to_last_delivery_ms_max']):.1f} "
           f"| {med(lambda r: r['latency_us']['p50']) / 1000:.1f} | {med(lambda r: r['latency_us']['p99']) / 1000:.1f} "
-          f"| {med(lambda r: r['proxy']['cpu_us_per_delivery']):.2f} ({cpus}) |")
+          f"| {med(lambda r: r['proxy']['cpu_us_per_delivery']):.2f} ({cpus}) "
+          f"| {med(lambda r: r['proxy']['rss_bytes_per_connection']):.0f} |")

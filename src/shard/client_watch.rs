@@ -41,7 +41,8 @@ pub async fn while_client_stays<T>(
 
 /// Returns when the client's socket ends or fails; buffers what it sends until then.
 async fn watch(client: &mut Conn) {
-    let mut read_buf = [0u8; 1024];
+    // On the heap: a stack array would be part of every connection task's future.
+    let mut read_buf = vec![0u8; 1024];
     loop {
         if client.buffered().len() >= HELD_READ_BYTES_MAX {
             pending::<()>().await;

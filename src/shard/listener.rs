@@ -141,4 +141,45 @@ mod tests {
         backoff.on_success();
         assert_eq!(backoff.on_failure(), ACCEPT_BACKOFF_MIN);
     }
+
+    /// Every client connection's task is one `client_http::serve` future, held for the
+    /// connection's whole life, so its size is a floor under the memory of each of 100,000
+    /// held streams. A buffer kept across an `.await` anywhere in a request's flow becomes part
+    /// of it: a 512-byte and a 1 KiB stack array once grew it from 3,752 to 6,376 bytes
+    /// (`results/2026-12-06-hostile-input-fanout-epyc2c`). Box rare, large flows instead.
+    #[test]
+    fn a_connection_task_stays_within_its_memory_budget() {
+        const SERVE_FUTURE_BYTES_MAX: usize = 4096;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let size = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(512 * 1024)
+            .spawn(move || async move {
+                let config = Arc::new(crate::config::Config::default());
+                let control = Arc::new(super::super::Control::new(
+                    crate::config::Routes::builtin_test(),
+                ));
+                let (router, _interest) = crate::router::inbox::router_inbox();
+                let ctx = Rc::new(ShardContext::new(
+                    crate::router::ShardId(0),
+                    config,
+                    control,
+                    router,
+                    Arc::new(crate::stats::ShardCounters::default()),
+                    1,
+                    1,
+                ));
+                let stream = glommio::net::TcpStream::connect(addr)
+                    .await
+                    .expect("connect");
+                std::mem::size_of_val(&client_http::serve(ctx, stream))
+            })
+            .expect("executor")
+            .join()
+            .expect("ran");
+        assert!(
+            size <= SERVE_FUTURE_BYTES_MAX,
+            "a connection task's future is {size} bytes, over {SERVE_FUTURE_BYTES_MAX}"
+        );
+    }
 }
