@@ -304,6 +304,17 @@ impl Routes {
 }
 
 impl Route {
+    /// The route's HTTP targets, in order (the built-in `test` target is not one).
+    pub fn http_targets(&self) -> Vec<&HttpTarget> {
+        self.targets
+            .iter()
+            .filter_map(|t| match t {
+                Target::Http(target) => Some(target),
+                Target::Test => None,
+            })
+            .collect()
+    }
+
     /// The path sent to the origin.
     ///
     /// With `replace_beg`, the `path_beg` prefix is stripped and `replace_beg` prepended

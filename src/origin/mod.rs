@@ -1,8 +1,10 @@
 //! The backend side: turning client requests into origin requests, origin responses into
 //! decisions, and a per-shard pool of keep-alive origin connections.
 //!
-//! `request.rs`, `response.rs` and `ws_request.rs` are pure; `pool.rs` owns origin sockets.
+//! `request.rs`, `response.rs` and `ws_request.rs` are pure; `pool.rs` owns origin sockets, and
+//! `failover.rs` is the one path through a route's targets.
 
+pub mod failover;
 pub mod pool;
 pub mod request;
 pub mod response;

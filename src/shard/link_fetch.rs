@@ -22,6 +22,7 @@ use crate::grip::{parse_instruction, HoldMode, InstructError, Instruction, LinkU
 use crate::http::ClientRequest;
 use crate::http::{encode_request_head, BodyDecoder, Headers, RequestHead, ResponseHead, Version};
 use crate::limits::{LINK_FETCH_TIMEOUT, LINK_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
+use crate::origin::failover::{with_failover, Connection, FailoverError};
 use crate::origin::pool::{head_error_text, read_final_head, OriginConn};
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
 use bytes::Bytes;
@@ -42,6 +43,12 @@ pub enum LinkFetchError {
     Connect {
         /// The targets tried.
         tried: String,
+    },
+    /// This shard has no origin socket to spare right now.
+    #[error("origin connection limit of {open_max} reached on this shard")]
+    Exhausted {
+        /// The shard's bound on open origin sockets.
+        open_max: usize,
     },
     /// The exchange failed after connecting.
     #[error("link request to {target} failed: {reason}")]
@@ -82,6 +89,7 @@ impl LinkFetchError {
         matches!(
             self,
             LinkFetchError::Connect { .. }
+                | LinkFetchError::Exhausted { .. }
                 | LinkFetchError::Exchange { .. }
                 | LinkFetchError::Status { .. }
         )
@@ -298,43 +306,38 @@ fn attempts(
     attempts
 }
 
-/// Tries each attempt in order; the next one only when connecting fails.
+/// Sends the attempts through `origin::failover`: the next one only when connecting fails,
+/// and one fresh retry when a reused connection turns out dead (a GET may be sent again).
 async fn run_attempts(
     ctx: &ShardContext,
     route: &Route,
     attempts: &[Attempt],
 ) -> Result<Instruction, LinkFetchError> {
-    let mut tried = Vec::new();
-    for attempt in attempts {
-        let name = format!("{}:{}", attempt.host, attempt.port);
-        let mut origin = match ctx.pool.get(&attempt.host, attempt.port).await {
-            Ok(origin) => origin,
-            Err(err) => {
-                log::debug!("shard={} connect to {name} failed: {err}", ctx.id.0);
-                tried.push(name);
-                continue;
+    let targets: Vec<(&str, u16)> = attempts.iter().map(|a| (a.host.as_str(), a.port)).collect();
+    let exchanged = with_failover(
+        &ctx.pool,
+        &targets,
+        Connection::Pooled,
+        |_: &String| true,
+        async |origin, index| exchange_within(origin, &attempts[index].head).await,
+    )
+    .await;
+    match exchanged {
+        Ok(((head, body, reusable), origin, index)) => {
+            let attempt = &attempts[index];
+            if reusable {
+                ctx.pool.put(&attempt.host, attempt.port, origin);
             }
-        };
-        let mut exchanged = exchange_within(&mut origin, &attempt.head).await;
-        if exchanged.is_err() && origin.reused {
-            // An idle pooled connection the origin had closed; a GET may be sent again.
-            if let Ok(fresh) = ctx.pool.connect_fresh(&attempt.host, attempt.port).await {
-                origin = fresh;
-                exchanged = exchange_within(&mut origin, &attempt.head).await;
-            }
+            let name = format!("{}:{}", attempt.host, attempt.port);
+            interpret(route, ctx, name, head, body)
         }
-        let (head, body, reusable) = exchanged.map_err(|reason| LinkFetchError::Exchange {
-            target: name.clone(),
-            reason,
-        })?;
-        if reusable {
-            ctx.pool.put(&attempt.host, attempt.port, origin);
-        }
-        return interpret(route, ctx, name, head, body);
+        Err(FailoverError::Exhausted { open_max }) => Err(LinkFetchError::Exhausted { open_max }),
+        Err(FailoverError::ConnectFailed { tried }) => Err(LinkFetchError::Connect { tried }),
+        Err(FailoverError::Exchange { target, error }) => Err(LinkFetchError::Exchange {
+            target,
+            reason: error,
+        }),
     }
-    Err(LinkFetchError::Connect {
-        tried: tried.join(", "),
-    })
 }
 
 /// `exchange`, failing after `LINK_FETCH_TIMEOUT`.

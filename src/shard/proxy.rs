@@ -10,7 +10,7 @@
 use super::client_http::{accept_grip, access_log, respond_error};
 use super::client_watch::{while_client_stays, ClientGone};
 use super::ShardContext;
-use crate::config::{HttpTarget, Route, Target};
+use crate::config::{HttpTarget, Route};
 use crate::grip::sig;
 use crate::http::{
     encode_chunk_into, encode_request_head, encode_response_head, BodyDecoder, BodyKind,
@@ -19,7 +19,8 @@ use crate::http::{
 use crate::http::{ClientRequest, Next};
 use crate::limits::{GRIP_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
 use crate::netio::{BodyError, Conn};
-use crate::origin::pool::{head_error_text, read_final_head, ConnectError, OriginConn};
+use crate::origin::failover::{with_failover, Connection, FailoverError};
+use crate::origin::pool::{head_error_text, read_final_head, OriginConn};
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
 use crate::origin::response::GripAnswer;
 use crate::origin::response::{classify, relay_framing, OriginReply, RelayFraming};
@@ -216,7 +217,8 @@ enum ExchangeError {
     ClientGone,
 }
 
-/// Tries each target in order; the next one only when connecting fails.
+/// Sends the request along `route`'s targets (`origin::failover`): the next target only when
+/// connecting fails, and one fresh retry when a reused connection turns out dead.
 async fn exchange_with_failover(
     ctx: &Rc<ShardContext>,
     client: &mut Conn,
@@ -224,61 +226,44 @@ async fn exchange_with_failover(
     req: &mut ClientRequest,
     grip_last: &[String],
 ) -> Result<(OriginConn, HttpTarget, ResponseHead), Failed> {
-    let mut tried = Vec::new();
-    for target in &route.targets {
-        let Target::Http(target) = target else {
-            continue;
-        };
-        let name = format!("{}:{}", target.host, target.port);
-        let mut origin = match ctx.pool.get(&target.host, target.port).await {
-            Ok(origin) => origin,
-            Err(ConnectError::Exhausted { open_max }) => {
-                return Err(Failed::Origin(OriginError::Exhausted { open_max }));
+    let targets = route.http_targets();
+    let addresses: Vec<(&str, u16)> = targets.iter().map(|t| (t.host.as_str(), t.port)).collect();
+    // Only a request whose body was buffered whole can be sent a second time.
+    let body_complete = req.body_complete;
+    let may_retry = |err: &ExchangeError| matches!(err, ExchangeError::Origin(_)) && body_complete;
+    let exchanged = with_failover(
+        &ctx.pool,
+        &addresses,
+        Connection::Pooled,
+        may_retry,
+        async |origin, index| {
+            let mut request = origin_request(ctx, route, targets[index], req);
+            for value in grip_last {
+                request.headers.push("Grip-Last", value.as_bytes());
             }
-            Err(ConnectError::Io(err)) => {
-                log::debug!("shard={} connect to {name} failed: {err}", ctx.id.0);
-                tried.push(name);
-                continue;
+            exchange(ctx, origin, client, &request, req).await
+        },
+    )
+    .await;
+    match exchanged {
+        Ok((response, origin, index)) => Ok((origin, targets[index].clone(), response)),
+        Err(FailoverError::Exhausted { open_max }) => {
+            Err(Failed::Origin(OriginError::Exhausted { open_max }))
+        }
+        Err(FailoverError::ConnectFailed { tried }) => {
+            Err(Failed::Origin(OriginError::ConnectFailed { tried }))
+        }
+        Err(FailoverError::Exchange { target, error }) => Err(match error {
+            ExchangeError::Origin(reason) => {
+                Failed::Origin(OriginError::BadResponse { target, reason })
             }
-        };
-        let mut request = origin_request(ctx, route, target, req);
-        for value in grip_last {
-            request.headers.push("Grip-Last", value.as_bytes());
-        }
-        let mut result = exchange(ctx, &mut origin, client, &request, req).await;
-        if matches!(result, Err(ExchangeError::Origin(_))) && origin.reused && req.body_complete {
-            // The origin closed an idle pooled connection; nothing was received, so a
-            // fresh connection may safely carry the same request. The dead one goes first,
-            // so it does not hold a slot the new one needs.
-            drop(origin);
-            origin = match ctx.pool.connect_fresh(&target.host, target.port).await {
-                Ok(origin) => origin,
-                Err(ConnectError::Exhausted { open_max }) => {
-                    return Err(Failed::Origin(OriginError::Exhausted { open_max }));
-                }
-                Err(ConnectError::Io(_)) => {
-                    tried.push(name);
-                    continue;
-                }
-            };
-            result = exchange(ctx, &mut origin, client, &request, req).await;
-        }
-        return match result {
-            Ok(response) => Ok((origin, target.clone(), response)),
-            Err(ExchangeError::Origin(reason)) => Err(Failed::Origin(OriginError::BadResponse {
-                target: name,
-                reason,
-            })),
-            Err(ExchangeError::Timeout) => Err(Failed::Origin(OriginError::Timeout {
-                target: name,
+            ExchangeError::Timeout => Failed::Origin(OriginError::Timeout {
+                target,
                 after: ctx.config.origin_timeout,
-            })),
-            Err(ExchangeError::ClientGone) => Err(Failed::ClientGone),
-        };
+            }),
+            ExchangeError::ClientGone => Failed::ClientGone,
+        }),
     }
-    Err(Failed::Origin(OriginError::ConnectFailed {
-        tried: tried.join(", "),
-    }))
 }
 
 /// The `Grip-Sig` token for a request along `route`, or `None` for a `no_grip` route.

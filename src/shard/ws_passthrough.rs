@@ -19,12 +19,13 @@ use super::proxy::route_grip_sig;
 use super::random::random_u64;
 use super::ws_grip::{AfterMessage, OriginMessages};
 use super::ShardContext;
-use crate::config::{Route, Target};
+use crate::config::{HttpTarget, Route, Target};
 use crate::http::Next;
 use crate::http::{encode_request_head, BodyDecoder, ResponseHead};
 use crate::limits::{WOH_BODY_BYTES_MAX, WS_CLOSE_TIMEOUT};
 use crate::netio::{Conn, HeadError};
-use crate::origin::pool::{read_final_head, ConnectError, OriginConn};
+use crate::origin::failover::{with_failover, Connection, FailoverError};
+use crate::origin::pool::{read_final_head, OriginConn};
 use crate::origin::request::{BodyFraming, ForwardContext};
 use crate::origin::response::relay_headers;
 use crate::origin::ws_request::{build_ws_handshake, grip_extension};
@@ -128,66 +129,76 @@ pub async fn serve(
     Next::Close
 }
 
-/// Connects (next target only when connecting fails), sends the handshake, reads the answer.
+/// Connects through `origin::failover` (next target only when connecting fails; always a
+/// fresh connection, which the relay keeps), sends the handshake, reads the answer.
 async fn handshake(
     ctx: &Rc<ShardContext>,
     req: &WsRequest,
     route: &Route,
 ) -> Result<(OriginConn, String, ResponseHead), OriginError> {
-    let mut tried = Vec::new();
-    for target in &route.targets {
-        let Target::Http(target) = target else {
-            continue;
-        };
-        let name = format!("{}:{}", target.host, target.port);
-        let mut origin = match ctx.pool.connect_fresh(&target.host, target.port).await {
-            Ok(origin) => origin,
-            Err(ConnectError::Exhausted { open_max }) => {
-                return Err(OriginError::Exhausted { open_max });
-            }
-            Err(ConnectError::Io(err)) => {
-                log::debug!("shard={} connect to {name} failed: {err}", ctx.id.0);
-                tried.push(name);
-                continue;
-            }
-        };
-        let token = route_grip_sig(ctx, route);
-        let forward = ForwardContext {
-            route,
-            target,
-            peer_ip: req.peer.ip(),
-            grip_sig: token.as_deref(),
-            xff: &ctx.config.x_forwarded_for,
-            body: BodyFraming::None,
-        };
-        let mut bytes = Vec::with_capacity(512);
-        encode_request_head(&build_ws_handshake(&req.head, &forward), &mut bytes);
-        if let Err(source) = origin.write_all(&bytes).await {
-            return Err(OriginError::Send {
-                target: name,
-                source,
-            });
+    let targets = route.http_targets();
+    let addresses: Vec<(&str, u16)> = targets.iter().map(|t| (t.host.as_str(), t.port)).collect();
+    let exchanged = with_failover(
+        &ctx.pool,
+        &addresses,
+        Connection::Fresh,
+        |_: &OriginError| false,
+        async |origin, index| send_handshake(ctx, req, route, targets[index], origin).await,
+    )
+    .await;
+    match exchanged {
+        Ok((head, origin, index)) => {
+            let target = targets[index];
+            Ok((origin, format!("{}:{}", target.host, target.port), head))
         }
-        let timeout = ctx.config.origin_timeout;
-        let _ = origin.set_read_timeout(Some(timeout));
-        // An interim 1xx before the 101 is skipped, as for any origin answer.
-        return match read_final_head(&mut origin, true).await {
-            Ok(head) => Ok((origin, name, head)),
-            Err(HeadError::Io(err)) if err.kind() == std::io::ErrorKind::TimedOut => {
-                Err(OriginError::Timeout {
-                    target: name,
-                    after: timeout,
-                })
-            }
-            Err(err) => Err(OriginError::BadResponse {
-                target: name,
-                reason: err.to_string(),
-            }),
-        };
+        Err(FailoverError::Exhausted { open_max }) => Err(OriginError::Exhausted { open_max }),
+        Err(FailoverError::ConnectFailed { tried }) => Err(OriginError::ConnectFailed { tried }),
+        Err(FailoverError::Exchange { error, .. }) => Err(error),
     }
-    Err(OriginError::ConnectFailed {
-        tried: tried.join(", "),
-    })
+}
+
+/// Writes the handshake for `target` and reads the origin's final answer head.
+async fn send_handshake(
+    ctx: &ShardContext,
+    req: &WsRequest,
+    route: &Route,
+    target: &HttpTarget,
+    origin: &mut OriginConn,
+) -> Result<ResponseHead, OriginError> {
+    let name = format!("{}:{}", target.host, target.port);
+    let token = route_grip_sig(ctx, route);
+    let forward = ForwardContext {
+        route,
+        target,
+        peer_ip: req.peer.ip(),
+        grip_sig: token.as_deref(),
+        xff: &ctx.config.x_forwarded_for,
+        body: BodyFraming::None,
+    };
+    let mut bytes = Vec::with_capacity(512);
+    encode_request_head(&build_ws_handshake(&req.head, &forward), &mut bytes);
+    if let Err(source) = origin.write_all(&bytes).await {
+        return Err(OriginError::Send {
+            target: name,
+            source,
+        });
+    }
+    let timeout = ctx.config.origin_timeout;
+    let _ = origin.set_read_timeout(Some(timeout));
+    // An interim 1xx before the 101 is skipped, as for any origin answer.
+    match read_final_head(origin, true).await {
+        Ok(head) => Ok(head),
+        Err(HeadError::Io(err)) if err.kind() == std::io::ErrorKind::TimedOut => {
+            Err(OriginError::Timeout {
+                target: name,
+                after: timeout,
+            })
+        }
+        Err(err) => Err(OriginError::BadResponse {
+            target: name,
+            reason: err.to_string(),
+        }),
+    }
 }
 
 /// The origin refused the upgrade: its status, headers and (cut) body go to the client.
