@@ -5,6 +5,7 @@
 //! `failover.rs` is the one path through a route's targets.
 
 pub mod failover;
+pub mod link;
 pub mod pool;
 pub mod request;
 pub mod response;

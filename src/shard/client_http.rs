@@ -6,6 +6,7 @@
 //! an await.
 
 use super::hold::{hold_response, hold_stream, HoldEnd};
+use super::respond::respond_error;
 use super::{next_link, proxy, test_target, HeldGuard, ShardContext};
 use crate::config::{Proto, Route, Target};
 use crate::fanout::Transport;
@@ -481,37 +482,6 @@ pub(super) async fn write_failed_stream(
     }
     let _ = conn.write_all(&bytes).await;
     Next::Close
-}
-
-/// Writes a ringpin error response and logs it.
-pub async fn respond_error(
-    ctx: &ShardContext,
-    conn: &mut Conn,
-    head: &RequestHead,
-    status: u16,
-    text: &str,
-    keep_alive: bool,
-) -> Next {
-    ctx.counters.requests_failed.add(1);
-    log::info!(
-        "shard={} {} {} -> error code={status} {}",
-        ctx.id.0,
-        head.method,
-        head.target,
-        text.trim_end()
-    );
-    let keep_alive = keep_alive && head.is_keep_alive();
-    match conn
-        .write_all(&error_bytes(status, text, head.version, keep_alive))
-        .await
-    {
-        Ok(()) if keep_alive => Next::KeepAlive,
-        Ok(()) => {
-            super::linger::linger_close(conn).await;
-            Next::Close
-        }
-        Err(_) => Next::Close,
-    }
 }
 
 /// One access-log line per request, in Pushpin's shape:

@@ -10,8 +10,8 @@
 //! Invariants: `WsClient` owns the `HeldGuard`, and borrows the caller's `Conn`, so the guard
 //! always drops before the socket closes (ARCHITECTURE.md, `HeldGuard`).
 
-use super::client_http::respond_error;
 use super::direct_send::{self, FlushOutcome};
+use super::respond::respond_error;
 use super::{ws_over_http, ws_passthrough, HeldGuard, ShardContext};
 use crate::config::{Proto, Target};
 use crate::fanout::{ConnKey, PushOutcome, Transport};

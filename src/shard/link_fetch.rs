@@ -4,9 +4,9 @@
 //! Owns: building the link request (through the client request's route when the link has
 //! the same host and port, with `Grip-Sig`, `Grip-Feature` and path rewriting; otherwise
 //! straight to the link's host, unsigned), one exchange per target with failover, reading the
-//! answer into an `Instruction`, the retry schedule (`grip::link::retry_delay`), and
-//! `InFlight`, which lets fetches whose request bytes and targets are identical share one
-//! origin exchange.
+//! answer into an `Instruction`, and the retry schedule (`grip::link::retry_delay`).
+//! Fetches whose request bytes and targets are identical share one origin exchange through
+//! the shard's `collapse::Collapse` registry.
 //! Must not: touch the client connection or its registration (`next_link.rs` does).
 //! Invariants: a link request carries no client header but `Host` and `Grip-Last`; only
 //! byte-identical requests to the same targets are collapsed, so two clients never share an
@@ -17,87 +17,18 @@
 
 use super::ShardContext;
 use crate::config::{Route, Target};
-use crate::grip::link::{retry_delay, LinkError};
-use crate::grip::{parse_instruction, HoldMode, InstructError, Instruction, LinkUrl};
+use crate::grip::link::retry_delay;
+use crate::grip::{parse_instruction, HoldMode, Instruction, LinkUrl};
 use crate::http::ClientRequest;
 use crate::http::{encode_request_head, BodyDecoder, Headers, RequestHead, ResponseHead, Version};
 use crate::limits::{LINK_FETCH_TIMEOUT, LINK_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
 use crate::origin::failover::{with_failover, Connection, FailoverError};
+use crate::origin::link::{LinkFetchError, LinkResult};
 use crate::origin::pool::{head_error_text, read_final_head, OriginConn};
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
 use bytes::Bytes;
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
-use std::task::{Poll, Waker};
 use std::time::Duration;
-
-/// Why a link fetch failed.
-#[derive(Debug, thiserror::Error)]
-pub enum LinkFetchError {
-    /// The link or a `Grip-Last` value could not be used.
-    #[error(transparent)]
-    Link(#[from] LinkError),
-    /// No target accepted a connection.
-    #[error("unable to connect to any targets; tried: {tried}")]
-    Connect {
-        /// The targets tried.
-        tried: String,
-    },
-    /// This shard has no origin socket to spare right now.
-    #[error("origin connection limit of {open_max} reached on this shard")]
-    Exhausted {
-        /// The shard's bound on open origin sockets.
-        open_max: usize,
-    },
-    /// The exchange failed after connecting.
-    #[error("link request to {target} failed: {reason}")]
-    Exchange {
-        /// `host:port`.
-        target: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The origin answered with a status outside 2xx.
-    #[error("link response from {target} has status {status}")]
-    Status {
-        /// `host:port`.
-        target: String,
-        /// The status code.
-        status: u16,
-    },
-    /// The answer's GRIP instruction is invalid.
-    #[error("link response from {target}: {source}")]
-    Instruct {
-        /// `host:port`.
-        target: String,
-        /// The parse error.
-        source: InstructError,
-    },
-    /// The answer is a response hold, which a stream cannot become.
-    #[error("Next link returned non-stream hold.")]
-    NonStreamHold,
-    /// The fetch this one was collapsed into was abandoned (its client went away).
-    #[error("the shared link fetch was abandoned")]
-    Abandoned,
-}
-
-impl LinkFetchError {
-    /// True for failures of the exchange itself, which a later attempt may not meet
-    /// (PUSHPIN.md §5.3); an answer that was received but refused is final, as in Pushpin.
-    pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            LinkFetchError::Connect { .. }
-                | LinkFetchError::Exhausted { .. }
-                | LinkFetchError::Exchange { .. }
-                | LinkFetchError::Status { .. }
-        )
-    }
-}
-
-/// What a link fetch gives: the instruction of its answer (whose `response.body` is appended).
-pub type LinkResult = Rc<Result<Instruction, LinkFetchError>>;
 
 /// One way to send the link request: a target and the exact request bytes for it.
 #[derive(Debug)]
@@ -105,44 +36,6 @@ struct Attempt {
     host: String,
     port: u16,
     head: Vec<u8>,
-}
-
-/// Link fetches in flight on this shard, keyed by their attempts' bytes.
-#[derive(Debug, Default)]
-pub struct InFlight {
-    fetches: RefCell<HashMap<Vec<u8>, Rc<Shared>>>,
-}
-
-#[derive(Debug, Default)]
-struct Shared {
-    result: RefCell<Option<LinkResult>>,
-    waiters: RefCell<Vec<Waker>>,
-}
-
-/// Completes a collapsed fetch when dropped: with its result, or `Abandoned` when the
-/// leading task was cancelled, so waiters never wait forever.
-struct Leader<'a> {
-    in_flight: &'a InFlight,
-    key: Vec<u8>,
-    shared: Rc<Shared>,
-}
-
-impl Leader<'_> {
-    fn finish(&self, result: LinkResult) {
-        *self.shared.result.borrow_mut() = Some(result);
-    }
-}
-
-impl Drop for Leader<'_> {
-    fn drop(&mut self) {
-        if self.shared.result.borrow().is_none() {
-            self.finish(Rc::new(Err(LinkFetchError::Abandoned)));
-        }
-        self.in_flight.fetches.borrow_mut().remove(&self.key);
-        for waker in self.shared.waiters.borrow_mut().drain(..) {
-            waker.wake();
-        }
-    }
 }
 
 /// Fetches `url` for the client request `req` along `route`, retrying failures with
@@ -190,55 +83,25 @@ async fn fetch_once(
     grip_last: &[String],
 ) -> LinkResult {
     let attempts = attempts(ctx, route, req, base, url, grip_last);
-    let key = collapse_key(&attempts);
-    loop {
-        let existing = ctx
-            .recovery
-            .link_fetches
-            .fetches
-            .borrow()
-            .get(&key)
-            .cloned();
-        let Some(shared) = existing else {
-            break;
-        };
-        let result = wait_for(&shared).await;
-        if !matches!(result.as_ref(), Err(LinkFetchError::Abandoned)) {
-            return result;
+    let abandoned = Rc::new(Err(LinkFetchError::Abandoned));
+    let is_abandoned = |r: &LinkResult| matches!(r.as_ref(), Err(LinkFetchError::Abandoned));
+    let fetch = || async {
+        // Waiting for a permit as the leader: identical fetches queued behind it still
+        // collapse.
+        let permit = ctx.recovery.refetches.acquire_permit(1).await;
+        ctx.counters.refetches.add(1);
+        let result = Rc::new(run_attempts(ctx, route, &attempts).await);
+        drop(permit);
+        if result.is_err() {
+            ctx.counters.link_fetches_failed.add(1);
         }
-    }
-    let shared = Rc::new(Shared::default());
-    let leader = Leader {
-        in_flight: &ctx.recovery.link_fetches,
-        key: key.clone(),
-        shared: Rc::clone(&shared),
+        result
     };
+    let key = collapse_key(&attempts);
     ctx.recovery
         .link_fetches
-        .fetches
-        .borrow_mut()
-        .insert(key, shared);
-    // Waiting for a permit as the leader: identical fetches queued behind it still collapse.
-    let permit = ctx.recovery.refetches.acquire_permit(1).await;
-    ctx.counters.refetches.add(1);
-    let result = Rc::new(run_attempts(ctx, route, &attempts).await);
-    drop(permit);
-    if result.is_err() {
-        ctx.counters.link_fetches_failed.add(1);
-    }
-    leader.finish(Rc::clone(&result));
-    result
-}
-
-async fn wait_for(shared: &Shared) -> LinkResult {
-    std::future::poll_fn(|cx| match shared.result.borrow().as_ref() {
-        Some(result) => Poll::Ready(Rc::clone(result)),
-        None => {
-            shared.waiters.borrow_mut().push(cx.waker().clone());
-            Poll::Pending
-        }
-    })
-    .await
+        .run(key, abandoned, is_abandoned, fetch)
+        .await
 }
 
 fn collapse_key(attempts: &[Attempt]) -> Vec<u8> {
@@ -283,7 +146,7 @@ fn attempts(
             head: with_grip_last(client_side),
         }];
     }
-    let token = super::proxy::route_grip_sig(ctx, route);
+    let token = ctx.route_grip_sig(route);
     let mut attempts = Vec::new();
     for target in &route.targets {
         let Target::Http(target) = target else {

@@ -9,6 +9,7 @@
 pub mod client_http;
 pub mod client_watch;
 pub mod client_ws;
+pub mod collapse;
 pub mod connections;
 pub mod direct_send;
 pub mod hold;
@@ -21,6 +22,7 @@ pub mod proxy;
 pub mod publish_conn;
 pub mod random;
 pub mod recovery;
+pub mod respond;
 pub mod sys;
 pub mod test_target;
 pub mod uring_send;
@@ -204,6 +206,22 @@ impl ShardContext {
                 token
             }
         }
+    }
+
+    /// The `Grip-Sig` token for a request along `route`, or `None` for a `no_grip` route.
+    pub fn route_grip_sig(&self, route: &crate::config::Route) -> Option<String> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        (!route.no_grip).then(|| match (&route.sig_key, &route.sig_iss) {
+            // Pushpin uses a route's own key only when both sig_key and sig_iss are set.
+            (Some(key), Some(iss)) => {
+                let key =
+                    crate::config::parse_sig_key(key).unwrap_or_else(|_| key.as_bytes().to_vec());
+                crate::grip::sig::sign(&key, iss, now)
+            }
+            _ => self.default_grip_sig(now),
+        })
     }
 
     /// A sink with the configured queue bounds.

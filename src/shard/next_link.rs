@@ -14,7 +14,7 @@
 //! before it, and items that arrived meanwhile are judged again after them.
 
 use super::hold::{stream_loop, HoldEnd, HELD_READ_BYTES_MAX};
-use super::link_fetch::{fetch_with_retries, LinkResult};
+use super::link_fetch::fetch_with_retries;
 use super::proxy::{ask_origin, Asked};
 use super::recovery::recovery_for;
 use super::{test_target, ShardContext};
@@ -28,6 +28,7 @@ use crate::http::{encode_chunk, LAST_CHUNK};
 use crate::http::{ClientRequest, Next};
 use crate::limits::REFETCH_ASIDE_ITEMS_MAX;
 use crate::netio::Conn;
+use crate::origin::link::LinkResult;
 use crate::origin::response::GripAnswer;
 use crate::reply::stream_start;
 use bytes::Bytes;

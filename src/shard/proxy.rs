@@ -7,11 +7,11 @@
 //! while the origin is asked or relayed (`client_watch`).
 //! Must not: interpret GRIP instructions (`client_http::accept_grip` does).
 
-use super::client_http::{accept_grip, access_log, respond_error};
+use super::client_http::{accept_grip, access_log};
 use super::client_watch::{while_client_stays, ClientGone};
+use super::respond::respond_error;
 use super::ShardContext;
 use crate::config::{HttpTarget, Route};
-use crate::grip::sig;
 use crate::http::{
     encode_chunk_into, encode_request_head, encode_response_head, BodyDecoder, BodyKind,
     RequestHead, ResponseHead, Version, LAST_CHUNK,
@@ -29,7 +29,7 @@ use crate::reply::{capitalized, ORIGIN_ERROR_TEXT};
 use bytes::Bytes;
 use futures_lite::future::or;
 use std::rc::Rc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Largest initial body of a stream hold ringpin buffers before handing off.
 const STREAM_HOLD_INITIAL_BYTES_MAX: usize = 4 * 1024 * 1024;
@@ -266,28 +266,13 @@ async fn exchange_with_failover(
     }
 }
 
-/// The `Grip-Sig` token for a request along `route`, or `None` for a `no_grip` route.
-pub(super) fn route_grip_sig(ctx: &ShardContext, route: &Route) -> Option<String> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    (!route.no_grip).then(|| match (&route.sig_key, &route.sig_iss) {
-        // Pushpin uses a route's own key only when both sig_key and sig_iss are set.
-        (Some(key), Some(iss)) => {
-            let key = crate::config::parse_sig_key(key).unwrap_or_else(|_| key.as_bytes().to_vec());
-            sig::sign(&key, iss, now)
-        }
-        _ => ctx.default_grip_sig(now),
-    })
-}
-
 fn origin_request(
     ctx: &ShardContext,
     route: &Route,
     target: &HttpTarget,
     req: &ClientRequest,
 ) -> RequestHead {
-    let token = route_grip_sig(ctx, route);
+    let token = ctx.route_grip_sig(route);
     let body = if req.body_complete {
         if req.body.is_empty() {
             BodyFraming::None

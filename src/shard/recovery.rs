@@ -44,7 +44,7 @@ pub struct ShardRecovery {
     /// copy of the router's last id (every shard sees a channel's items in release order).
     last_ids: RefCell<HashMap<String, String>>,
     /// Next-link fetches in flight, for collapsing identical ones.
-    pub(super) link_fetches: super::link_fetch::InFlight,
+    pub(super) link_fetches: super::collapse::Collapse<crate::origin::link::LinkResult>,
 }
 
 impl Default for ShardRecovery {
@@ -53,7 +53,7 @@ impl Default for ShardRecovery {
             refetches: Semaphore::new(REFETCHES_CONCURRENT_MAX),
             quiet_since: RefCell::default(),
             last_ids: RefCell::default(),
-            link_fetches: super::link_fetch::InFlight::default(),
+            link_fetches: super::collapse::Collapse::default(),
         }
     }
 }

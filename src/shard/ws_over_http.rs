@@ -9,10 +9,9 @@
 //! Invariants: the 101 is written before the connection is registered, so no published
 //! frame can precede it; OPEN is never retried (PUSHPIN.md §6.3).
 
-use super::client_http::respond_error;
 use super::client_ws::{access_log, response, WsClient, WsRequest};
-use super::proxy::route_grip_sig;
 use super::random::random_u64;
+use super::respond::respond_error;
 use super::woh_exchange::{exchange, WohFail, WohReply, WohRequest};
 use super::ws_grip::OriginMessages;
 use super::{woh_flow, ShardContext};
@@ -56,7 +55,7 @@ impl Woh<'_> {
     /// Starts a request carrying `events`; it runs when polled.
     pub fn request(&self, events: &[WohEvent]) -> InFlight {
         let body = encode_events(events);
-        let token = route_grip_sig(&self.ctx, self.route);
+        let token = self.ctx.route_grip_sig(self.route);
         let forward = ForwardContext {
             route: self.route,
             target: &self.target,

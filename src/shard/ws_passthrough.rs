@@ -10,13 +10,12 @@
 //! read while the client's queue holds over `ORIGIN_READ_PAUSE_BYTES`, so a slow client slows
 //! its origin instead of growing memory.
 
-use super::client_http::respond_error;
 use super::client_ws::{
     access_log, control_frame, response, size_read_buf, ClientEvent, WsClient, WsRequest,
 };
 use super::hold::sleep_or_never;
-use super::proxy::route_grip_sig;
 use super::random::random_u64;
+use super::respond::respond_error;
 use super::ws_grip::{AfterMessage, OriginMessages};
 use super::ShardContext;
 use crate::config::{HttpTarget, Route, Target};
@@ -166,7 +165,7 @@ async fn send_handshake(
     origin: &mut OriginConn,
 ) -> Result<ResponseHead, OriginError> {
     let name = format!("{}:{}", target.host, target.port);
-    let token = route_grip_sig(ctx, route);
+    let token = ctx.route_grip_sig(route);
     let forward = ForwardContext {
         route,
         target,
