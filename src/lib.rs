@@ -5,6 +5,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod config;
+pub mod control;
 pub mod fanout;
 pub mod grip;
 pub mod http;

@@ -9,6 +9,7 @@ pub mod link;
 pub mod pool;
 pub mod request;
 pub mod response;
+mod sys;
 pub mod ws_request;
 
 /// Why talking to an origin failed.

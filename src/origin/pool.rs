@@ -11,13 +11,13 @@
 //! was idle (checked on the socket itself, `sys::peek_idle`), so no client ever reads bytes
 //! an origin sent for another request or for none.
 
+use super::sys::{peek_idle, IdlePeek};
 use crate::http::{parse_response, HeadLimits, ResponseHead};
 use crate::limits::{
     ORIGIN_CONNECT_TIMEOUT, ORIGIN_DNS_CACHE_TTL, ORIGIN_POOL_IDLE_PER_TARGET_MAX,
     ORIGIN_POOL_IDLE_TIMEOUT,
 };
 use crate::netio::{Conn, HeadError};
-use crate::shard::sys::{peek_idle, IdlePeek};
 use glommio::net::TcpStream;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;

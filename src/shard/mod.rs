@@ -19,7 +19,6 @@ pub mod listener;
 pub mod next_link;
 pub mod peer_limit;
 pub mod proxy;
-pub mod publish_conn;
 pub mod random;
 pub mod recovery;
 pub mod respond;

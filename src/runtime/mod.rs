@@ -5,15 +5,17 @@
 //! routes file.
 //! Must not: contain request or delivery logic.
 
+pub mod sys;
+
 use crate::config::{check_reload, file_signature, load_routes, Config, RoutesSource, RoutesWatch};
+use crate::control::{self, PublishService};
 use crate::limits::{
     LISTEN_BACKLOG, NOFILE_RESERVED_FDS, NOFILE_RESERVED_PER_SHARD_FDS, ORIGIN_FDS_SHARE_PERCENT,
     ROUTES_FILE_POLL_INTERVAL, ROUTES_FILE_SETTLE_TIME,
 };
 use crate::router::inbox::{router_inbox, shard_inbox};
 use crate::router::{SequencerConfig, ShardId};
-use crate::shard::publish_conn::{self, PublishService};
-use crate::shard::{sys, Control, ShardContext};
+use crate::shard::{Control, ShardContext};
 use crate::stats::ShardCounters;
 use glommio::{LocalExecutorBuilder, Placement};
 use std::rc::Rc;
@@ -193,7 +195,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
                 all_counters,
                 sequencing,
             ));
-            let listener = sys::glommio_listener(publish_fd);
+            let listener = crate::shard::sys::glommio_listener(publish_fd);
             let accept_service = Rc::clone(&service);
             glommio::spawn_local(async move {
                 let mut backoff = crate::shard::listener::AcceptBackoff::default();
@@ -201,7 +203,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
                     match listener.accept().await {
                         Ok(stream) => {
                             backoff.on_success();
-                            glommio::spawn_local(publish_conn::serve(
+                            glommio::spawn_local(control::serve(
                                 Rc::clone(&accept_service),
                                 stream,
                             ))

@@ -1,0 +1,154 @@
+//! One connection to the publish/control listener (`:5561`), served on the router's executor.
+//!
+//! Owns: reading requests (head within `PUBLISH_HEAD_BYTES_MAX`, body only with
+//! `Content-Length`, at most `PUBLISH_BODY_BYTES_MAX`), answering through
+//! `publish::endpoint`, and the reply bytes. `200 Published` means accepted and queued for
+//! delivery, as in Pushpin.
+//! Must not: decide what a request means (`publish::endpoint` does) or route items itself
+//! (`PublishService` does).
+
+use super::PublishService;
+use crate::http::{parse_request, BodyDecoder, BodyKind, HeadLimits, RequestHead, Version};
+use crate::limits::{PUBLISH_BODY_BYTES_MAX, PUBLISH_IDLE_TIMEOUT};
+use crate::netio::{Conn, HeadError};
+use crate::publish::endpoint::{self, EndpointAction, PublishRequest, BODY_TOO_LARGE_TEXT};
+use glommio::net::TcpStream;
+use std::rc::Rc;
+
+/// Serves one publish connection (keep-alive allowed, unlike Pushpin's one-shot server).
+pub async fn serve(service: Rc<PublishService>, stream: TcpStream) {
+    let mut conn = Conn::new(stream);
+    let _ = conn.set_read_timeout(Some(PUBLISH_IDLE_TIMEOUT));
+    loop {
+        let (head, body) = match read_request(&mut conn).await {
+            Ok(request) => request,
+            Err(Some(refusal)) => {
+                let _ = conn.write_all(&refusal).await;
+                return;
+            }
+            Err(None) => return,
+        };
+        let keep_alive = head.is_keep_alive();
+        let reply = answer(&service, &head, &body).await;
+        if conn.write_all(&reply).await.is_err() || !keep_alive {
+            return;
+        }
+    }
+}
+
+/// Reads one request and its body. `Err(Some(bytes))` is a refusal to write before closing
+/// (a bad head, a body over `PUBLISH_BODY_BYTES_MAX`, no `Content-Length`); `Err(None)` means
+/// the connection ended or failed.
+async fn read_request(conn: &mut Conn) -> Result<(RequestHead, Vec<u8>), Option<Vec<u8>>> {
+    let refusal = |status, text: &str, version| {
+        Some(reply_bytes(
+            status,
+            text,
+            "text/plain",
+            None,
+            false,
+            version,
+        ))
+    };
+    let head = match conn
+        .read_head(|b| parse_request(b, &HeadLimits::PUBLISH))
+        .await
+    {
+        Ok(head) => head,
+        Err(HeadError::Parse(err)) => {
+            return Err(refusal(err.status(), &format!("{err}\n"), Version::Http11))
+        }
+        Err(_) => return Err(None),
+    };
+    let mut body = Vec::new();
+    match head.body_kind() {
+        Ok(BodyKind::Length(n)) if n > PUBLISH_BODY_BYTES_MAX as u64 => {
+            return Err(refusal(400, BODY_TOO_LARGE_TEXT, head.version));
+        }
+        Ok(kind @ BodyKind::Length(_)) => {
+            let mut decoder = BodyDecoder::new(kind);
+            conn.read_body(&mut decoder, &mut body, PUBLISH_BODY_BYTES_MAX)
+                .await
+                .map_err(|_| None)?;
+        }
+        Ok(BodyKind::Empty) => {}
+        // Pushpin requires Content-Length; the unread body makes the connection unusable.
+        _ => {
+            let text = "Request requires Content-Length.\n";
+            return Err(refusal(411, text, head.version));
+        }
+    }
+    Ok((head, body))
+}
+
+/// Carries out one request and returns the reply's bytes. Published items go into the shard
+/// inboxes before the reply is written, so a publish whose reply the publisher has seen is
+/// ordered before any publish it sends afterwards, on any connection. A full inbox therefore
+/// slows the reply: backpressure, not loss.
+async fn answer(service: &PublishService, head: &RequestHead, body: &[u8]) -> Vec<u8> {
+    let has_content_length = head.headers.contains("content-length");
+    let request = PublishRequest {
+        method: &head.method,
+        path: head.path(),
+        accept: head.headers.get_str("accept"),
+        has_content_length,
+        body,
+    };
+    let reply = endpoint::handle(&request);
+    service.counters.publish_requests.add(1);
+    let items = match &reply.action {
+        EndpointAction::Publish(items) => items.len(),
+        _ => 0,
+    };
+    log::info!(
+        "control: {} {} code={} {} items={items}",
+        head.method,
+        head.path(),
+        reply.status,
+        body.len(),
+    );
+    let text = match reply.action {
+        EndpointAction::Metrics => service.metrics(),
+        _ => reply.body.clone(),
+    };
+    let bytes = reply_bytes(
+        reply.status,
+        &text,
+        reply.content_type,
+        reply.allow,
+        head.is_keep_alive(),
+        head.version,
+    );
+    match reply.action {
+        EndpointAction::Publish(items) => service.publish(items).await,
+        EndpointAction::Recover => service.recover().await,
+        _ => {}
+    }
+    bytes
+}
+
+fn reply_bytes(
+    status: u16,
+    body: &str,
+    content_type: &str,
+    allow: Option<&str>,
+    keep_alive: bool,
+    version: Version,
+) -> Vec<u8> {
+    let mut out = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
+        crate::http::reason_phrase(status),
+        body.len()
+    );
+    if let Some(allow) = allow {
+        out.push_str(&format!("Allow: {allow}\r\n"));
+    }
+    match (version, keep_alive) {
+        (Version::Http11, false) => out.push_str("Connection: close\r\n"),
+        (Version::Http10, true) => out.push_str("Connection: keep-alive\r\n"),
+        _ => {}
+    }
+    out.push_str("\r\n");
+    out.push_str(body);
+    out.into_bytes()
+}

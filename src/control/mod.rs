@@ -1,0 +1,11 @@
+//! The publish/control server: the `:5561` HTTP endpoint and the router it feeds, run on the
+//! router's own executor beside the shards.
+//!
+//! `service.rs` owns the `Router` and the shard inboxes; `connection.rs` serves one publish
+//! connection. The publish API's meaning lives in the pure `publish` module.
+
+mod connection;
+mod service;
+
+pub use connection::serve;
+pub use service::PublishService;

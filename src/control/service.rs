@@ -1,0 +1,148 @@
+//! PublishService: the router and its connections to every shard, owned by the router's
+//! executor.
+//!
+//! Owns: handing accepted items to the `Router`, which sequences them and encodes each once,
+//! and queueing what it releases into the interested shards' inboxes, in release order;
+//! `/recover`; the Prometheus rendering of every shard's counters.
+//! Must not: touch client connections; everything reaches shards through inboxes.
+
+use crate::limits::CONTROL_TICK;
+use crate::publish::item::PublishItem;
+use crate::router::inbox::{InboxSendError, RouterInboxReceiver, ShardInboxSender};
+use crate::router::{Routed, Router, SequencerConfig, ShardMsg};
+use crate::stats::{prometheus, RouterCounters, ShardCounters};
+use glommio::sync::Semaphore;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The router and its connections to every shard, owned by the router's executor.
+#[derive(Debug)]
+pub struct PublishService {
+    router: RefCell<Router>,
+    interest: RouterInboxReceiver,
+    shards: Vec<ShardInboxSender>,
+    shard_counters: Vec<Arc<ShardCounters>>,
+    pub(super) counters: RouterCounters,
+    /// One permit: routing and queueing happen under it, so the order the sequencer releases
+    /// items in is the order they enter the inboxes, even when a full inbox makes one task
+    /// wait while another publishes.
+    send_order: Semaphore,
+}
+
+impl PublishService {
+    /// A service routing to `shards` (indexed by shard id), sequencing with `sequencing`.
+    pub fn new(
+        interest: RouterInboxReceiver,
+        shards: Vec<ShardInboxSender>,
+        shard_counters: Vec<Arc<ShardCounters>>,
+        sequencing: SequencerConfig,
+    ) -> PublishService {
+        PublishService {
+            router: RefCell::new(Router::new(sequencing)),
+            interest,
+            shards,
+            shard_counters,
+            counters: RouterCounters::default(),
+            send_order: Semaphore::new(1),
+        }
+    }
+
+    /// Applies every pending interest change from the shards.
+    pub fn drain_interest(&self) {
+        let mut router = self.router.borrow_mut();
+        while let Ok(msg) = self.interest.try_recv() {
+            router.on_msg(msg);
+        }
+        let channels = router.channel_count() as i64;
+        self.counters
+            .channels
+            .add(channels - self.counters.channels.get());
+    }
+
+    /// Routes `items` in order through the sequencer. Interest is drained first, so a
+    /// subscription whose initial response a client has already received is known here.
+    ///
+    /// Ordering across shards holds because this one router thread releases every channel's
+    /// items in one order and queues each to every interested shard's FIFO inbox in that
+    /// order; each shard then delivers its inbox in order.
+    pub async fn publish(&self, items: Vec<PublishItem>) {
+        let _permit = self.send_order.acquire_permit(1).await;
+        self.drain_interest();
+        self.counters.items_published.add(items.len() as u64);
+        for item in items {
+            let routed = self.router.borrow_mut().on_publish(item, Instant::now());
+            self.send_routed(routed).await;
+        }
+        let expired = self.router.borrow_mut().on_timeout(Instant::now());
+        self.send_routed(expired).await;
+    }
+
+    /// The router executor's timer: drains interest and releases parked items whose
+    /// `message_wait` has passed.
+    pub async fn on_tick(&self) {
+        let _permit = self.send_order.acquire_permit(1).await;
+        self.drain_interest();
+        let expired = self.router.borrow_mut().on_timeout(Instant::now());
+        self.send_routed(expired).await;
+    }
+
+    /// How long the timer may sleep: until the next parked item's deadline, at most
+    /// `CONTROL_TICK` (interest is drained at least that often).
+    pub fn next_sleep(&self) -> Duration {
+        let now = Instant::now();
+        match self.router.borrow().next_deadline() {
+            Some(deadline) => deadline.saturating_duration_since(now).min(CONTROL_TICK),
+            None => CONTROL_TICK,
+        }
+    }
+
+    async fn send_routed(&self, routed: Vec<Routed>) {
+        for (encoded, shards) in routed {
+            log::debug!(
+                "publish channel={} shards={}",
+                encoded.channel,
+                shards.len()
+            );
+            for shard in shards.iter() {
+                let Some(inbox) = self.shards.get(shard.0 as usize) else {
+                    continue;
+                };
+                send_waiting(inbox, ShardMsg::Deliver(Arc::clone(&encoded))).await;
+            }
+        }
+    }
+
+    /// `/recover`: the router forgets every last id, and every shard is told, in order with
+    /// the items already queued, to make its holds refetch.
+    pub async fn recover(&self) {
+        let _permit = self.send_order.acquire_permit(1).await;
+        self.router.borrow_mut().on_recover();
+        for inbox in &self.shards {
+            send_waiting(inbox, ShardMsg::Recover).await;
+        }
+    }
+
+    pub(super) fn metrics(&self) -> String {
+        self.drain_interest();
+        prometheus::render(&self.shard_counters, &self.counters)
+    }
+}
+
+/// Queues `msg`, waiting while the shard's inbox is full: a slow shard slows publishing
+/// (backpressure) instead of losing items.
+async fn send_waiting(inbox: &ShardInboxSender, mut msg: ShardMsg) {
+    loop {
+        match inbox.send(msg) {
+            Ok(()) => return,
+            Err(InboxSendError::Full(back)) => {
+                msg = back;
+                glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            Err(InboxSendError::Closed(_)) => {
+                log::error!("a shard inbox is closed; an item was lost");
+                return;
+            }
+        }
+    }
+}
