@@ -7,6 +7,7 @@
 pub mod config;
 pub mod control;
 pub mod fanout;
+pub mod flow;
 pub mod grip;
 pub mod http;
 pub mod limits;

@@ -171,7 +171,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
                 let (clients, origins) = (budget.clients_per_shard, budget.origins_per_shard);
                 let ctx =
                     ShardContext::new(id, config, control, router_tx, counters, clients, origins);
-                crate::shard::run(Rc::new(ctx), fds, rx).await;
+                crate::shard::run(Rc::new(ctx), fds, rx, crate::flow::serve).await;
             })
             .map_err(|e| StartError::Executor {
                 name: name.clone(),

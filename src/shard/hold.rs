@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 const RESPONSE_ASIDE_ITEMS_MAX: usize = 8;
 
 /// Bytes of pipelined client data kept while a connection is held.
-pub(super) const HELD_READ_BYTES_MAX: usize = crate::limits::CLIENT_HEAD_BYTES_MAX;
+pub(crate) const HELD_READ_BYTES_MAX: usize = crate::limits::CLIENT_HEAD_BYTES_MAX;
 
 /// How a hold ended.
 #[derive(Debug)]
@@ -58,7 +58,7 @@ async fn timer_or_never(after: Option<Duration>) -> Event {
 }
 
 /// Sleeps for `after`, or forever without a deadline: the timer branch of an `or` race.
-pub(super) async fn sleep_or_never(after: Option<Duration>) {
+pub(crate) async fn sleep_or_never(after: Option<Duration>) {
     match after {
         Some(after) => {
             Timer::new(after).await;
@@ -135,7 +135,7 @@ pub async fn hold_stream(
 }
 
 /// Runs a registered stream hold until it ends or its `Recovery` wants a refetch.
-pub(super) async fn stream_loop(
+pub(crate) async fn stream_loop(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
     guard: &HeldGuard,

@@ -3,22 +3,44 @@
 //! Owns: accepting (with a backoff when `accept` fails), the per-shard connection cap, the
 //! per-address limit (`PeerLimit`, process-wide), and the panic guard around each
 //! connection task (a panic closes that connection, is counted, and nothing else stops).
-//! Must not: do any per-request work.
+//! Must not: do any per-request work, or know what serves a connection: the caller hands it
+//! the connection handler (`flow::serve`, given by `runtime`), so the core never imports the
+//! flows that run on top of it.
 
-use super::client_http;
 use super::peer_limit::PeerSlot;
 use super::ShardContext;
 use crate::limits::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
 use futures_lite::FutureExt;
 use glommio::net::{TcpListener, TcpStream};
+use std::future::Future;
 use std::os::unix::io::AsRawFd;
 use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Accepts connections until the shard shuts down.
-pub async fn accept_loop(ctx: Rc<ShardContext>, listener: TcpListener) {
+/// What serves one accepted connection until it closes (`flow::serve`).
+pub trait ConnectionHandler:
+    Fn(Rc<ShardContext>, TcpStream) -> Self::Served + Copy + 'static
+{
+    /// The connection's task.
+    type Served: Future<Output = ()> + 'static;
+}
+
+impl<F, Fut> ConnectionHandler for F
+where
+    F: Fn(Rc<ShardContext>, TcpStream) -> Fut + Copy + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    type Served = Fut;
+}
+
+/// Accepts connections until the shard shuts down; each one's task runs `serve`.
+pub async fn accept_loop(
+    ctx: Rc<ShardContext>,
+    listener: TcpListener,
+    serve: impl ConnectionHandler,
+) {
     let mut backoff = AcceptBackoff::default();
     loop {
         let stream = match listener.accept().await {
@@ -67,7 +89,7 @@ pub async fn accept_loop(ctx: Rc<ShardContext>, listener: TcpListener) {
             let counters = Arc::clone(&task_ctx.counters);
             let shard = task_ctx.id.0;
             counters.connections.add(1);
-            let served = AssertUnwindSafe(client_http::serve(task_ctx, stream)).catch_unwind();
+            let served = AssertUnwindSafe(serve(task_ctx, stream)).catch_unwind();
             let result = served.await;
             drop(peer_slot);
             counters.connections.add(-1);
@@ -140,46 +162,5 @@ mod tests {
         assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]);
         backoff.on_success();
         assert_eq!(backoff.on_failure(), ACCEPT_BACKOFF_MIN);
-    }
-
-    /// Every client connection's task is one `client_http::serve` future, held for the
-    /// connection's whole life, so its size is a floor under the memory of each of 100,000
-    /// held streams. A buffer kept across an `.await` anywhere in a request's flow becomes part
-    /// of it: a 512-byte and a 1 KiB stack array once grew it from 3,752 to 6,376 bytes
-    /// (`results/2026-12-06-hostile-input-fanout-epyc2c`). Box rare, large flows instead.
-    #[test]
-    fn a_connection_task_stays_within_its_memory_budget() {
-        const SERVE_FUTURE_BYTES_MAX: usize = 4096;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let size = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
-            .io_memory(512 * 1024)
-            .spawn(move || async move {
-                let config = Arc::new(crate::config::Config::default());
-                let control = Arc::new(super::super::Control::new(
-                    crate::config::Routes::builtin_test(),
-                ));
-                let (router, _interest) = crate::router::inbox::router_inbox();
-                let ctx = Rc::new(ShardContext::new(
-                    crate::router::ShardId(0),
-                    config,
-                    control,
-                    router,
-                    Arc::new(crate::stats::ShardCounters::default()),
-                    1,
-                    1,
-                ));
-                let stream = glommio::net::TcpStream::connect(addr)
-                    .await
-                    .expect("connect");
-                std::mem::size_of_val(&client_http::serve(ctx, stream))
-            })
-            .expect("executor")
-            .join()
-            .expect("ran");
-        assert!(
-            size <= SERVE_FUTURE_BYTES_MAX,
-            "a connection task's future is {size} bytes, over {SERVE_FUTURE_BYTES_MAX}"
-        );
     }
 }

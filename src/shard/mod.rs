@@ -6,32 +6,19 @@
 //! Must not: share any of that with another shard. `ShardContext` lives in an `Rc`, so the
 //! compiler keeps it on its thread; only `router::msg` values and `Bytes` cross threads.
 
-pub mod client_http;
 pub mod client_watch;
-pub mod client_ws;
 pub mod collapse;
 pub mod connections;
 pub mod direct_send;
 pub mod hold;
 pub mod linger;
-pub mod link_fetch;
 pub mod listener;
-pub mod next_link;
 pub mod peer_limit;
-pub mod proxy;
 pub mod random;
 pub mod recovery;
 pub mod respond;
 pub mod sys;
-pub mod test_target;
 pub mod uring_send;
-pub mod woh_exchange;
-pub mod woh_flow;
-pub mod ws_filters;
-pub mod ws_grip;
-pub mod ws_over_http;
-pub mod ws_passthrough;
-pub mod ws_subscribe;
 
 use crate::config::{Config, Routes, SendMode, SlowClientPolicy};
 use crate::fanout::{
@@ -289,7 +276,7 @@ impl ShardContext {
         }
     }
 
-    fn send_interest(&self, channel: &str, subscribed: bool) {
+    pub(crate) fn send_interest(&self, channel: &str, subscribed: bool) {
         let msg = RouterMsg::Interest {
             shard: self.id,
             channel: channel.to_owned(),
@@ -482,10 +469,16 @@ impl Drop for HeldGuard {
 
 /// Runs one shard until shutdown: accept loops on `listeners`, the inbox loop, the control
 /// tick; then closes held connections and waits up to the drain timeout for busy ones.
-pub async fn run(ctx: Rc<ShardContext>, listeners: Vec<OwnedFd>, mut inbox: ShardInboxReceiver) {
+/// Each accepted connection's task runs `serve`.
+pub async fn run(
+    ctx: Rc<ShardContext>,
+    listeners: Vec<OwnedFd>,
+    mut inbox: ShardInboxReceiver,
+    serve: impl listener::ConnectionHandler,
+) {
     for fd in listeners {
         let listener = sys::glommio_listener(fd);
-        glommio::spawn_local(listener::accept_loop(Rc::clone(&ctx), listener)).detach();
+        glommio::spawn_local(listener::accept_loop(Rc::clone(&ctx), listener, serve)).detach();
     }
     if let Some(socket) = inbox.take_wake_socket() {
         let wake = sys::glommio_unix_stream(socket);

@@ -59,6 +59,22 @@ impl Default for ShardRecovery {
 }
 
 impl ShardContext {
+    /// One of the shard's `REFETCHES_CONCURRENT_MAX` permits to ask an origin on a hold's
+    /// behalf (a long-poll re-request or a link fetch); counted in `ringpin_refetches_total`.
+    /// `None` only if the semaphore were closed, which it never is.
+    pub(crate) async fn refetch_permit(&self) -> Option<glommio::sync::Permit<'_>> {
+        let permit = self.recovery.refetches.acquire_permit(1).await.ok();
+        self.counters.refetches.add(1);
+        permit
+    }
+
+    /// The registry that lets identical link fetches share one exchange.
+    pub(crate) fn link_fetches(
+        &self,
+    ) -> &super::collapse::Collapse<crate::origin::link::LinkResult> {
+        &self.recovery.link_fetches
+    }
+
     /// A channel got its first subscriber here: unless it lingered, schedule the
     /// first-subscription update of its holds.
     pub(super) fn on_first_subscriber(self: &Rc<Self>, channel: &str) {
@@ -112,7 +128,7 @@ impl ShardContext {
     /// The `(channel, prev-id)` pairs of a new long-poll when any `prev-id` disagrees with
     /// the channel's last id here: Pushpin re-requests such a hold at once (PUSHPIN.md §3.8)
     /// instead of holding a client that already missed an item.
-    pub(super) fn stale_prev_ids(&self, channels: &[ChannelSub]) -> Option<Vec<(String, String)>> {
+    pub(crate) fn stale_prev_ids(&self, channels: &[ChannelSub]) -> Option<Vec<(String, String)>> {
         let last_ids = self.recovery.last_ids.borrow();
         let stale = channels
             .iter()
@@ -144,7 +160,7 @@ impl ShardContext {
 
     /// Asks each of `keys` that can refetch to do so for `reason`; returns how many were
     /// woken (a hold already refetching is left alone).
-    pub(super) fn want_refetch(&self, keys: &[ConnKey], reason: RefetchReason) -> usize {
+    pub(crate) fn want_refetch(&self, keys: &[ConnKey], reason: RefetchReason) -> usize {
         let mut held = self.held.borrow_mut();
         let mut woken = 0;
         for &key in keys {
@@ -173,7 +189,7 @@ impl ShardContext {
 
     /// Replaces the channels of held connection `key` with `channels`, telling the router
     /// about channels this shard gains or loses.
-    pub(super) fn set_hold_channels(self: &Rc<Self>, key: ConnKey, channels: Vec<String>) {
+    pub(crate) fn set_hold_channels(self: &Rc<Self>, key: ConnKey, channels: Vec<String>) {
         let old = match self.held.borrow_mut().get_mut(key) {
             Some(entry) => std::mem::take(&mut entry.channels),
             None => return,
@@ -231,7 +247,7 @@ impl ShardContext {
 
     /// Judges again, in order, the items `key` set aside while it refetched, queueing those
     /// that now follow; the connection's task writes them.
-    pub(super) fn redeliver(&self, key: ConnKey, items: Vec<Arc<EncodedItem>>) {
+    pub(crate) fn redeliver(&self, key: ConnKey, items: Vec<Arc<EncodedItem>>) {
         if items.is_empty() {
             return;
         }

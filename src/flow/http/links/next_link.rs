@@ -13,13 +13,11 @@
 //! sees a reused `ConnKey`; bytes of a link answer are queued after everything delivered
 //! before it, and items that arrived meanwhile are judged again after them.
 
-use super::hold::{stream_loop, HoldEnd, HELD_READ_BYTES_MAX};
-use super::link_fetch::fetch_with_retries;
-use super::proxy::{ask_origin, Asked};
-use super::recovery::recovery_for;
-use super::{test_target, ShardContext};
 use crate::config::{Route, Target};
 use crate::fanout::{ConnKey, RefetchReason, Sink, Transport};
+use crate::flow::http::links::link_fetch::fetch_with_retries;
+use crate::flow::http::proxy::{ask_origin, Asked};
+use crate::flow::http::test_target;
 use crate::grip::{
     encode_grip_last, request_url, resolve_link, HoldMode, Instruction, KeepAlive, LinkError,
     LinkUrl, NextLink, SubscriberFilters,
@@ -31,6 +29,9 @@ use crate::netio::Conn;
 use crate::origin::link::LinkResult;
 use crate::origin::response::GripAnswer;
 use crate::reply::stream_start;
+use crate::shard::hold::{stream_loop, HoldEnd, HELD_READ_BYTES_MAX};
+use crate::shard::recovery::recovery_for;
+use crate::shard::ShardContext;
 use bytes::Bytes;
 use futures_lite::future::or;
 use futures_lite::AsyncReadExt;
@@ -77,8 +78,7 @@ pub async fn refetch_request(
     if let Some(Target::Test) = route.targets.first() {
         return Ok(test_target::answer(&req.head));
     }
-    let _permit = ctx.recovery.refetches.acquire_permit(1).await;
-    ctx.counters.refetches.add(1);
+    let _permit = ctx.refetch_permit().await;
     match ask_origin(ctx, conn, route, req, &grip_last).await {
         Asked::Done(next) => Err(next),
         Asked::Grip(answer) => Ok(answer),

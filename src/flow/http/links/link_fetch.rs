@@ -15,7 +15,6 @@
 //! and `LINK_FETCH_RETRIES_MAX` retries; a fetch whose leading task is dropped (its client
 //! left) is taken over by a waiting one, never reported to it as a failure.
 
-use super::ShardContext;
 use crate::config::{Route, Target};
 use crate::grip::link::retry_delay;
 use crate::grip::{parse_instruction, HoldMode, Instruction, LinkUrl};
@@ -26,6 +25,7 @@ use crate::origin::failover::{with_failover, Connection, FailoverError};
 use crate::origin::link::{LinkFetchError, LinkResult};
 use crate::origin::pool::{head_error_text, read_final_head, OriginConn};
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
+use crate::shard::ShardContext;
 use bytes::Bytes;
 use std::rc::Rc;
 use std::time::Duration;
@@ -55,7 +55,7 @@ pub async fn fetch_with_retries(
             Err(err) if err.is_retryable() => err,
             _ => return result,
         };
-        let jitter = Duration::from_millis(super::random::random_u64() % 1000);
+        let jitter = Duration::from_millis(crate::shard::random::random_u64() % 1000);
         let delay = match retry_delay(attempt, jitter) {
             Some(delay) if !ctx.control.is_shutting_down() => delay,
             _ => return result,
@@ -88,8 +88,7 @@ async fn fetch_once(
     let fetch = || async {
         // Waiting for a permit as the leader: identical fetches queued behind it still
         // collapse.
-        let permit = ctx.recovery.refetches.acquire_permit(1).await;
-        ctx.counters.refetches.add(1);
+        let permit = ctx.refetch_permit().await;
         let result = Rc::new(run_attempts(ctx, route, &attempts).await);
         drop(permit);
         if result.is_err() {
@@ -98,8 +97,7 @@ async fn fetch_once(
         result
     };
     let key = collapse_key(&attempts);
-    ctx.recovery
-        .link_fetches
+    ctx.link_fetches()
         .run(key, abandoned, is_abandoned, fetch)
         .await
 }

@@ -8,14 +8,14 @@
 //! last, bounded backoff) and is tested without sockets. Nor build requests
 //! (`ws_over_http::Woh`) or parse control messages (`ws_grip`).
 
-use super::client_ws::{control_frame, ClientEvent, WsClient};
-use super::hold::sleep_or_never;
-use super::random::random_u64;
-use super::woh_exchange::{WohFail, WohReply};
-use super::ws_grip::{AfterMessage, OriginMessages};
-use super::ws_over_http::Woh;
+use crate::flow::ws::client::{control_frame, ClientEvent, WsClient};
+use crate::flow::ws::grip::{AfterMessage, OriginMessages};
+use crate::flow::ws::over_http::Woh;
+use crate::flow::ws::over_http_exchange::{WohFail, WohReply};
 use crate::limits::WS_CLOSE_TIMEOUT;
 use crate::origin::ws_request::is_woh_events_response;
+use crate::shard::hold::sleep_or_never;
+use crate::shard::random::random_u64;
 use crate::ws::over_http::{ClientStep, FailureStep, Phase, WohSession};
 use crate::ws::{parse_events_bytes, MessageKind, WohEvent};
 use futures_lite::future::{or, pending};

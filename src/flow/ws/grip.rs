@@ -9,12 +9,11 @@
 //! client untouched) and messages are only re-framed at 16 KiB; implicit `sub=` channels
 //! cannot be unsubscribed (Pushpin 1.36).
 
-use super::client_ws::WsClient;
-use super::random::random_u64;
-use super::ws_filters;
-use super::ws_subscribe::SubscribeOutcome;
-use super::ShardContext;
+use crate::flow::ws::client::WsClient;
+use crate::flow::ws::subscribe::SubscribeOutcome;
 use crate::limits::WS_SERVER_FRAME_PAYLOAD_BYTES_MAX;
+use crate::shard::random::random_u64;
+use crate::shard::ShardContext;
 use crate::ws::{split_message, GripAction, GripExtension, GripSession, MessageKind};
 use std::time::Instant;
 
@@ -82,10 +81,10 @@ impl OriginMessages {
                     if !self.implicit.contains(&channel)
                         && ctx.unsubscribe_held(client.key(), &channel)
                     {
-                        ws_filters::on_unsubscribe(ctx, client.key(), &channel);
+                        super::filters::on_unsubscribe(ctx, client.key(), &channel);
                     }
                 }
-                GripAction::MetaChanged => ws_filters::on_meta(ctx, client.key(), grip.meta()),
+                GripAction::MetaChanged => super::filters::on_meta(ctx, client.key(), grip.meta()),
                 GripAction::Detach => after = AfterMessage::Detach,
                 GripAction::Dropped => {
                     log::debug!(
@@ -141,7 +140,7 @@ fn subscribe(
         ),
         // A repeated subscribe may change the channel's filters, as in Pushpin.
         SubscribeOutcome::Added | SubscribeOutcome::AlreadySubscribed => {
-            ws_filters::on_subscribe(ctx, client.key(), &channel, filters, meta);
+            super::filters::on_subscribe(ctx, client.key(), &channel, filters, meta);
         }
         SubscribeOutcome::Gone => {}
     }

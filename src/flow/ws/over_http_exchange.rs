@@ -7,11 +7,11 @@
 //! Must not: decide what the events mean (`ws_over_http` does) or retry by itself, except
 //! once on a fresh connection when a pooled one turns out to be closed.
 
-use super::ShardContext;
 use crate::http::{BodyDecoder, Headers};
 use crate::limits::WOH_BODY_BYTES_MAX;
 use crate::netio::{Conn, HeadError};
 use crate::origin::pool::{read_final_head, ConnectError};
+use crate::shard::ShardContext;
 use bytes::Bytes;
 use std::rc::Rc;
 use std::time::Duration;

@@ -10,9 +10,6 @@
 //! Invariants: `WsClient` owns the `HeldGuard`, and borrows the caller's `Conn`, so the guard
 //! always drops before the socket closes (ARCHITECTURE.md, `HeldGuard`).
 
-use super::direct_send::{self, FlushOutcome};
-use super::respond::respond_error;
-use super::{ws_over_http, ws_passthrough, HeldGuard, ShardContext};
 use crate::config::{Proto, Target};
 use crate::fanout::{ConnKey, PushOutcome, Transport};
 use crate::grip::ClientResponse;
@@ -23,6 +20,10 @@ use crate::limits::WS_READ_BUSY_BYTES;
 use crate::limits::WS_READ_IDLE_BYTES;
 use crate::netio::Conn;
 use crate::reply::{capitalized, encode_full_response};
+use crate::shard::direct_send::{self, FlushOutcome};
+use crate::shard::respond::respond_error;
+use crate::shard::HeldGuard;
+use crate::shard::ShardContext;
 use crate::ws::frame::{is_sendable_close_code, CONTROL_PAYLOAD_BYTES_MAX};
 use crate::ws::{
     encode_close, encode_frame, parse_client_handshake, Frame, FrameDecoder, FrameError,
@@ -95,9 +96,9 @@ pub async fn serve(
     };
     match route.targets.first() {
         Some(Target::Http(target)) if target.over_http => {
-            ws_over_http::serve(ctx, conn, &req, route).await
+            super::over_http::serve(ctx, conn, &req, route).await
         }
-        Some(Target::Http(_)) => ws_passthrough::serve(ctx, conn, &req, route).await,
+        Some(Target::Http(_)) => super::passthrough::serve(ctx, conn, &req, route).await,
         Some(Target::Test) | None => {
             let text = "The test target does not speak WebSocket.\n";
             respond_error(ctx, conn, &req.head, 501, text, false).await

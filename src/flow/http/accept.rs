@@ -1,28 +1,25 @@
-//! The client side of one HTTP connection: read requests, route them, answer.
+//! GRIP accept: turning an origin's instructions into a stream hold, a response hold, a
+//! linked stream or a plain answer, and the long-poll re-requests recovery asks for.
 //!
-//! Owns: the keep-alive request loop, ringpin's own error responses, GRIP accept (turning an
-//! origin's instructions into a stream hold, a response hold or a plain answer), access logs.
-//! Must not: parse wire formats itself (`http`, `grip` do) or hold a `RefCell` borrow across
-//! an await.
+//! Owns: parsing the answer into an `Instruction` (502 when it does not parse), the initial
+//! response's filters, and the loop of long-poll re-requests (PUSHPIN.md §3.8).
+//! Must not: hold or write published items itself (the core's hold loops do) or follow next
+//! links (`links/` does).
 
-use super::hold::{hold_response, hold_stream, HoldEnd};
-use super::respond::respond_error;
-use super::{next_link, proxy, test_target, HeldGuard, ShardContext};
-use crate::config::{Proto, Route, Target};
+use super::links::next_link;
+use super::request::access_log;
+use crate::config::Route;
 use crate::fanout::Transport;
 use crate::grip::{parse_instruction, ClientResponse, HoldMode, Instruction, SubscriberFilters};
-use crate::http::{
-    parse_request, BodyDecoder, BodyKind, ClientRequest, HeadLimits, Next, RequestHead, Version,
-};
-use crate::limits::REQUEST_BODY_BUFFER_BYTES_MAX;
-use crate::netio::{Conn, HeadError};
+use crate::http::{ClientRequest, Next};
+use crate::netio::Conn;
 use crate::origin::response::GripAnswer;
-use crate::reply::{capitalized, encode_response, error_bytes, stream_start, ORIGIN_ERROR_TEXT};
+use crate::reply::{encode_response, stream_start, ORIGIN_ERROR_TEXT};
+use crate::shard::hold::{hold_response, hold_stream, HoldEnd};
+use crate::shard::respond::respond_error;
+use crate::shard::{HeldGuard, ShardContext};
 use bytes::Bytes;
-use glommio::net::TcpStream;
-use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Instant;
 
 /// What one GRIP answer led to.
 enum Accepted {
@@ -35,169 +32,11 @@ enum Accepted {
     Stale(Vec<(String, String)>),
 }
 
-/// Serves one client connection until it closes.
-pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
-    let peer = match stream.peer_addr() {
-        Ok(peer) => peer,
-        Err(_) => return,
-    };
-    let _ = stream.set_nodelay(true);
-    let mut conn = Conn::new(stream);
-    let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
-    // The first head must be whole within the head timeout of accept.
-    let mut head_deadline = Instant::now() + ctx.config.client_head_timeout;
-    loop {
-        let head = match conn
-            .read_head_by(|b| parse_request(b, &HeadLimits::CLIENT), head_deadline)
-            .await
-        {
-            Ok(head) => head,
-            Err(HeadError::TimedOut) => {
-                time_out_head(&ctx, &mut conn, peer).await;
-                break;
-            }
-            Err(HeadError::Parse(err)) => {
-                log::info!("shard={} peer={peer} bad request: {err}", ctx.id.0);
-                ctx.counters.requests_failed.add(1);
-                let text = format!("{}\n", capitalized(&err.to_string()));
-                let _ = conn
-                    .write_all(&error_bytes(err.status(), &text, Version::Http11, false))
-                    .await;
-                super::linger::linger_close(&mut conn).await;
-                break;
-            }
-            Err(err) => {
-                log::debug!("shard={} peer={peer} connection ended: {err}", ctx.id.0);
-                break;
-            }
-        };
-        ctx.busy.set(ctx.busy.get() + 1);
-        let next = handle_request(&ctx, &mut conn, head, peer).await;
-        ctx.busy.set(ctx.busy.get() - 1);
-        if next == Next::Close || ctx.control.is_shutting_down() {
-            break;
-        }
-        conn.shrink();
-        match next_head_deadline(&ctx, &mut conn).await {
-            Some(deadline) => head_deadline = deadline,
-            None => break,
-        }
-    }
-}
-
-/// Between keep-alive requests: waits (under the idle timeout, with no read buffer) for the
-/// first byte of the next request, and returns the deadline of its head, the head timeout
-/// from that byte. `None` when the client closed or stayed idle: the connection then closes
-/// without a response, since the client may be sending a request at that very moment.
-async fn next_head_deadline(ctx: &ShardContext, conn: &mut Conn) -> Option<Instant> {
-    if conn.buffered().is_empty() {
-        match conn.fill().await {
-            Ok(0) | Err(_) => return None,
-            Ok(_) => {}
-        }
-    }
-    Some(Instant::now() + ctx.config.client_head_timeout)
-}
-
-/// A head that did not arrive in time: `408`, then the write side is shut and what the client
-/// still sends is read and dropped for a moment (a close with unread bytes would send a reset
-/// that can destroy the 408 before the client reads it); the caller closes.
-async fn time_out_head(ctx: &ShardContext, conn: &mut Conn, peer: SocketAddr) {
-    ctx.counters.requests_failed.add(1);
-    crate::log_limited!(
-        Info,
-        "shard={} peer={peer} request head not received within {:?}; 408",
-        ctx.id.0,
-        ctx.config.client_head_timeout
-    );
-    let bytes = error_bytes(408, "Request timeout.\n", Version::Http11, false);
-    if conn.write_all(&bytes).await.is_ok() {
-        super::linger::linger_close(conn).await;
-    }
-}
-
-async fn handle_request(
-    ctx: &Rc<ShardContext>,
-    conn: &mut Conn,
-    mut head: RequestHead,
-    peer: SocketAddr,
-) -> Next {
-    ctx.counters.requests.add(1);
-    if let Err(err) = head.normalize_for_proxy() {
-        let text = format!("{}\n", capitalized(&err.to_string()));
-        return respond_error(ctx, conn, &head, err.status(), &text, false).await;
-    }
-    let keep_alive = head.is_keep_alive();
-    let version = head.version;
-    if super::client_ws::is_upgrade(&head) {
-        return super::client_ws::serve(ctx, conn, head, peer).await;
-    }
-    let body_kind = match head.body_kind() {
-        Ok(kind) => kind,
-        Err(err) => {
-            let text = format!("{}\n", capitalized(&err.to_string()));
-            return respond_error(ctx, conn, &head, err.status(), &text, false).await;
-        }
-    };
-    let wants_continue = head.expects_continue() && body_kind != BodyKind::Empty;
-    if wants_continue
-        && conn
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-            .await
-            .is_err()
-    {
-        return Next::Close;
-    }
-    let mut decoder = BodyDecoder::new(body_kind);
-    let mut body = Vec::new();
-    let body_complete = match conn
-        .read_body(&mut decoder, &mut body, REQUEST_BODY_BUFFER_BYTES_MAX)
-        .await
-    {
-        Ok(complete) => complete,
-        Err(err) => {
-            log::info!("shard={} peer={peer} bad request body: {err}", ctx.id.0);
-            return respond_error(ctx, conn, &head, 400, "Invalid request body.\n", false).await;
-        }
-    };
-    let host = head.host().unwrap_or_default();
-    let routes = Rc::new(ctx.routes.borrow().clone());
-    let Some(route) = routes.select(&host, head.path(), Proto::Http, false) else {
-        let text = format!("No route for host: {host}\n");
-        return respond_error(ctx, conn, &head, 502, &text, keep_alive).await;
-    };
-    let mut req = ClientRequest {
-        head,
-        host,
-        body,
-        body_complete,
-        decoder,
-        body_kind,
-        peer,
-        keep_alive: keep_alive && !ctx.control.is_shutting_down(),
-    };
-    let next = match route.targets.first() {
-        Some(Target::Test) => {
-            let answer = test_target::answer(&req.head);
-            accept_grip(ctx, conn, &mut req, route, answer).await
-        }
-        Some(Target::Http(_)) => proxy::forward(ctx, conn, route, &mut { req }).await,
-        None => {
-            let text = ORIGIN_ERROR_TEXT;
-            respond_error(ctx, conn, &req.head, 502, text, keep_alive).await
-        }
-    };
-    if version == Version::Http10 && next == Next::KeepAlive && !keep_alive {
-        return Next::Close;
-    }
-    next
-}
-
 /// Acts on a GRIP answer, and on the answers to the re-requests a long-poll makes when it
 /// must recover (a `prev-id` gap, a `hint`, `/recover`, the first-subscription update:
 /// PUSHPIN.md §3.4, §3.8, §4). Each re-request is caused by one event, so this loop is
 /// bounded by what is published.
-pub async fn accept_grip(
+pub(super) async fn accept_grip(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
     req: &mut ClientRequest,
@@ -452,7 +291,7 @@ async fn head_only_stream(conn: &mut Conn, req: &ClientRequest, response: &Clien
 
 /// The initial response of a stream (or the whole of a relayed GRIP response) with its
 /// response filters (`build-id`) applied, and whether they failed (then the body is empty).
-pub(super) fn filter_initial_body(
+pub(crate) fn filter_initial_body(
     ctx: &ShardContext,
     target: &str,
     mut response: ClientResponse,
@@ -471,7 +310,7 @@ pub(super) fn filter_initial_body(
 }
 
 /// Writes a stream's head and ends its body at once (its initial body failed a filter).
-pub(super) async fn write_failed_stream(
+pub(crate) async fn write_failed_stream(
     conn: &mut Conn,
     transport: Transport,
     initial: Vec<Bytes>,
@@ -482,17 +321,4 @@ pub(super) async fn write_failed_stream(
     }
     let _ = conn.write_all(&bytes).await;
     Next::Close
-}
-
-/// One access-log line per request, in Pushpin's shape:
-/// `GET http://host/path -> target code=200 635`.
-pub fn access_log(ctx: &ShardContext, req: &ClientRequest, target: &str, code: u16, bytes: usize) {
-    log::info!(
-        "shard={} {} http://{}{} -> {target} code={code} {bytes} from={}",
-        ctx.id.0,
-        req.head.method,
-        req.host,
-        req.head.path(),
-        req.peer.ip()
-    );
 }

@@ -9,13 +9,10 @@
 //! Invariants: the 101 is written before the connection is registered, so no published
 //! frame can precede it; OPEN is never retried (PUSHPIN.md §6.3).
 
-use super::client_ws::{access_log, response, WsClient, WsRequest};
-use super::random::random_u64;
-use super::respond::respond_error;
-use super::woh_exchange::{exchange, WohFail, WohReply, WohRequest};
-use super::ws_grip::OriginMessages;
-use super::{woh_flow, ShardContext};
 use crate::config::{HttpTarget, Route, Target};
+use crate::flow::ws::client::{access_log, response, WsClient, WsRequest};
+use crate::flow::ws::grip::OriginMessages;
+use crate::flow::ws::over_http_exchange::{exchange, WohFail, WohReply, WohRequest};
 use crate::http::Next;
 use crate::http::{encode_request_head, RequestHead};
 use crate::netio::Conn;
@@ -26,6 +23,9 @@ use crate::origin::ws_request::{
     set_meta_fields, switching_headers, woh_base_head,
 };
 use crate::reply::encode_full_response;
+use crate::shard::random::random_u64;
+use crate::shard::respond::respond_error;
+use crate::shard::ShardContext;
 use crate::ws::{encode_events, encode_switching_response, parse_events_bytes, WohEvent};
 use futures_lite::future::{BoxedLocal, FutureExt};
 use std::rc::Rc;
@@ -177,7 +177,7 @@ pub async fn serve(
     );
     let mut client = WsClient::register(ctx, conn, implicit);
     let rest = events.into_iter().skip(1).collect();
-    woh_flow::run(&mut woh, &mut client, &mut messages, rest).await;
+    super::over_http_flow::run(&mut woh, &mut client, &mut messages, rest).await;
     Next::Close
 }
 

@@ -10,9 +10,9 @@
 //! to (channels without filters too), because the filtered path judges an item only against
 //! channels it knows.
 
-use super::ShardContext;
 use crate::fanout::ConnKey;
 use crate::grip::SubscriberFilters;
+use crate::shard::ShardContext;
 
 /// After `subscribe_held` took `channel`: records its filters, creating the state (with every
 /// channel already subscribed, and the session's `meta`) on the first filtered channel.

@@ -8,8 +8,8 @@
 //! Invariants: the gauge `ringpin_subscriptions` and the router's interest move together,
 //! as in `register_hold`: interest is sent before the gauge counts the subscription.
 
-use super::ShardContext;
 use crate::fanout::ConnKey;
+use crate::shard::ShardContext;
 
 /// What `subscribe_held` did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,15 +10,11 @@
 //! read while the client's queue holds over `ORIGIN_READ_PAUSE_BYTES`, so a slow client slows
 //! its origin instead of growing memory.
 
-use super::client_ws::{
+use crate::config::{HttpTarget, Route, Target};
+use crate::flow::ws::client::{
     access_log, control_frame, response, size_read_buf, ClientEvent, WsClient, WsRequest,
 };
-use super::hold::sleep_or_never;
-use super::random::random_u64;
-use super::respond::respond_error;
-use super::ws_grip::{AfterMessage, OriginMessages};
-use super::ShardContext;
-use crate::config::{HttpTarget, Route, Target};
+use crate::flow::ws::grip::{AfterMessage, OriginMessages};
 use crate::http::Next;
 use crate::http::{encode_request_head, BodyDecoder, ResponseHead};
 use crate::limits::{WOH_BODY_BYTES_MAX, WS_CLOSE_TIMEOUT};
@@ -30,6 +26,10 @@ use crate::origin::response::relay_headers;
 use crate::origin::ws_request::{build_ws_handshake, grip_extension};
 use crate::origin::OriginError;
 use crate::reply::{capitalized, encode_full_response, ORIGIN_ERROR_TEXT};
+use crate::shard::hold::sleep_or_never;
+use crate::shard::random::random_u64;
+use crate::shard::respond::respond_error;
+use crate::shard::ShardContext;
 use crate::ws::{
     accept_key, encode_masked_frame, encode_switching_response, Frame, FrameDecoder, FrameError,
     FrameLimits, MessageKind, WsEvent,

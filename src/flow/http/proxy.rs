@@ -7,10 +7,7 @@
 //! while the origin is asked or relayed (`client_watch`).
 //! Must not: interpret GRIP instructions (`client_http::accept_grip` does).
 
-use super::client_http::{accept_grip, access_log};
-use super::client_watch::{while_client_stays, ClientGone};
-use super::respond::respond_error;
-use super::ShardContext;
+use super::request::access_log;
 use crate::config::{HttpTarget, Route};
 use crate::http::{
     encode_chunk_into, encode_request_head, encode_response_head, BodyDecoder, BodyKind,
@@ -26,6 +23,9 @@ use crate::origin::response::GripAnswer;
 use crate::origin::response::{classify, relay_framing, OriginReply, RelayFraming};
 use crate::origin::OriginError;
 use crate::reply::{capitalized, ORIGIN_ERROR_TEXT};
+use crate::shard::client_watch::{while_client_stays, ClientGone};
+use crate::shard::respond::respond_error;
+use crate::shard::ShardContext;
 use bytes::Bytes;
 use futures_lite::future::or;
 use std::rc::Rc;
@@ -36,19 +36,6 @@ const STREAM_HOLD_INITIAL_BYTES_MAX: usize = 4 * 1024 * 1024;
 
 /// Bodies up to this size are relayed with `Content-Length` even when the origin chunked them.
 const RELAY_BUFFER_BYTES_MAX: usize = 100_000;
-
-/// Forwards `req` along `route` and answers the client.
-pub async fn forward(
-    ctx: &Rc<ShardContext>,
-    client: &mut Conn,
-    route: &Route,
-    req: &mut ClientRequest,
-) -> Next {
-    match ask_origin(ctx, client, route, req, &[]).await {
-        Asked::Done(next) => next,
-        Asked::Grip(answer) => accept_grip(ctx, client, req, route, answer).await,
-    }
-}
 
 /// What asking the origin gave.
 #[derive(Debug)]
@@ -69,7 +56,10 @@ pub async fn ask_origin(
     grip_last: &[String],
 ) -> Asked {
     let generic = ORIGIN_ERROR_TEXT;
-    let exchanged = exchange_with_failover(ctx, client, route, req, grip_last).await;
+    // Boxed: the exchange lives only while the origin is asked, but inline its state would
+    // be part of every connection's future for the connection's whole life, held streams
+    // included (flow::connection's memory-budget test). One allocation per request.
+    let exchanged = Box::pin(exchange_with_failover(ctx, client, route, req, grip_last)).await;
     let (mut origin, target, response) = match exchanged {
         Ok(found) => found,
         Err(Failed::ClientGone) => return Asked::Done(client_left(ctx, req)),

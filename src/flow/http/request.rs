@@ -1,0 +1,123 @@
+//! One HTTP request that is not an upgrade: its body, its route, and the origin's answer
+//! relayed or accepted as GRIP.
+//!
+//! Owns: reading up to `REQUEST_BODY_BUFFER_BYTES_MAX` of the body, route selection, the
+//! built-in `test` target, and the access log.
+//! Must not: parse wire formats itself (`http`, `grip` do) or hold a `RefCell` borrow across
+//! an await.
+
+use super::accept::accept_grip;
+use super::proxy::{ask_origin, Asked};
+use super::test_target;
+use crate::config::{Proto, Route, Target};
+use crate::http::{BodyDecoder, BodyKind, ClientRequest, Next, RequestHead, Version};
+use crate::limits::REQUEST_BODY_BUFFER_BYTES_MAX;
+use crate::netio::Conn;
+use crate::reply::{capitalized, ORIGIN_ERROR_TEXT};
+use crate::shard::respond::respond_error;
+use crate::shard::ShardContext;
+use std::net::SocketAddr;
+use std::rc::Rc;
+
+/// Serves one non-upgrade request whose head was read and checked.
+pub async fn handle_request(
+    ctx: &Rc<ShardContext>,
+    conn: &mut Conn,
+    head: RequestHead,
+    peer: SocketAddr,
+) -> Next {
+    let keep_alive = head.is_keep_alive();
+    let version = head.version;
+    let body_kind = match head.body_kind() {
+        Ok(kind) => kind,
+        Err(err) => {
+            let text = format!("{}\n", capitalized(&err.to_string()));
+            return respond_error(ctx, conn, &head, err.status(), &text, false).await;
+        }
+    };
+    let wants_continue = head.expects_continue() && body_kind != BodyKind::Empty;
+    if wants_continue
+        && conn
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .is_err()
+    {
+        return Next::Close;
+    }
+    let mut decoder = BodyDecoder::new(body_kind);
+    let mut body = Vec::new();
+    let body_complete = match conn
+        .read_body(&mut decoder, &mut body, REQUEST_BODY_BUFFER_BYTES_MAX)
+        .await
+    {
+        Ok(complete) => complete,
+        Err(err) => {
+            log::info!("shard={} peer={peer} bad request body: {err}", ctx.id.0);
+            return respond_error(ctx, conn, &head, 400, "Invalid request body.\n", false).await;
+        }
+    };
+    let host = head.host().unwrap_or_default();
+    let routes = Rc::new(ctx.routes.borrow().clone());
+    let Some(route) = routes.select(&host, head.path(), Proto::Http, false) else {
+        let text = format!("No route for host: {host}\n");
+        return respond_error(ctx, conn, &head, 502, &text, keep_alive).await;
+    };
+    let mut req = ClientRequest {
+        head,
+        host,
+        body,
+        body_complete,
+        decoder,
+        body_kind,
+        peer,
+        keep_alive: keep_alive && !ctx.control.is_shutting_down(),
+    };
+    let next = match route.targets.first() {
+        Some(Target::Test) => {
+            let answer = test_target::answer(&req.head);
+            accept_grip(ctx, conn, &mut req, route, answer).await
+        }
+        Some(Target::Http(_)) => forward(ctx, conn, route, &mut { req }).await,
+        None => {
+            let text = ORIGIN_ERROR_TEXT;
+            respond_error(ctx, conn, &req.head, 502, text, keep_alive).await
+        }
+    };
+    if version == Version::Http10 && next == Next::KeepAlive && !keep_alive {
+        return Next::Close;
+    }
+    next
+}
+
+/// Forwards `req` along `route` and answers the client: a relayed answer, or a GRIP one
+/// accepted.
+async fn forward(
+    ctx: &Rc<ShardContext>,
+    client: &mut Conn,
+    route: &Route,
+    req: &mut ClientRequest,
+) -> Next {
+    match ask_origin(ctx, client, route, req, &[]).await {
+        Asked::Done(next) => next,
+        Asked::Grip(answer) => accept_grip(ctx, client, req, route, answer).await,
+    }
+}
+
+/// One access-log line per request, in Pushpin's shape:
+/// `GET http://host/path -> target code=200 635`.
+pub(super) fn access_log(
+    ctx: &ShardContext,
+    req: &ClientRequest,
+    target: &str,
+    code: u16,
+    bytes: usize,
+) {
+    log::info!(
+        "shard={} {} http://{}{} -> {target} code={code} {bytes} from={}",
+        ctx.id.0,
+        req.head.method,
+        req.host,
+        req.head.path(),
+        req.peer.ip()
+    );
+}
