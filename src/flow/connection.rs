@@ -45,7 +45,7 @@ pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
                 let _ = conn
                     .write_all(&error_bytes(err.status(), &text, Version::Http11, false))
                     .await;
-                crate::shard::linger::linger_close(&mut conn).await;
+                crate::shard::respond::linger_close(&mut conn).await;
                 break;
             }
             Err(err) => {
@@ -105,7 +105,7 @@ async fn time_out_head(ctx: &ShardContext, conn: &mut Conn, peer: SocketAddr) {
     );
     let bytes = error_bytes(408, "Request timeout.\n", Version::Http11, false);
     if conn.write_all(&bytes).await.is_ok() {
-        crate::shard::linger::linger_close(conn).await;
+        crate::shard::respond::linger_close(conn).await;
     }
 }
 

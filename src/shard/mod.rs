@@ -6,12 +6,10 @@
 //! Must not: share any of that with another shard. `ShardContext` lives in an `Rc`, so the
 //! compiler keeps it on its thread; only `router::msg` values and `Bytes` cross threads.
 
-pub mod client_watch;
 pub mod collapse;
 pub mod connections;
 pub mod direct_send;
 pub mod hold;
-pub mod linger;
 pub mod listener;
 pub mod peer_limit;
 pub mod random;

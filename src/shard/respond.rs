@@ -1,15 +1,27 @@
-//! respond_error: how a client gets an error response from ringpin itself, and how the
-//! connection ends after it.
+//! How a client connection gets an error response from ringpin itself, and how it ends after
+//! one.
 //!
-//! Owns: counting and logging ringpin's own error answers, and the lingering close that
-//! follows one that closes the connection.
-//! Must not: choose the status or text (the flows do, from typed errors) or encode bytes
-//! (`reply::error_bytes` does).
+//! Owns: `respond_error` (counting and logging ringpin's own error answers) and
+//! `linger_close`, the close that follows an error response that ends the connection.
+//! Must not: choose the status or text (the flows do, from typed errors), encode bytes
+//! (`reply::error_bytes` does), write anything after the response but the FIN, or keep a
+//! connection longer than the linger's time and byte budget.
+//! Invariants: closing a socket whose receive queue still holds unread bytes makes the kernel
+//! send a reset instead of a FIN and drop what is still queued to send, so a client that is
+//! still sending (a body after a `414`, the rest of a `431` head) could lose the response it
+//! was sent. So the write side is shut down first (the response and the FIN are queued in
+//! order), then the client's bytes are read and discarded until it closes, at most
+//! `CLIENT_LINGER_BYTES_MAX` bytes or `CLIENT_LINGER_TIMEOUT`, and only then is the socket
+//! closed.
 
 use super::ShardContext;
 use crate::http::{Next, RequestHead};
+use crate::limits::{CLIENT_LINGER_BYTES_MAX, CLIENT_LINGER_TIMEOUT};
 use crate::netio::Conn;
 use crate::reply::error_bytes;
+use futures_lite::future::or;
+use futures_lite::AsyncReadExt;
+use std::net::Shutdown;
 
 /// Writes a ringpin error response and logs it.
 pub async fn respond_error(
@@ -35,9 +47,32 @@ pub async fn respond_error(
     {
         Ok(()) if keep_alive => Next::KeepAlive,
         Ok(()) => {
-            super::linger::linger_close(conn).await;
+            linger_close(conn).await;
             Next::Close
         }
         Err(_) => Next::Close,
     }
+}
+
+/// Bytes read per call while discarding.
+const LINGER_READ_BYTES: usize = 4096;
+
+/// Shuts down the write side and discards what the client still sends, within the budget;
+/// the caller then drops (closes) the connection. The time bound is a timer raced against the
+/// reads, not the socket's read timeout, so it holds whatever timeout the caller had set.
+pub async fn linger_close(conn: &mut Conn) {
+    if conn.stream.shutdown(Shutdown::Write).await.is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; LINGER_READ_BYTES];
+    let discard = async {
+        let mut discarded = 0;
+        while discarded < CLIENT_LINGER_BYTES_MAX {
+            match conn.stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => discarded += n,
+            }
+        }
+    };
+    or(discard, glommio::timer::sleep(CLIENT_LINGER_TIMEOUT)).await;
 }

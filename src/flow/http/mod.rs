@@ -6,6 +6,7 @@
 //! `test_target.rs` is the built-in `test` origin.
 
 mod accept;
+mod client_watch;
 pub mod links;
 pub mod proxy;
 mod request;

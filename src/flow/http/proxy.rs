@@ -7,6 +7,7 @@
 //! while the origin is asked or relayed (`client_watch`).
 //! Must not: interpret GRIP instructions (`client_http::accept_grip` does).
 
+use super::client_watch::{while_client_stays, ClientGone};
 use super::request::access_log;
 use crate::config::{HttpTarget, Route};
 use crate::http::{
@@ -23,7 +24,6 @@ use crate::origin::response::GripAnswer;
 use crate::origin::response::{classify, relay_framing, OriginReply, RelayFraming};
 use crate::origin::OriginError;
 use crate::reply::{capitalized, ORIGIN_ERROR_TEXT};
-use crate::shard::client_watch::{while_client_stays, ClientGone};
 use crate::shard::respond::respond_error;
 use crate::shard::ShardContext;
 use bytes::Bytes;

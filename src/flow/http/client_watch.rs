@@ -11,8 +11,8 @@
 //! read's timer armed, see `hold::hold_stream`) and set back to `--client-idle-timeout`
 //! afterwards; a dropped glommio read loses no bytes, since it only waits for readiness.
 
-use super::hold::HELD_READ_BYTES_MAX;
 use crate::netio::Conn;
+use crate::shard::hold::HELD_READ_BYTES_MAX;
 use futures_lite::future::{or, pending};
 use futures_lite::AsyncReadExt;
 use std::future::Future;
@@ -20,11 +20,11 @@ use std::time::Duration;
 
 /// The client closed its connection, or its socket failed, while the origin was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientGone;
+pub(super) struct ClientGone;
 
 /// Runs `work` unless the client leaves first. `idle_timeout` is the client's read timeout
 /// to restore (`--client-idle-timeout`).
-pub async fn while_client_stays<T>(
+pub(super) async fn while_client_stays<T>(
     client: &mut Conn,
     idle_timeout: Duration,
     work: impl Future<Output = T>,
