@@ -12,8 +12,28 @@ use crate::http::{parse_request, BodyDecoder, BodyKind, HeadLimits, RequestHead,
 use crate::limits::{PUBLISH_BODY_BYTES_MAX, PUBLISH_IDLE_TIMEOUT};
 use crate::netio::{Conn, HeadError};
 use crate::publish::endpoint::{self, EndpointAction, PublishRequest, BODY_TOO_LARGE_TEXT};
-use glommio::net::TcpStream;
+use crate::shard::listener::AcceptBackoff;
+use glommio::net::{TcpListener, TcpStream};
 use std::rc::Rc;
+
+/// Accepts publish connections until the process exits, each served on its own task; a
+/// failed `accept` (out of descriptors) backs off as the client listeners do.
+pub async fn accept_loop(service: Rc<PublishService>, listener: TcpListener) {
+    let mut backoff = AcceptBackoff::default();
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                backoff.on_success();
+                glommio::spawn_local(serve(Rc::clone(&service), stream)).detach();
+            }
+            Err(err) => {
+                let pause = backoff.on_failure();
+                crate::log_limited!(Warn, "publish accept failed: {err}; retrying in {pause:?}");
+                glommio::timer::sleep(pause).await;
+            }
+        }
+    }
+}
 
 /// Serves one publish connection (keep-alive allowed, unlike Pushpin's one-shot server).
 pub async fn serve(service: Rc<PublishService>, stream: TcpStream) {

@@ -7,5 +7,5 @@
 mod connection;
 mod service;
 
-pub use connection::serve;
+pub use connection::{accept_loop, serve};
 pub use service::PublishService;

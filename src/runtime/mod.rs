@@ -102,15 +102,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
             1024
         }
     };
-    let (routes, warnings) = load_routes(&config.routes_source)?;
-    for warning in &warnings {
-        log::warn!("routes line {}: {}", warning.line, warning.message);
-    }
-    log::info!("routes loaded with {} entries", routes.len());
-    if routes.is_empty() {
-        // As Pushpin: start anyway. A later reload must find at least one route.
-        log::warn!("no valid route: every request gets 502 until the routes are reloaded");
-    }
+    let routes = startup_routes(&config)?;
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let shard_count = match config.shards {
         0 => cores.len().max(1),
@@ -132,7 +124,6 @@ pub fn run(config: Config) -> Result<(), StartError> {
     );
     let control = Arc::new(Control::new(routes).with_peer_limit(config.connections_per_ip_max));
     let config = Arc::new(config);
-    let (router_tx, router_rx) = router_inbox();
     let publish_fd =
         sys::bind_listener(config.publish_listen, false, LISTEN_BACKLOG).map_err(|source| {
             StartError::Bind {
@@ -140,9 +131,72 @@ pub fn run(config: Config) -> Result<(), StartError> {
                 source,
             }
         })?;
-    let mut handles = Vec::new();
-    let mut senders = Vec::new();
-    let mut all_counters = Vec::new();
+    let (router_tx, router_rx) = router_inbox();
+    let shards = spawn_shards(&config, &control, &cores, shard_count, budget, router_tx)?;
+    let router = spawn_router(
+        &config,
+        &control,
+        publish_fd,
+        router_rx,
+        shards.inboxes,
+        shards.counters,
+    )?;
+    log::info!(
+        "ringpin {} listening on {} (publish on {}), {shard_count} shards",
+        env!("CARGO_PKG_VERSION"),
+        config
+            .listen
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        config.publish_listen
+    );
+    watch_signals_and_routes(&config, &control);
+    for handle in shards.handles {
+        let _ = handle.join();
+    }
+    let _ = router.join();
+    log::info!("ringpin stopped");
+    Ok(())
+}
+
+/// The routes to start with; a table with no route starts anyway, as in Pushpin.
+fn startup_routes(config: &Config) -> Result<crate::config::Routes, StartError> {
+    let (routes, warnings) = load_routes(&config.routes_source)?;
+    for warning in &warnings {
+        log::warn!("routes line {}: {}", warning.line, warning.message);
+    }
+    log::info!("routes loaded with {} entries", routes.len());
+    if routes.is_empty() {
+        // A later reload must find at least one route.
+        log::warn!("no valid route: every request gets 502 until the routes are reloaded");
+    }
+    Ok(routes)
+}
+
+/// The running shards: their threads, their inboxes and their counters, by shard index.
+struct Shards {
+    handles: Vec<glommio::ExecutorJoinHandle<()>>,
+    inboxes: Vec<crate::router::inbox::ShardInboxSender>,
+    counters: Vec<Arc<ShardCounters>>,
+}
+
+/// Starts `shard_count` shard executors, each with its own listener per `--listen` address,
+/// pinned one per core when there are enough cores.
+fn spawn_shards(
+    config: &Arc<Config>,
+    control: &Arc<Control>,
+    cores: &[core_affinity::CoreId],
+    shard_count: usize,
+    budget: FdBudget,
+    router_tx: crate::router::inbox::RouterInboxSender,
+) -> Result<Shards, StartError> {
+    let mut shards = Shards {
+        handles: Vec::new(),
+        inboxes: Vec::new(),
+        counters: Vec::new(),
+    };
     for index in 0..shard_count {
         let mut fds = Vec::new();
         for &addr in &config.listen {
@@ -151,9 +205,9 @@ pub fn run(config: Config) -> Result<(), StartError> {
             fds.push(fd);
         }
         let (tx, rx) = shard_inbox().map_err(StartError::Signals)?;
-        senders.push(tx);
+        shards.inboxes.push(tx);
         let counters = Arc::new(ShardCounters::default());
-        all_counters.push(Arc::clone(&counters));
+        shards.counters.push(Arc::clone(&counters));
         let placement = match cores.get(index % cores.len().max(1)) {
             Some(core) if config.pin_shards && shard_count <= cores.len() => {
                 Placement::Fixed(core.id)
@@ -161,7 +215,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
             _ => Placement::Unbound,
         };
         let (config, control, router_tx) =
-            (Arc::clone(&config), Arc::clone(&control), router_tx.clone());
+            (Arc::clone(config), Arc::clone(control), router_tx.clone());
         let name = format!("ringpin-shard-{index}");
         let handle = LocalExecutorBuilder::new(placement)
             .name(&name)
@@ -177,50 +231,35 @@ pub fn run(config: Config) -> Result<(), StartError> {
                 name: name.clone(),
                 reason: e.to_string(),
             })?;
-        handles.push(handle);
+        shards.handles.push(handle);
     }
-    drop(router_tx);
-    let router_control = Arc::clone(&control);
+    Ok(shards)
+}
+
+/// Starts the router executor: the publish listener and `PublishService`, with a timer that
+/// releases parked items, until shutdown.
+fn spawn_router(
+    config: &Config,
+    control: &Arc<Control>,
+    publish_fd: std::os::fd::OwnedFd,
+    router_rx: crate::router::inbox::RouterInboxReceiver,
+    inboxes: Vec<crate::router::inbox::ShardInboxSender>,
+    counters: Vec<Arc<ShardCounters>>,
+) -> Result<glommio::ExecutorJoinHandle<()>, StartError> {
+    let router_control = Arc::clone(control);
     let sequencing = SequencerConfig {
         message_wait: config.message_wait,
         id_cache_ttl: config.id_cache_ttl,
     };
-    let router = LocalExecutorBuilder::new(Placement::Unbound)
+    LocalExecutorBuilder::new(Placement::Unbound)
         .name("ringpin-router")
         .io_memory(EXECUTOR_IO_MEMORY_BYTES)
         .spawn(move || async move {
             let service = Rc::new(PublishService::new(
-                router_rx,
-                senders,
-                all_counters,
-                sequencing,
+                router_rx, inboxes, counters, sequencing,
             ));
             let listener = crate::shard::sys::glommio_listener(publish_fd);
-            let accept_service = Rc::clone(&service);
-            glommio::spawn_local(async move {
-                let mut backoff = crate::shard::listener::AcceptBackoff::default();
-                loop {
-                    match listener.accept().await {
-                        Ok(stream) => {
-                            backoff.on_success();
-                            glommio::spawn_local(control::serve(
-                                Rc::clone(&accept_service),
-                                stream,
-                            ))
-                            .detach();
-                        }
-                        Err(err) => {
-                            let pause = backoff.on_failure();
-                            crate::log_limited!(
-                                Warn,
-                                "publish accept failed: {err}; retrying in {pause:?}"
-                            );
-                            glommio::timer::sleep(pause).await;
-                        }
-                    }
-                }
-            })
-            .detach();
+            glommio::spawn_local(control::accept_loop(Rc::clone(&service), listener)).detach();
             while !router_control.is_shutting_down() {
                 glommio::timer::sleep(service.next_sleep()).await;
                 service.on_tick().await;
@@ -229,25 +268,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         .map_err(|e| StartError::Executor {
             name: "ringpin-router".into(),
             reason: e.to_string(),
-        })?;
-    log::info!(
-        "ringpin {} listening on {} (publish on {}), {shard_count} shards",
-        env!("CARGO_PKG_VERSION"),
-        config
-            .listen
-            .iter()
-            .map(|a| a.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        config.publish_listen
-    );
-    watch_signals_and_routes(&config, &control);
-    for handle in handles {
-        let _ = handle.join();
-    }
-    let _ = router.join();
-    log::info!("ringpin stopped");
-    Ok(())
+        })
 }
 
 /// Blocks until SIGTERM/SIGINT; reloads routes on SIGHUP and when the routes file changes.

@@ -13,86 +13,136 @@ fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: impl std:
     let _ = writeln!(out, "{name} {value}");
 }
 
+/// A metric summed over shards: name, type, help, and how to read it from one shard.
+type ShardMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ShardCounters) -> i64,
+);
+
+/// A metric of the router: name, type, help, and how to read it.
+type RouterMetric = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&RouterCounters) -> i64,
+);
+
+const SHARD_METRICS: &[ShardMetric] = &[
+    (
+        "ringpin_connections",
+        "gauge",
+        "Open client connections.",
+        |s| s.connections.get(),
+    ),
+    (
+        "ringpin_connections_accepted_total",
+        "counter",
+        "Client connections accepted.",
+        |s| s.connections_accepted.get() as i64,
+    ),
+    (
+        "ringpin_requests_total",
+        "counter",
+        "Client requests received.",
+        |s| s.requests.get() as i64,
+    ),
+    (
+        "ringpin_requests_failed_total",
+        "counter",
+        "Client requests answered with a ringpin error.",
+        |s| s.requests_failed.get() as i64,
+    ),
+    (
+        "ringpin_subscriptions",
+        "gauge",
+        "Held subscriptions (connection x channel).",
+        |s| s.subscriptions.get(),
+    ),
+    (
+        "ringpin_held_streams",
+        "gauge",
+        "Connections held as streams.",
+        |s| s.held_streams.get(),
+    ),
+    (
+        "ringpin_held_responses",
+        "gauge",
+        "Connections held as long-polls.",
+        |s| s.held_responses.get(),
+    ),
+    (
+        "ringpin_held_websockets",
+        "gauge",
+        "Upgraded WebSocket connections.",
+        |s| s.held_websockets.get(),
+    ),
+    (
+        "ringpin_deliveries_total",
+        "counter",
+        "Items delivered to subscribers.",
+        |s| s.deliveries.get() as i64,
+    ),
+    (
+        "ringpin_deliveries_dropped_total",
+        "counter",
+        "Items dropped because a subscriber's queue was full.",
+        |s| s.deliveries_dropped.get() as i64,
+    ),
+    (
+        "ringpin_slow_clients_closed_total",
+        "counter",
+        "Connections closed for not keeping up.",
+        |s| s.slow_clients_closed.get() as i64,
+    ),
+    (
+        "ringpin_connection_panics_total",
+        "counter",
+        "Connection tasks that panicked.",
+        |s| s.connection_panics.get() as i64,
+    ),
+    (
+        "ringpin_refetches_total",
+        "counter",
+        "Origin requests made to recover held connections.",
+        |s| s.refetches.get() as i64,
+    ),
+    (
+        "ringpin_link_fetches_failed_total",
+        "counter",
+        "Next-link fetches that failed, retries included.",
+        |s| s.link_fetches_failed.get() as i64,
+    ),
+];
+
+const ROUTER_METRICS: &[RouterMetric] = &[
+    (
+        "ringpin_publish_requests_total",
+        "counter",
+        "Publish requests answered.",
+        |r| r.publish_requests.get() as i64,
+    ),
+    (
+        "ringpin_items_published_total",
+        "counter",
+        "Items accepted for publishing.",
+        |r| r.items_published.get() as i64,
+    ),
+    (
+        "ringpin_channels",
+        "gauge",
+        "Channels with at least one subscriber.",
+        |r| r.channels.get(),
+    ),
+];
+
 /// Renders every metric, summed over shards.
 pub fn render(shards: &[Arc<ShardCounters>], router: &RouterCounters) -> String {
     let sum = |f: fn(&ShardCounters) -> i64| shards.iter().map(|s| f(s)).sum::<i64>();
     let mut out = String::with_capacity(2048);
-    let rows: [(&str, &str, &str, i64); 12] = [
-        (
-            "ringpin_connections",
-            "gauge",
-            "Open client connections.",
-            sum(|s| s.connections.get()),
-        ),
-        (
-            "ringpin_connections_accepted_total",
-            "counter",
-            "Client connections accepted.",
-            sum(|s| s.connections_accepted.get() as i64),
-        ),
-        (
-            "ringpin_requests_total",
-            "counter",
-            "Client requests received.",
-            sum(|s| s.requests.get() as i64),
-        ),
-        (
-            "ringpin_requests_failed_total",
-            "counter",
-            "Client requests answered with a ringpin error.",
-            sum(|s| s.requests_failed.get() as i64),
-        ),
-        (
-            "ringpin_subscriptions",
-            "gauge",
-            "Held subscriptions (connection x channel).",
-            sum(|s| s.subscriptions.get()),
-        ),
-        (
-            "ringpin_held_streams",
-            "gauge",
-            "Connections held as streams.",
-            sum(|s| s.held_streams.get()),
-        ),
-        (
-            "ringpin_held_responses",
-            "gauge",
-            "Connections held as long-polls.",
-            sum(|s| s.held_responses.get()),
-        ),
-        (
-            "ringpin_held_websockets",
-            "gauge",
-            "Upgraded WebSocket connections.",
-            sum(|s| s.held_websockets.get()),
-        ),
-        (
-            "ringpin_deliveries_total",
-            "counter",
-            "Items delivered to subscribers.",
-            sum(|s| s.deliveries.get() as i64),
-        ),
-        (
-            "ringpin_deliveries_dropped_total",
-            "counter",
-            "Items dropped because a subscriber's queue was full.",
-            sum(|s| s.deliveries_dropped.get() as i64),
-        ),
-        (
-            "ringpin_slow_clients_closed_total",
-            "counter",
-            "Connections closed for not keeping up.",
-            sum(|s| s.slow_clients_closed.get() as i64),
-        ),
-        (
-            "ringpin_connection_panics_total",
-            "counter",
-            "Connection tasks that panicked.",
-            sum(|s| s.connection_panics.get() as i64),
-        ),
-    ];
-    for (name, kind, help, value) in rows {
-        metric(&mut out, name, kind, help, value);
+    for &(name, kind, help, read) in SHARD_METRICS {
+        metric(&mut out, name, kind, help, sum(read));
     }
     let name = "ringpin_connections_refused_total";
     let _ = writeln!(
@@ -100,51 +150,13 @@ pub fn render(shards: &[Arc<ShardCounters>], router: &RouterCounters) -> String 
         "# HELP {name} Client connections refused: reason=capacity at the shard's connection \
          limit, reason=per_ip at --connections-per-ip-max.\n# TYPE {name} counter"
     );
-    let _ = writeln!(
-        out,
-        "{name}{{reason=\"capacity\"}} {}",
-        sum(|s| s.connections_refused.get() as i64)
-    );
-    let _ = writeln!(
-        out,
-        "{name}{{reason=\"per_ip\"}} {}",
-        sum(|s| s.connections_refused_per_ip.get() as i64)
-    );
-    metric(
-        &mut out,
-        "ringpin_refetches_total",
-        "counter",
-        "Origin requests made to recover held connections.",
-        sum(|s| s.refetches.get() as i64),
-    );
-    metric(
-        &mut out,
-        "ringpin_link_fetches_failed_total",
-        "counter",
-        "Next-link fetches that failed, retries included.",
-        sum(|s| s.link_fetches_failed.get() as i64),
-    );
-    metric(
-        &mut out,
-        "ringpin_publish_requests_total",
-        "counter",
-        "Publish requests answered.",
-        router.publish_requests.get(),
-    );
-    metric(
-        &mut out,
-        "ringpin_items_published_total",
-        "counter",
-        "Items accepted for publishing.",
-        router.items_published.get(),
-    );
-    metric(
-        &mut out,
-        "ringpin_channels",
-        "gauge",
-        "Channels with at least one subscriber.",
-        router.channels.get(),
-    );
+    let capacity = sum(|s| s.connections_refused.get() as i64);
+    let per_ip = sum(|s| s.connections_refused_per_ip.get() as i64);
+    let _ = writeln!(out, "{name}{{reason=\"capacity\"}} {capacity}");
+    let _ = writeln!(out, "{name}{{reason=\"per_ip\"}} {per_ip}");
+    for &(name, kind, help, read) in ROUTER_METRICS {
+        metric(&mut out, name, kind, help, read(router));
+    }
     metric(
         &mut out,
         "ringpin_shards",
