@@ -156,24 +156,10 @@ pub(crate) async fn stream_loop(
             let at = s.next_deadline(last_write(ctx, guard));
             at.saturating_duration_since(Instant::now())
         });
+        if let Some(end) = end_of_stream(ctx, &step, transport) {
+            return end;
+        }
         let event = match step {
-            Next::Failed => return HoldEnd::Gone,
-            Next::Overflowed => {
-                crate::log_limited!(
-                    Info,
-                    "shard={} closing a slow client (outbound queue full)",
-                    ctx.id.0
-                );
-                return HoldEnd::Close;
-            }
-            Next::Refetch => return HoldEnd::Refetch(Vec::new(), None),
-            Next::Closed => {
-                return if transport == Transport::HttpStreamChunked {
-                    HoldEnd::Complete
-                } else {
-                    HoldEnd::Close
-                };
-            }
             Next::Write(front) => {
                 let wake = async {
                     ctx.woken(guard.key).await;
@@ -182,7 +168,7 @@ pub(crate) async fn stream_loop(
                 let write = async { Event::Wrote(conn.stream.write(&front).await) };
                 or(wake, write).await
             }
-            Next::Idle => {
+            _ => {
                 let wake = async {
                     ctx.woken(guard.key).await;
                     Event::Woken
@@ -220,6 +206,26 @@ pub(crate) async fn stream_loop(
                 }
             }
         }
+    }
+}
+
+/// How a stream ends at this step, if it does: the client is gone, it was too slow, a
+/// refetch is wanted, or a published close was written (a chunked stream then ends cleanly).
+fn end_of_stream(ctx: &ShardContext, step: &Next, transport: Transport) -> Option<HoldEnd> {
+    match step {
+        Next::Failed => Some(HoldEnd::Gone),
+        Next::Overflowed => {
+            crate::log_limited!(
+                Info,
+                "shard={} closing a slow client (outbound queue full)",
+                ctx.id.0
+            );
+            Some(HoldEnd::Close)
+        }
+        Next::Refetch => Some(HoldEnd::Refetch(Vec::new(), None)),
+        Next::Closed if transport == Transport::HttpStreamChunked => Some(HoldEnd::Complete),
+        Next::Closed => Some(HoldEnd::Close),
+        Next::Write(_) | Next::Idle => None,
     }
 }
 
@@ -273,7 +279,35 @@ pub async fn hold_response(
 ) -> HoldEnd {
     conn.shrink();
     let _ = conn.set_read_timeout(None);
-    let guard = match adopt {
+    let guard = register_response_hold(ctx, conn, channels, filters, adopt);
+    ctx.counters.held_responses.add(1);
+    let waited = wait_for_response(ctx, conn, &guard, original, Instant::now() + timeout).await;
+    ctx.counters.held_responses.add(-1);
+    let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
+    let response = match waited {
+        ResponseWait::Refetch(last_ids) => return HoldEnd::Refetch(last_ids, Some(guard)),
+        ResponseWait::Gone => return HoldEnd::Gone,
+        ResponseWait::Answer(response) => response,
+    };
+    drop(guard);
+    let bytes = crate::reply::encode_response(&response, version, keep_alive, with_body);
+    match conn.write_all(&bytes).await {
+        Ok(()) if keep_alive => HoldEnd::Complete,
+        Ok(()) => HoldEnd::Close,
+        Err(_) => HoldEnd::Gone,
+    }
+}
+
+/// A long-poll's registration: a new one, or the one kept from the replay that produced this
+/// hold, given the new answer's channels and filters.
+fn register_response_hold(
+    ctx: &Rc<ShardContext>,
+    conn: &Conn,
+    channels: &[ChannelSub],
+    filters: Option<Box<SubscriberFilters>>,
+    adopt: Option<HeldGuard>,
+) -> HeldGuard {
+    match adopt {
         Some(guard) => {
             // The replay's answer may set other meta or filters: they apply from here on,
             // including to items set aside during the replay.
@@ -291,12 +325,30 @@ pub async fn hold_response(
             let names = channels.iter().map(|c| c.name.clone()).collect();
             ctx.register_hold(conn.stream.as_raw_fd(), sink, names)
         }
-    };
-    let mut refetch = None;
-    ctx.counters.held_responses.add(1);
-    let deadline = Instant::now() + timeout;
+    }
+}
+
+/// How a long-poll's wait ended.
+enum ResponseWait {
+    /// Answer the client with this.
+    Answer(ClientResponse),
+    /// Re-request the origin with these `(channel, last id)` for `Grip-Last`.
+    Refetch(Vec<(String, String)>),
+    /// The client left or the socket failed.
+    Gone,
+}
+
+/// Waits for a published `http-response` item, a close, a refetch or `deadline` (then the
+/// origin's own response); buffers what the client pipelines meanwhile, within bounds.
+async fn wait_for_response(
+    ctx: &ShardContext,
+    conn: &mut Conn,
+    guard: &HeldGuard,
+    original: &ClientResponse,
+    deadline: Instant,
+) -> ResponseWait {
     let mut read_buf = [0u8; 256];
-    let response = loop {
+    loop {
         let wake = async {
             ctx.woken(guard.key).await;
             Event::Woken
@@ -305,54 +357,51 @@ pub async fn hold_response(
         let left = deadline.saturating_duration_since(Instant::now());
         match or(wake, or(read, timer_or_never(Some(left)))).await {
             Event::Woken => {
-                let mut held = ctx.held.borrow_mut();
-                let Some(entry) = held.get_mut(guard.key) else {
-                    break None;
-                };
-                if entry.failed {
-                    break None;
-                }
-                if let Some(item) = entry.sink.pending_response.take() {
-                    break Some(match &item.response {
-                        Some(published) => published_or_502(ctx, original, published),
-                        None => original.clone(),
-                    });
-                }
-                if entry.sink.close_after_flush {
-                    break Some(original.clone());
-                }
-                if let Some(recovery) = entry.sink.recovery.as_deref_mut() {
-                    if recovery.start_fetch().is_some() {
-                        refetch = Some(recovery.last_ids());
-                        break None;
-                    }
+                if let Some(end) = on_response_woken(ctx, guard, original) {
+                    return end;
                 }
             }
-            Event::Read(Ok(0)) | Event::Read(Err(_)) | Event::Wrote(_) => break None,
+            Event::Read(Ok(0)) | Event::Read(Err(_)) | Event::Wrote(_) => {
+                return ResponseWait::Gone
+            }
             Event::Read(Ok(n)) => {
                 if conn.buffered().len() + n > HELD_READ_BYTES_MAX {
-                    break None;
+                    return ResponseWait::Gone;
                 }
                 conn.extend_buffered(&read_buf[..n]);
             }
-            Event::Timer => break Some(original.clone()),
+            Event::Timer => return ResponseWait::Answer(original.clone()),
         }
-    };
-    ctx.counters.held_responses.add(-1);
-    let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
-    if let Some(last_ids) = refetch {
-        return HoldEnd::Refetch(last_ids, Some(guard));
     }
-    drop(guard);
-    let Some(response) = response else {
-        return HoldEnd::Gone;
+}
+
+/// What a wake-up means for a long-poll: an item to answer with, a close, a refetch to start,
+/// or nothing yet.
+fn on_response_woken(
+    ctx: &ShardContext,
+    guard: &HeldGuard,
+    original: &ClientResponse,
+) -> Option<ResponseWait> {
+    let mut held = ctx.held.borrow_mut();
+    let Some(entry) = held.get_mut(guard.key) else {
+        return Some(ResponseWait::Gone);
     };
-    let bytes = crate::reply::encode_response(&response, version, keep_alive, with_body);
-    match conn.write_all(&bytes).await {
-        Ok(()) if keep_alive => HoldEnd::Complete,
-        Ok(()) => HoldEnd::Close,
-        Err(_) => HoldEnd::Gone,
+    if entry.failed {
+        return Some(ResponseWait::Gone);
     }
+    if let Some(item) = entry.sink.pending_response.take() {
+        return Some(ResponseWait::Answer(match &item.response {
+            Some(published) => published_or_502(ctx, original, published),
+            None => original.clone(),
+        }));
+    }
+    if entry.sink.close_after_flush {
+        return Some(ResponseWait::Answer(original.clone()));
+    }
+    let recovery = entry.sink.recovery.as_deref_mut()?;
+    recovery
+        .start_fetch()
+        .map(|_| ResponseWait::Refetch(recovery.last_ids()))
 }
 
 /// The merged published response, or the 502 of PUSHPIN.md §1.7 ("Response hold failed

@@ -358,6 +358,19 @@ fn apply(
     if let Some(entry) = ctx.held.borrow_mut().get_mut(key) {
         entry.sink.filters = filters;
     }
+    take_on(ctx, key, transport, following, instruction);
+}
+
+/// After an answer's body: its link, keep-alive, channels and `prev-id`s replace the old
+/// ones; the items set aside meanwhile that follow them are delivered, and an answer with a
+/// link but no hold is followed at once, one with neither ends the stream.
+fn take_on(
+    ctx: &Rc<ShardContext>,
+    key: ConnKey,
+    transport: Transport,
+    following: &mut Following,
+    instruction: &Instruction,
+) {
     following.link = instruction.next_link.clone();
     if instruction.hold == Some(HoldMode::Stream) {
         following.keep_alive = instruction.keep_alive.clone();
