@@ -222,3 +222,178 @@ fn ws_imports_only_limits_and_http() {
         }
     }
 }
+
+/// The folder (or top-level file module) a module path belongs to: the longest prefix of
+/// `segments` that is a directory under `src/`, else its first segment.
+fn unit_of(segments: &[&str]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut unit = segments.first().copied().unwrap_or("").to_owned();
+    for end in 1..=segments.len() {
+        let candidate = segments[..end].join("/");
+        if root.join(&candidate).is_dir() {
+            unit = candidate;
+        }
+    }
+    unit
+}
+
+/// The module path of a file: `flow/http/links/next_link.rs` is `[flow, http, links,
+/// next_link]`; a `mod.rs` is its folder.
+fn module_path(rel: &str) -> Vec<&str> {
+    let without_ext = rel.trim_end_matches(".rs");
+    let mut segments: Vec<&str> = without_ext.split('/').collect();
+    if segments.last() == Some(&"mod") {
+        segments.pop();
+    }
+    segments
+}
+
+/// The folders each file's production code refers to through `crate::` and `super::` paths,
+/// as edges between folders (a folder never points at itself).
+fn folder_edges() -> Vec<(String, String, String)> {
+    let mut edges = Vec::new();
+    for (rel, text) in src_files() {
+        if is_test_file(&rel) || rel == "lib.rs" || rel == "main.rs" {
+            continue;
+        }
+        let code = production_code(&text);
+        let here = module_path(&rel);
+        let from = unit_of(&here[..here.len().saturating_sub(1).max(1)]);
+        let from = if rel.ends_with("mod.rs") {
+            unit_of(&here)
+        } else {
+            from
+        };
+        let words: Vec<&str> = code
+            .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+            .filter(|w| w.starts_with("crate::") || w.starts_with("super::"))
+            .collect();
+        for word in words {
+            let parts: Vec<&str> = word.split("::").filter(|p| !p.is_empty()).collect();
+            let mut base: Vec<&str> = if parts[0] == "crate" {
+                Vec::new()
+            } else {
+                here.clone()
+            };
+            let mut rest = &parts[..];
+            if parts[0] == "crate" {
+                rest = &parts[1..];
+            }
+            while rest.first() == Some(&"super") {
+                base.pop();
+                rest = &rest[1..];
+            }
+            base.extend_from_slice(rest);
+            if base.is_empty() {
+                continue;
+            }
+            let to = unit_of(&base);
+            if to != from && !to.is_empty() {
+                edges.push((from.clone(), to, rel.clone()));
+            }
+        }
+    }
+    edges
+}
+
+#[test]
+fn folders_import_no_cycle() {
+    let edges = folder_edges();
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    for (from, to, _) in &edges {
+        graph.entry(from.clone()).or_default().insert(to.clone());
+    }
+    // Depth-first search for a back edge; the path in hand is the cycle.
+    fn visit(
+        node: &str,
+        graph: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) {
+        if let Some(at) = path.iter().position(|p| p == node) {
+            panic!(
+                "import cycle between folders: {} -> {node}",
+                path[at..].join(" -> ")
+            );
+        }
+        if done.contains(node) {
+            return;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            visit(next, graph, path, done);
+        }
+        path.pop();
+        done.insert(node.to_owned());
+    }
+    let mut done = Default::default();
+    for node in graph.keys() {
+        visit(node, &graph, &mut Vec::new(), &mut done);
+    }
+}
+
+#[test]
+fn flows_do_not_import_each_other_and_the_core_imports_no_flow() {
+    let forbidden: &[(&str, &[&str])] = &[
+        ("flow/http", &["flow/ws"]),
+        ("flow/ws", &["flow/http"]),
+        ("shard", &["flow", "control", "runtime"]),
+        ("origin", &["shard", "flow", "control", "runtime"]),
+        ("control", &["flow", "runtime"]),
+    ];
+    for (from, to, rel) in folder_edges() {
+        for (unit, banned) in forbidden {
+            let inside =
+                |u: &str, prefix: &str| u == prefix || u.starts_with(&format!("{prefix}/"));
+            if inside(&from, unit) {
+                for ban in *banned {
+                    assert!(!inside(&to, ban), "{rel} ({from}) imports {to}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn functions_fit_on_a_screen() {
+    const FUNCTION_LINES_MAX: usize = 80;
+    for (rel, text) in src_files() {
+        if is_test_file(&rel) {
+            continue;
+        }
+        let lines: Vec<&str> = production_part(&text).lines().collect();
+        for (start, line) in lines.iter().enumerate() {
+            let trimmed = line.trim_start();
+            let indent = &line[..line.len() - trimmed.len()];
+            let is_fn = [
+                "fn ",
+                "pub fn ",
+                "async fn ",
+                "pub async fn ",
+                "pub(crate) fn ",
+                "pub(crate) async fn ",
+                "pub(super) fn ",
+                "pub(super) async fn ",
+                "const fn ",
+                "pub const fn ",
+            ]
+            .iter()
+            .any(|p| trimmed.starts_with(p));
+            if !is_fn || trimmed.ends_with(';') {
+                continue;
+            }
+            let close = format!("{indent}}}");
+            let Some(length) = lines[start..].iter().position(|l| *l == close) else {
+                continue;
+            };
+            assert!(
+                length < FUNCTION_LINES_MAX,
+                "{rel}:{}: a function of {} lines (budget {FUNCTION_LINES_MAX}): {}",
+                start + 1,
+                length + 1,
+                trimmed
+            );
+        }
+    }
+}

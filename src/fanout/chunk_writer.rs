@@ -14,6 +14,7 @@
 use super::outbound::{OutboundQueue, PushOutcome};
 use super::recovery::{Recovery, Verdict};
 use super::subscriptions::ConnKey;
+pub use super::transport::Transport;
 use crate::grip::filter::SubscriberFilters;
 use crate::publish::format::{EncodedItem, EncodedStream, EncodedWs};
 use crate::publish::item::HttpResponseFormat;
@@ -23,19 +24,6 @@ use std::time::Instant;
 
 /// The terminating chunk of a chunked body.
 static LAST_CHUNK: Bytes = Bytes::from_static(b"0\r\n\r\n");
-
-/// How a subscriber's connection carries published items.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// HTTP/1.1 stream hold: each item is one chunk.
-    HttpStreamChunked,
-    /// HTTP/1.0 stream hold: raw bytes, body ends when the connection closes.
-    HttpStreamRaw,
-    /// Response hold (long-poll): the first `http-response` item completes it.
-    HttpResponse,
-    /// WebSocket: each item is one server frame.
-    WebSocket,
-}
 
 /// What ringpin does with a subscriber whose outbound queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,6 +9,7 @@ pub mod chunk_writer;
 pub mod outbound;
 pub mod recovery;
 pub mod subscriptions;
+pub mod transport;
 
 pub use chunk_writer::{ChunkWriter, DeliveryReport, OverflowPolicy, Sink, SinkTable, Transport};
 pub use outbound::{OutboundQueue, PushOutcome};

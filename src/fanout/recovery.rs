@@ -13,7 +13,7 @@
 //! set aside, and the rest are refused and counted by the caller as drops (not for a
 //! long-poll, which needs one item at most).
 
-use super::chunk_writer::Transport;
+use super::transport::Transport;
 use crate::publish::format::{EncodedItem, EncodedStream};
 use crate::publish::item::HttpResponseFormat;
 use std::sync::Arc;

@@ -7,8 +7,11 @@
 //! links (`links/` does).
 
 use super::links::next_link;
+use super::links::next_link::grip_last_values;
+use super::proxy::{ask_origin, Asked};
 use super::request::access_log;
-use crate::config::Route;
+use super::test_target;
+use crate::config::{Route, Target};
 use crate::fanout::Transport;
 use crate::grip::{parse_instruction, ClientResponse, HoldMode, Instruction, SubscriberFilters};
 use crate::http::{ClientRequest, Next};
@@ -62,7 +65,7 @@ pub(super) async fn accept_grip(
             }
         };
         // Boxed for the same reason as a linked stream: rare, and large.
-        let refetch = Box::pin(next_link::refetch_request(ctx, conn, req, route, &last_ids));
+        let refetch = Box::pin(refetch_request(ctx, conn, req, route, &last_ids));
         answer = match refetch.await {
             Ok(answer) => answer,
             Err(next) => return next,
@@ -321,4 +324,32 @@ pub(crate) async fn write_failed_stream(
     }
     let _ = conn.write_all(&bytes).await;
     Next::Close
+}
+
+/// Replays a long-poll's request to its route with `Grip-Last` for `last_ids` (Pushpin's
+/// "accept retry"); `Err` when the client has been answered already.
+async fn refetch_request(
+    ctx: &Rc<ShardContext>,
+    conn: &mut Conn,
+    req: &mut ClientRequest,
+    route: &Route,
+    last_ids: &[(String, String)],
+) -> Result<GripAnswer, Next> {
+    let grip_last = grip_last_values(ctx, last_ids);
+    log::info!(
+        "shard={} {} http://{}{} accept retry grip-last={}",
+        ctx.id.0,
+        req.head.method,
+        req.host,
+        req.head.path(),
+        grip_last.len()
+    );
+    if let Some(Target::Test) = route.targets.first() {
+        return Ok(test_target::answer(&req.head));
+    }
+    let _permit = ctx.refetch_permit().await;
+    match ask_origin(ctx, conn, route, req, &grip_last).await {
+        Asked::Done(next) => Err(next),
+        Asked::Grip(answer) => Ok(answer),
+    }
 }

@@ -13,11 +13,9 @@
 //! sees a reused `ConnKey`; bytes of a link answer are queued after everything delivered
 //! before it, and items that arrived meanwhile are judged again after them.
 
-use crate::config::{Route, Target};
+use crate::config::Route;
 use crate::fanout::{ConnKey, RefetchReason, Sink, Transport};
 use crate::flow::http::links::link_fetch::fetch_with_retries;
-use crate::flow::http::proxy::{ask_origin, Asked};
-use crate::flow::http::test_target;
 use crate::grip::{
     encode_grip_last, request_url, resolve_link, HoldMode, Instruction, KeepAlive, LinkError,
     LinkUrl, NextLink, SubscriberFilters,
@@ -27,7 +25,6 @@ use crate::http::{ClientRequest, Next};
 use crate::limits::REFETCH_ASIDE_ITEMS_MAX;
 use crate::netio::Conn;
 use crate::origin::link::LinkResult;
-use crate::origin::response::GripAnswer;
 use crate::reply::stream_start;
 use crate::shard::hold::{stream_loop, HoldEnd, HELD_READ_BYTES_MAX};
 use crate::shard::recovery::recovery_for;
@@ -55,34 +52,6 @@ pub fn grip_last_values(ctx: &ShardContext, last_ids: &[(String, String)]) -> Ve
         }
     }
     values
-}
-
-/// Replays a long-poll's request to its route with `Grip-Last` for `last_ids` (Pushpin's
-/// "accept retry"); `Err` when the client has been answered already.
-pub async fn refetch_request(
-    ctx: &Rc<ShardContext>,
-    conn: &mut Conn,
-    req: &mut ClientRequest,
-    route: &Route,
-    last_ids: &[(String, String)],
-) -> Result<GripAnswer, Next> {
-    let grip_last = grip_last_values(ctx, last_ids);
-    log::info!(
-        "shard={} {} http://{}{} accept retry grip-last={}",
-        ctx.id.0,
-        req.head.method,
-        req.host,
-        req.head.path(),
-        grip_last.len()
-    );
-    if let Some(Target::Test) = route.targets.first() {
-        return Ok(test_target::answer(&req.head));
-    }
-    let _permit = ctx.refetch_permit().await;
-    match ask_origin(ctx, conn, route, req, &grip_last).await {
-        Asked::Done(next) => Err(next),
-        Asked::Grip(answer) => Ok(answer),
-    }
 }
 
 /// A stream hold with a `prev-id` but no next link could never recover a gap: as Pushpin
