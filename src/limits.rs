@@ -247,6 +247,38 @@ pub const WS_KEEP_ALIVE_TIMEOUT_DEFAULT: Duration = Duration::from_secs(55);
 /// Default `timeout` of a `send-delayed` control message (Pushpin 1.36: 1 s).
 pub const WS_SEND_DELAYED_TIMEOUT_DEFAULT: Duration = Duration::from_secs(1);
 
+// Flow, hold and I/O bounds.
+
+/// The shortest refresh period, whatever `timeout=` says, so a `timeout=0` link cannot spin.
+pub const LINK_REFRESH_PERIOD_MIN: Duration = Duration::from_secs(1);
+/// Largest initial body of a stream hold ringpin buffers before handing off.
+pub const STREAM_HOLD_INITIAL_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Bodies up to this size are relayed with `Content-Length` even when the origin chunked them.
+pub const RELAY_BUFFER_BYTES_MAX: usize = 100_000;
+/// WebSocket passthrough: client queue bytes above which the origin socket is not read, so a
+/// slow client slows its origin (Pushpin's 200,000-byte buffer).
+pub const WS_ORIGIN_READ_PAUSE_BYTES: usize = 200_000;
+/// How often a paused WebSocket passthrough looks at the client's queue again.
+pub const WS_ORIGIN_PAUSE_RECHECK: Duration = Duration::from_millis(50);
+/// Most body bytes of a refused WebSocket handshake (or OPEN) relayed to the client
+/// (Pushpin 1.36).
+pub const REJECTION_BODY_BYTES_MAX: usize = 100_000;
+/// io_uring buffer memory per executor; ringpin does no file DMA, so keep it small.
+pub const EXECUTOR_IO_MEMORY_BYTES: usize = 512 * 1024;
+/// Items a long-poll keeps while its request is replayed: the first one that follows the
+/// new answer completes it.
+pub const RESPONSE_ASIDE_ITEMS_MAX: usize = 8;
+/// Bytes a client may pipeline while its connection is held or waits for its origin; past
+/// them it is not read any more.
+pub const HELD_READ_BYTES_MAX: usize = CLIENT_HEAD_BYTES_MAX;
+/// The lingering close reads and discards the client's bytes this many at a time.
+pub const CLIENT_LINGER_READ_BYTES: usize = 4096;
+/// The per-address connection counts (`--connections-per-ip-max`) are split over this many
+/// mutexes, so shards accepting at the same moment rarely wait for each other.
+pub const PEER_LIMIT_STRIPES: usize = 16;
+/// A connection's read buffer grows by this much per read (`netio::Conn`).
+pub const READ_CHUNK_BYTES: usize = 16 * 1024;
+
 const _: () = assert!(CLIENT_URI_BYTES_MAX < CLIENT_HEAD_BYTES_MAX);
 const _: () = assert!(CLIENT_URI_BYTES_MAX < PUBLISH_HEAD_BYTES_MAX);
 const _: () = assert!(CHUNK_SIZE_LINE_BYTES_MAX >= 16 + 2);

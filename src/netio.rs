@@ -9,13 +9,11 @@
 
 use crate::http::{BodyDecoder, DecodeProgress, ParseError};
 use crate::limits::CLIENT_FIRST_READ_BYTES;
+use crate::limits::READ_CHUNK_BYTES;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 use std::io;
 use std::time::{Duration, Instant};
-
-/// How much a read asks the kernel for at a time.
-const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 /// Why a head could not be read.
 #[derive(Debug, thiserror::Error)]

@@ -397,3 +397,53 @@ fn functions_fit_on_a_screen() {
         }
     }
 }
+
+#[test]
+fn every_fixed_bound_lives_in_limits_rs() {
+    // Protocol facts, not tunable bounds, stay beside the code they describe.
+    let facts = [
+        "HTTP_PORT_DEFAULT",
+        "LISTEN_PORT_DEFAULT",
+        "PUBLISH_PORT_DEFAULT",
+        "CHUNK_SIZE_DIGITS_MAX",
+        "CHUNK_FRAMING_BYTES_MAX",
+        "HEADER_SLOTS_STACK",
+        "SEND_FLAGS",
+        "KEY_BYTES",
+        "CONTROL_PAYLOAD_BYTES_MAX",
+        "CLOSE_REASON_BYTES_MAX",
+    ];
+    for (rel, text) in src_files() {
+        if rel == "limits.rs" || is_test_file(&rel) {
+            continue;
+        }
+        for line in production_code(&text).lines() {
+            let line = line.trim_start();
+            let Some(rest) = [
+                "const ",
+                "pub const ",
+                "pub(crate) const ",
+                "pub(super) const ",
+            ]
+            .iter()
+            .find_map(|p| line.strip_prefix(p)) else {
+                continue;
+            };
+            let Some((name, ty)) = rest.split_once(':') else {
+                continue;
+            };
+            if name.starts_with("fn ") {
+                continue;
+            }
+            let ty = ty.trim_start();
+            let numeric = ["usize", "u64", "u32", "u16", "u8", "i32", "i64", "Duration"]
+                .iter()
+                .any(|t| ty.starts_with(t));
+            assert!(
+                !numeric || facts.contains(&name.trim()),
+                "{rel}: bound {} belongs in limits.rs",
+                name.trim()
+            );
+        }
+    }
+}

@@ -9,6 +9,7 @@ pub mod sys;
 
 use crate::config::{check_reload, file_signature, load_routes, Config, RoutesSource, RoutesWatch};
 use crate::control::{self, PublishService};
+use crate::limits::EXECUTOR_IO_MEMORY_BYTES;
 use crate::limits::{
     LISTEN_BACKLOG, NOFILE_RESERVED_FDS, NOFILE_RESERVED_PER_SHARD_FDS, ORIGIN_FDS_SHARE_PERCENT,
     ROUTES_FILE_POLL_INTERVAL, ROUTES_FILE_SETTLE_TIME,
@@ -22,9 +23,6 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// io_uring buffer memory per executor; ringpin does no file DMA, so keep it small.
-const EXECUTOR_IO_MEMORY_BYTES: usize = 512 * 1024;
 
 /// Why ringpin could not start.
 #[derive(Debug, thiserror::Error)]

@@ -13,6 +13,8 @@ use crate::grip::{
     merge_published, ChannelSub, ClientResponse, KeepAlive, KeepAliveSchedule, SubscriberFilters,
 };
 use crate::http::{encode_chunk, Version};
+use crate::limits::HELD_READ_BYTES_MAX;
+use crate::limits::RESPONSE_ASIDE_ITEMS_MAX;
 use crate::netio::Conn;
 use bytes::Bytes;
 use futures_lite::future::{or, pending};
@@ -21,13 +23,6 @@ use glommio::timer::Timer;
 use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
-
-/// Items a long-poll keeps while its request is replayed: the first one that follows the
-/// new answer completes it.
-const RESPONSE_ASIDE_ITEMS_MAX: usize = 8;
-
-/// Bytes of pipelined client data kept while a connection is held.
-pub(crate) const HELD_READ_BYTES_MAX: usize = crate::limits::CLIENT_HEAD_BYTES_MAX;
 
 /// How a hold ended.
 #[derive(Debug)]

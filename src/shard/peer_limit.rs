@@ -10,13 +10,11 @@
 //! count is process-wide instead. It is split over `PEER_LIMIT_STRIPES` mutexes by address,
 //! so shards accepting from different addresses rarely meet on one lock.
 
+use crate::limits::PEER_LIMIT_STRIPES;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-
-/// Mutexes the per-address counts are split over.
-const PEER_LIMIT_STRIPES: usize = 16;
 
 /// Open client connections per source address, process-wide.
 #[derive(Debug)]

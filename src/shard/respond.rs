@@ -16,6 +16,7 @@
 
 use super::ShardContext;
 use crate::http::{Next, RequestHead};
+use crate::limits::CLIENT_LINGER_READ_BYTES;
 use crate::limits::{CLIENT_LINGER_BYTES_MAX, CLIENT_LINGER_TIMEOUT};
 use crate::netio::Conn;
 use crate::reply::error_bytes;
@@ -54,9 +55,6 @@ pub async fn respond_error(
     }
 }
 
-/// Bytes read per call while discarding.
-const LINGER_READ_BYTES: usize = 4096;
-
 /// Shuts down the write side and discards what the client still sends, within the budget;
 /// the caller then drops (closes) the connection. The time bound is a timer raced against the
 /// reads, not the socket's read timeout, so it holds whatever timeout the caller had set.
@@ -64,7 +62,7 @@ pub async fn linger_close(conn: &mut Conn) {
     if conn.stream.shutdown(Shutdown::Write).await.is_err() {
         return;
     }
-    let mut buf = vec![0u8; LINGER_READ_BYTES];
+    let mut buf = vec![0u8; CLIENT_LINGER_READ_BYTES];
     let discard = async {
         let mut discarded = 0;
         while discarded < CLIENT_LINGER_BYTES_MAX {

@@ -11,8 +11,8 @@
 //! read's timer armed, see `hold::hold_stream`) and set back to `--client-idle-timeout`
 //! afterwards; a dropped glommio read loses no bytes, since it only waits for readiness.
 
+use crate::limits::HELD_READ_BYTES_MAX;
 use crate::netio::Conn;
-use crate::shard::hold::HELD_READ_BYTES_MAX;
 use futures_lite::future::{or, pending};
 use futures_lite::AsyncReadExt;
 use std::future::Future;

@@ -15,6 +15,8 @@ use crate::http::{
     RequestHead, ResponseHead, Version, LAST_CHUNK,
 };
 use crate::http::{ClientRequest, Next};
+use crate::limits::RELAY_BUFFER_BYTES_MAX;
+use crate::limits::STREAM_HOLD_INITIAL_BYTES_MAX;
 use crate::limits::{GRIP_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
 use crate::netio::{BodyError, Conn};
 use crate::origin::failover::{with_failover, Connection, FailoverError};
@@ -30,12 +32,6 @@ use bytes::Bytes;
 use futures_lite::future::or;
 use std::rc::Rc;
 use std::time::Duration;
-
-/// Largest initial body of a stream hold ringpin buffers before handing off.
-const STREAM_HOLD_INITIAL_BYTES_MAX: usize = 4 * 1024 * 1024;
-
-/// Bodies up to this size are relayed with `Content-Length` even when the origin chunked them.
-const RELAY_BUFFER_BYTES_MAX: usize = 100_000;
 
 /// What asking the origin gave.
 #[derive(Debug)]

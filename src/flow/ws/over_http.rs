@@ -15,6 +15,7 @@ use crate::flow::ws::grip::OriginMessages;
 use crate::flow::ws::over_http_exchange::{exchange, WohFail, WohReply, WohRequest};
 use crate::http::Next;
 use crate::http::{encode_request_head, RequestHead};
+use crate::limits::REJECTION_BODY_BYTES_MAX;
 use crate::netio::Conn;
 use crate::origin::request::{BodyFraming, ForwardContext};
 use crate::origin::response::relay_headers;
@@ -30,9 +31,6 @@ use crate::ws::{encode_events, encode_switching_response, parse_events_bytes, Wo
 use futures_lite::future::{BoxedLocal, FutureExt};
 use std::rc::Rc;
 use std::time::Duration;
-
-/// Most body bytes of a rejected OPEN relayed to the client (Pushpin 1.36).
-const REJECTION_BODY_BYTES_MAX: usize = 100_000;
 
 /// What every request of one connection is built from.
 #[derive(Debug)]

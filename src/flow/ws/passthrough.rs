@@ -7,7 +7,7 @@
 //! pongs and closes passed both ways (PUSHPIN.md §6.2).
 //! Must not: answer pings itself or interpret `c:` messages outside GRIP mode.
 //! Invariants: the origin's frames are decoded within `ORIGIN_FRAME_LIMITS`; the origin is not
-//! read while the client's queue holds over `ORIGIN_READ_PAUSE_BYTES`, so a slow client slows
+//! read while the client's queue holds over `WS_ORIGIN_READ_PAUSE_BYTES`, so a slow client slows
 //! its origin instead of growing memory.
 
 use crate::config::{HttpTarget, Route, Target};
@@ -17,6 +17,9 @@ use crate::flow::ws::client::{
 use crate::flow::ws::grip::{AfterMessage, OriginMessages};
 use crate::http::Next;
 use crate::http::{encode_request_head, BodyDecoder, ResponseHead};
+use crate::limits::REJECTION_BODY_BYTES_MAX;
+use crate::limits::WS_ORIGIN_PAUSE_RECHECK;
+use crate::limits::WS_ORIGIN_READ_PAUSE_BYTES;
 use crate::limits::{WOH_BODY_BYTES_MAX, WS_CLOSE_TIMEOUT};
 use crate::netio::{Conn, HeadError};
 use crate::origin::failover::{with_failover, Connection, FailoverError};
@@ -38,7 +41,7 @@ use futures_lite::future::{or, pending};
 use futures_lite::AsyncReadExt;
 use glommio::timer::Timer;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tungstenite::protocol::frame::coding::{Control, OpCode};
 
 /// Bounds on what a WebSocket origin may make ringpin buffer: a WebSocket-over-HTTP body's.
@@ -46,12 +49,6 @@ const ORIGIN_FRAME_LIMITS: FrameLimits = FrameLimits {
     message_bytes_max: WOH_BODY_BYTES_MAX,
     frame_payload_bytes_max: WOH_BODY_BYTES_MAX,
 };
-/// Client queue bytes above which the origin is not read (Pushpin's 200,000-byte buffer).
-const ORIGIN_READ_PAUSE_BYTES: usize = 200_000;
-/// How often a paused relay looks at the client's queue again.
-const PAUSE_RECHECK: Duration = Duration::from_millis(50);
-/// Most body bytes of a refused handshake relayed to the client (Pushpin 1.36).
-const REJECTION_BODY_BYTES_MAX: usize = 100_000;
 
 /// Serves an upgrade along a route to a plain WebSocket origin.
 pub async fn serve(
@@ -255,12 +252,12 @@ impl Relay {
             if let Step::End = self.on_origin_frames(client, messages).await {
                 return;
             }
-            let paused = client.queued_bytes() > ORIGIN_READ_PAUSE_BYTES;
+            let paused = client.queued_bytes() > WS_ORIGIN_READ_PAUSE_BYTES;
             let now = Instant::now();
             let deadline = [
                 messages.next_deadline(client),
                 self.published_close_at,
-                paused.then_some(now + PAUSE_RECHECK),
+                paused.then_some(now + WS_ORIGIN_PAUSE_RECHECK),
             ]
             .into_iter()
             .flatten()

@@ -22,11 +22,13 @@ use crate::grip::{
 };
 use crate::http::{encode_chunk, LAST_CHUNK};
 use crate::http::{ClientRequest, Next};
+use crate::limits::HELD_READ_BYTES_MAX;
+use crate::limits::LINK_REFRESH_PERIOD_MIN;
 use crate::limits::REFETCH_ASIDE_ITEMS_MAX;
 use crate::netio::Conn;
 use crate::origin::link::LinkResult;
 use crate::reply::stream_start;
-use crate::shard::hold::{stream_loop, HoldEnd, HELD_READ_BYTES_MAX};
+use crate::shard::hold::{stream_loop, HoldEnd};
 use crate::shard::recovery::recovery_for;
 use crate::shard::ShardContext;
 use bytes::Bytes;
@@ -34,10 +36,6 @@ use futures_lite::future::or;
 use futures_lite::AsyncReadExt;
 use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
-use std::time::Duration;
-
-/// The shortest refresh period, whatever `timeout=` says, so a `timeout=0` link cannot spin.
-const REFRESH_PERIOD_MIN: Duration = Duration::from_secs(1);
 
 /// The `Grip-Last` header values for `last_ids`; an entry that cannot travel in a header is
 /// left out and logged.
@@ -407,7 +405,7 @@ fn spawn_refresh(
     key: ConnKey,
     link: Option<&NextLink>,
 ) -> Option<glommio::Task<()>> {
-    let period = link?.timeout.max(REFRESH_PERIOD_MIN);
+    let period = link?.timeout.max(LINK_REFRESH_PERIOD_MIN);
     let ctx = Rc::clone(ctx);
     Some(glommio::spawn_local(async move {
         loop {
