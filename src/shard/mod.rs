@@ -15,6 +15,7 @@ pub mod peer_limit;
 pub mod random;
 pub mod recovery;
 pub mod respond;
+pub mod subscribe;
 pub mod sys;
 pub mod uring_send;
 
@@ -99,16 +100,17 @@ pub struct ShardContext {
     pub config: Arc<Config>,
     /// Process-wide control state.
     pub control: Arc<Control>,
-    /// The routes this shard currently uses.
-    pub routes: RefCell<Arc<Routes>>,
+    /// The routes this shard currently uses (`current_routes`).
+    routes: RefCell<Arc<Routes>>,
     routes_generation: Cell<u64>,
     /// The `Grip-Sig` token for the default key, and the second it was signed in: the claims
     /// only change when the second does, so one HMAC per second serves every request.
     grip_sig: RefCell<Option<(u64, String)>>,
-    /// Held connections.
-    pub held: RefCell<Connections>,
+    /// Held connections; flows reach an entry through `with_held`, so no borrow outlives a
+    /// call.
+    held: RefCell<Connections>,
     /// Channel -> held connections.
-    pub subscriptions: RefCell<Subscriptions>,
+    subscriptions: RefCell<Subscriptions>,
     writer: ChunkWriter,
     report: RefCell<DeliveryReport>,
     /// The batched io_uring writer (`--send-mode uring`); `None` writes with `direct_send`.
@@ -190,6 +192,17 @@ impl ShardContext {
                 token
             }
         }
+    }
+
+    /// Runs `f` on the held connection `key`, if it is still registered. The borrow of the
+    /// held-connection table ends with `f`, so no flow can hold it across an `.await`.
+    pub fn with_held<R>(&self, key: ConnKey, f: impl FnOnce(&mut Held) -> R) -> Option<R> {
+        self.held.borrow_mut().get_mut(key).map(f)
+    }
+
+    /// The routes this shard uses now (a reload replaces them between requests).
+    pub fn current_routes(&self) -> Arc<Routes> {
+        Arc::clone(&self.routes.borrow())
     }
 
     /// The `Grip-Sig` token for a request along `route`, or `None` for a `no_grip` route.

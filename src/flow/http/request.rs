@@ -57,7 +57,7 @@ pub async fn handle_request(
         }
     };
     let host = head.host().unwrap_or_default();
-    let routes = Rc::new(ctx.routes.borrow().clone());
+    let routes = ctx.current_routes();
     let Some(route) = routes.select(&host, head.path(), Proto::Http, false) else {
         let text = format!("No route for host: {host}\n");
         return respond_error(ctx, conn, &head, 502, &text, keep_alive).await;

@@ -20,6 +20,7 @@ use crate::limits::WS_READ_BUSY_BYTES;
 use crate::limits::WS_READ_IDLE_BYTES;
 use crate::netio::Conn;
 use crate::reply::{capitalized, encode_full_response};
+use crate::shard::connections::Held;
 use crate::shard::direct_send::{self, FlushOutcome};
 use crate::shard::respond::respond_error;
 use crate::shard::HeldGuard;
@@ -83,7 +84,7 @@ pub async fn serve(
         }
     };
     let host = head.host().unwrap_or_default();
-    let routes = Rc::new(ctx.routes.borrow().clone());
+    let routes = ctx.current_routes();
     let Some(route) = routes.select(&host, head.path(), Proto::Ws, false) else {
         let text = format!("No route for host: {host}\n");
         return respond_error(ctx, conn, &head, 502, &text, false).await;
@@ -211,40 +212,30 @@ impl<'c> WsClient<'c> {
 
     /// Queues `frame` and writes what the socket takes now.
     pub fn send(&self, frame: Bytes) {
-        let mut held = self.ctx.held.borrow_mut();
-        let Some(entry) = held.get_mut(self.guard.key) else {
-            return;
-        };
-        entry.sink.last_queued = Some(Instant::now());
-        if entry.sink.queue.push_unbounded(frame) == PushOutcome::BecameReady {
-            if let FlushOutcome::Failed(_) = direct_send::flush(entry.fd, &mut entry.sink.queue) {
-                entry.failed = true;
+        self.ctx.with_held(self.guard.key, |entry| {
+            entry.sink.last_queued = Some(Instant::now());
+            if entry.sink.queue.push_unbounded(frame) == PushOutcome::BecameReady {
+                flush_or_fail(entry);
             }
-        }
+        });
     }
 
     /// Queues `frame` within the connection's queue bounds, as published items are: a frame
     /// ringpin may skip (a keep-alive, a timed message) is dropped rather than grow the
     /// queue of a client that does not read. False when it was dropped.
     pub fn send_droppable(&self, frame: Bytes) -> bool {
-        let mut held = self.ctx.held.borrow_mut();
-        let Some(entry) = held.get_mut(self.guard.key) else {
-            return false;
-        };
-        match entry.sink.queue.push(frame) {
-            PushOutcome::Overflow => false,
-            outcome => {
-                entry.sink.last_queued = Some(Instant::now());
-                if outcome == PushOutcome::BecameReady {
-                    if let FlushOutcome::Failed(_) =
-                        direct_send::flush(entry.fd, &mut entry.sink.queue)
-                    {
-                        entry.failed = true;
+        self.ctx
+            .with_held(self.guard.key, |entry| match entry.sink.queue.push(frame) {
+                PushOutcome::Overflow => false,
+                outcome => {
+                    entry.sink.last_queued = Some(Instant::now());
+                    if outcome == PushOutcome::BecameReady {
+                        flush_or_fail(entry);
                     }
+                    true
                 }
-                true
-            }
-        }
+            })
+            .unwrap_or(false)
     }
 
     /// Queues every frame of `frames`, in order.
@@ -266,16 +257,16 @@ impl<'c> WsClient<'c> {
 
     /// Bytes queued for the client and not yet written.
     pub fn queued_bytes(&self) -> usize {
-        let mut held = self.ctx.held.borrow_mut();
-        held.get_mut(self.guard.key)
-            .map_or(0, |e| e.sink.queue.bytes_pending())
+        self.ctx
+            .with_held(self.guard.key, |e| e.sink.queue.bytes_pending())
+            .unwrap_or(0)
     }
 
     /// When anything was last queued for the client (by this task or by a publish).
     pub fn last_sent(&self) -> Option<Instant> {
-        let mut held = self.ctx.held.borrow_mut();
-        held.get_mut(self.guard.key)
-            .and_then(|e| e.sink.last_queued)
+        self.ctx
+            .with_held(self.guard.key, |e| e.sink.last_queued)
+            .flatten()
     }
 
     /// True once the socket is known to be closed or failed.
@@ -284,22 +275,25 @@ impl<'c> WsClient<'c> {
     }
 
     fn state(&mut self) -> State {
-        let mut held = self.ctx.held.borrow_mut();
-        let Some(entry) = held.get_mut(self.guard.key) else {
-            return State::Gone;
-        };
-        if entry.failed {
-            State::Gone
-        } else if entry.sink.overflowed {
-            State::SlowClosed
-        } else if let Some(front) = entry.sink.queue.front_bytes() {
-            State::Write(front)
-        } else if entry.sink.close_after_flush && !self.close_published_seen {
+        let seen = self.close_published_seen;
+        let state = self.ctx.with_held(self.guard.key, |entry| {
+            if entry.failed {
+                State::Gone
+            } else if entry.sink.overflowed {
+                State::SlowClosed
+            } else if let Some(front) = entry.sink.queue.front_bytes() {
+                State::Write(front)
+            } else if entry.sink.close_after_flush && !seen {
+                State::ClosePublished
+            } else {
+                State::Idle
+            }
+        });
+        let state = state.unwrap_or(State::Gone);
+        if matches!(state, State::ClosePublished) {
             self.close_published_seen = true;
-            State::ClosePublished
-        } else {
-            State::Idle
         }
+        state
     }
 
     /// Waits for the next client event, writing queued frames meanwhile. With `read` false
@@ -382,14 +376,10 @@ impl<'c> WsClient<'c> {
     }
 
     fn advance_and_flush(&mut self, written: usize) {
-        let mut held = self.ctx.held.borrow_mut();
-        let Some(entry) = held.get_mut(self.guard.key) else {
-            return;
-        };
-        entry.sink.queue.advance(written);
-        if let FlushOutcome::Failed(_) = direct_send::flush(entry.fd, &mut entry.sink.queue) {
-            entry.failed = true;
-        }
+        self.ctx.with_held(self.guard.key, |entry| {
+            entry.sink.queue.advance(written);
+            flush_or_fail(entry);
+        });
     }
 
     /// Ends the connection: writes what is queued and, with `wait_for_close`, reads until
@@ -454,5 +444,13 @@ impl Drop for WsClient<'_> {
         let _ = self
             .conn
             .set_read_timeout(Some(self.ctx.config.client_idle_timeout));
+    }
+}
+
+/// Writes what the socket takes now of a held connection's queue; marks it failed if the
+/// socket did.
+fn flush_or_fail(entry: &mut Held) {
+    if let FlushOutcome::Failed(_) = direct_send::flush(entry.fd, &mut entry.sink.queue) {
+        entry.failed = true;
     }
 }

@@ -23,48 +23,42 @@ pub fn on_subscribe(
     filters: &[String],
     meta: &[(String, String)],
 ) {
-    let mut held = ctx.held.borrow_mut();
-    let Some(entry) = held.get_mut(key) else {
-        return;
-    };
-    let state = match entry.sink.filters.as_deref_mut() {
-        Some(state) => state,
-        None if filters.is_empty() => return,
-        None => {
-            let mut state = SubscriberFilters::new(meta.to_vec());
-            for subscribed in &entry.channels {
-                state.subscribe(subscribed, None, &[]);
+    ctx.with_held(key, |entry| {
+        let state = match entry.sink.filters.as_deref_mut() {
+            Some(state) => state,
+            None if filters.is_empty() => return,
+            None => {
+                let mut state = SubscriberFilters::new(meta.to_vec());
+                for subscribed in &entry.channels {
+                    state.subscribe(subscribed, None, &[]);
+                }
+                entry.sink.filters.insert(Box::new(state))
             }
-            entry.sink.filters.insert(Box::new(state))
+        };
+        state.subscribe(channel, None, filters);
+        if !state.has_filters() {
+            entry.sink.filters = None;
         }
-    };
-    state.subscribe(channel, None, filters);
-    if !state.has_filters() {
-        entry.sink.filters = None;
-    }
+    });
 }
 
 /// After `unsubscribe_held` removed `channel`.
 pub fn on_unsubscribe(ctx: &ShardContext, key: ConnKey, channel: &str) {
-    let mut held = ctx.held.borrow_mut();
-    let Some(entry) = held.get_mut(key) else {
-        return;
-    };
-    if let Some(state) = entry.sink.filters.as_deref_mut() {
-        state.unsubscribe(channel);
-        if !state.has_filters() {
-            entry.sink.filters = None;
+    ctx.with_held(key, |entry| {
+        if let Some(state) = entry.sink.filters.as_deref_mut() {
+            state.unsubscribe(channel);
+            if !state.has_filters() {
+                entry.sink.filters = None;
+            }
         }
-    }
+    });
 }
 
 /// After `set-meta`: the filters read the session's meta as it is now.
 pub fn on_meta(ctx: &ShardContext, key: ConnKey, meta: &[(String, String)]) {
-    let mut held = ctx.held.borrow_mut();
-    if let Some(state) = held
-        .get_mut(key)
-        .and_then(|entry| entry.sink.filters.as_deref_mut())
-    {
-        state.replace_meta(meta.to_vec());
-    }
+    ctx.with_held(key, |entry| {
+        if let Some(state) = entry.sink.filters.as_deref_mut() {
+            state.replace_meta(meta.to_vec());
+        }
+    });
 }

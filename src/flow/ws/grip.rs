@@ -10,9 +10,9 @@
 //! cannot be unsubscribed (Pushpin 1.36).
 
 use crate::flow::ws::client::WsClient;
-use crate::flow::ws::subscribe::SubscribeOutcome;
 use crate::limits::WS_SERVER_FRAME_PAYLOAD_BYTES_MAX;
 use crate::shard::random::random_u64;
+use crate::shard::subscribe::SubscribeOutcome;
 use crate::shard::ShardContext;
 use crate::ws::{split_message, GripAction, GripExtension, GripSession, MessageKind};
 use std::time::Instant;

@@ -3,7 +3,7 @@
 //!
 //! `client.rs` answers the upgrade and owns `WsClient`; `over_http*.rs` are the
 //! WebSocket-over-HTTP session, its loop and its exchanges; `passthrough.rs` the relay;
-//! `grip.rs`, `subscribe.rs` and `filters.rs` the origin's control messages.
+//! `grip.rs` and `filters.rs` the origin's control messages.
 
 pub mod client;
 pub mod filters;
@@ -12,6 +12,5 @@ pub mod over_http;
 pub mod over_http_exchange;
 pub mod over_http_flow;
 pub mod passthrough;
-pub mod subscribe;
 
 pub use client::{is_upgrade, serve};

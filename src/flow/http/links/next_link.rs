@@ -250,21 +250,22 @@ async fn client_gone(conn: &mut Conn) {
 
 /// Takes the wanted refetch of `key`, with the `(channel, last id)` pairs for `Grip-Last`.
 fn start_fetch(ctx: &ShardContext, key: ConnKey) -> Option<(RefetchReason, Vec<(String, String)>)> {
-    let mut held = ctx.held.borrow_mut();
-    let recovery = held.get_mut(key)?.sink.recovery.as_deref_mut()?;
-    let reason = recovery.start_fetch()?;
-    Some((reason, recovery.last_ids()))
+    ctx.with_held(key, |entry| {
+        let recovery = entry.sink.recovery.as_deref_mut()?;
+        let reason = recovery.start_fetch()?;
+        Some((reason, recovery.last_ids()))
+    })
+    .flatten()
 }
 
 /// Ends a refetch that fetched nothing: the items set aside are judged again.
 fn finish_unchanged(ctx: &ShardContext, key: ConnKey) {
-    let aside = match ctx.held.borrow_mut().get_mut(key) {
-        Some(entry) => match entry.sink.recovery.as_deref_mut() {
-            Some(recovery) => recovery.finish_fetch(None),
-            None => Vec::new(),
-        },
-        None => Vec::new(),
-    };
+    let aside = ctx
+        .with_held(key, |entry| {
+            let recovery = entry.sink.recovery.as_deref_mut();
+            recovery.map(|r| r.finish_fetch(None)).unwrap_or_default()
+        })
+        .unwrap_or_default();
     ctx.redeliver(key, aside);
 }
 
@@ -278,10 +279,11 @@ fn apply(
     result: &LinkResult,
     debug: bool,
 ) {
-    let closing = match ctx.held.borrow_mut().get_mut(key) {
-        Some(entry) => entry.sink.close_after_flush || entry.sink.overflowed,
-        None => true,
-    };
+    let closing = ctx
+        .with_held(key, |entry| {
+            entry.sink.close_after_flush || entry.sink.overflowed
+        })
+        .unwrap_or(true);
     if closing {
         // Shutdown or a slow client ended the stream while the link was fetched: its
         // terminating chunk may already be queued, so nothing more is appended.
@@ -322,9 +324,7 @@ fn apply(
         Some(Ok(None)) | None => instruction.response.body.clone(),
     };
     queue_body(ctx, key, transport, &body);
-    if let Some(entry) = ctx.held.borrow_mut().get_mut(key) {
-        entry.sink.filters = filters;
-    }
+    ctx.with_held(key, |entry| entry.sink.filters = filters);
     take_on(ctx, key, transport, following, instruction);
 }
 
@@ -352,13 +352,14 @@ fn take_on(
         .iter()
         .map(|c| (c.name.clone(), c.prev_id.clone()))
         .collect();
-    let aside = match ctx.held.borrow_mut().get_mut(key) {
-        Some(entry) => match entry.sink.recovery.as_deref_mut() {
-            Some(recovery) => recovery.finish_fetch(Some(fresh)),
-            None => Vec::new(),
-        },
-        None => Vec::new(),
-    };
+    let aside = ctx
+        .with_held(key, |entry| {
+            let recovery = entry.sink.recovery.as_deref_mut();
+            recovery
+                .map(|r| r.finish_fetch(Some(fresh)))
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
     match (instruction.hold, &following.link) {
         (Some(_), _) => ctx.redeliver(key, aside),
         (None, Some(_)) => {
@@ -377,14 +378,12 @@ fn queue_body(ctx: &ShardContext, key: ConnKey, transport: Transport, body: &Byt
         Transport::HttpStreamChunked => encode_chunk(body),
         _ => body.clone(),
     };
-    if let Some(entry) = ctx.held.borrow_mut().get_mut(key) {
-        entry.sink.queue.push_unbounded(bytes);
-    }
+    ctx.with_held(key, |entry| entry.sink.queue.push_unbounded(bytes));
 }
 
 /// Ends the stream once its queue is written: the terminating chunk, then close.
 fn end_stream(ctx: &ShardContext, key: ConnKey, transport: Transport) {
-    if let Some(entry) = ctx.held.borrow_mut().get_mut(key) {
+    ctx.with_held(key, |entry| {
         if transport == Transport::HttpStreamChunked && !entry.sink.close_after_flush {
             entry
                 .sink
@@ -395,7 +394,7 @@ fn end_stream(ctx: &ShardContext, key: ConnKey, transport: Transport) {
         if let Some(recovery) = entry.sink.recovery.as_deref_mut() {
             recovery.finish_fetch(None);
         }
-    }
+    });
 }
 
 /// The periodic refresh of PUSHPIN.md §5.3: every link `timeout`, fetch the link unless
@@ -410,15 +409,12 @@ fn spawn_refresh(
     Some(glommio::spawn_local(async move {
         loop {
             glommio::timer::sleep(period).await;
-            let all_received = {
-                let mut held = ctx.held.borrow_mut();
-                let recovery = held
-                    .get_mut(key)
-                    .and_then(|entry| entry.sink.recovery.as_deref_mut());
-                match recovery {
-                    Some(recovery) => recovery.take_all_received(),
-                    None => return,
-                }
+            let all_received = ctx.with_held(key, |entry| {
+                let recovery = entry.sink.recovery.as_deref_mut();
+                recovery.map(|r| r.take_all_received())
+            });
+            let Some(Some(all_received)) = all_received else {
+                return;
             };
             if !all_received {
                 ctx.want_refetch(&[key], RefetchReason::Refresh);

@@ -1,4 +1,5 @@
-//! Subscribing a held connection after it was registered: WebSocket control messages.
+//! Subscribing a held connection after it was registered (WebSocket `subscribe` and
+//! `unsubscribe` control messages).
 //!
 //! Owns: `ShardContext::subscribe_held` and `unsubscribe_held`, the later-subscription
 //! counterparts of `register_hold` (which subscribes once, at registration).
