@@ -114,14 +114,17 @@ mod tests {
     use std::rc::Rc;
     use std::sync::Arc;
 
-    /// Every client connection's task is one `super::serve` future, held for the
+    /// Every client connection's task is one `flow::serve` future, held for the
     /// connection's whole life, so its size is a floor under the memory of each of 100,000
     /// held streams. A buffer kept across an `.await` anywhere in a request's flow becomes part
     /// of it: a 512-byte and a 1 KiB stack array once grew it from 3,752 to 6,376 bytes
-    /// (`results/2026-12-06-hostile-input-fanout-epyc2c`). Box rare, large flows instead.
+    /// (`results/2026-12-06-hostile-input-fanout-epyc2c`, run1). The budget leaves room for
+    /// glommio's task header inside the allocator's 4 KiB size class: at 3,944 bytes a held
+    /// stream cost 1.4 KB more RSS than at 3,664 (run3 against run4). Box rare or transient
+    /// large flows instead (the origin exchange, linked streams).
     #[test]
     fn a_connection_task_stays_within_its_memory_budget() {
-        const SERVE_FUTURE_BYTES_MAX: usize = 4096;
+        const SERVE_FUTURE_BYTES_MAX: usize = 3840;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let size = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)

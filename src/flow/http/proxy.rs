@@ -52,10 +52,7 @@ pub async fn ask_origin(
     grip_last: &[String],
 ) -> Asked {
     let generic = ORIGIN_ERROR_TEXT;
-    // Boxed: the exchange lives only while the origin is asked, but inline its state would
-    // be part of every connection's future for the connection's whole life, held streams
-    // included (flow::connection's memory-budget test). One allocation per request.
-    let exchanged = Box::pin(exchange_with_failover(ctx, client, route, req, grip_last)).await;
+    let exchanged = exchange_with_failover(ctx, client, route, req, grip_last).await;
     let (mut origin, target, response) = match exchanged {
         Ok(found) => found,
         Err(Failed::ClientGone) => return Asked::Done(client_left(ctx, req)),

@@ -77,7 +77,7 @@ pub async fn handle_request(
             let answer = test_target::answer(&req.head);
             accept_grip(ctx, conn, &mut req, route, answer).await
         }
-        Some(Target::Http(_)) => forward(ctx, conn, route, &mut { req }).await,
+        Some(Target::Http(_)) => forward(ctx, conn, route, &mut req).await,
         None => {
             let text = ORIGIN_ERROR_TEXT;
             respond_error(ctx, conn, &req.head, 502, text, keep_alive).await
@@ -97,7 +97,9 @@ async fn forward(
     route: &Route,
     req: &mut ClientRequest,
 ) -> Next {
-    match ask_origin(ctx, client, route, req, &[]).await {
+    // Boxed: asking the origin (and relaying) is over before any hold starts, but inline
+    // it would be the largest state of every connection's future, held streams included.
+    match Box::pin(ask_origin(ctx, client, route, req, &[])).await {
         Asked::Done(next) => next,
         Asked::Grip(answer) => accept_grip(ctx, client, req, route, answer).await,
     }
