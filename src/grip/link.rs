@@ -188,6 +188,32 @@ pub fn retry_delay(attempt: u32, jitter: Duration) -> Option<Duration> {
     (attempt < LINK_FETCH_RETRIES_MAX).then(|| LINK_RETRY_DELAY_FIRST * (1 << attempt) + jitter)
 }
 
+/// The retry state of one link fetch (PUSHPIN.md §5.3): only failures of the exchange itself
+/// are retried, at most `LINK_FETCH_RETRIES_MAX` times, after `retry_delay`; a shutting-down
+/// shard retries nothing. The fetching task only sleeps for what this returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkRetry {
+    attempt: u32,
+}
+
+impl LinkRetry {
+    /// A fetch failed: the wait before the next attempt, or `None` to give up (`retryable`
+    /// false: the answer was received and refused; the retries are used up; shutdown).
+    pub fn on_failure(
+        &mut self,
+        retryable: bool,
+        shutting_down: bool,
+        jitter: Duration,
+    ) -> Option<Duration> {
+        if !retryable || shutting_down {
+            return None;
+        }
+        let delay = retry_delay(self.attempt, jitter)?;
+        self.attempt += 1;
+        Some(delay)
+    }
+}
+
 /// `rest` after `scheme://`, compared without case.
 fn strip_scheme<'a>(url: &'a str, scheme: &str) -> Option<&'a str> {
     let prefix = url.get(..scheme.len() + 3)?;

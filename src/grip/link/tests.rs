@@ -132,6 +132,32 @@ fn grip_last_refuses_control_characters_and_malformed_values() {
 }
 
 #[test]
+fn a_link_fetch_retries_only_exchange_failures_at_most_five_times_and_never_in_shutdown() {
+    let jitter = Duration::from_millis(999);
+    let mut retry = LinkRetry::default();
+    assert_eq!(
+        retry.on_failure(false, false, jitter),
+        None,
+        "a refused answer is final"
+    );
+    let delays: Vec<_> = (0..7)
+        .map(|_| retry.on_failure(true, false, jitter))
+        .collect();
+    assert_eq!(delays.iter().flatten().count(), 5);
+    assert!(delays
+        .iter()
+        .flatten()
+        .all(|d| *d <= Duration::from_secs(16) + jitter));
+    assert_eq!(delays[5..], [None, None]);
+    let mut stopping = LinkRetry::default();
+    assert_eq!(
+        stopping.on_failure(true, true, jitter),
+        None,
+        "shutdown stops retries"
+    );
+}
+
+#[test]
 fn retries_back_off_doubling_from_one_second_five_times() {
     let jitter = Duration::from_millis(250);
     let delays: Vec<_> = (0..7).map(|n| retry_delay(n, jitter)).collect();

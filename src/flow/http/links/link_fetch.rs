@@ -16,7 +16,7 @@
 //! left) is taken over by a waiting one, never reported to it as a failure.
 
 use crate::config::{Route, Target};
-use crate::grip::link::retry_delay;
+use crate::grip::link::LinkRetry;
 use crate::grip::{parse_instruction, HoldMode, Instruction, LinkUrl};
 use crate::http::ClientRequest;
 use crate::http::{encode_request_head, BodyDecoder, Headers, RequestHead, ResponseHead, Version};
@@ -48,17 +48,16 @@ pub async fn fetch_with_retries(
     url: &LinkUrl,
     grip_last: &[String],
 ) -> LinkResult {
-    let mut attempt = 0;
+    let mut retry = LinkRetry::default();
     loop {
         let result = fetch_once(ctx, route, req, base, url, grip_last).await;
-        let err = match result.as_ref() {
-            Err(err) if err.is_retryable() => err,
-            _ => return result,
+        let Err(err) = result.as_ref() else {
+            return result;
         };
         let jitter = Duration::from_millis(crate::shard::random::random_u64() % 1000);
-        let delay = match retry_delay(attempt, jitter) {
-            Some(delay) if !ctx.control.is_shutting_down() => delay,
-            _ => return result,
+        let shutting_down = ctx.control.is_shutting_down();
+        let Some(delay) = retry.on_failure(err.is_retryable(), shutting_down, jitter) else {
+            return result;
         };
         crate::log_limited!(
             Warn,
@@ -69,7 +68,6 @@ pub async fn fetch_with_retries(
             delay.as_millis()
         );
         glommio::timer::sleep(delay).await;
-        attempt += 1;
     }
 }
 
