@@ -51,7 +51,6 @@ pub async fn ask_origin(
     req: &mut ClientRequest,
     grip_last: &[String],
 ) -> Asked {
-    let generic = ORIGIN_ERROR_TEXT;
     let exchanged = exchange_with_failover(ctx, client, route, req, grip_last).await;
     let (mut origin, target, response) = match exchanged {
         Ok(found) => found,
@@ -62,7 +61,9 @@ pub async fn ask_origin(
     };
     let target_name = format!("{}:{}", target.host, target.port);
     match classify(&response, route) {
-        OriginReply::Relay => Asked::Done(relay(ctx, client, origin, &target, req, response).await),
+        OriginReply::Relay => {
+            Asked::Done(relay(ctx, client, route, origin, &target, req, response).await)
+        }
         OriginReply::Grip => {
             let limit = if is_header_stream_hold(&response) {
                 STREAM_HOLD_INITIAL_BYTES_MAX
@@ -83,19 +84,11 @@ pub async fn ask_origin(
                     return Asked::Done(origin_failed(ctx, client, route, req, err).await);
                 }
                 Ok(Err(Some(reason))) => {
-                    crate::log_limited!(
-                        Warn,
-                        "shard={} GRIP response from {target_name}: {reason}",
-                        ctx.id.0
-                    );
-                    let text = if ctx.config.debug || route.debug {
-                        format!("GRIP instruct response too large from {target_name}\n")
-                    } else {
-                        generic.to_owned()
+                    let err = OriginError::BadResponse {
+                        target: target_name,
+                        reason: format!("GRIP instruct response: {reason}"),
                     };
-                    let keep_alive = req.keep_alive;
-                    let next = respond_error(ctx, client, &req.head, 502, &text, keep_alive).await;
-                    return Asked::Done(next);
+                    return Asked::Done(origin_failed(ctx, client, route, req, err).await);
                 }
             };
             if response.is_keep_alive() {
@@ -365,6 +358,7 @@ async fn stream_request_body(
 async fn relay(
     ctx: &Rc<ShardContext>,
     client: &mut Conn,
+    route: &Route,
     mut origin: OriginConn,
     target: &HttpTarget,
     req: &ClientRequest,
@@ -373,12 +367,11 @@ async fn relay(
     let kind = match response.body_kind(&req.head.method) {
         Ok(kind) => kind,
         Err(err) => {
-            crate::log_limited!(
-                Warn,
-                "shard={} bad response framing from origin: {err}",
-                ctx.id.0
-            );
-            return respond_error(ctx, client, &req.head, 502, ORIGIN_ERROR_TEXT, false).await;
+            let err = OriginError::BadResponse {
+                target: format!("{}:{}", target.host, target.port),
+                reason: format!("response framing: {err}"),
+            };
+            return origin_failed(ctx, client, route, req, err).await;
         }
     };
     let mut decoder = BodyDecoder::new(kind);
@@ -391,9 +384,11 @@ async fn relay(
                 Err(ClientGone) => return client_left(ctx, req),
                 Ok(Ok(complete)) => Some((complete, body.len())),
                 Ok(Err(err)) => {
-                    crate::log_limited!(Warn, "shard={} origin body error: {err}", ctx.id.0);
-                    return respond_error(ctx, client, &req.head, 502, ORIGIN_ERROR_TEXT, false)
-                        .await;
+                    let err = OriginError::BadResponse {
+                        target: format!("{}:{}", target.host, target.port),
+                        reason: format!("response body: {err}"),
+                    };
+                    return origin_failed(ctx, client, route, req, err).await;
                 }
             }
         }
