@@ -7,6 +7,17 @@ use super::msg::ShardId;
 use crate::limits::SHARDS_MAX;
 use std::collections::HashMap;
 
+/// How the process's interest in a channel changed: the first shard subscribed, or the last
+/// one left. A ZeroMQ SUB input subscribes and unsubscribes on these, so an XPUB publisher
+/// sends nothing to an instance without listeners.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    /// The channel has subscribers in this process now, and had none.
+    Gained,
+    /// The channel's last subscriber in this process left.
+    Lost,
+}
+
 /// A set of shards as a bit mask.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ShardSet(u64);
@@ -58,18 +69,26 @@ impl ChannelMap {
     }
 
     /// Records that `shard` now has (or no longer has) subscribers of `channel`.
-    pub fn on_interest(&mut self, shard: ShardId, channel: &str, subscribed: bool) {
+    pub fn on_interest(&mut self, shard: ShardId, channel: &str, subscribed: bool) -> Option<Edge> {
         if subscribed {
-            self.channels
-                .entry(channel.to_owned())
-                .or_default()
-                .insert(shard);
-        } else if let Some(set) = self.channels.get_mut(channel) {
+            let set = self.channels.entry(channel.to_owned()).or_default();
+            let was_empty = set.is_empty();
+            set.insert(shard);
+            was_empty.then_some(Edge::Gained)
+        } else {
+            let set = self.channels.get_mut(channel)?;
             set.remove(shard);
-            if set.is_empty() {
-                self.channels.remove(channel);
+            if !set.is_empty() {
+                return None;
             }
+            self.channels.remove(channel);
+            Some(Edge::Lost)
         }
+    }
+
+    /// Every channel with at least one interested shard (for a newly connected SUB socket).
+    pub fn channels(&self) -> impl Iterator<Item = &str> {
+        self.channels.keys().map(String::as_str)
     }
 
     /// The shards with subscribers of `channel`.
@@ -98,18 +117,18 @@ mod tests {
     #[test]
     fn interest_adds_and_removes_shards_and_forgets_empty_channels() {
         let mut m = ChannelMap::new();
-        m.on_interest(ShardId(0), "a", true);
-        m.on_interest(ShardId(3), "a", true);
+        assert_eq!(m.on_interest(ShardId(0), "a", true), Some(Edge::Gained));
+        assert_eq!(m.on_interest(ShardId(3), "a", true), None);
         assert_eq!(
             m.shards("a").iter().collect::<Vec<_>>(),
             vec![ShardId(0), ShardId(3)]
         );
-        m.on_interest(ShardId(0), "a", false);
+        assert_eq!(m.on_interest(ShardId(0), "a", false), None);
         assert_eq!(m.shards("a").len(), 1);
-        m.on_interest(ShardId(3), "a", false);
+        assert_eq!(m.on_interest(ShardId(3), "a", false), Some(Edge::Lost));
         assert!(m.shards("a").is_empty());
         assert!(m.is_empty());
-        m.on_interest(ShardId(1), "b", false);
+        assert_eq!(m.on_interest(ShardId(1), "b", false), None);
         assert!(
             m.is_empty(),
             "losing interest in an unknown channel is a no-op"

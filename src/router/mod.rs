@@ -10,7 +10,7 @@ pub mod inbox;
 pub mod msg;
 pub mod sequence;
 
-pub use channel_map::{ChannelMap, ShardSet};
+pub use channel_map::{ChannelMap, Edge, ShardSet};
 pub use msg::{RouterMsg, ShardId, ShardMsg};
 pub use sequence::{Sequencer, SequencerConfig, SequencerCounts};
 
@@ -43,20 +43,27 @@ impl Router {
     }
 
     /// Applies a message from a shard. A channel that loses its last shard is forgotten by
-    /// the sequencer too, with its last id and parked items.
-    pub fn on_msg(&mut self, msg: RouterMsg) {
+    /// the sequencer too, with its last id and parked items. Returns the channel when the
+    /// process as a whole gained or lost interest in it.
+    pub fn on_msg(&mut self, msg: RouterMsg) -> Option<(String, Edge)> {
         match msg {
             RouterMsg::Interest {
                 shard,
                 channel,
                 subscribed,
             } => {
-                self.channels.on_interest(shard, &channel, subscribed);
-                if !subscribed && self.channels.shards(&channel).is_empty() {
+                let edge = self.channels.on_interest(shard, &channel, subscribed);
+                if edge == Some(Edge::Lost) {
                     self.sequencer.on_channel_unsubscribed(&channel);
                 }
+                edge.map(|edge| (channel, edge))
             }
         }
+    }
+
+    /// Every channel with subscribers somewhere in the process.
+    pub fn subscribed_channels(&self) -> impl Iterator<Item = &str> {
+        self.channels.channels()
     }
 
     /// Sequences `item` (PUSHPIN.md §3.6) and returns the items it releases, each encoded
@@ -136,15 +143,22 @@ mod tests {
     fn released_items_carry_their_shards_and_losing_the_last_shard_forgets_parked_items() {
         let mut router = Router::new(SequencerConfig::DEFAULT);
         let now = Instant::now();
-        router.on_msg(interest(0, true));
-        router.on_msg(interest(1, true));
+        assert_eq!(
+            router.on_msg(interest(0, true)),
+            Some(("c".into(), Edge::Gained))
+        );
+        assert_eq!(router.on_msg(interest(1, true)), None);
+        assert_eq!(router.subscribed_channels().collect::<Vec<_>>(), ["c"]);
         let routed = router.on_publish(item("1", "0"), now);
         assert_eq!(routed.len(), 1);
         assert_eq!(routed[0].1.len(), 2);
         assert!(router.on_publish(item("3", "2"), now).is_empty(), "parked");
-        router.on_msg(interest(0, false));
+        assert_eq!(router.on_msg(interest(0, false)), None);
         assert!(router.next_deadline().is_some(), "shard 1 still listens");
-        router.on_msg(interest(1, false));
+        assert_eq!(
+            router.on_msg(interest(1, false)),
+            Some(("c".into(), Edge::Lost))
+        );
         assert_eq!(router.next_deadline(), None, "forgotten with the channel");
         assert!(router.on_timeout(now + Duration::from_secs(60)).is_empty());
     }
