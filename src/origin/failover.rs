@@ -7,8 +7,8 @@
 //! received, it runs once more on a fresh connection to the same target.
 //! Must not: build requests or read responses (the caller's exchange does), or try another
 //! target after an exchange started: the origin may have acted on the request.
-//! Used by proxying, next-link fetches and the WebSocket passthrough handshake; each passes
-//! its own exchange.
+//! Used by proxying, next-link fetches, the WebSocket passthrough handshake and every
+//! WebSocket-over-HTTP request; each passes its own exchange.
 
 use super::pool::{ConnectError, OriginConn, OriginPool};
 

@@ -10,7 +10,8 @@
 use crate::http::{BodyDecoder, Headers};
 use crate::limits::WOH_BODY_BYTES_MAX;
 use crate::netio::{Conn, HeadError};
-use crate::origin::pool::{read_final_head, ConnectError};
+use crate::origin::failover::{with_failover, Connection, FailoverError};
+use crate::origin::pool::read_final_head;
 use crate::shard::ShardContext;
 use bytes::Bytes;
 use std::rc::Rc;
@@ -78,39 +79,41 @@ impl WohFail {
 
 /// Sends `request` and reads the answer; the origin connection returns to the pool when the
 /// answer allows it.
+/// The connection comes through `origin::failover` (one target: the connection's), which
+/// retries once on a fresh connection when a reused one turns out closed before any answer.
 pub async fn exchange(ctx: Rc<ShardContext>, request: WohRequest) -> Result<WohReply, WohFail> {
     let target = format!("{}:{}", request.host, request.port);
-    let connect_fail = |err: ConnectError| WohFail::Connect {
-        target: target.clone(),
-        reason: err.to_string(),
-    };
-    let mut origin = ctx
-        .pool
-        .get(&request.host, request.port)
-        .await
-        .map_err(connect_fail)?;
     let timeout = ctx.config.origin_timeout;
-    let mut result = send_and_read(&mut origin, &request.bytes, &target, timeout).await;
-    if origin.reused
-        && matches!(
-            result,
-            Err(Attempt::Closed) | Err(Attempt::Fail(WohFail::Send { .. }))
-        )
-    {
-        // The origin closed an idle pooled connection before reading anything.
-        origin = ctx
-            .pool
-            .connect_fresh(&request.host, request.port)
-            .await
-            .map_err(connect_fail)?;
-        result = send_and_read(&mut origin, &request.bytes, &target, timeout).await;
-    }
-    let (reply, keep_alive) = result.map_err(|attempt| match attempt {
-        Attempt::Closed => WohFail::Response {
+    let may_retry =
+        |a: &Attempt| matches!(a, Attempt::Closed | Attempt::Fail(WohFail::Send { .. }));
+    let exchanged = with_failover(
+        &ctx.pool,
+        &[(request.host.as_str(), request.port)],
+        Connection::Pooled,
+        may_retry,
+        async |origin, _| send_and_read(origin, &request.bytes, &target, timeout).await,
+    )
+    .await;
+    let ((reply, keep_alive), origin, _) = exchanged.map_err(|err| match err {
+        FailoverError::Exhausted { open_max } => WohFail::Connect {
+            target: target.clone(),
+            reason: format!("origin connection limit of {open_max} reached on this shard"),
+        },
+        FailoverError::ConnectFailed { tried } => WohFail::Connect {
+            target: target.clone(),
+            reason: format!("unable to connect; tried: {tried}"),
+        },
+        FailoverError::Exchange {
+            error: Attempt::Closed,
+            ..
+        } => WohFail::Response {
             target: target.clone(),
             reason: "origin closed the connection".to_owned(),
         },
-        Attempt::Fail(fail) => fail,
+        FailoverError::Exchange {
+            error: Attempt::Fail(fail),
+            ..
+        } => fail,
     })?;
     if keep_alive {
         ctx.pool.put(&request.host, request.port, origin);
