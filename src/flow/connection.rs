@@ -39,7 +39,7 @@ pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
                 break;
             }
             Err(HeadError::Parse(err)) => {
-                log::info!("shard={} peer={peer} bad request: {err}", ctx.id.0);
+                crate::log_limited!(Info, "shard={} peer={peer} bad request: {err}", ctx.id.0);
                 ctx.counters.requests_failed.add(1);
                 let text = format!("{}\n", capitalized(&err.to_string()));
                 let _ = conn
