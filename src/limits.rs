@@ -117,6 +117,14 @@ pub const OUTBOUND_BYTES_MAX_DEFAULT: usize = 256 * 1024;
 /// Default bound on published items queued for one connection (Pushpin: 100 per stream).
 pub const OUTBOUND_ITEMS_MAX_DEFAULT: usize = 100;
 
+/// Batches of ZeroMQ-published items queued for the router before the input's thread waits.
+pub const INPUT_INBOX_MESSAGES_MAX: usize = 1024;
+/// Items a ZeroMQ input takes from its socket before handing them to the router as one batch.
+pub const ZMQ_INPUT_BATCH_ITEMS_MAX: usize = 256;
+/// How long a ZeroMQ input waits for a message before it looks at the shutdown flag again.
+pub const ZMQ_INPUT_POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// ZeroMQ receive high-water mark of the PULL input, in messages (Pushpin 1.36: 101,000).
+pub const ZMQ_PULL_RECEIVE_HWM: i32 = 101_000;
 /// Messages a shard inbox holds before the router waits for the shard to catch up.
 pub const SHARD_INBOX_MESSAGES_MAX: usize = 4096;
 /// Time SIGTERM/SIGINT give open connections to finish before the process exits.

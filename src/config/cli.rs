@@ -57,6 +57,8 @@ pub struct CliArgs {
     pub client_idle_timeout: Option<Duration>,
     /// `--origin-timeout SECS`.
     pub origin_timeout: Option<Duration>,
+    /// `--push-in-spec SPEC` (empty: no ZeroMQ PULL input).
+    pub push_in_spec: Option<String>,
     /// `--client-head-timeout SECS`.
     pub client_head_timeout: Option<Duration>,
     /// `--connections-per-ip-max N` (0 = no limit).
@@ -93,6 +95,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--x-forwarded-for",
     "--client-idle-timeout",
     "--origin-timeout",
+    "--push-in-spec",
     "--client-head-timeout",
     "--connections-per-ip-max",
     "--message-wait",
@@ -178,6 +181,7 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
             let seconds = parse_positive(value).map_err(invalid)? as u64;
             cli.client_idle_timeout = Some(Duration::from_secs(seconds));
         }
+        "--push-in-spec" => cli.push_in_spec = Some(value.trim().to_owned()),
         "--origin-timeout" => {
             let seconds = parse_positive(value).map_err(invalid)? as u64;
             cli.origin_timeout = Some(Duration::from_secs(seconds));
@@ -269,6 +273,7 @@ Options (as --flag VALUE or --flag=VALUE):
   --x-forwarded-for RULES     comma list of append, truncate:N; empty = pass through (default append)
   --client-idle-timeout SECS  close client connections idle this long (default 1800)
   --origin-timeout SECS       wait this long for an origin's response head, then 504 (default 60)
+  --push-in-spec SPEC         ZeroMQ PULL publish input; empty: none (default tcp://127.0.0.1:5560)
   --client-head-timeout SECS  a request head must arrive whole within this, else 408 (default 30)
   --connections-per-ip-max N  client connections one source address may hold, 0 = no limit (default 0)
   --message-wait MS           wait for an out-of-order prev-id this long (default 5000)

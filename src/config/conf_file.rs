@@ -69,6 +69,9 @@ pub struct HandlerSection {
     pub message_hwm: Option<u64>,
     /// `update_on_first_subscription` (Pushpin 1.41; default true).
     pub update_on_first_subscription: Option<bool>,
+    /// `push_in_spec`: the ZeroMQ PULL publish input; `Some("")` turns it off (Pushpin
+    /// default `tcp://127.0.0.1:5560`).
+    pub push_in_spec: Option<String>,
 }
 
 /// A parsed pushpin.conf: the keys ringpin supports, by section.
@@ -265,6 +268,7 @@ fn apply_handler(
     match key {
         "push_in_http_addr" => handler.push_in_http_addr = optional(value, parse_ip)?,
         "push_in_http_port" => handler.push_in_http_port = optional(value, parse_port)?,
+        "push_in_spec" => handler.push_in_spec = Some(value.trim().to_owned()),
         "message_wait" => {
             handler.message_wait = optional(value, parse_count)?.map(Duration::from_millis)
         }

@@ -112,6 +112,9 @@ pub struct Config {
     /// the request was sent; then the client gets `504` (`--origin-timeout`). Pushpin has no
     /// such key; its zurl gives up after 600 s of silence.
     pub origin_timeout: Duration,
+    /// The ZeroMQ PULL socket publish items arrive on (`push_in_spec`), bound at start;
+    /// `None` when turned off.
+    pub push_in_spec: Option<String>,
     /// A request head must arrive whole within this, counted from accept for the first
     /// request and from its first byte for later ones; else 408 and close.
     pub client_head_timeout: Duration,

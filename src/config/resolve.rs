@@ -52,6 +52,8 @@ impl Default for Config {
             client_idle_timeout: limits::CLIENT_IDLE_TIMEOUT,
             // ringpin's own bound: Pushpin's zurl waits 600 s (limits.rs says why not here).
             origin_timeout: limits::ORIGIN_TIMEOUT_DEFAULT,
+            // Pushpin: push_in_spec=tcp://127.0.0.1:5560.
+            push_in_spec: Some("tcp://127.0.0.1:5560".to_owned()),
             // Pushpin has no head timeout (condure's only timer is the 1800 s idle one).
             client_head_timeout: limits::CLIENT_HEAD_TIMEOUT_DEFAULT,
             // Pushpin has no per-address limit.
@@ -115,6 +117,15 @@ impl Config {
                 .client_idle_timeout
                 .unwrap_or(defaults.client_idle_timeout),
             origin_timeout: cli.origin_timeout.unwrap_or(defaults.origin_timeout),
+            push_in_spec: match cli
+                .push_in_spec
+                .clone()
+                .or(conf.handler.push_in_spec.clone())
+            {
+                Some(spec) if spec.is_empty() => None,
+                Some(spec) => Some(spec),
+                None => defaults.push_in_spec.clone(),
+            },
             client_head_timeout: cli
                 .client_head_timeout
                 .unwrap_or(defaults.client_head_timeout),

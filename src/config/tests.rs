@@ -64,6 +64,7 @@ fn defaults_match_the_documented_values() {
     assert_eq!(config.x_forwarded_for, vec![XffRule::Append]);
     assert_eq!(config.client_idle_timeout, limits::CLIENT_IDLE_TIMEOUT);
     assert_eq!(config.origin_timeout, limits::ORIGIN_TIMEOUT_DEFAULT);
+    assert_eq!(config.push_in_spec.as_deref(), Some("tcp://127.0.0.1:5560"));
     assert_eq!(config.message_wait, Duration::from_millis(5000));
     assert_eq!(config.id_cache_ttl, Duration::from_secs(60));
     assert!(config.update_on_first_subscription);
@@ -92,6 +93,7 @@ message_wait=100
 id_cache_ttl=0
 connection_subscription_max=3
 update_on_first_subscription=false
+push_in_spec=tcp://127.0.0.1:7560
 ";
 
 #[test]
@@ -113,6 +115,7 @@ fn conf_values_override_defaults_and_port_offset_moves_only_the_publish_port() {
         id_cache_ttl: Duration::ZERO,
         connection_subscriptions_max: 3,
         update_on_first_subscription: false,
+        push_in_spec: Some("tcp://127.0.0.1:7560".into()),
         ..Config::default()
     };
     assert_eq!(config, expected);
@@ -137,6 +140,7 @@ fn command_line_overrides_conf() {
         "--x-forwarded-for=",
         "--client-idle-timeout=9",
         "--origin-timeout=4",
+        "--push-in-spec=",
         "--client-head-timeout=4",
         "--connections-per-ip-max=12",
         "--message-wait=7",
@@ -162,6 +166,7 @@ fn command_line_overrides_conf() {
         x_forwarded_for: vec![],
         client_idle_timeout: Duration::from_secs(9),
         origin_timeout: Duration::from_secs(4),
+        push_in_spec: None,
         client_head_timeout: Duration::from_secs(4),
         connections_per_ip_max: Some(12),
         message_wait: Duration::from_millis(7),

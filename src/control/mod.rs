@@ -2,10 +2,12 @@
 //! router's own executor beside the shards.
 //!
 //! `service.rs` owns the `Router` and the shard inboxes; `connection.rs` serves one publish
-//! connection. The publish API's meaning lives in the pure `publish` module.
+//! connection; `zmq_input.rs` reads the ZeroMQ PULL input on a thread of its own. The publish API's meaning lives in the pure `publish` module.
 
 mod connection;
 mod service;
+mod zmq_input;
 
 pub use connection::{accept_loop, serve};
-pub use service::PublishService;
+pub use service::{input_loop, PublishService};
+pub use zmq_input::{spawn_pull_input, ZmqInputError};

@@ -8,11 +8,15 @@
 
 use crate::limits::CONTROL_TICK;
 use crate::publish::item::PublishItem;
-use crate::router::inbox::{InboxSendError, RouterInboxReceiver, ShardInboxSender};
+use crate::router::inbox::{
+    InboxSendError, InputInboxReceiver, RouterInboxReceiver, ShardInboxSender,
+};
+use crate::router::msg::InputMsg;
 use crate::router::{Routed, Router, SequencerConfig, ShardMsg};
 use crate::stats::{prometheus, RouterCounters, ShardCounters};
 use glommio::sync::Semaphore;
 use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -126,6 +130,28 @@ impl PublishService {
     pub(super) fn metrics(&self) -> String {
         self.drain_interest();
         prometheus::render(&self.shard_counters, &self.counters)
+    }
+}
+
+/// Publishes what the publish inputs other than HTTP (the ZeroMQ PULL thread) hand over, in
+/// arrival order, whenever the inbox's wake-up byte arrives.
+pub async fn input_loop(service: Rc<PublishService>, mut inbox: InputInboxReceiver) {
+    use futures_lite::AsyncReadExt;
+    let Some(socket) = inbox.take_wake_socket() else {
+        return;
+    };
+    let mut wake = crate::shard::sys::glommio_unix_stream(socket);
+    let mut bytes = [0u8; 64];
+    loop {
+        // Clear before draining: a batch queued after this point brings a new byte.
+        inbox.clear_wake();
+        while let Some(InputMsg::Publish(items)) = inbox.try_recv() {
+            service.publish(items).await;
+        }
+        match wake.read(&mut bytes).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
     }
 }
 

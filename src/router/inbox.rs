@@ -13,10 +13,14 @@
 //!   subscription that a client has already seen acknowledged is always known) and on a
 //!   short tick, so it stays small when nothing is published.
 //!
+//! - Input thread -> router: a bounded queue plus a wake-up byte, like a shard inbox; the
+//!   router executor waits for the byte. A full queue blocks the input's thread, so a fast
+//!   ZeroMQ publisher meets ZeroMQ's own high-water mark instead of growing memory.
+//!
 //! Must not: carry anything but `router::msg` values.
 
-use super::msg::{RouterMsg, ShardMsg};
-use crate::limits::SHARD_INBOX_MESSAGES_MAX;
+use super::msg::{InputMsg, RouterMsg, ShardMsg};
+use crate::limits::{INPUT_INBOX_MESSAGES_MAX, SHARD_INBOX_MESSAGES_MAX};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::io::{self, Write};
 use std::os::unix::net::UnixStream;
@@ -104,6 +108,74 @@ pub fn shard_inbox() -> io::Result<(ShardInboxSender, ShardInboxReceiver)> {
             queue: rx,
             wake,
             wake_socket: Some(shard_end),
+        },
+    ))
+}
+
+/// An input thread's end of the router's input inbox.
+#[derive(Debug, Clone)]
+pub struct InputInboxSender {
+    queue: Sender<InputMsg>,
+    wake: Arc<Wake>,
+}
+
+impl InputInboxSender {
+    /// Queues `msg`, waiting while the inbox is full, and wakes the router; false when the
+    /// router is gone.
+    pub fn send_blocking(&self, msg: InputMsg) -> bool {
+        if self.queue.send(msg).is_err() {
+            return false;
+        }
+        if !self.wake.pending.swap(true, Ordering::AcqRel) {
+            let _ = (&self.wake.socket).write(&[1]);
+        }
+        true
+    }
+}
+
+/// The router's end of its input inbox.
+#[derive(Debug)]
+pub struct InputInboxReceiver {
+    queue: Receiver<InputMsg>,
+    wake: Arc<Wake>,
+    wake_socket: Option<UnixStream>,
+}
+
+impl InputInboxReceiver {
+    /// The socket that becomes readable when messages arrive; taken once, by the router.
+    pub fn take_wake_socket(&mut self) -> Option<UnixStream> {
+        self.wake_socket.take()
+    }
+
+    /// Marks wake-ups as consumed. Call before draining with `try_recv`.
+    pub fn clear_wake(&self) {
+        self.wake.pending.store(false, Ordering::Release);
+    }
+
+    /// The next queued message, if any.
+    pub fn try_recv(&self) -> Option<InputMsg> {
+        self.queue.try_recv().ok()
+    }
+}
+
+/// A new input -> router inbox.
+pub fn input_inbox() -> io::Result<(InputInboxSender, InputInboxReceiver)> {
+    let (input_end, router_end) = UnixStream::pair()?;
+    input_end.set_nonblocking(true)?;
+    let (tx, rx) = crossbeam_channel::bounded(INPUT_INBOX_MESSAGES_MAX);
+    let wake = Arc::new(Wake {
+        pending: AtomicBool::new(false),
+        socket: input_end,
+    });
+    Ok((
+        InputInboxSender {
+            queue: tx,
+            wake: Arc::clone(&wake),
+        },
+        InputInboxReceiver {
+            queue: rx,
+            wake,
+            wake_socket: Some(router_end),
         },
     ))
 }

@@ -1,9 +1,11 @@
-//! The only values that cross threads: router -> shard and shard -> router messages.
+//! The only values that cross threads: router -> shard, shard -> router and input -> router
+//! messages.
 //!
-//! Owns: `ShardMsg`, `RouterMsg`, `ShardId`.
+//! Owns: `ShardMsg`, `RouterMsg`, `InputMsg`, `ShardId`.
 //! Must not: carry anything mutable or shard-local; payloads are immutable `Arc`s.
 
 use crate::publish::format::EncodedItem;
+use crate::publish::item::PublishItem;
 use std::sync::Arc;
 
 /// Index of a shard, 0-based.
@@ -18,6 +20,14 @@ pub enum ShardMsg {
     /// `/recover` was called: every hold that can go back to its origin does (PUSHPIN.md
     /// §3.5); queued in order with the items.
     Recover,
+}
+
+/// A message from a publish input other than the HTTP endpoint (the ZeroMQ PULL socket's
+/// thread) to the router.
+#[derive(Debug)]
+pub enum InputMsg {
+    /// Items received and validated, in arrival order.
+    Publish(Vec<PublishItem>),
 }
 
 /// A message from a shard to the router.

@@ -14,7 +14,7 @@ use crate::limits::{
     LISTEN_BACKLOG, NOFILE_RESERVED_FDS, NOFILE_RESERVED_PER_SHARD_FDS, ORIGIN_FDS_SHARE_PERCENT,
     ROUTES_FILE_POLL_INTERVAL, ROUTES_FILE_SETTLE_TIME,
 };
-use crate::router::inbox::{router_inbox, shard_inbox};
+use crate::router::inbox::{input_inbox, router_inbox, shard_inbox, InputInboxReceiver};
 use crate::router::{SequencerConfig, ShardId};
 use crate::shard::{Control, ShardContext};
 use crate::stats::ShardCounters;
@@ -130,12 +130,14 @@ pub fn run(config: Config) -> Result<(), StartError> {
             }
         })?;
     let (router_tx, router_rx) = router_inbox();
+    let inputs = start_zmq_input(&config, &control)?;
     let shards = spawn_shards(&config, &control, &cores, shard_count, budget, router_tx)?;
     let router = spawn_router(
         &config,
         &control,
         publish_fd,
         router_rx,
+        inputs,
         shards.inboxes,
         shards.counters,
     )?;
@@ -157,6 +159,26 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let _ = router.join();
     log::info!("ringpin stopped");
     Ok(())
+}
+
+/// Binds the ZeroMQ PULL input (`push_in_spec`) and starts its thread; the router gets the
+/// other end of its inbox. A spec that cannot be bound is logged and the proxy starts without
+/// it: the default port may be held by a Pushpin still running on the host.
+fn start_zmq_input(
+    config: &Config,
+    control: &Arc<Control>,
+) -> Result<Option<InputInboxReceiver>, StartError> {
+    let Some(spec) = &config.push_in_spec else {
+        return Ok(None);
+    };
+    let (tx, rx) = input_inbox().map_err(StartError::Signals)?;
+    match control::spawn_pull_input(spec, tx, Arc::clone(control)) {
+        Ok(_thread) => Ok(Some(rx)),
+        Err(err) => {
+            log::error!("{err}; starting without it");
+            Ok(None)
+        }
+    }
 }
 
 /// The routes to start with; a table with no route starts anyway, as in Pushpin.
@@ -241,6 +263,7 @@ fn spawn_router(
     control: &Arc<Control>,
     publish_fd: std::os::fd::OwnedFd,
     router_rx: crate::router::inbox::RouterInboxReceiver,
+    inputs: Option<InputInboxReceiver>,
     inboxes: Vec<crate::router::inbox::ShardInboxSender>,
     counters: Vec<Arc<ShardCounters>>,
 ) -> Result<glommio::ExecutorJoinHandle<()>, StartError> {
@@ -258,6 +281,9 @@ fn spawn_router(
             ));
             let listener = crate::shard::sys::glommio_listener(publish_fd);
             glommio::spawn_local(control::accept_loop(Rc::clone(&service), listener)).detach();
+            if let Some(inputs) = inputs {
+                glommio::spawn_local(control::input_loop(Rc::clone(&service), inputs)).detach();
+            }
             while !router_control.is_shutting_down() {
                 glommio::timer::sleep(service.next_sleep()).await;
                 service.on_tick().await;

@@ -40,3 +40,4 @@ mod ws_control;
 mod ws_memory;
 mod ws_over_http;
 mod ws_passthrough;
+mod zmq_input;

@@ -313,10 +313,14 @@ stats_format=tnetstring
         .iter()
         .filter(|w| w.starts_with("unsupported"))
         .count();
-    assert_eq!(unsupported, 24, "{warnings:#?}");
+    assert_eq!(
+        conf.handler.push_in_spec.as_deref(),
+        Some("tcp://127.0.0.1:5560")
+    );
+    assert_eq!(unsupported, 23, "{warnings:#?}");
     assert_eq!(
         warnings.len(),
-        26,
+        25,
         "plus message_rate and message_hwm: {warnings:#?}"
     );
 }

@@ -1,0 +1,114 @@
+//! The ZeroMQ PULL publish input (`--push-in-spec`, pushpin.conf `push_in_spec`, PUSHPIN.md
+//! §3.3): what pubcontrol's `zmq_push_uri` sends. Each message is one frame holding one item
+//! as a bare tnetstring (pubcontrol), `T` + tnetstring, or `J` + JSON; a bad message is
+//! skipped and the input goes on.
+
+use crate::support::{free_port, wait_subscribed, Backend, BackendResponse, Proxy, StreamClient};
+
+/// A tnetstring byte string.
+fn tnet_bytes(bytes: &[u8]) -> Vec<u8> {
+    let mut out = format!("{}:", bytes.len()).into_bytes();
+    out.extend_from_slice(bytes);
+    out.push(b',');
+    out
+}
+
+/// A tnetstring dictionary of already-encoded keys and values.
+fn tnet_map(pairs: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (key, value) in pairs {
+        body.extend(tnet_bytes(key.as_bytes()));
+        body.extend_from_slice(value);
+    }
+    let mut out = format!("{}:", body.len()).into_bytes();
+    out.extend(body);
+    out.push(b'}');
+    out
+}
+
+/// An `http-stream` item for `channel` as pubcontrol encodes it.
+fn stream_item_tnet(channel: &str, content: &[u8]) -> Vec<u8> {
+    let stream = tnet_map(&[("content", tnet_bytes(content))]);
+    let formats = tnet_map(&[("http-stream", stream)]);
+    tnet_map(&[
+        ("channel", tnet_bytes(channel.as_bytes())),
+        ("formats", formats),
+    ])
+}
+
+struct Started {
+    _backend: Backend,
+    proxy: Proxy,
+    client: StreamClient,
+    push: zmq::Socket,
+    _context: zmq::Context,
+}
+
+/// ringpin with a PULL input on a free port, a stream held on `channel`, and a PUSH socket
+/// connected to the input.
+fn start(channel: &'static str) -> Started {
+    let backend = Backend::start(move |_| BackendResponse::stream_hold(channel, "start\n"));
+    let spec = format!("tcp://127.0.0.1:{}", free_port());
+    let proxy = Proxy::start(backend.port(), &["--push-in-spec", &spec]);
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(client.read_until("start\n"), "start\n");
+    wait_subscribed(&proxy, 1);
+    let context = zmq::Context::new();
+    let push = context.socket(zmq::PUSH).expect("PUSH socket");
+    push.set_linger(1000).expect("linger");
+    push.connect(&spec).expect("connect");
+    Started {
+        _backend: backend,
+        proxy,
+        client,
+        push,
+        _context: context,
+    }
+}
+
+#[test]
+fn items_pushed_over_zeromq_reach_a_held_stream_in_every_encoding() {
+    let mut s = start("zq");
+    s.push
+        .send(stream_item_tnet("zq", b"bare\n"), 0)
+        .expect("send");
+    let mut t = b"T".to_vec();
+    t.extend(stream_item_tnet("zq", b"tee\n"));
+    s.push.send(t, 0).expect("send");
+    let json = br#"J{"channel":"zq","formats":{"http-stream":{"content":"jay\n"}}}"#;
+    s.push.send(&json[..], 0).expect("send");
+    assert_eq!(s.client.read_until("jay\n"), "bare\ntee\njay\n");
+}
+
+#[test]
+fn binary_content_arrives_byte_for_byte() {
+    let mut s = start("bin");
+    let content = [0xff, 0x00, 0xfe, b'\n'];
+    s.push
+        .send(stream_item_tnet("bin", &content), 0)
+        .expect("send");
+    assert_eq!(s.client.read_body_bytes(content.len()), content);
+}
+
+#[test]
+fn bad_zeromq_messages_are_skipped_and_the_next_item_is_delivered() {
+    let mut s = start("bad");
+    s.push
+        .send(&b"this is not a tnetstring"[..], 0)
+        .expect("send");
+    s.push.send(&b"J{not json"[..], 0).expect("send");
+    let two_frames: [&[u8]; 2] = [b"bad", b"J{}"];
+    s.push.send_multipart(two_frames, 0).expect("send");
+    let no_formats = tnet_map(&[("channel", tnet_bytes(b"bad"))]);
+    s.push.send(no_formats, 0).expect("send");
+    s.push
+        .send(stream_item_tnet("bad", b"good\n"), 0)
+        .expect("send");
+    assert_eq!(s.client.read_until("good\n"), "good\n");
+    // The proxy kept serving: a second item still arrives.
+    s.push
+        .send(stream_item_tnet("bad", b"again\n"), 0)
+        .expect("send");
+    assert_eq!(s.client.read_until("again\n"), "again\n");
+    drop(s.proxy);
+}
