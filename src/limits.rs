@@ -125,6 +125,13 @@ pub const ZMQ_INPUT_BATCH_ITEMS_MAX: usize = 256;
 pub const ZMQ_INPUT_POLL_INTERVAL: Duration = Duration::from_millis(200);
 /// ZeroMQ receive high-water mark of the PULL input, in messages (Pushpin 1.36: 101,000).
 pub const ZMQ_PULL_RECEIVE_HWM: i32 = 101_000;
+/// TCP keep-alive of a SUB input connected to a publisher (`push_in_sub_connect`), as
+/// Pushpin sets it: the first probe after this many idle seconds...
+pub const ZMQ_SUB_KEEPALIVE_IDLE_SECS: i32 = 30;
+/// ...then this many probes...
+pub const ZMQ_SUB_KEEPALIVE_COUNT: i32 = 6;
+/// ...this many seconds apart.
+pub const ZMQ_SUB_KEEPALIVE_INTERVAL_SECS: i32 = 5;
 /// Messages a shard inbox holds before the router waits for the shard to catch up.
 pub const SHARD_INBOX_MESSAGES_MAX: usize = 4096;
 /// Time SIGTERM/SIGINT give open connections to finish before the process exits.

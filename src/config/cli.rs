@@ -59,6 +59,10 @@ pub struct CliArgs {
     pub origin_timeout: Option<Duration>,
     /// `--push-in-spec SPEC` (empty: no ZeroMQ PULL input).
     pub push_in_spec: Option<String>,
+    /// `--push-in-sub-spec SPEC`, repeatable (one empty value: no SUB input).
+    pub push_in_sub_specs: Option<Vec<String>>,
+    /// `--push-in-sub-connect yes|no`.
+    pub push_in_sub_connect: Option<bool>,
     /// `--client-head-timeout SECS`.
     pub client_head_timeout: Option<Duration>,
     /// `--connections-per-ip-max N` (0 = no limit).
@@ -96,6 +100,8 @@ const VALUE_FLAGS: &[&str] = &[
     "--client-idle-timeout",
     "--origin-timeout",
     "--push-in-spec",
+    "--push-in-sub-spec",
+    "--push-in-sub-connect",
     "--client-head-timeout",
     "--connections-per-ip-max",
     "--message-wait",
@@ -182,6 +188,15 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
             cli.client_idle_timeout = Some(Duration::from_secs(seconds));
         }
         "--push-in-spec" => cli.push_in_spec = Some(value.trim().to_owned()),
+        "--push-in-sub-spec" => {
+            let specs = cli.push_in_sub_specs.get_or_insert_with(Vec::new);
+            if !value.trim().is_empty() {
+                specs.push(value.trim().to_owned());
+            }
+        }
+        "--push-in-sub-connect" => {
+            cli.push_in_sub_connect = Some(parse_yes_no(value).map_err(invalid)?)
+        }
         "--origin-timeout" => {
             let seconds = parse_positive(value).map_err(invalid)? as u64;
             cli.origin_timeout = Some(Duration::from_secs(seconds));
@@ -274,6 +289,8 @@ Options (as --flag VALUE or --flag=VALUE):
   --client-idle-timeout SECS  close client connections idle this long (default 1800)
   --origin-timeout SECS       wait this long for an origin's response head, then 504 (default 60)
   --push-in-spec SPEC         ZeroMQ PULL publish input; empty: none (default tcp://127.0.0.1:5560)
+  --push-in-sub-spec SPEC     ZeroMQ SUB publish input, repeatable; empty: none (default tcp://127.0.0.1:5562)
+  --push-in-sub-connect BOOL  connect the SUB inputs to a publisher instead of binding (default no)
   --client-head-timeout SECS  a request head must arrive whole within this, else 408 (default 30)
   --connections-per-ip-max N  client connections one source address may hold, 0 = no limit (default 0)
   --message-wait MS           wait for an out-of-order prev-id this long (default 5000)

@@ -72,6 +72,12 @@ pub struct HandlerSection {
     /// `push_in_spec`: the ZeroMQ PULL publish input; `Some("")` turns it off (Pushpin
     /// default `tcp://127.0.0.1:5560`).
     pub push_in_spec: Option<String>,
+    /// `push_in_sub_specs`: the ZeroMQ SUB publish inputs, a comma list; `Some([])` turns them
+    /// off (Pushpin default `tcp://127.0.0.1:5562`).
+    pub push_in_sub_specs: Option<Vec<String>>,
+    /// `push_in_sub_connect`: connect the SUB inputs to a publisher instead of binding them
+    /// (Pushpin default false).
+    pub push_in_sub_connect: Option<bool>,
 }
 
 /// A parsed pushpin.conf: the keys ringpin supports, by section.
@@ -269,6 +275,8 @@ fn apply_handler(
         "push_in_http_addr" => handler.push_in_http_addr = optional(value, parse_ip)?,
         "push_in_http_port" => handler.push_in_http_port = optional(value, parse_port)?,
         "push_in_spec" => handler.push_in_spec = Some(value.trim().to_owned()),
+        "push_in_sub_specs" => handler.push_in_sub_specs = Some(spec_list(value)),
+        "push_in_sub_connect" => handler.push_in_sub_connect = optional(value, parse_bool)?,
         "message_wait" => {
             handler.message_wait = optional(value, parse_count)?.map(Duration::from_millis)
         }
@@ -297,6 +305,16 @@ fn apply_handler(
         _ => return Ok(Key::Unsupported),
     }
     Ok(Key::Supported)
+}
+
+/// A comma list of ZeroMQ specs, blanks dropped.
+fn spec_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 #[cfg(test)]

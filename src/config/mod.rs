@@ -115,6 +115,12 @@ pub struct Config {
     /// The ZeroMQ PULL socket publish items arrive on (`push_in_spec`), bound at start;
     /// `None` when turned off.
     pub push_in_spec: Option<String>,
+    /// The ZeroMQ SUB sockets publish items arrive on as `[channel, item]` (`push_in_sub_specs`);
+    /// empty when turned off.
+    pub push_in_sub_specs: Vec<String>,
+    /// Connect the SUB inputs to a publisher's PUB/XPUB instead of binding them
+    /// (`push_in_sub_connect`).
+    pub push_in_sub_connect: bool,
     /// A request head must arrive whole within this, counted from accept for the first
     /// request and from its first byte for later ones; else 408 and close.
     pub client_head_timeout: Duration,

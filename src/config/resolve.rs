@@ -54,6 +54,9 @@ impl Default for Config {
             origin_timeout: limits::ORIGIN_TIMEOUT_DEFAULT,
             // Pushpin: push_in_spec=tcp://127.0.0.1:5560.
             push_in_spec: Some("tcp://127.0.0.1:5560".to_owned()),
+            // Pushpin: push_in_sub_specs=tcp://127.0.0.1:5562, push_in_sub_connect=false.
+            push_in_sub_specs: vec!["tcp://127.0.0.1:5562".to_owned()],
+            push_in_sub_connect: false,
             // Pushpin has no head timeout (condure's only timer is the 1800 s idle one).
             client_head_timeout: limits::CLIENT_HEAD_TIMEOUT_DEFAULT,
             // Pushpin has no per-address limit.
@@ -117,15 +120,13 @@ impl Config {
                 .client_idle_timeout
                 .unwrap_or(defaults.client_idle_timeout),
             origin_timeout: cli.origin_timeout.unwrap_or(defaults.origin_timeout),
-            push_in_spec: match cli
-                .push_in_spec
-                .clone()
-                .or(conf.handler.push_in_spec.clone())
-            {
-                Some(spec) if spec.is_empty() => None,
-                Some(spec) => Some(spec),
-                None => defaults.push_in_spec.clone(),
-            },
+            push_in_spec: resolve_push_in_spec(&cli, &conf, defaults.push_in_spec.clone()),
+            push_in_sub_specs: (cli.push_in_sub_specs.clone())
+                .or_else(|| conf.handler.push_in_sub_specs.clone())
+                .unwrap_or(defaults.push_in_sub_specs.clone()),
+            push_in_sub_connect: (cli.push_in_sub_connect)
+                .or(conf.handler.push_in_sub_connect)
+                .unwrap_or(defaults.push_in_sub_connect),
             client_head_timeout: cli
                 .client_head_timeout
                 .unwrap_or(defaults.client_head_timeout),
@@ -162,6 +163,20 @@ fn resolve_listen(cli: &CliArgs, conf: &ConfFile, default: Vec<SocketAddr>) -> V
     match &conf.runner.http_port {
         Some(addrs) if !addrs.is_empty() => addrs.clone(),
         _ => default,
+    }
+}
+
+/// `--push-in-spec` > `[handler] push_in_spec` > the default; an empty spec turns the PULL
+/// input off.
+fn resolve_push_in_spec(cli: &CliArgs, conf: &ConfFile, default: Option<String>) -> Option<String> {
+    match cli
+        .push_in_spec
+        .clone()
+        .or(conf.handler.push_in_spec.clone())
+    {
+        Some(spec) if spec.is_empty() => None,
+        Some(spec) => Some(spec),
+        None => default,
     }
 }
 

@@ -65,6 +65,8 @@ fn defaults_match_the_documented_values() {
     assert_eq!(config.client_idle_timeout, limits::CLIENT_IDLE_TIMEOUT);
     assert_eq!(config.origin_timeout, limits::ORIGIN_TIMEOUT_DEFAULT);
     assert_eq!(config.push_in_spec.as_deref(), Some("tcp://127.0.0.1:5560"));
+    assert_eq!(config.push_in_sub_specs, ["tcp://127.0.0.1:5562"]);
+    assert!(!config.push_in_sub_connect);
     assert_eq!(config.message_wait, Duration::from_millis(5000));
     assert_eq!(config.id_cache_ttl, Duration::from_secs(60));
     assert!(config.update_on_first_subscription);
@@ -94,6 +96,8 @@ id_cache_ttl=0
 connection_subscription_max=3
 update_on_first_subscription=false
 push_in_spec=tcp://127.0.0.1:7560
+push_in_sub_specs=tcp://10.0.0.1:5562, tcp://10.0.0.2:5562
+push_in_sub_connect=true
 ";
 
 #[test]
@@ -116,6 +120,8 @@ fn conf_values_override_defaults_and_port_offset_moves_only_the_publish_port() {
         connection_subscriptions_max: 3,
         update_on_first_subscription: false,
         push_in_spec: Some("tcp://127.0.0.1:7560".into()),
+        push_in_sub_specs: vec!["tcp://10.0.0.1:5562".into(), "tcp://10.0.0.2:5562".into()],
+        push_in_sub_connect: true,
         ..Config::default()
     };
     assert_eq!(config, expected);
@@ -141,6 +147,8 @@ fn command_line_overrides_conf() {
         "--client-idle-timeout=9",
         "--origin-timeout=4",
         "--push-in-spec=",
+        "--push-in-sub-spec=",
+        "--push-in-sub-connect=no",
         "--client-head-timeout=4",
         "--connections-per-ip-max=12",
         "--message-wait=7",
@@ -167,6 +175,8 @@ fn command_line_overrides_conf() {
         client_idle_timeout: Duration::from_secs(9),
         origin_timeout: Duration::from_secs(4),
         push_in_spec: None,
+        push_in_sub_specs: vec![],
+        push_in_sub_connect: false,
         client_head_timeout: Duration::from_secs(4),
         connections_per_ip_max: Some(12),
         message_wait: Duration::from_millis(7),

@@ -10,4 +10,4 @@ mod zmq_input;
 
 pub use connection::{accept_loop, serve};
 pub use service::{input_loop, PublishService};
-pub use zmq_input::{spawn_pull_input, ZmqInputError};
+pub use zmq_input::{spawn_pull_input, spawn_sub_input, ZmqInputError};

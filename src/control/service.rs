@@ -9,9 +9,10 @@
 use crate::limits::CONTROL_TICK;
 use crate::publish::item::PublishItem;
 use crate::router::inbox::{
-    InboxSendError, InputInboxReceiver, RouterInboxReceiver, ShardInboxSender,
+    InboxSendError, InputInboxReceiver, RouterInboxReceiver, ShardInboxSender, SubscriptionSender,
 };
-use crate::router::msg::InputMsg;
+use crate::router::msg::{InputMsg, SubscriptionChange};
+use crate::router::Edge;
 use crate::router::{Routed, Router, SequencerConfig, ShardMsg};
 use crate::stats::{prometheus, RouterCounters, ShardCounters};
 use glommio::sync::Semaphore;
@@ -28,6 +29,8 @@ pub struct PublishService {
     shards: Vec<ShardInboxSender>,
     shard_counters: Vec<Arc<ShardCounters>>,
     pub(super) counters: RouterCounters,
+    /// Where process-wide channel edges go: the ZeroMQ SUB inputs' threads, if any.
+    subscription_outs: RefCell<Vec<SubscriptionSender>>,
     /// One permit: routing and queueing happen under it, so the order the sequencer releases
     /// items in is the order they enter the inboxes, even when a full inbox makes one task
     /// wait while another publishes.
@@ -48,15 +51,39 @@ impl PublishService {
             shards,
             shard_counters,
             counters: RouterCounters::default(),
+            subscription_outs: RefCell::new(Vec::new()),
             send_order: Semaphore::new(1),
         }
+    }
+
+    /// Sends every later channel edge (first subscriber in the process, last one gone) to
+    /// `out`, after the channels subscribed already.
+    pub fn forward_subscriptions(&self, out: SubscriptionSender) {
+        for channel in self.router.borrow().subscribed_channels() {
+            let change = SubscriptionChange {
+                channel: channel.to_owned(),
+                subscribed: true,
+            };
+            let _ = out.send(change);
+        }
+        self.subscription_outs.borrow_mut().push(out);
     }
 
     /// Applies every pending interest change from the shards.
     pub fn drain_interest(&self) {
         let mut router = self.router.borrow_mut();
+        let outs = self.subscription_outs.borrow();
         while let Ok(msg) = self.interest.try_recv() {
-            router.on_msg(msg);
+            let Some((channel, edge)) = router.on_msg(msg) else {
+                continue;
+            };
+            for out in outs.iter() {
+                let change = SubscriptionChange {
+                    channel: channel.clone(),
+                    subscribed: edge == Edge::Gained,
+                };
+                let _ = out.send(change);
+            }
         }
         let channels = router.channel_count() as i64;
         self.counters

@@ -1,25 +1,32 @@
-//! The ZeroMQ PULL publish input (`push_in_spec`, PUSHPIN.md §3.3): what pubcontrol's and
-//! gripcontrol's `zmq_push_uri` publish to.
+//! The ZeroMQ publish inputs (PUSHPIN.md §3.3): the PULL socket (`push_in_spec`, what
+//! pubcontrol's `zmq_push_uri` sends to) and the SUB socket (`push_in_sub_specs`, what a
+//! `zmq_pub_uri` PUB/XPUB publisher sends to).
 //!
-//! Owns: the PULL socket and the thread that reads it (a ZeroMQ socket belongs to one thread,
-//! and libzmq blocks), decoding each message with `publish::zmq_item`, and handing accepted
-//! items to the router's input inbox in batches.
+//! Owns: each socket and the thread that reads it (a ZeroMQ socket belongs to one thread,
+//! and libzmq blocks), decoding each message with `publish::zmq_item`, handing accepted items
+//! to the router's input inbox in batches, and the SUB socket's subscriptions, which follow
+//! the router's channel edges so an XPUB publisher sends nothing nobody here listens to.
 //! Must not: route or sequence items (the router does, exactly as for `/publish/`) or let a
 //! bad message stop the input: it is logged, at most once a second, and skipped.
-//! Invariants: each message is one frame holding one item; the thread ends once shutdown was
-//! requested and the socket has been quiet for `ZMQ_INPUT_POLL_INTERVAL`.
+//! Invariants: a PULL message is one frame holding one item; a SUB message is two frames,
+//! `[channel, item]`; each thread ends once shutdown was requested and its socket has been
+//! quiet for `ZMQ_INPUT_POLL_INTERVAL`.
 
-use crate::limits::{ZMQ_INPUT_BATCH_ITEMS_MAX, ZMQ_INPUT_POLL_INTERVAL, ZMQ_PULL_RECEIVE_HWM};
+use crate::limits::{
+    ZMQ_INPUT_BATCH_ITEMS_MAX, ZMQ_INPUT_POLL_INTERVAL, ZMQ_PULL_RECEIVE_HWM,
+    ZMQ_SUB_KEEPALIVE_COUNT, ZMQ_SUB_KEEPALIVE_IDLE_SECS, ZMQ_SUB_KEEPALIVE_INTERVAL_SECS,
+};
+use crate::publish::item::PublishItem;
 use crate::publish::zmq_item::parse_zmq_item;
-use crate::router::inbox::InputInboxSender;
+use crate::router::inbox::{InputInboxSender, SubscriptionReceiver};
 use crate::router::msg::InputMsg;
 use crate::shard::Control;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-/// Why the PULL input could not start.
+/// Why a ZeroMQ input could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("ZeroMQ PULL input on {spec}: {source}")]
+#[error("ZeroMQ input on {spec}: {source}")]
 pub struct ZmqInputError {
     /// The spec that was bound.
     pub spec: String,
@@ -46,35 +53,117 @@ pub fn spawn_pull_input(
     socket.set_linger(0).map_err(error)?;
     socket.bind(spec).map_err(error)?;
     log::info!("ZeroMQ PULL publish input bound on {spec}");
+    spawn_reader("ringpin-zmq-pull", context, socket, inbox, control, None)
+        .map_err(thread_error(spec))
+}
+
+/// Binds (or, with `connect`, connects to) every one of `specs` with one SUB socket and
+/// starts the thread that reads it; it subscribes as `subscriptions` say.
+pub fn spawn_sub_input(
+    specs: &[String],
+    connect: bool,
+    inbox: InputInboxSender,
+    control: Arc<Control>,
+    subscriptions: SubscriptionReceiver,
+) -> Result<JoinHandle<()>, ZmqInputError> {
+    let all = specs.join(", ");
+    let error = |spec: &str| {
+        let spec = spec.to_owned();
+        move |source| ZmqInputError { spec, source }
+    };
+    let context = zmq::Context::new();
+    let socket = context.socket(zmq::SUB).map_err(error(&all))?;
+    let poll_ms = ZMQ_INPUT_POLL_INTERVAL.as_millis() as i32;
+    socket.set_rcvtimeo(poll_ms).map_err(error(&all))?;
+    socket.set_linger(0).map_err(error(&all))?;
+    for spec in specs {
+        if connect {
+            // A connected SUB watches a remote publisher: keep-alive finds a dead peer.
+            socket.set_tcp_keepalive(1).map_err(error(spec))?;
+            let idle = ZMQ_SUB_KEEPALIVE_IDLE_SECS;
+            socket.set_tcp_keepalive_idle(idle).map_err(error(spec))?;
+            let count = ZMQ_SUB_KEEPALIVE_COUNT;
+            socket.set_tcp_keepalive_cnt(count).map_err(error(spec))?;
+            let interval = ZMQ_SUB_KEEPALIVE_INTERVAL_SECS;
+            socket
+                .set_tcp_keepalive_intvl(interval)
+                .map_err(error(spec))?;
+            socket.connect(spec).map_err(error(spec))?;
+        } else {
+            socket.bind(spec).map_err(error(spec))?;
+        }
+    }
+    let how = if connect { "connected to" } else { "bound on" };
+    log::info!("ZeroMQ SUB publish input {how} {all}");
+    let subscriptions = Some(subscriptions);
+    spawn_reader(
+        "ringpin-zmq-sub",
+        context,
+        socket,
+        inbox,
+        control,
+        subscriptions,
+    )
+    .map_err(thread_error(&all))
+}
+
+/// A thread that could not be started, as a start-up error.
+fn thread_error(spec: &str) -> impl FnOnce(std::io::Error) -> ZmqInputError + '_ {
+    move |e| ZmqInputError {
+        spec: spec.to_owned(),
+        source: zmq::Error::from_raw(e.raw_os_error().unwrap_or(libc::EAGAIN)),
+    }
+}
+
+fn spawn_reader(
+    name: &str,
+    context: zmq::Context,
+    socket: zmq::Socket,
+    inbox: InputInboxSender,
+    control: Arc<Control>,
+    subscriptions: Option<SubscriptionReceiver>,
+) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
-        .name("ringpin-zmq-pull".into())
+        .name(name.into())
         .spawn(move || {
             let _context = context;
-            pull_loop(&socket, &inbox, &control);
-        })
-        .map_err(|e| {
-            error(zmq::Error::from_raw(
-                e.raw_os_error().unwrap_or(libc::EAGAIN),
-            ))
+            read_loop(&socket, &inbox, &control, subscriptions.as_ref());
         })
 }
 
-fn pull_loop(socket: &zmq::Socket, inbox: &InputInboxSender, control: &Control) {
+/// Reads batches until shutdown; a SUB socket first applies the subscription changes the
+/// router sent since the last receive.
+fn read_loop(
+    socket: &zmq::Socket,
+    inbox: &InputInboxSender,
+    control: &Control,
+    subscriptions: Option<&SubscriptionReceiver>,
+) {
+    let is_sub = subscriptions.is_some();
     loop {
+        for change in subscriptions.into_iter().flat_map(|s| s.try_iter()) {
+            let channel = change.channel.as_bytes();
+            let applied = if change.subscribed {
+                socket.set_subscribe(channel)
+            } else {
+                socket.set_unsubscribe(channel)
+            };
+            if let Err(err) = applied {
+                crate::log_limited!(Warn, "ZeroMQ SUB input: subscription change failed: {err}");
+            }
+        }
         let mut batch = Vec::new();
         let mut flags = 0;
         while batch.len() < ZMQ_INPUT_BATCH_ITEMS_MAX {
             match socket.recv_multipart(flags) {
                 Ok(frames) => {
-                    if let Some(item) = decode(&frames) {
-                        batch.push(item);
-                    }
+                    batch.extend(decode(&frames, is_sub));
                     // Take what else is waiting without blocking: one batch, one wake-up.
                     flags = zmq::DONTWAIT;
                 }
                 Err(zmq::Error::EAGAIN) => break,
                 Err(err) => {
-                    crate::log_limited!(Warn, "ZeroMQ PULL input: receive failed: {err}");
+                    crate::log_limited!(Warn, "ZeroMQ input: receive failed: {err}");
                     break;
                 }
             }
@@ -88,20 +177,26 @@ fn pull_loop(socket: &zmq::Socket, inbox: &InputInboxSender, control: &Control) 
     }
 }
 
-/// One PULL message's item, or `None` (logged) when it is not one valid item.
-fn decode(frames: &[Vec<u8>]) -> Option<crate::publish::item::PublishItem> {
-    let [payload] = frames else {
-        crate::log_limited!(
-            Warn,
-            "ZeroMQ PULL input: a message of {} frames skipped (one expected)",
-            frames.len()
-        );
-        return None;
+/// One message's item, or `None` (logged) when it is not one valid item: a PULL message is
+/// `[item]`, a SUB message `[channel, item]`.
+fn decode(frames: &[Vec<u8>], is_sub: bool) -> Option<PublishItem> {
+    let parsed = match (frames, is_sub) {
+        ([payload], false) => parse_zmq_item(payload, None),
+        ([channel, payload], true) => parse_zmq_item(payload, Some(channel)),
+        _ => {
+            let expected = if is_sub { "two" } else { "one" };
+            crate::log_limited!(
+                Warn,
+                "ZeroMQ input: a message of {} frames skipped ({expected} expected)",
+                frames.len()
+            );
+            return None;
+        }
     };
-    match parse_zmq_item(payload, None) {
+    match parsed {
         Ok(item) => Some(item),
         Err(err) => {
-            crate::log_limited!(Warn, "ZeroMQ PULL input: an item skipped: {err}");
+            crate::log_limited!(Warn, "ZeroMQ input: an item skipped: {err}");
             None
         }
     }

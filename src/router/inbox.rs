@@ -19,7 +19,7 @@
 //!
 //! Must not: carry anything but `router::msg` values.
 
-use super::msg::{InputMsg, RouterMsg, ShardMsg};
+use super::msg::{InputMsg, RouterMsg, ShardMsg, SubscriptionChange};
 use crate::limits::{INPUT_INBOX_MESSAGES_MAX, SHARD_INBOX_MESSAGES_MAX};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::io::{self, Write};
@@ -178,6 +178,17 @@ pub fn input_inbox() -> io::Result<(InputInboxSender, InputInboxReceiver)> {
             wake_socket: Some(router_end),
         },
     ))
+}
+
+/// Router -> SUB input thread: subscription changes, few and small (one per channel edge), so
+/// unbounded; the thread applies them between receives.
+pub type SubscriptionSender = crossbeam_channel::Sender<SubscriptionChange>;
+/// The SUB input thread's end.
+pub type SubscriptionReceiver = crossbeam_channel::Receiver<SubscriptionChange>;
+
+/// A new router -> SUB input queue.
+pub fn subscription_inbox() -> (SubscriptionSender, SubscriptionReceiver) {
+    crossbeam_channel::unbounded()
 }
 
 /// Sending half of the router's inbox; cloned into every shard.

@@ -1,7 +1,7 @@
 //! The only values that cross threads: router -> shard, shard -> router and input -> router
 //! messages.
 //!
-//! Owns: `ShardMsg`, `RouterMsg`, `InputMsg`, `ShardId`.
+//! Owns: `ShardMsg`, `RouterMsg`, `InputMsg`, `SubscriptionChange`, `ShardId`.
 //! Must not: carry anything mutable or shard-local; payloads are immutable `Arc`s.
 
 use crate::publish::format::EncodedItem;
@@ -28,6 +28,17 @@ pub enum ShardMsg {
 pub enum InputMsg {
     /// Items received and validated, in arrival order.
     Publish(Vec<PublishItem>),
+}
+
+/// From the router to a ZeroMQ SUB input's thread: the process gained its first subscriber of
+/// `channel` (`subscribed`) or lost its last one, so the SUB socket subscribes or unsubscribes
+/// and an XPUB publisher sends only what someone here listens to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionChange {
+    /// The channel.
+    pub channel: String,
+    /// True when the first subscriber came, false when the last one left.
+    pub subscribed: bool,
 }
 
 /// A message from a shard to the router.

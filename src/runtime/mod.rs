@@ -14,7 +14,10 @@ use crate::limits::{
     LISTEN_BACKLOG, NOFILE_RESERVED_FDS, NOFILE_RESERVED_PER_SHARD_FDS, ORIGIN_FDS_SHARE_PERCENT,
     ROUTES_FILE_POLL_INTERVAL, ROUTES_FILE_SETTLE_TIME,
 };
-use crate::router::inbox::{input_inbox, router_inbox, shard_inbox, InputInboxReceiver};
+use crate::router::inbox::{
+    input_inbox, router_inbox, shard_inbox, subscription_inbox, InputInboxReceiver,
+    SubscriptionSender,
+};
 use crate::router::{SequencerConfig, ShardId};
 use crate::shard::{Control, ShardContext};
 use crate::stats::ShardCounters;
@@ -130,7 +133,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
             }
         })?;
     let (router_tx, router_rx) = router_inbox();
-    let inputs = start_zmq_input(&config, &control)?;
+    let inputs = start_zmq_inputs(&config, &control)?;
     let shards = spawn_shards(&config, &control, &cores, shard_count, budget, router_tx)?;
     let router = spawn_router(
         &config,
@@ -161,24 +164,37 @@ pub fn run(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Binds the ZeroMQ PULL input (`push_in_spec`) and starts its thread; the router gets the
-/// other end of its inbox. A spec that cannot be bound is logged and the proxy starts without
-/// it: the default port may be held by a Pushpin still running on the host.
-fn start_zmq_input(
-    config: &Config,
-    control: &Arc<Control>,
-) -> Result<Option<InputInboxReceiver>, StartError> {
-    let Some(spec) = &config.push_in_spec else {
-        return Ok(None);
-    };
+/// What the router executor needs from the ZeroMQ inputs: the end of their inbox, and where
+/// to send channel edges for the SUB input's subscriptions.
+struct ZmqInputs {
+    inbox: InputInboxReceiver,
+    subscriptions: Option<SubscriptionSender>,
+}
+
+/// Binds the ZeroMQ PULL input (`push_in_spec`) and the SUB input (`push_in_sub_specs`) and
+/// starts their threads. A spec that cannot be bound is logged and the proxy starts without
+/// that input: the default ports may be held by a Pushpin still running on the host.
+fn start_zmq_inputs(config: &Config, control: &Arc<Control>) -> Result<ZmqInputs, StartError> {
     let (tx, rx) = input_inbox().map_err(StartError::Signals)?;
-    match control::spawn_pull_input(spec, tx, Arc::clone(control)) {
-        Ok(_thread) => Ok(Some(rx)),
-        Err(err) => {
+    if let Some(spec) = &config.push_in_spec {
+        if let Err(err) = control::spawn_pull_input(spec, tx.clone(), Arc::clone(control)) {
             log::error!("{err}; starting without it");
-            Ok(None)
         }
     }
+    let mut subscriptions = None;
+    if !config.push_in_sub_specs.is_empty() {
+        let (sub_tx, sub_rx) = subscription_inbox();
+        let specs = &config.push_in_sub_specs;
+        let connect = config.push_in_sub_connect;
+        match control::spawn_sub_input(specs, connect, tx, Arc::clone(control), sub_rx) {
+            Ok(_thread) => subscriptions = Some(sub_tx),
+            Err(err) => log::error!("{err}; starting without it"),
+        }
+    }
+    Ok(ZmqInputs {
+        inbox: rx,
+        subscriptions,
+    })
 }
 
 /// The routes to start with; a table with no route starts anyway, as in Pushpin.
@@ -263,7 +279,7 @@ fn spawn_router(
     control: &Arc<Control>,
     publish_fd: std::os::fd::OwnedFd,
     router_rx: crate::router::inbox::RouterInboxReceiver,
-    inputs: Option<InputInboxReceiver>,
+    inputs: ZmqInputs,
     inboxes: Vec<crate::router::inbox::ShardInboxSender>,
     counters: Vec<Arc<ShardCounters>>,
 ) -> Result<glommio::ExecutorJoinHandle<()>, StartError> {
@@ -281,9 +297,11 @@ fn spawn_router(
             ));
             let listener = crate::shard::sys::glommio_listener(publish_fd);
             glommio::spawn_local(control::accept_loop(Rc::clone(&service), listener)).detach();
-            if let Some(inputs) = inputs {
-                glommio::spawn_local(control::input_loop(Rc::clone(&service), inputs)).detach();
+            if let Some(out) = inputs.subscriptions {
+                service.forward_subscriptions(out);
             }
+            let input = control::input_loop(Rc::clone(&service), inputs.inbox);
+            glommio::spawn_local(input).detach();
             while !router_control.is_shutting_down() {
                 glommio::timer::sleep(service.next_sleep()).await;
                 service.on_tick().await;

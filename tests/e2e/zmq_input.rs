@@ -1,7 +1,9 @@
-//! The ZeroMQ PULL publish input (`--push-in-spec`, pushpin.conf `push_in_spec`, PUSHPIN.md
-//! §3.3): what pubcontrol's `zmq_push_uri` sends. Each message is one frame holding one item
-//! as a bare tnetstring (pubcontrol), `T` + tnetstring, or `J` + JSON; a bad message is
-//! skipped and the input goes on.
+//! The ZeroMQ publish inputs (PUSHPIN.md §3.3). The PULL input (`--push-in-spec`) takes what
+//! pubcontrol's `zmq_push_uri` sends: one frame holding one item as a bare tnetstring, `T` +
+//! tnetstring, or `J` + JSON; a bad message is skipped and the input goes on. The SUB input
+//! (`--push-in-sub-spec`, bound, or connected with `--push-in-sub-connect`) takes
+//! `[channel, item]` and subscribes to exactly the channels this process has listeners for,
+//! which an XPUB publisher sees as `\x01channel` and `\x00channel`.
 
 use crate::support::{free_port, wait_subscribed, Backend, BackendResponse, Proxy, StreamClient};
 
@@ -111,4 +113,79 @@ fn bad_zeromq_messages_are_skipped_and_the_next_item_is_delivered() {
         .expect("send");
     assert_eq!(s.client.read_until("again\n"), "again\n");
     drop(s.proxy);
+}
+
+/// An `http-stream` item without its channel: a SUB message carries the channel in its first
+/// frame.
+fn channelless_item_tnet(content: &[u8]) -> Vec<u8> {
+    let stream = tnet_map(&[("content", tnet_bytes(content))]);
+    tnet_map(&[("formats", tnet_map(&[("http-stream", stream)]))])
+}
+
+/// An XPUB socket that waits up to 10 s for each subscription message.
+fn xpub(context: &zmq::Context) -> zmq::Socket {
+    let socket = context.socket(zmq::XPUB).expect("XPUB socket");
+    socket.set_rcvtimeo(10_000).expect("rcvtimeo");
+    socket.set_linger(0).expect("linger");
+    socket
+}
+
+/// Sends `[channel, item]` (after the publisher saw the subscription: a PUB drops what no
+/// subscriber asked for) and reads it from the stream.
+fn publish_over_sub(pub_socket: &zmq::Socket, client: &mut StreamClient, channel: &str) {
+    pub_socket
+        .send_multipart(
+            [channel.as_bytes(), &channelless_item_tnet(b"over sub\n")],
+            0,
+        )
+        .expect("send");
+    assert_eq!(client.read_until("over sub\n"), "over sub\n");
+}
+
+#[test]
+fn a_connected_sub_input_subscribes_to_exactly_the_channels_with_listeners() {
+    let context = zmq::Context::new();
+    let publisher = xpub(&context);
+    let spec = format!("tcp://127.0.0.1:{}", free_port());
+    publisher.bind(&spec).expect("bind XPUB");
+    let backend = Backend::start(|_| BackendResponse::stream_hold("fw", "start\n"));
+    let flags = ["--push-in-sub-spec", &spec, "--push-in-sub-connect", "yes"];
+    let proxy = Proxy::start(backend.port(), &flags);
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(client.read_until("start\n"), "start\n");
+    wait_subscribed(&proxy, 1);
+
+    let subscribed = publisher.recv_bytes(0).expect("a subscription message");
+    assert_eq!(
+        subscribed,
+        b"\x01fw",
+        "{}",
+        String::from_utf8_lossy(&subscribed)
+    );
+    publish_over_sub(&publisher, &mut client, "fw");
+
+    drop(client);
+    let unsubscribed = publisher.recv_bytes(0).expect("an unsubscription message");
+    assert_eq!(
+        unsubscribed,
+        b"\x00fw",
+        "{}",
+        String::from_utf8_lossy(&unsubscribed)
+    );
+}
+
+#[test]
+fn a_bound_sub_input_takes_the_channel_from_the_first_frame() {
+    let backend = Backend::start(|_| BackendResponse::stream_hold("sb", "start\n"));
+    let spec = format!("tcp://127.0.0.1:{}", free_port());
+    let proxy = Proxy::start(backend.port(), &["--push-in-sub-spec", &spec]);
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(client.read_until("start\n"), "start\n");
+    wait_subscribed(&proxy, 1);
+    let context = zmq::Context::new();
+    let publisher = xpub(&context);
+    publisher.connect(&spec).expect("connect");
+    // The bound SUB tells the connecting XPUB what it subscribes to.
+    assert_eq!(publisher.recv_bytes(0).expect("subscription"), b"\x01sb");
+    publish_over_sub(&publisher, &mut client, "sb");
 }
