@@ -63,6 +63,8 @@ pub struct CliArgs {
     pub push_in_sub_specs: Option<Vec<String>>,
     /// `--push-in-sub-connect yes|no`.
     pub push_in_sub_connect: Option<bool>,
+    /// `--command-spec SPEC` (empty: no ZeroMQ command socket).
+    pub command_spec: Option<String>,
     /// `--client-head-timeout SECS`.
     pub client_head_timeout: Option<Duration>,
     /// `--connections-per-ip-max N` (0 = no limit).
@@ -102,6 +104,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--push-in-spec",
     "--push-in-sub-spec",
     "--push-in-sub-connect",
+    "--command-spec",
     "--client-head-timeout",
     "--connections-per-ip-max",
     "--message-wait",
@@ -188,6 +191,7 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
             cli.client_idle_timeout = Some(Duration::from_secs(seconds));
         }
         "--push-in-spec" => cli.push_in_spec = Some(value.trim().to_owned()),
+        "--command-spec" => cli.command_spec = Some(value.trim().to_owned()),
         "--push-in-sub-spec" => {
             let specs = cli.push_in_sub_specs.get_or_insert_with(Vec::new);
             if !value.trim().is_empty() {
@@ -291,6 +295,7 @@ Options (as --flag VALUE or --flag=VALUE):
   --push-in-spec SPEC         ZeroMQ PULL publish input; empty: none (default tcp://127.0.0.1:5560)
   --push-in-sub-spec SPEC     ZeroMQ SUB publish input, repeatable; empty: none (default tcp://127.0.0.1:5562)
   --push-in-sub-connect BOOL  connect the SUB inputs to a publisher instead of binding (default no)
+  --command-spec SPEC         ZeroMQ command socket (REP); empty: none (default tcp://127.0.0.1:5563)
   --client-head-timeout SECS  a request head must arrive whole within this, else 408 (default 30)
   --connections-per-ip-max N  client connections one source address may hold, 0 = no limit (default 0)
   --message-wait MS           wait for an out-of-order prev-id this long (default 5000)

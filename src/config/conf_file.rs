@@ -78,6 +78,9 @@ pub struct HandlerSection {
     /// `push_in_sub_connect`: connect the SUB inputs to a publisher instead of binding them
     /// (Pushpin default false).
     pub push_in_sub_connect: Option<bool>,
+    /// `command_spec`: the ZeroMQ command socket (REP); `Some("")` turns it off (Pushpin
+    /// default `tcp://127.0.0.1:5563`).
+    pub command_spec: Option<String>,
 }
 
 /// A parsed pushpin.conf: the keys ringpin supports, by section.
@@ -275,6 +278,7 @@ fn apply_handler(
         "push_in_http_addr" => handler.push_in_http_addr = optional(value, parse_ip)?,
         "push_in_http_port" => handler.push_in_http_port = optional(value, parse_port)?,
         "push_in_spec" => handler.push_in_spec = Some(value.trim().to_owned()),
+        "command_spec" => handler.command_spec = Some(value.trim().to_owned()),
         "push_in_sub_specs" => handler.push_in_sub_specs = Some(spec_list(value)),
         "push_in_sub_connect" => handler.push_in_sub_connect = optional(value, parse_bool)?,
         "message_wait" => {

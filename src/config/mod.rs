@@ -121,6 +121,9 @@ pub struct Config {
     /// Connect the SUB inputs to a publisher's PUB/XPUB instead of binding them
     /// (`push_in_sub_connect`).
     pub push_in_sub_connect: bool,
+    /// The ZeroMQ command socket (`command_spec`, a REP socket answering Pushpin's ZRPC);
+    /// `None` when turned off.
+    pub command_spec: Option<String>,
     /// A request head must arrive whole within this, counted from accept for the first
     /// request and from its first byte for later ones; else 408 and close.
     pub client_head_timeout: Duration,

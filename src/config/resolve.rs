@@ -57,6 +57,8 @@ impl Default for Config {
             // Pushpin: push_in_sub_specs=tcp://127.0.0.1:5562, push_in_sub_connect=false.
             push_in_sub_specs: vec!["tcp://127.0.0.1:5562".to_owned()],
             push_in_sub_connect: false,
+            // Pushpin: command_spec=tcp://127.0.0.1:5563.
+            command_spec: Some("tcp://127.0.0.1:5563".to_owned()),
             // Pushpin has no head timeout (condure's only timer is the 1800 s idle one).
             client_head_timeout: limits::CLIENT_HEAD_TIMEOUT_DEFAULT,
             // Pushpin has no per-address limit.
@@ -87,6 +89,7 @@ impl Config {
         };
         let mut warnings = Vec::new();
         let defaults = Config::default();
+        let zmq = resolve_zmq(&cli, &conf, &defaults);
         let config = Config {
             listen: resolve_listen(&cli, &conf, defaults.listen),
             publish_listen: resolve_publish_listen(&cli, &conf)?,
@@ -120,13 +123,10 @@ impl Config {
                 .client_idle_timeout
                 .unwrap_or(defaults.client_idle_timeout),
             origin_timeout: cli.origin_timeout.unwrap_or(defaults.origin_timeout),
-            push_in_spec: resolve_push_in_spec(&cli, &conf, defaults.push_in_spec.clone()),
-            push_in_sub_specs: (cli.push_in_sub_specs.clone())
-                .or_else(|| conf.handler.push_in_sub_specs.clone())
-                .unwrap_or(defaults.push_in_sub_specs.clone()),
-            push_in_sub_connect: (cli.push_in_sub_connect)
-                .or(conf.handler.push_in_sub_connect)
-                .unwrap_or(defaults.push_in_sub_connect),
+            push_in_spec: zmq.push_in_spec,
+            push_in_sub_specs: zmq.push_in_sub_specs,
+            push_in_sub_connect: zmq.push_in_sub_connect,
+            command_spec: zmq.command_spec,
             client_head_timeout: cli
                 .client_head_timeout
                 .unwrap_or(defaults.client_head_timeout),
@@ -166,14 +166,37 @@ fn resolve_listen(cli: &CliArgs, conf: &ConfFile, default: Vec<SocketAddr>) -> V
     }
 }
 
-/// `--push-in-spec` > `[handler] push_in_spec` > the default; an empty spec turns the PULL
-/// input off.
-fn resolve_push_in_spec(cli: &CliArgs, conf: &ConfFile, default: Option<String>) -> Option<String> {
-    match cli
-        .push_in_spec
-        .clone()
-        .or(conf.handler.push_in_spec.clone())
-    {
+/// The ZeroMQ sockets' settings, flag over conf over default.
+struct ZmqSettings {
+    push_in_spec: Option<String>,
+    push_in_sub_specs: Vec<String>,
+    push_in_sub_connect: bool,
+    command_spec: Option<String>,
+}
+
+fn resolve_zmq(cli: &CliArgs, conf: &ConfFile, defaults: &Config) -> ZmqSettings {
+    let handler = &conf.handler;
+    ZmqSettings {
+        push_in_spec: or_off(
+            cli.push_in_spec.clone().or(handler.push_in_spec.clone()),
+            defaults.push_in_spec.clone(),
+        ),
+        push_in_sub_specs: (cli.push_in_sub_specs.clone())
+            .or_else(|| handler.push_in_sub_specs.clone())
+            .unwrap_or(defaults.push_in_sub_specs.clone()),
+        push_in_sub_connect: (cli.push_in_sub_connect)
+            .or(handler.push_in_sub_connect)
+            .unwrap_or(defaults.push_in_sub_connect),
+        command_spec: or_off(
+            cli.command_spec.clone().or(handler.command_spec.clone()),
+            defaults.command_spec.clone(),
+        ),
+    }
+}
+
+/// A ZeroMQ spec as given (flag over conf), else `default`; an empty one turns the socket off.
+fn or_off(given: Option<String>, default: Option<String>) -> Option<String> {
+    match given {
         Some(spec) if spec.is_empty() => None,
         Some(spec) => Some(spec),
         None => default,

@@ -67,6 +67,7 @@ fn defaults_match_the_documented_values() {
     assert_eq!(config.push_in_spec.as_deref(), Some("tcp://127.0.0.1:5560"));
     assert_eq!(config.push_in_sub_specs, ["tcp://127.0.0.1:5562"]);
     assert!(!config.push_in_sub_connect);
+    assert_eq!(config.command_spec.as_deref(), Some("tcp://127.0.0.1:5563"));
     assert_eq!(config.message_wait, Duration::from_millis(5000));
     assert_eq!(config.id_cache_ttl, Duration::from_secs(60));
     assert!(config.update_on_first_subscription);
@@ -98,6 +99,7 @@ update_on_first_subscription=false
 push_in_spec=tcp://127.0.0.1:7560
 push_in_sub_specs=tcp://10.0.0.1:5562, tcp://10.0.0.2:5562
 push_in_sub_connect=true
+command_spec=ipc:///tmp/ringpin-command
 ";
 
 #[test]
@@ -122,6 +124,7 @@ fn conf_values_override_defaults_and_port_offset_moves_only_the_publish_port() {
         push_in_spec: Some("tcp://127.0.0.1:7560".into()),
         push_in_sub_specs: vec!["tcp://10.0.0.1:5562".into(), "tcp://10.0.0.2:5562".into()],
         push_in_sub_connect: true,
+        command_spec: Some("ipc:///tmp/ringpin-command".into()),
         ..Config::default()
     };
     assert_eq!(config, expected);
@@ -149,6 +152,7 @@ fn command_line_overrides_conf() {
         "--push-in-spec=",
         "--push-in-sub-spec=",
         "--push-in-sub-connect=no",
+        "--command-spec=",
         "--client-head-timeout=4",
         "--connections-per-ip-max=12",
         "--message-wait=7",
@@ -177,6 +181,7 @@ fn command_line_overrides_conf() {
         push_in_spec: None,
         push_in_sub_specs: vec![],
         push_in_sub_connect: false,
+        command_spec: None,
         client_head_timeout: Duration::from_secs(4),
         connections_per_ip_max: Some(12),
         message_wait: Duration::from_millis(7),

@@ -2,12 +2,15 @@
 //! router's own executor beside the shards.
 //!
 //! `service.rs` owns the `Router` and the shard inboxes; `connection.rs` serves one publish
-//! connection; `zmq_input.rs` reads the ZeroMQ PULL input on a thread of its own. The publish API's meaning lives in the pure `publish` module.
+//! connection; `zmq_input.rs` reads the ZeroMQ PULL and SUB inputs, and `zmq_command.rs`
+//! answers the ZeroMQ command socket, each on a thread of its own. The publish API's meaning lives in the pure `publish` module.
 
 mod connection;
 mod service;
+mod zmq_command;
 mod zmq_input;
 
 pub use connection::{accept_loop, serve};
 pub use service::{input_loop, PublishService};
+pub use zmq_command::{spawn_command_socket, CommandUris};
 pub use zmq_input::{spawn_pull_input, spawn_sub_input, ZmqInputError};

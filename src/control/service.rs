@@ -172,8 +172,11 @@ pub async fn input_loop(service: Rc<PublishService>, mut inbox: InputInboxReceiv
     loop {
         // Clear before draining: a batch queued after this point brings a new byte.
         inbox.clear_wake();
-        while let Some(InputMsg::Publish(items)) = inbox.try_recv() {
-            service.publish(items).await;
+        while let Some(msg) = inbox.try_recv() {
+            match msg {
+                InputMsg::Publish(items) => service.publish(items).await,
+                InputMsg::Recover => service.recover().await,
+            }
         }
         match wake.read(&mut bytes).await {
             Ok(0) | Err(_) => return,

@@ -28,6 +28,8 @@ pub enum ShardMsg {
 pub enum InputMsg {
     /// Items received and validated, in arrival order.
     Publish(Vec<PublishItem>),
+    /// A `recover` command: as `POST /recover`.
+    Recover,
 }
 
 /// From the router to a ZeroMQ SUB input's thread: the process gained its first subscriber of

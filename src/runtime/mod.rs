@@ -186,9 +186,21 @@ fn start_zmq_inputs(config: &Config, control: &Arc<Control>) -> Result<ZmqInputs
         let (sub_tx, sub_rx) = subscription_inbox();
         let specs = &config.push_in_sub_specs;
         let connect = config.push_in_sub_connect;
-        match control::spawn_sub_input(specs, connect, tx, Arc::clone(control), sub_rx) {
+        match control::spawn_sub_input(specs, connect, tx.clone(), Arc::clone(control), sub_rx) {
             Ok(_thread) => subscriptions = Some(sub_tx),
             Err(err) => log::error!("{err}; starting without it"),
+        }
+    }
+    if let Some(command) = &config.command_spec {
+        let uris = control::CommandUris {
+            command: command.clone(),
+            publish_pull: config.push_in_spec.clone(),
+            publish_sub: (!config.push_in_sub_connect)
+                .then(|| config.push_in_sub_specs.first().cloned())
+                .flatten(),
+        };
+        if let Err(err) = control::spawn_command_socket(uris, tx, Arc::clone(control)) {
+            log::error!("{err}; starting without it");
         }
     }
     Ok(ZmqInputs {

@@ -15,6 +15,15 @@ fn tnet_bytes(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A tnetstring list of already-encoded values.
+fn tnet_list(values: &[Vec<u8>]) -> Vec<u8> {
+    let body: Vec<u8> = values.concat();
+    let mut out = format!("{}:", body.len()).into_bytes();
+    out.extend(body);
+    out.push(b']');
+    out
+}
+
 /// A tnetstring dictionary of already-encoded keys and values.
 fn tnet_map(pairs: &[(&str, Vec<u8>)]) -> Vec<u8> {
     let mut body = Vec::new();
@@ -188,4 +197,71 @@ fn a_bound_sub_input_takes_the_channel_from_the_first_frame() {
     // The bound SUB tells the connecting XPUB what it subscribes to.
     assert_eq!(publisher.recv_bytes(0).expect("subscription"), b"\x01sb");
     publish_over_sub(&publisher, &mut client, "sb");
+}
+
+/// Sends one tnetstring request on a REQ socket and returns the reply's bytes.
+fn call(req: &zmq::Socket, request: Vec<u8>) -> String {
+    req.send(request, 0).expect("send");
+    let reply = req.recv_bytes(0).expect("a reply within 10 s");
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+#[test]
+fn the_command_socket_reports_its_uris_publishes_and_refuses_what_it_does_not_know() {
+    let backend = Backend::start(|_| BackendResponse::stream_hold("cmd", "start\n"));
+    let (command, pull) = (free_port(), free_port());
+    let command = format!("tcp://127.0.0.1:{command}");
+    let pull = format!("tcp://127.0.0.1:{pull}");
+    let flags = [
+        "--command-spec",
+        &command,
+        "--push-in-spec",
+        &pull,
+        "--push-in-sub-spec",
+        "",
+    ];
+    let proxy = Proxy::start(backend.port(), &flags);
+    let context = zmq::Context::new();
+    let req = context.socket(zmq::REQ).expect("REQ socket");
+    req.set_rcvtimeo(10_000).expect("rcvtimeo");
+    req.set_linger(0).expect("linger");
+    req.connect(&command).expect("connect");
+
+    let uris = call(
+        &req,
+        tnet_map(&[
+            ("id", tnet_bytes(b"1")),
+            ("method", tnet_bytes(b"get-zmq-uris")),
+        ]),
+    );
+    assert!(uris.contains("4:true!"), "{uris}");
+    assert!(
+        uris.contains(&format!("12:publish-pull,{}:{pull},", pull.len())),
+        "{uris}"
+    );
+    assert!(uris.contains("2:id,1:1,"), "the id comes back: {uris}");
+    assert!(!uris.contains("publish-sub"), "no SUB input: {uris}");
+
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(client.read_until("start\n"), "start\n");
+    wait_subscribed(&proxy, 1);
+    let items = tnet_list(&[stream_item_tnet("cmd", b"by command\n")]);
+    let args = tnet_map(&[("items", items)]);
+    let published = call(
+        &req,
+        tnet_map(&[("method", tnet_bytes(b"publish")), ("args", args)]),
+    );
+    assert!(published.contains("7:success,4:true!"), "{published}");
+    assert_eq!(client.read_until("by command\n"), "by command\n");
+
+    let unknown = call(&req, tnet_map(&[("method", tnet_bytes(b"frobnicate"))]));
+    assert!(
+        unknown.contains("5:false!") && unknown.contains("method-not-found"),
+        "{unknown}"
+    );
+    let garbage = call(&req, b"not a tnetstring".to_vec());
+    assert!(
+        garbage.contains("5:false!") && garbage.contains("bad-request"),
+        "{garbage}"
+    );
 }
