@@ -13,6 +13,7 @@ use crate::limits::{PUBLISH_BODY_BYTES_MAX, PUBLISH_IDLE_TIMEOUT};
 use crate::netio::{Conn, HeadError};
 use crate::publish::endpoint::{self, EndpointAction, PublishRequest, BODY_TOO_LARGE_TEXT};
 use crate::shard::listener::AcceptBackoff;
+use crate::stats::Input;
 use glommio::net::{TcpListener, TcpStream};
 use std::rc::Rc;
 
@@ -120,6 +121,11 @@ async fn answer(service: &PublishService, head: &RequestHead, body: &[u8]) -> Ve
         EndpointAction::Publish(items) => items.len(),
         _ => 0,
     };
+    let http = service.counters.input(Input::Http);
+    http.received.add(items as u64);
+    if reply.status == 400 && request.method == "POST" && request.path.starts_with("/publish") {
+        http.rejected.add(1);
+    }
     log::info!(
         "control: {} {} code={} {} items={items}",
         head.method,

@@ -44,13 +44,14 @@ impl PublishService {
         shards: Vec<ShardInboxSender>,
         shard_counters: Vec<Arc<ShardCounters>>,
         sequencing: SequencerConfig,
+        counters: RouterCounters,
     ) -> PublishService {
         PublishService {
             router: RefCell::new(Router::new(sequencing)),
             interest,
             shards,
             shard_counters,
-            counters: RouterCounters::default(),
+            counters,
             subscription_outs: RefCell::new(Vec::new()),
             send_order: Semaphore::new(1),
         }

@@ -19,6 +19,7 @@ use crate::publish::tnetstring::Tnet;
 use crate::router::inbox::InputInboxSender;
 use crate::router::msg::InputMsg;
 use crate::shard::Control;
+use crate::stats::InputCounters;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -38,6 +39,7 @@ pub fn spawn_command_socket(
     uris: CommandUris,
     inbox: InputInboxSender,
     control: Arc<Control>,
+    counters: Arc<InputCounters>,
 ) -> Result<JoinHandle<()>, ZmqInputError> {
     let spec = uris.command.clone();
     let error = |source| ZmqInputError {
@@ -58,7 +60,7 @@ pub fn spawn_command_socket(
             loop {
                 match socket.recv_bytes(0) {
                     Ok(request) => {
-                        let reply = answer(&request, &uris, &inbox);
+                        let reply = answer(&request, &uris, &inbox, &counters);
                         if let Err(err) = socket.send(reply, 0) {
                             crate::log_limited!(Warn, "ZeroMQ command socket: reply failed: {err}");
                         }
@@ -79,8 +81,14 @@ pub fn spawn_command_socket(
 }
 
 /// The reply to one request.
-fn answer(request: &[u8], uris: &CommandUris, inbox: &InputInboxSender) -> Vec<u8> {
+fn answer(
+    request: &[u8],
+    uris: &CommandUris,
+    inbox: &InputInboxSender,
+    counters: &InputCounters,
+) -> Vec<u8> {
     let Some(request) = parse_command(request) else {
+        counters.rejected.add(1);
         let failure = CommandFailure {
             condition: "bad-request",
             message: Some("request is not a tnetstring dictionary".to_owned()),
@@ -91,13 +99,17 @@ fn answer(request: &[u8], uris: &CommandUris, inbox: &InputInboxSender) -> Vec<u
     let command = match request.command {
         Ok(command) => command,
         Err(failure) => {
+            counters.rejected.add(1);
             crate::log_limited!(Info, "ZeroMQ command refused: {}", failure.condition);
             return encode_failure(id, &failure);
         }
     };
     let queued = match command {
         Command::GetZmqUris => return encode_success(id, zmq_uris(uris)),
-        Command::Publish(items) => inbox.send_blocking(InputMsg::Publish(items)),
+        Command::Publish(items) => {
+            counters.received.add(items.len() as u64);
+            inbox.send_blocking(InputMsg::Publish(items))
+        }
         Command::Recover => inbox.send_blocking(InputMsg::Recover),
         Command::Refresh(_) | Command::ConnCheck(_) => {
             let failure = CommandFailure {

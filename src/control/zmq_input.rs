@@ -21,6 +21,7 @@ use crate::publish::zmq_item::parse_zmq_item;
 use crate::router::inbox::{InputInboxSender, SubscriptionReceiver};
 use crate::router::msg::InputMsg;
 use crate::shard::Control;
+use crate::stats::InputCounters;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -39,6 +40,7 @@ pub fn spawn_pull_input(
     spec: &str,
     inbox: InputInboxSender,
     control: Arc<Control>,
+    counters: Arc<InputCounters>,
 ) -> Result<JoinHandle<()>, ZmqInputError> {
     let error = |source| ZmqInputError {
         spec: spec.to_owned(),
@@ -53,8 +55,16 @@ pub fn spawn_pull_input(
     socket.set_linger(0).map_err(error)?;
     socket.bind(spec).map_err(error)?;
     log::info!("ZeroMQ PULL publish input bound on {spec}");
-    spawn_reader("ringpin-zmq-pull", context, socket, inbox, control, None)
-        .map_err(thread_error(spec))
+    spawn_reader(
+        "ringpin-zmq-pull",
+        context,
+        socket,
+        inbox,
+        control,
+        None,
+        counters,
+    )
+    .map_err(thread_error(spec))
 }
 
 /// Binds (or, with `connect`, connects to) every one of `specs` with one SUB socket and
@@ -65,6 +75,7 @@ pub fn spawn_sub_input(
     inbox: InputInboxSender,
     control: Arc<Control>,
     subscriptions: SubscriptionReceiver,
+    counters: Arc<InputCounters>,
 ) -> Result<JoinHandle<()>, ZmqInputError> {
     let all = specs.join(", ");
     let error = |spec: &str| {
@@ -103,6 +114,7 @@ pub fn spawn_sub_input(
         inbox,
         control,
         subscriptions,
+        counters,
     )
     .map_err(thread_error(&all))
 }
@@ -122,12 +134,13 @@ fn spawn_reader(
     inbox: InputInboxSender,
     control: Arc<Control>,
     subscriptions: Option<SubscriptionReceiver>,
+    counters: Arc<InputCounters>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
             let _context = context;
-            read_loop(&socket, &inbox, &control, subscriptions.as_ref());
+            read_loop(&socket, &inbox, &control, subscriptions.as_ref(), &counters);
         })
 }
 
@@ -138,6 +151,7 @@ fn read_loop(
     inbox: &InputInboxSender,
     control: &Control,
     subscriptions: Option<&SubscriptionReceiver>,
+    counters: &InputCounters,
 ) {
     let is_sub = subscriptions.is_some();
     loop {
@@ -148,8 +162,13 @@ fn read_loop(
             } else {
                 socket.set_unsubscribe(channel)
             };
-            if let Err(err) = applied {
-                crate::log_limited!(Warn, "ZeroMQ SUB input: subscription change failed: {err}");
+            match applied {
+                Ok(()) => counters
+                    .subscriptions
+                    .add(if change.subscribed { 1 } else { -1 }),
+                Err(err) => {
+                    crate::log_limited!(Warn, "ZeroMQ SUB input: subscription change failed: {err}")
+                }
             }
         }
         let mut batch = Vec::new();
@@ -157,7 +176,13 @@ fn read_loop(
         while batch.len() < ZMQ_INPUT_BATCH_ITEMS_MAX {
             match socket.recv_multipart(flags) {
                 Ok(frames) => {
-                    batch.extend(decode(&frames, is_sub));
+                    match decode(&frames, is_sub) {
+                        Some(item) => {
+                            counters.received.add(1);
+                            batch.push(item);
+                        }
+                        None => counters.rejected.add(1),
+                    }
                     // Take what else is waiting without blocking: one batch, one wake-up.
                     flags = zmq::DONTWAIT;
                 }

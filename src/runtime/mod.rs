@@ -20,7 +20,7 @@ use crate::router::inbox::{
 };
 use crate::router::{SequencerConfig, ShardId};
 use crate::shard::{Control, ShardContext};
-use crate::stats::ShardCounters;
+use crate::stats::{Input, RouterCounters, ShardCounters};
 use glommio::{LocalExecutorBuilder, Placement};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -164,20 +164,24 @@ pub fn run(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// What the router executor needs from the ZeroMQ inputs: the end of their inbox, and where
-/// to send channel edges for the SUB input's subscriptions.
+/// What the router executor needs from the ZeroMQ inputs: the end of their inbox, where to
+/// send channel edges for the SUB input's subscriptions, and the router's counters, which
+/// hold each input's own.
 struct ZmqInputs {
     inbox: InputInboxReceiver,
     subscriptions: Option<SubscriptionSender>,
+    counters: RouterCounters,
 }
 
 /// Binds the ZeroMQ PULL input (`push_in_spec`) and the SUB input (`push_in_sub_specs`) and
 /// starts their threads. A spec that cannot be bound is logged and the proxy starts without
 /// that input: the default ports may be held by a Pushpin still running on the host.
 fn start_zmq_inputs(config: &Config, control: &Arc<Control>) -> Result<ZmqInputs, StartError> {
+    let counters = RouterCounters::default();
     let (tx, rx) = input_inbox().map_err(StartError::Signals)?;
     if let Some(spec) = &config.push_in_spec {
-        if let Err(err) = control::spawn_pull_input(spec, tx.clone(), Arc::clone(control)) {
+        let pull = Arc::clone(counters.input(Input::ZmqPull));
+        if let Err(err) = control::spawn_pull_input(spec, tx.clone(), Arc::clone(control), pull) {
             log::error!("{err}; starting without it");
         }
     }
@@ -186,7 +190,9 @@ fn start_zmq_inputs(config: &Config, control: &Arc<Control>) -> Result<ZmqInputs
         let (sub_tx, sub_rx) = subscription_inbox();
         let specs = &config.push_in_sub_specs;
         let connect = config.push_in_sub_connect;
-        match control::spawn_sub_input(specs, connect, tx.clone(), Arc::clone(control), sub_rx) {
+        let sub = Arc::clone(counters.input(Input::ZmqSub));
+        let control = Arc::clone(control);
+        match control::spawn_sub_input(specs, connect, tx.clone(), control, sub_rx, sub) {
             Ok(_thread) => subscriptions = Some(sub_tx),
             Err(err) => log::error!("{err}; starting without it"),
         }
@@ -199,13 +205,15 @@ fn start_zmq_inputs(config: &Config, control: &Arc<Control>) -> Result<ZmqInputs
                 .then(|| config.push_in_sub_specs.first().cloned())
                 .flatten(),
         };
-        if let Err(err) = control::spawn_command_socket(uris, tx, Arc::clone(control)) {
+        let command = Arc::clone(counters.input(Input::Command));
+        if let Err(err) = control::spawn_command_socket(uris, tx, Arc::clone(control), command) {
             log::error!("{err}; starting without it");
         }
     }
     Ok(ZmqInputs {
         inbox: rx,
         subscriptions,
+        counters,
     })
 }
 
@@ -305,7 +313,11 @@ fn spawn_router(
         .io_memory(EXECUTOR_IO_MEMORY_BYTES)
         .spawn(move || async move {
             let service = Rc::new(PublishService::new(
-                router_rx, inboxes, counters, sequencing,
+                router_rx,
+                inboxes,
+                counters,
+                sequencing,
+                inputs.counters,
             ));
             let listener = crate::shard::sys::glommio_listener(publish_fd);
             glommio::spawn_local(control::accept_loop(Rc::clone(&service), listener)).detach();

@@ -1,12 +1,13 @@
 //! Per-shard counters, written by their shard alone and read by the metrics endpoint.
 //!
-//! Owns: `ShardCounters` and `RouterCounters`.
+//! Owns: `ShardCounters`, `RouterCounters` and the per-input `InputCounters`.
 //! Must not: use read-modify-write atomics on the hot path. Each cell has exactly one
 //! writer thread, so an increment is a relaxed load plus a relaxed store (two plain moves on
 //! x86), and a reader on another thread sees a recent value. That single-writer rule is what
 //! makes this correct: never share one `ShardCounters` between shards.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// A monotonically increasing count with one writer.
 #[derive(Debug, Default)]
@@ -87,4 +88,53 @@ pub struct RouterCounters {
     pub items_published: Counter,
     /// Channels with at least one subscriber.
     pub channels: Gauge,
+    /// Per publish input, indexed by `Input`; each is written by its input's own thread.
+    pub inputs: [Arc<InputCounters>; Input::ALL.len()],
+}
+
+/// A way items are published.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// `POST /publish/`.
+    Http,
+    /// The ZeroMQ PULL socket.
+    ZmqPull,
+    /// The ZeroMQ SUB socket.
+    ZmqSub,
+    /// The ZeroMQ command socket's `publish`.
+    Command,
+}
+
+impl Input {
+    /// Every input, in the order of `RouterCounters::inputs`.
+    pub const ALL: [Input; 4] = [Input::Http, Input::ZmqPull, Input::ZmqSub, Input::Command];
+
+    /// The metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Input::Http => "http",
+            Input::ZmqPull => "zmq_pull",
+            Input::ZmqSub => "zmq_sub",
+            Input::Command => "command",
+        }
+    }
+}
+
+/// What one publish input counts; written by that input's thread only.
+#[derive(Debug, Default)]
+pub struct InputCounters {
+    /// Items received and valid.
+    pub received: Counter,
+    /// Messages or requests refused (a malformed frame, a wrong frame count, an invalid
+    /// item or publish body).
+    pub rejected: Counter,
+    /// Channels the input subscribes to (the SUB input only).
+    pub subscriptions: Gauge,
+}
+
+impl RouterCounters {
+    /// The counters of `input`.
+    pub fn input(&self, input: Input) -> &Arc<InputCounters> {
+        &self.inputs[input as usize]
+    }
 }

@@ -3,4 +3,4 @@
 pub mod counters;
 pub mod prometheus;
 
-pub use counters::{Counter, Gauge, RouterCounters, ShardCounters};
+pub use counters::{Counter, Gauge, Input, InputCounters, RouterCounters, ShardCounters};

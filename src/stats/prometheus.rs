@@ -3,7 +3,7 @@
 //! Owns: metric names (`ringpin_<noun>[_<unit>][_total]`) and the text format.
 //! Must not: keep state; it renders a snapshot.
 
-use super::counters::{RouterCounters, ShardCounters};
+use super::counters::{Input, RouterCounters, ShardCounters};
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -157,6 +157,7 @@ pub fn render(shards: &[Arc<ShardCounters>], router: &RouterCounters) -> String 
     for &(name, kind, help, read) in ROUTER_METRICS {
         metric(&mut out, name, kind, help, read(router));
     }
+    render_inputs(&mut out, router);
     metric(
         &mut out,
         "ringpin_shards",
@@ -165,6 +166,42 @@ pub fn render(shards: &[Arc<ShardCounters>], router: &RouterCounters) -> String 
         shards.len(),
     );
     out
+}
+
+/// `ringpin_items_received_total{input=…}`, `ringpin_items_rejected_total{input=…}` and the
+/// SUB input's `ringpin_zmq_subscriptions`.
+fn render_inputs(out: &mut String, router: &RouterCounters) {
+    let families = [
+        (
+            "ringpin_items_received_total",
+            "Valid items received, by publish input.",
+        ),
+        (
+            "ringpin_items_rejected_total",
+            "Messages or requests refused, by publish input.",
+        ),
+    ];
+    for (index, (name, help)) in families.into_iter().enumerate() {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+        for input in Input::ALL {
+            let counters = router.input(input);
+            let value = if index == 0 {
+                counters.received.get()
+            } else {
+                counters.rejected.get()
+            };
+            let _ = writeln!(out, "{name}{{input=\"{}\"}} {value}", input.label());
+        }
+    }
+    let subscriptions = router.input(Input::ZmqSub).subscriptions.get();
+    let help = "Channels the ZeroMQ SUB input subscribes to.";
+    metric(
+        out,
+        "ringpin_zmq_subscriptions",
+        "gauge",
+        help,
+        subscriptions,
+    );
 }
 
 #[cfg(test)]
@@ -183,5 +220,8 @@ mod tests {
         assert!(text.contains("\nringpin_deliveries_total 10\n"));
         assert!(text.contains("# TYPE ringpin_deliveries_total counter"));
         assert!(text.contains("\nringpin_shards 2\n"));
+        assert!(text.contains("\nringpin_items_received_total{input=\"zmq_pull\"} 0\n"));
+        assert!(text.contains("\nringpin_items_rejected_total{input=\"http\"} 0\n"));
+        assert!(text.contains("\nringpin_zmq_subscriptions 0\n"));
     }
 }

@@ -5,7 +5,9 @@
 //! `[channel, item]` and subscribes to exactly the channels this process has listeners for,
 //! which an XPUB publisher sees as `\x01channel` and `\x00channel`.
 
-use crate::support::{free_port, wait_subscribed, Backend, BackendResponse, Proxy, StreamClient};
+use crate::support::{
+    free_port, wait_metric, wait_subscribed, Backend, BackendResponse, Proxy, StreamClient,
+};
 
 /// A tnetstring byte string.
 fn tnet_bytes(bytes: &[u8]) -> Vec<u8> {
@@ -121,7 +123,9 @@ fn bad_zeromq_messages_are_skipped_and_the_next_item_is_delivered() {
         .send(stream_item_tnet("bad", b"again\n"), 0)
         .expect("send");
     assert_eq!(s.client.read_until("again\n"), "again\n");
-    drop(s.proxy);
+    // Four refused, two received, counted by input (the suite sums the labels).
+    wait_metric(&s.proxy, "ringpin_items_rejected_total", "4", |v| v == 4.0);
+    wait_metric(&s.proxy, "ringpin_items_received_total", "2", |v| v == 2.0);
 }
 
 /// An `http-stream` item without its channel: a SUB message carries the channel in its first
@@ -171,6 +175,7 @@ fn a_connected_sub_input_subscribes_to_exactly_the_channels_with_listeners() {
         "{}",
         String::from_utf8_lossy(&subscribed)
     );
+    wait_metric(&proxy, "ringpin_zmq_subscriptions", "1", |v| v == 1.0);
     publish_over_sub(&publisher, &mut client, "fw");
 
     drop(client);
@@ -181,6 +186,7 @@ fn a_connected_sub_input_subscribes_to_exactly_the_channels_with_listeners() {
         "{}",
         String::from_utf8_lossy(&unsubscribed)
     );
+    wait_metric(&proxy, "ringpin_zmq_subscriptions", "0", |v| v == 0.0);
 }
 
 #[test]
