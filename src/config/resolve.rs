@@ -174,23 +174,59 @@ struct ZmqSettings {
     command_spec: Option<String>,
 }
 
+/// A spec from pushpin.conf or the defaults, when bound, gets `[global] port_offset` added to
+/// its TCP port, as Pushpin adds it to every bind; a spec given on the command line is taken
+/// as written.
 fn resolve_zmq(cli: &CliArgs, conf: &ConfFile, defaults: &Config) -> ZmqSettings {
     let handler = &conf.handler;
+    let offset = conf.global.port_offset.unwrap_or(0);
+    let bind = |spec: String| with_port_offset(spec, offset);
+    let push_in_sub_connect = (cli.push_in_sub_connect)
+        .or(handler.push_in_sub_connect)
+        .unwrap_or(defaults.push_in_sub_connect);
+    let sub_specs = match &cli.push_in_sub_specs {
+        Some(specs) => specs.clone(),
+        None => (handler.push_in_sub_specs.clone())
+            .unwrap_or(defaults.push_in_sub_specs.clone())
+            .into_iter()
+            .map(|spec| {
+                if push_in_sub_connect {
+                    spec
+                } else {
+                    bind(spec)
+                }
+            })
+            .collect(),
+    };
     ZmqSettings {
-        push_in_spec: or_off(
-            cli.push_in_spec.clone().or(handler.push_in_spec.clone()),
-            defaults.push_in_spec.clone(),
-        ),
-        push_in_sub_specs: (cli.push_in_sub_specs.clone())
-            .or_else(|| handler.push_in_sub_specs.clone())
-            .unwrap_or(defaults.push_in_sub_specs.clone()),
-        push_in_sub_connect: (cli.push_in_sub_connect)
-            .or(handler.push_in_sub_connect)
-            .unwrap_or(defaults.push_in_sub_connect),
-        command_spec: or_off(
-            cli.command_spec.clone().or(handler.command_spec.clone()),
-            defaults.command_spec.clone(),
-        ),
+        push_in_spec: match &cli.push_in_spec {
+            Some(spec) => or_off(Some(spec.clone()), None),
+            None => or_off(handler.push_in_spec.clone(), defaults.push_in_spec.clone()).map(bind),
+        },
+        push_in_sub_specs: sub_specs,
+        push_in_sub_connect,
+        command_spec: match &cli.command_spec {
+            Some(spec) => or_off(Some(spec.clone()), None),
+            None => or_off(handler.command_spec.clone(), defaults.command_spec.clone()).map(bind),
+        },
+    }
+}
+
+/// `tcp://HOST:PORT` with `offset` added to the port; any other spec (or one whose port would
+/// pass 65535) unchanged.
+pub(crate) fn with_port_offset(spec: String, offset: u16) -> String {
+    if offset == 0 {
+        return spec;
+    }
+    let Some(rest) = spec.strip_prefix("tcp://") else {
+        return spec;
+    };
+    let Some((host, port)) = rest.rsplit_once(':') else {
+        return spec;
+    };
+    match port.parse::<u16>().ok().and_then(|p| p.checked_add(offset)) {
+        Some(port) => format!("tcp://{host}:{port}"),
+        None => spec,
     }
 }
 

@@ -103,7 +103,7 @@ command_spec=ipc:///tmp/ringpin-command
 ";
 
 #[test]
-fn conf_values_override_defaults_and_port_offset_moves_only_the_publish_port() {
+fn conf_values_override_defaults_and_port_offset_moves_the_bound_publish_ports() {
     let (config, warnings) = resolve(&[], Some(CONF)).expect("conf resolves");
     // The conf's push_in_http_addr=0.0.0.0 is the only thing warned about.
     assert_eq!(warnings.len(), 1, "{warnings:?}");
@@ -121,13 +121,33 @@ fn conf_values_override_defaults_and_port_offset_moves_only_the_publish_port() {
         id_cache_ttl: Duration::ZERO,
         connection_subscriptions_max: 3,
         update_on_first_subscription: false,
-        push_in_spec: Some("tcp://127.0.0.1:7560".into()),
+        // port_offset=20000 moves the bound specs (not the connected SUB ones, nor ipc).
+        push_in_spec: Some("tcp://127.0.0.1:27560".into()),
         push_in_sub_specs: vec!["tcp://10.0.0.1:5562".into(), "tcp://10.0.0.2:5562".into()],
         push_in_sub_connect: true,
         command_spec: Some("ipc:///tmp/ringpin-command".into()),
         ..Config::default()
     };
     assert_eq!(config, expected);
+}
+
+#[test]
+fn port_offset_moves_only_tcp_ports_that_fit() {
+    use super::resolve::with_port_offset;
+    let cases = [
+        ("tcp://127.0.0.1:5560", 1000, "tcp://127.0.0.1:6560"),
+        ("tcp://[::1]:5560", 1, "tcp://[::1]:5561"),
+        ("tcp://127.0.0.1:65535", 1, "tcp://127.0.0.1:65535"),
+        ("ipc:///tmp/x", 5, "ipc:///tmp/x"),
+        ("tcp://127.0.0.1:5560", 0, "tcp://127.0.0.1:5560"),
+    ];
+    for (spec, offset, want) in cases {
+        assert_eq!(
+            with_port_offset(spec.to_owned(), offset),
+            want,
+            "{spec} + {offset}"
+        );
+    }
 }
 
 #[test]

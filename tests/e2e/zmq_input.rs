@@ -271,3 +271,18 @@ fn the_command_socket_reports_its_uris_publishes_and_refuses_what_it_does_not_kn
         "{garbage}"
     );
 }
+
+#[test]
+fn an_id_published_over_http_and_again_over_zeromq_is_delivered_once() {
+    let mut s = start("once");
+    let http = r#"{"items":[{"channel":"once","id":"a1","formats":{"http-stream":{"content":"first\n"}}}]}"#;
+    crate::support::publish_ok(&s.proxy, http);
+    assert_eq!(s.client.read_until("first\n"), "first\n");
+    let again =
+        br#"J{"channel":"once","id":"a1","formats":{"http-stream":{"content":"duplicate\n"}}}"#;
+    s.push.send(&again[..], 0).expect("send");
+    let next = br#"J{"channel":"once","id":"a2","prev-id":"a1","formats":{"http-stream":{"content":"second\n"}}}"#;
+    s.push.send(&next[..], 0).expect("send");
+    // One router for every input: the repeated id is dropped, the next one follows it.
+    assert_eq!(s.client.read_until("second\n"), "second\n");
+}
