@@ -2,10 +2,10 @@
 //!
 //! Owns: buffered reads (heads, bodies) and plain writes on one socket.
 //! Must not: know HTTP semantics beyond calling the pure parsers it is handed.
-//! The read buffer is allocated only once bytes arrive: a read with no buffer waits in a small
-//! stack array (`CLIENT_FIRST_READ_BYTES`), so a connection that sends nothing owns no heap
-//! buffer. It is released with `shrink()` when a connection goes idle or is held, because 100K
-//! held connections must not keep 16 KiB each of buffer nobody reads.
+//! The full-size read buffer is allocated only once bytes arrive: a read with no buffer waits
+//! with a small one (`CLIENT_FIRST_READ_BYTES`), so a connection that sends nothing owns 512
+//! bytes of buffer, not 16 KiB. It is released with `shrink()` when a connection goes idle or
+//! is held, because 100K held connections must not keep 16 KiB each of buffer nobody reads.
 
 use crate::http::{BodyDecoder, DecodeProgress, ParseError};
 use crate::limits::CLIENT_FIRST_READ_BYTES;

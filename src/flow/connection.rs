@@ -78,7 +78,7 @@ pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
     }
 }
 
-/// Between keep-alive requests: waits (under the idle timeout, with no read buffer) for the
+/// Between keep-alive requests: waits (under the idle timeout, with a small read buffer) for the
 /// first byte of the next request, and returns the deadline of its head, the head timeout
 /// from that byte. `None` when the client closed or stayed idle: the connection then closes
 /// without a response, since the client may be sending a request at that very moment.
