@@ -143,6 +143,15 @@ fn xpub(context: &zmq::Context) -> zmq::Socket {
     socket
 }
 
+/// Asserts that the next message an XPUB receives is `want` (`\x01` subscribe or `\x00`
+/// unsubscribe, then the channel).
+fn expect_subscription_message(publisher: &zmq::Socket, want: &[u8]) {
+    let got = publisher
+        .recv_bytes(0)
+        .expect("a subscription message within 10 s");
+    assert_eq!(got, want, "{}", String::from_utf8_lossy(&got));
+}
+
 /// Sends `[channel, item]` (after the publisher saw the subscription: a PUB drops what no
 /// subscriber asked for) and reads it from the stream.
 fn publish_over_sub(pub_socket: &zmq::Socket, client: &mut StreamClient, channel: &str) {
@@ -168,24 +177,12 @@ fn a_connected_sub_input_subscribes_to_exactly_the_channels_with_listeners() {
     assert_eq!(client.read_until("start\n"), "start\n");
     wait_subscribed(&proxy, 1);
 
-    let subscribed = publisher.recv_bytes(0).expect("a subscription message");
-    assert_eq!(
-        subscribed,
-        b"\x01fw",
-        "{}",
-        String::from_utf8_lossy(&subscribed)
-    );
+    expect_subscription_message(&publisher, b"\x01fw");
     wait_metric(&proxy, "ringpin_zmq_subscriptions", "1", |v| v == 1.0);
     publish_over_sub(&publisher, &mut client, "fw");
 
     drop(client);
-    let unsubscribed = publisher.recv_bytes(0).expect("an unsubscription message");
-    assert_eq!(
-        unsubscribed,
-        b"\x00fw",
-        "{}",
-        String::from_utf8_lossy(&unsubscribed)
-    );
+    expect_subscription_message(&publisher, b"\x00fw");
     wait_metric(&proxy, "ringpin_zmq_subscriptions", "0", |v| v == 0.0);
 }
 
@@ -201,7 +198,7 @@ fn a_bound_sub_input_takes_the_channel_from_the_first_frame() {
     let publisher = xpub(&context);
     publisher.connect(&spec).expect("connect");
     // The bound SUB tells the connecting XPUB what it subscribes to.
-    assert_eq!(publisher.recv_bytes(0).expect("subscription"), b"\x01sb");
+    expect_subscription_message(&publisher, b"\x01sb");
     publish_over_sub(&publisher, &mut client, "sb");
 }
 

@@ -9,7 +9,7 @@
 //! Invariants: the 101 is written before the connection is registered, so no published
 //! frame can precede it; OPEN is never retried (PUSHPIN.md §6.3).
 
-use crate::config::{HttpTarget, Route, Target};
+use crate::config::{HttpTarget, Route};
 use crate::flow::ws::client::{access_log, response, WsClient, WsRequest};
 use crate::flow::ws::grip::OriginMessages;
 use crate::flow::ws::over_http_exchange::{exchange, WohFail, WohReply, WohRequest};
@@ -182,10 +182,7 @@ pub async fn serve(
 /// Sends OPEN to each `over_http` target in turn, moving on only when connecting fails.
 async fn open(woh: &mut Woh<'_>) -> Result<WohReply, WohFail> {
     let mut last = None;
-    for target in &woh.route.targets {
-        let Target::Http(target) = target else {
-            continue;
-        };
+    for target in woh.route.http_targets() {
         woh.target = target.clone();
         match woh.request(&[WohEvent::Open(Default::default())]).await {
             Err(fail @ WohFail::Connect { .. }) => {

@@ -15,7 +15,7 @@
 //! and `LINK_FETCH_RETRIES_MAX` retries; a fetch whose leading task is dropped (its client
 //! left) is taken over by a waiting one, never reported to it as a failure.
 
-use crate::config::{Route, Target};
+use crate::config::Route;
 use crate::grip::link::LinkRetry;
 use crate::grip::{parse_instruction, HoldMode, Instruction, LinkUrl};
 use crate::http::ClientRequest;
@@ -144,10 +144,7 @@ fn attempts(
     }
     let token = ctx.route_grip_sig(route);
     let mut attempts = Vec::new();
-    for target in &route.targets {
-        let Target::Http(target) = target else {
-            continue;
-        };
+    for target in route.http_targets() {
         let forward = ForwardContext {
             route,
             target,
