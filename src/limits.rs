@@ -123,6 +123,15 @@ pub const INPUT_INBOX_MESSAGES_MAX: usize = 1024;
 pub const ZMQ_INPUT_BATCH_ITEMS_MAX: usize = 256;
 /// How long a ZeroMQ input waits for a message before it looks at the shutdown flag again.
 pub const ZMQ_INPUT_POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// How long the command socket waits for every shard to answer a `conncheck` or `refresh`
+/// before it answers `service-unavailable`: a shard busy with a large delivery answers in
+/// milliseconds, so this only trips when shards are stopping.
+pub const COMMAND_SESSIONS_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connection ids one `conncheck` may name; a longer list gets `bad-request`.
+pub const CONNCHECK_IDS_MAX: usize = 10_000;
+/// Largest ZeroMQ message (each frame) an input or the command socket takes, as an HTTP
+/// publish body: libzmq disconnects a peer that sends a larger one instead of allocating it.
+pub const ZMQ_MESSAGE_BYTES_MAX: i64 = PUBLISH_BODY_BYTES_MAX as i64;
 /// ZeroMQ receive high-water mark of the PULL input, in messages (Pushpin 1.36: 101,000).
 pub const ZMQ_PULL_RECEIVE_HWM: i32 = 101_000;
 /// TCP keep-alive of a SUB input connected to a publisher (`push_in_sub_connect`), as

@@ -3,7 +3,8 @@
 //!
 //! `service.rs` owns the `Router` and the shard inboxes; `connection.rs` serves one publish
 //! connection; `zmq_input.rs` reads the ZeroMQ PULL and SUB inputs, and `zmq_command.rs`
-//! answers the ZeroMQ command socket, each on a thread of its own. The publish API's meaning lives in the pure `publish` module.
+//! answers the ZeroMQ command socket, each on a thread of its own. The publish API's meaning
+//! lives in the pure `publish` module.
 
 mod connection;
 mod service;
@@ -12,5 +13,5 @@ mod zmq_input;
 
 pub use connection::{accept_loop, serve};
 pub use service::{input_loop, PublishService};
-pub use zmq_command::{spawn_command_socket, CommandUris};
+pub use zmq_command::{spawn_command_socket, CommandContext, CommandUris};
 pub use zmq_input::{spawn_pull_input, spawn_sub_input, ZmqInputError};

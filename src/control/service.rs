@@ -11,7 +11,7 @@ use crate::publish::item::PublishItem;
 use crate::router::inbox::{
     InboxSendError, InputInboxReceiver, RouterInboxReceiver, ShardInboxSender, SubscriptionSender,
 };
-use crate::router::msg::{InputMsg, SubscriptionChange};
+use crate::router::msg::{InputMsg, SessionQuery, SubscriptionChange};
 use crate::router::Edge;
 use crate::router::{Routed, Router, SequencerConfig, ShardMsg};
 use crate::stats::{prometheus, RouterCounters, ShardCounters};
@@ -155,6 +155,15 @@ impl PublishService {
         }
     }
 
+    /// `conncheck` and `refresh`: every shard is asked, in order with the items already
+    /// queued (a refresh after a publish follows it), and answers on the query's channel.
+    pub async fn ask_sessions(&self, query: SessionQuery) {
+        let _permit = self.send_order.acquire_permit(1).await;
+        for inbox in &self.shards {
+            send_waiting(inbox, ShardMsg::Sessions(query.clone())).await;
+        }
+    }
+
     pub(super) fn metrics(&self) -> String {
         self.drain_interest();
         prometheus::render(&self.shard_counters, &self.counters)
@@ -177,6 +186,7 @@ pub async fn input_loop(service: Rc<PublishService>, mut inbox: InputInboxReceiv
             match msg {
                 InputMsg::Publish(items) => service.publish(items).await,
                 InputMsg::Recover => service.recover().await,
+                InputMsg::Sessions(query) => service.ask_sessions(query).await,
             }
         }
         match wake.read(&mut bytes).await {

@@ -13,8 +13,9 @@
 //! quiet for `ZMQ_INPUT_POLL_INTERVAL`.
 
 use crate::limits::{
-    ZMQ_INPUT_BATCH_ITEMS_MAX, ZMQ_INPUT_POLL_INTERVAL, ZMQ_PULL_RECEIVE_HWM,
-    ZMQ_SUB_KEEPALIVE_COUNT, ZMQ_SUB_KEEPALIVE_IDLE_SECS, ZMQ_SUB_KEEPALIVE_INTERVAL_SECS,
+    ZMQ_INPUT_BATCH_ITEMS_MAX, ZMQ_INPUT_POLL_INTERVAL, ZMQ_MESSAGE_BYTES_MAX,
+    ZMQ_PULL_RECEIVE_HWM, ZMQ_SUB_KEEPALIVE_COUNT, ZMQ_SUB_KEEPALIVE_IDLE_SECS,
+    ZMQ_SUB_KEEPALIVE_INTERVAL_SECS,
 };
 use crate::publish::item::PublishItem;
 use crate::publish::zmq_item::parse_zmq_item;
@@ -49,6 +50,9 @@ pub fn spawn_pull_input(
     let context = zmq::Context::new();
     let socket = context.socket(zmq::PULL).map_err(error)?;
     socket.set_rcvhwm(ZMQ_PULL_RECEIVE_HWM).map_err(error)?;
+    socket
+        .set_maxmsgsize(ZMQ_MESSAGE_BYTES_MAX)
+        .map_err(error)?;
     socket
         .set_rcvtimeo(ZMQ_INPUT_POLL_INTERVAL.as_millis() as i32)
         .map_err(error)?;
@@ -87,6 +91,9 @@ pub fn spawn_sub_input(
     let poll_ms = ZMQ_INPUT_POLL_INTERVAL.as_millis() as i32;
     socket.set_rcvtimeo(poll_ms).map_err(error(&all))?;
     socket.set_linger(0).map_err(error(&all))?;
+    socket
+        .set_maxmsgsize(ZMQ_MESSAGE_BYTES_MAX)
+        .map_err(error(&all))?;
     for spec in specs {
         if connect {
             // A connected SUB watches a remote publisher: keep-alive finds a dead peer.

@@ -10,6 +10,7 @@
 use super::item::PublishItem;
 use super::tnetstring::{encode_tnetstring, parse_tnetstring, Tnet};
 use super::zmq_item::{tnet_to_json, ZmqItemError};
+use crate::limits::CONNCHECK_IDS_MAX;
 
 /// A command, with its arguments checked.
 #[derive(Debug)]
@@ -97,6 +98,9 @@ fn command(method: &[u8], args: Option<&Tnet>) -> Result<Command, CommandFailure
             _ => Err(CommandFailure::bad_request("refresh needs cid or channel")),
         },
         b"conncheck" => match arg("ids") {
+            Some(Tnet::List(ids)) if ids.len() > CONNCHECK_IDS_MAX => Err(
+                CommandFailure::bad_request(format!("more than {CONNCHECK_IDS_MAX} ids")),
+            ),
             Some(Tnet::List(ids)) => ids
                 .iter()
                 .map(|id| id.as_bytes().map(<[u8]>::to_vec))

@@ -1,7 +1,7 @@
 //! The only values that cross threads: router -> shard, shard -> router and input -> router
 //! messages.
 //!
-//! Owns: `ShardMsg`, `RouterMsg`, `InputMsg`, `SubscriptionChange`, `ShardId`.
+//! Owns: `ShardMsg`, `RouterMsg`, `InputMsg`, `SubscriptionChange`, `SessionQuery`, `ShardId`.
 //! Must not: carry anything mutable or shard-local; payloads are immutable `Arc`s.
 
 use crate::publish::format::EncodedItem;
@@ -20,6 +20,42 @@ pub enum ShardMsg {
     /// `/recover` was called: every hold that can go back to its origin does (PUSHPIN.md
     /// §3.5); queued in order with the items.
     Recover,
+    /// A command about named sessions (`conncheck`, `refresh`): the shard acts on its own
+    /// and answers on the query's reply channel, in order with the items before it.
+    Sessions(SessionQuery),
+}
+
+/// A question every shard answers about its named sessions: the WebSocket-over-HTTP
+/// connections, named by the `Connection-Id` their origin knows them by.
+#[derive(Clone)]
+pub struct SessionQuery {
+    /// What to look for or do.
+    pub ask: SessionAsk,
+    /// Each shard calls it once with the ids it matched (and, for a refresh, refreshed).
+    pub reply: SessionReply,
+}
+
+/// Where a shard's answer to a `SessionQuery` goes: the asker's thread waits on the other
+/// end, so this must not block (a channel send, say).
+pub type SessionReply = Arc<dyn Fn(Vec<String>) + Send + Sync>;
+
+impl std::fmt::Debug for SessionQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionQuery")
+            .field("ask", &self.ask)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a `SessionQuery` asks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionAsk {
+    /// `conncheck`: which of these ids are connected here.
+    Check(Arc<[String]>),
+    /// `refresh` with `cid`: that connection sends its origin a request now.
+    RefreshConnection(String),
+    /// `refresh` with `channel`: every named session subscribed to the channel does.
+    RefreshChannel(String),
 }
 
 /// A message from a publish input other than the HTTP endpoint (the ZeroMQ PULL socket's
@@ -30,6 +66,8 @@ pub enum InputMsg {
     Publish(Vec<PublishItem>),
     /// A `recover` command: as `POST /recover`.
     Recover,
+    /// A `conncheck` or `refresh` command, for every shard.
+    Sessions(SessionQuery),
 }
 
 /// From the router to a ZeroMQ SUB input's thread: the process gained its first subscriber of

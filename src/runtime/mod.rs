@@ -133,7 +133,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
             }
         })?;
     let (router_tx, router_rx) = router_inbox();
-    let inputs = start_zmq_inputs(&config, &control)?;
+    let inputs = start_zmq_inputs(&config, &control, shard_count)?;
     let shards = spawn_shards(&config, &control, &cores, shard_count, budget, router_tx)?;
     let router = spawn_router(
         &config,
@@ -176,7 +176,11 @@ struct ZmqInputs {
 /// Binds the ZeroMQ PULL input (`push_in_spec`) and the SUB input (`push_in_sub_specs`) and
 /// starts their threads. A spec that cannot be bound is logged and the proxy starts without
 /// that input: the default ports may be held by a Pushpin still running on the host.
-fn start_zmq_inputs(config: &Config, control: &Arc<Control>) -> Result<ZmqInputs, StartError> {
+fn start_zmq_inputs(
+    config: &Config,
+    control: &Arc<Control>,
+    shard_count: usize,
+) -> Result<ZmqInputs, StartError> {
     let counters = RouterCounters::default();
     let (tx, rx) = input_inbox().map_err(StartError::Signals)?;
     if let Some(spec) = &config.push_in_spec {
@@ -205,8 +209,13 @@ fn start_zmq_inputs(config: &Config, control: &Arc<Control>) -> Result<ZmqInputs
                 .then(|| config.push_in_sub_specs.first().cloned())
                 .flatten(),
         };
-        let command = Arc::clone(counters.input(Input::Command));
-        if let Err(err) = control::spawn_command_socket(uris, tx, Arc::clone(control), command) {
+        let context = control::CommandContext {
+            uris,
+            inbox: tx,
+            shards: shard_count,
+            counters: Arc::clone(counters.input(Input::Command)),
+        };
+        if let Err(err) = control::spawn_command_socket(context, Arc::clone(control)) {
             log::error!("{err}; starting without it");
         }
     }

@@ -15,6 +15,7 @@ pub mod peer_limit;
 pub mod random;
 pub mod recovery;
 pub mod respond;
+pub mod sessions;
 pub mod subscribe;
 pub mod sys;
 pub mod uring_send;
@@ -111,6 +112,8 @@ pub struct ShardContext {
     held: RefCell<Connections>,
     /// Channel -> held connections.
     subscriptions: RefCell<Subscriptions>,
+    /// Named sessions: id -> held connection (`sessions.rs`).
+    sessions: RefCell<std::collections::HashMap<Box<str>, ConnKey>>,
     writer: ChunkWriter,
     report: RefCell<DeliveryReport>,
     /// The batched io_uring writer (`--send-mode uring`); `None` writes with `direct_send`.
@@ -166,6 +169,7 @@ impl ShardContext {
             config,
             held: RefCell::new(Connections::new()),
             subscriptions: RefCell::new(Subscriptions::new()),
+            sessions: RefCell::new(std::collections::HashMap::new()),
             writer: ChunkWriter::new(policy),
             report: RefCell::new(DeliveryReport::default()),
             router,
@@ -244,6 +248,8 @@ impl ShardContext {
             waker: None,
             woken: false,
             failed: false,
+            refresh: false,
+            session_id: None,
         });
         let mut gained = Vec::new();
         {
@@ -275,6 +281,9 @@ impl ShardContext {
         let Some(held) = self.held.borrow_mut().remove(key) else {
             return;
         };
+        if let Some(id) = &held.session_id {
+            self.sessions.borrow_mut().remove(id);
+        }
         let mut subs = self.subscriptions.borrow_mut();
         for channel in &held.channels {
             if subs.contains(channel, key) {
@@ -326,6 +335,10 @@ impl ShardContext {
                         drop(held);
                         self.recover_all();
                         held = self.held.borrow_mut();
+                        continue;
+                    }
+                    ShardMsg::Sessions(query) => {
+                        self.answer_sessions(query, &subs, &mut held);
                         continue;
                     }
                 };

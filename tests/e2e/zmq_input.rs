@@ -10,7 +10,7 @@ use crate::support::{
 };
 
 /// A tnetstring byte string.
-fn tnet_bytes(bytes: &[u8]) -> Vec<u8> {
+pub fn tnet_bytes(bytes: &[u8]) -> Vec<u8> {
     let mut out = format!("{}:", bytes.len()).into_bytes();
     out.extend_from_slice(bytes);
     out.push(b',');
@@ -18,7 +18,7 @@ fn tnet_bytes(bytes: &[u8]) -> Vec<u8> {
 }
 
 /// A tnetstring list of already-encoded values.
-fn tnet_list(values: &[Vec<u8>]) -> Vec<u8> {
+pub fn tnet_list(values: &[Vec<u8>]) -> Vec<u8> {
     let body: Vec<u8> = values.concat();
     let mut out = format!("{}:", body.len()).into_bytes();
     out.extend(body);
@@ -27,7 +27,7 @@ fn tnet_list(values: &[Vec<u8>]) -> Vec<u8> {
 }
 
 /// A tnetstring dictionary of already-encoded keys and values.
-fn tnet_map(pairs: &[(&str, Vec<u8>)]) -> Vec<u8> {
+pub fn tnet_map(pairs: &[(&str, Vec<u8>)]) -> Vec<u8> {
     let mut body = Vec::new();
     for (key, value) in pairs {
         body.extend(tnet_bytes(key.as_bytes()));
@@ -54,6 +54,7 @@ struct Started {
     proxy: Proxy,
     client: StreamClient,
     push: zmq::Socket,
+    spec: String,
     _context: zmq::Context,
 }
 
@@ -75,6 +76,7 @@ fn start(channel: &'static str) -> Started {
         proxy,
         client,
         push,
+        spec,
         _context: context,
     }
 }
@@ -125,6 +127,28 @@ fn bad_zeromq_messages_are_skipped_and_the_next_item_is_delivered() {
     assert_eq!(s.client.read_until("again\n"), "again\n");
     // Four refused, two received, counted by input (the suite sums the labels).
     wait_metric(&s.proxy, "ringpin_items_rejected_total", "4", |v| v == 4.0);
+    wait_metric(&s.proxy, "ringpin_items_received_total", "2", |v| v == 2.0);
+}
+
+#[test]
+fn a_zeromq_message_over_the_publish_body_limit_is_refused_and_the_input_goes_on() {
+    let mut s = start("big");
+    // A valid item, but larger than an HTTP publish body may be: libzmq drops the sender's
+    // connection instead of taking it in.
+    let big = stream_item_tnet("big", &vec![b'x'; 1_000_001]);
+    s.push.send(big, 0).expect("send");
+    let context = zmq::Context::new();
+    let second = context.socket(zmq::PUSH).expect("PUSH socket");
+    second.set_linger(1000).expect("linger");
+    second.connect(&s.spec).expect("connect");
+    second
+        .send(stream_item_tnet("big", b"small\n"), 0)
+        .expect("send");
+    assert_eq!(s.client.read_until("small\n"), "small\n");
+    second
+        .send(stream_item_tnet("big", b"after\n"), 0)
+        .expect("send");
+    assert_eq!(s.client.read_until("after\n"), "after\n");
     wait_metric(&s.proxy, "ringpin_items_received_total", "2", |v| v == 2.0);
 }
 
@@ -203,7 +227,7 @@ fn a_bound_sub_input_takes_the_channel_from_the_first_frame() {
 }
 
 /// Sends one tnetstring request on a REQ socket and returns the reply's bytes.
-fn call(req: &zmq::Socket, request: Vec<u8>) -> String {
+pub fn call(req: &zmq::Socket, request: Vec<u8>) -> String {
     req.send(request, 0).expect("send");
     let reply = req.recv_bytes(0).expect("a reply within 10 s");
     String::from_utf8_lossy(&reply).into_owned()

@@ -148,6 +148,8 @@ pub enum ClientEvent {
     SlowClosed,
     /// A published `close` was written (or shutdown began); the client's close reply follows.
     ClosePublished,
+    /// A `refresh` command named this connection (`ShardContext::name_session`).
+    Refresh,
 }
 
 enum Wait {
@@ -158,6 +160,7 @@ enum Wait {
 
 enum State {
     Gone,
+    Refresh,
     SlowClosed,
     Write(Bytes),
     ClosePublished,
@@ -208,6 +211,11 @@ impl<'c> WsClient<'c> {
     /// The connection's key in the shard's tables.
     pub fn key(&self) -> ConnKey {
         self.guard.key
+    }
+
+    /// Names the connection `id` for the control commands (`conncheck`, `refresh`).
+    pub fn name_session(&self, id: &str) {
+        self.ctx.name_session(self.guard.key, id);
     }
 
     /// Queues `frame` and writes what the socket takes now.
@@ -281,6 +289,8 @@ impl<'c> WsClient<'c> {
                 State::Gone
             } else if entry.sink.overflowed {
                 State::SlowClosed
+            } else if std::mem::take(&mut entry.refresh) {
+                State::Refresh
             } else if let Some(front) = entry.sink.queue.front_bytes() {
                 State::Write(front)
             } else if entry.sink.close_after_flush && !seen {
@@ -321,6 +331,7 @@ impl<'c> WsClient<'c> {
             let wait = match self.state() {
                 State::Gone => return self.fail(ClientEvent::Gone),
                 State::SlowClosed => return self.fail(ClientEvent::SlowClosed),
+                State::Refresh => return ClientEvent::Refresh,
                 State::ClosePublished if self.ctx.control.is_shutting_down() => {
                     self.close(Some(1001), "");
                     continue;
@@ -401,6 +412,7 @@ impl<'c> WsClient<'c> {
                     _ => return,
                 },
                 State::Gone | State::SlowClosed => return,
+                State::Refresh => {}
                 State::ClosePublished | State::Idle => break,
             }
         }

@@ -174,6 +174,7 @@ pub async fn serve(
         implicit.clone(),
     );
     let mut client = WsClient::register(ctx, conn, implicit);
+    client.name_session(&woh.connection_id);
     let rest = events.into_iter().skip(1).collect();
     super::over_http_flow::run(&mut woh, &mut client, &mut messages, rest).await;
     Next::Close

@@ -132,6 +132,7 @@ async fn on_client(
             session.on_client_lost();
         }
         ClientEvent::ClosePublished => session.on_close_published(Instant::now(), WS_CLOSE_TIMEOUT),
+        ClientEvent::Refresh => session.on_refresh(),
     }
     Step::Continue
 }

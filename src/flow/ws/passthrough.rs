@@ -360,6 +360,8 @@ impl Relay {
             ClientEvent::ClosePublished => {
                 self.published_close_at = Some(Instant::now() + WS_CLOSE_TIMEOUT);
             }
+            // Only WebSocket-over-HTTP connections are named, so none is refreshed.
+            ClientEvent::Refresh => {}
         }
         Step::Continue
     }

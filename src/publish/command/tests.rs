@@ -51,6 +51,29 @@ fn methods_parse_with_their_arguments() {
 }
 
 #[test]
+fn conncheck_takes_at_most_the_limit_of_ids() {
+    let conncheck = |n: usize| {
+        let ids = Tnet::List((0..n).map(|i| bytes(&i.to_string())).collect());
+        let args = map(&[("ids", ids)]);
+        request(&map(&[("method", bytes("conncheck")), ("args", args)])).command
+    };
+    assert!(
+        matches!(conncheck(CONNCHECK_IDS_MAX), Ok(Command::ConnCheck(ref ids)) if ids.len() == CONNCHECK_IDS_MAX)
+    );
+    assert!(matches!(
+        conncheck(CONNCHECK_IDS_MAX + 1),
+        Err(CommandFailure {
+            condition: "bad-request",
+            ..
+        })
+    ));
+    assert!(matches!(
+        conncheck(0),
+        Ok(Command::ConnCheck(ref ids)) if ids.is_empty()
+    ));
+}
+
+#[test]
 fn publish_validates_every_item_like_http() {
     let item = map(&[
         ("channel", bytes("news")),

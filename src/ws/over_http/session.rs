@@ -75,6 +75,8 @@ pub struct WohSession {
     last_request: Instant,
     close_sent_to_origin: bool,
     detached: bool,
+    /// A `refresh` command asked for a request now, events or not.
+    refresh_due: bool,
     /// The target's `one_event` prop: each request carries one event.
     one_event: bool,
 }
@@ -93,6 +95,7 @@ impl WohSession {
             last_request: now,
             close_sent_to_origin: false,
             detached: false,
+            refresh_due: false,
             one_event,
         }
     }
@@ -133,9 +136,11 @@ impl WohSession {
         }
         let keep_alive_due = self.phase == Phase::Open
             && keep_alive_interval.is_some_and(|interval| now >= self.last_request + interval);
-        if self.pending.is_empty() && !keep_alive_due {
+        let refresh_due = self.refresh_due && self.phase == Phase::Open;
+        if self.pending.is_empty() && !keep_alive_due && !refresh_due {
             return None;
         }
+        self.refresh_due = false;
         self.sent = if self.one_event && !self.pending.is_empty() {
             vec![self.pending.remove(0)]
         } else {
@@ -184,7 +189,8 @@ impl WohSession {
             Phase::PublishedClosing(at) => Some(at),
             _ => None,
         };
-        let held_back = (held_back && !self.pending.is_empty()).then_some(recheck);
+        let waiting = !self.pending.is_empty() || self.refresh_due;
+        let held_back = (held_back && waiting).then_some(recheck);
         [keep_alive, closing, held_back, self.retry_at]
             .into_iter()
             .flatten()
@@ -294,6 +300,16 @@ impl WohSession {
         // Only an answer carries `detach`, so no retry can be waiting; if one were, it would
         // never be sent and the session would never end.
         self.retry_at = None;
+    }
+
+    /// A `refresh` command named this connection: the next request starts as soon as none is
+    /// in flight, carrying whatever is pending or nothing, as a keep-alive does. Only an open
+    /// connection is refreshed (Pushpin refreshes only connected sessions that are not
+    /// closing); several refreshes before that request make one.
+    pub fn on_refresh(&mut self) {
+        if self.phase == Phase::Open && !self.detached {
+            self.refresh_due = true;
+        }
     }
 
     /// A deadline passed: a published close whose reply never came ends the client.

@@ -74,6 +74,77 @@ fn an_empty_request_is_sent_after_the_keep_alive_interval_without_one() {
 }
 
 #[test]
+fn a_refresh_sends_one_request_now_or_after_the_one_in_flight() {
+    let t0 = Instant::now();
+    let mut s = WohSession::new(t0, false);
+    assert_eq!(request(&mut s, t0), None, "nothing to send yet");
+    s.on_refresh();
+    s.on_refresh();
+    assert_eq!(
+        request(&mut s, t0),
+        Some(vec![]),
+        "an empty request at once"
+    );
+    s.on_reply();
+    assert_eq!(request(&mut s, t0), None, "two refreshes made one request");
+
+    s.on_client_message(text("a"));
+    assert_eq!(request(&mut s, t0), Some(vec![woh_text("a")]));
+    s.on_refresh();
+    assert_eq!(request(&mut s, t0), None, "one request at a time");
+    s.on_reply();
+    assert_eq!(request(&mut s, t0), Some(vec![]), "the queued refresh");
+    s.on_reply();
+
+    s.on_client_message(text("b"));
+    s.on_refresh();
+    assert_eq!(
+        request(&mut s, t0),
+        Some(vec![woh_text("b")]),
+        "a pending event rides the refresh"
+    );
+    s.on_reply();
+    assert_eq!(request(&mut s, t0), None);
+}
+
+#[test]
+fn a_refresh_is_ignored_once_the_connection_is_closing_or_detached() {
+    let t0 = Instant::now();
+    let mut closing = WohSession::new(t0, false);
+    closing.on_close_published(t0, secs(5));
+    closing.on_refresh();
+    assert_eq!(request(&mut closing, t0), None);
+
+    let mut detached = WohSession::new(t0, false);
+    detached.on_detach();
+    detached.on_refresh();
+    assert_eq!(request(&mut detached, t0), None);
+
+    let mut gone = WohSession::new(t0, false);
+    gone.on_refresh();
+    gone.on_client_lost();
+    assert_eq!(
+        request(&mut gone, t0),
+        Some(vec![WohEvent::Disconnect]),
+        "a refresh before the client left changes nothing after"
+    );
+}
+
+#[test]
+fn a_refresh_held_back_by_a_full_client_queue_is_rechecked() {
+    let t0 = Instant::now();
+    let mut s = WohSession::new(t0, false);
+    s.on_refresh();
+    let full = WOH_CLIENT_QUEUE_BYTES_MAX + 1;
+    assert!(s.next_request(t0, full, None).is_none());
+    assert_eq!(
+        s.next_deadline(t0, full, None),
+        Some(t0 + WOH_BACKPRESSURE_RECHECK)
+    );
+    assert_eq!(s.next_request(t0, 0, None).map(<[_]>::to_vec), Some(vec![]));
+}
+
+#[test]
 fn a_full_client_queue_holds_requests_back_and_rechecks_later() {
     let t0 = Instant::now();
     let mut s = WohSession::new(t0, false);
