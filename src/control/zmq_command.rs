@@ -79,9 +79,13 @@ pub fn spawn_command_socket(
         .spawn(move || {
             let _context = context;
             loop {
-                match socket.recv_bytes(0) {
-                    Ok(request) => {
-                        let reply = answer(&request, &command);
+                // Every frame is taken: REP answers only once the whole request is in.
+                match socket.recv_multipart(0) {
+                    Ok(frames) => {
+                        let reply = match frames.as_slice() {
+                            [request] => answer(request, &command),
+                            _ => refuse_frames(frames.len(), &command.counters),
+                        };
                         if let Err(err) = socket.send(reply, 0) {
                             crate::log_limited!(Warn, "ZeroMQ command socket: reply failed: {err}");
                         }
@@ -135,6 +139,20 @@ fn answer(request: &[u8], command: &CommandContext) -> Vec<u8> {
         Ok(value) => encode_success(id, value),
         Err(failure) => encode_failure(id, &failure),
     }
+}
+
+/// The reply to a request of more than one frame (ZRPC requests are one tnetstring).
+fn refuse_frames(frames: usize, counters: &InputCounters) -> Vec<u8> {
+    counters.rejected.add(1);
+    crate::log_limited!(
+        Info,
+        "ZeroMQ command of {frames} frames refused (one expected)"
+    );
+    let failure = CommandFailure {
+        condition: "bad-request",
+        message: Some(format!("a request is one frame, not {frames}")),
+    };
+    encode_failure(None, &failure)
 }
 
 /// Queues `msg` for the router; the reply carries no value.

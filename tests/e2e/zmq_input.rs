@@ -307,3 +307,108 @@ fn an_id_published_over_http_and_again_over_zeromq_is_delivered_once() {
     // One router for every input: the repeated id is dropped, the next one follows it.
     assert_eq!(s.client.read_until("second\n"), "second\n");
 }
+
+/// A seeded xorshift step.
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+/// One to three frames, each random bytes, a damaged item, or an item of the wrong shape.
+fn random_frames(rng: &mut u64) -> Vec<Vec<u8>> {
+    let count = 1 + xorshift(rng) % 3;
+    (0..count)
+        .map(|_| match xorshift(rng) % 4 {
+            0 => (0..xorshift(rng) % 64)
+                .map(|_| xorshift(rng) as u8)
+                .collect(),
+            1 => {
+                let mut item = stream_item_tnet("nobody", b"damaged\n");
+                let at = xorshift(rng) as usize % item.len();
+                item[at] = xorshift(rng) as u8;
+                item
+            }
+            2 => tnet_list(&[tnet_bytes(b"not"), tnet_bytes(b"an item")]),
+            _ => b"J[1,2,{\"channel\":".to_vec(),
+        })
+        .collect()
+}
+
+#[test]
+fn random_messages_on_every_zeromq_socket_leave_each_input_working() {
+    let backend = Backend::start(|_| BackendResponse::stream_hold("fz", "start\n"));
+    let [pull, sub, command] = [0; 3].map(|_| format!("tcp://127.0.0.1:{}", free_port()));
+    let flags = [
+        "--push-in-spec",
+        &pull,
+        "--push-in-sub-spec",
+        &sub,
+        "--command-spec",
+        &command,
+    ];
+    let proxy = Proxy::start(backend.port(), &flags);
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(client.read_until("start\n"), "start\n");
+    wait_subscribed(&proxy, 1);
+    let context = zmq::Context::new();
+    let push = context.socket(zmq::PUSH).expect("PUSH socket");
+    push.set_linger(1000).expect("linger");
+    push.connect(&pull).expect("connect");
+    let publisher = xpub(&context);
+    publisher.connect(&sub).expect("connect");
+    expect_subscription_message(&publisher, b"\x01fz");
+    let req = context.socket(zmq::REQ).expect("REQ socket");
+    req.set_rcvtimeo(10_000).expect("rcvtimeo");
+    req.set_linger(0).expect("linger");
+    req.connect(&command).expect("connect");
+
+    let mut rng = 0x2545_F491_4F6C_DD1D_u64;
+    for round in 0..300 {
+        let frames = random_frames(&mut rng);
+        push.send_multipart(&frames, 0).expect("send");
+        // A SUB only passes messages whose first frame starts with a subscribed channel.
+        let mut to_sub = frames.clone();
+        to_sub[0].splice(0..0, *b"fz");
+        publisher.send_multipart(&to_sub, 0).expect("send");
+        // Every request gets a reply, whatever it holds and however many frames.
+        req.send_multipart(&frames, 0).expect("send");
+        let reply = req.recv_bytes(0).expect("a reply within 10 s");
+        let reply = String::from_utf8_lossy(&reply);
+        assert!(reply.contains("7:success,"), "round {round}: {reply}");
+    }
+
+    push.send(stream_item_tnet("fz", b"pull still works\n"), 0)
+        .expect("send");
+    assert!(client
+        .read_until("pull still works\n")
+        .ends_with("pull still works\n"));
+    publisher
+        .send_multipart(
+            [&b"fz"[..], &channelless_item_tnet(b"sub still works\n")],
+            0,
+        )
+        .expect("send");
+    assert!(client
+        .read_until("sub still works\n")
+        .ends_with("sub still works\n"));
+    let items = tnet_list(&[stream_item_tnet("fz", b"command still works\n")]);
+    let args = tnet_map(&[("items", items)]);
+    let published = call(
+        &req,
+        tnet_map(&[("method", tnet_bytes(b"publish")), ("args", args)]),
+    );
+    assert!(published.contains("7:success,4:true!"), "{published}");
+    assert!(client
+        .read_until("command still works\n")
+        .ends_with("command still works\n"));
+    // Every random PULL message, and every one that passed the SUB's filter, was refused.
+    let rejected = wait_metric(
+        &proxy,
+        "ringpin_items_rejected_total",
+        "at least 600",
+        |v| v >= 600.0,
+    );
+    assert!(rejected <= 900.0, "{rejected}");
+}

@@ -132,3 +132,112 @@ fn bad_messages_are_refused_with_a_reason() {
         }))
     ));
 }
+
+/// A seeded xorshift step.
+fn xorshift(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+/// Keys an item, a format or a command may carry, so random maps reach deep into the
+/// validation instead of stopping at the first unknown key.
+const KEYS: &[&str] = &[
+    "channel",
+    "id",
+    "prev-id",
+    "formats",
+    "http-stream",
+    "http-response",
+    "ws-message",
+    "content",
+    "content-bin",
+    "body",
+    "body-bin",
+    "code",
+    "reason",
+    "headers",
+    "action",
+    "type",
+    "meta",
+    "close",
+    "items",
+    "method",
+    "args",
+    "cid",
+    "ids",
+    "x",
+];
+
+/// A random value shaped like an item: maps with item keys, values of every type.
+fn random_item_like(rng: &mut u64, depth: usize) -> Tnet {
+    let pick = xorshift(rng) % if depth >= 4 { 6 } else { 9 };
+    match pick {
+        0 | 1 => {
+            let len = xorshift(rng) % 12;
+            Tnet::Bytes(
+                (0..len)
+                    .map(|_| b"ab\n\xff0{}"[xorshift(rng) as usize % 7])
+                    .collect(),
+            )
+        }
+        2 => Tnet::Int(xorshift(rng) as i64 % 1000 - 100),
+        3 => Tnet::Float((xorshift(rng) % 100_000) as f64 / 8.0),
+        4 => Tnet::Bool(xorshift(rng) % 2 == 0),
+        5 => Tnet::Null,
+        6 => Tnet::List(
+            (0..xorshift(rng) % 4)
+                .map(|_| random_item_like(rng, depth + 1))
+                .collect(),
+        ),
+        _ => Tnet::Map(
+            (0..xorshift(rng) % 5)
+                .map(|_| {
+                    let key = KEYS[xorshift(rng) as usize % KEYS.len()];
+                    (key.as_bytes().to_vec(), random_item_like(rng, depth + 1))
+                })
+                .collect(),
+        ),
+    }
+}
+
+#[test]
+fn random_and_damaged_messages_never_panic_and_a_sub_frame_s_channel_wins() {
+    let mut accepted = 0;
+    for seed in 1..20_000u64 {
+        let mut rng = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        let mut value = random_item_like(&mut rng, 0);
+        if seed % 3 == 0 {
+            // Start from a valid item so some survive and the deep paths run.
+            value = stream_item(b"x");
+            if let Tnet::Map(pairs) = &mut value {
+                let extra = random_item_like(&mut rng, 1);
+                let key = KEYS[xorshift(&mut rng) as usize % KEYS.len()];
+                pairs.push((key.as_bytes().to_vec(), extra));
+            }
+        }
+        let mut message = match seed % 4 {
+            0 => b"T".to_vec(),
+            _ => Vec::new(),
+        };
+        message.extend(wire(&value));
+        if seed % 5 == 0 {
+            let at = xorshift(&mut rng) as usize % message.len();
+            message[at] = xorshift(&mut rng) as u8;
+        }
+        let channel = (seed % 2 == 0).then_some(&b"ch"[..]);
+        if let Ok(item) = parse_zmq_item(&message, channel) {
+            if channel.is_some() {
+                assert_eq!(item.channel, "ch", "seed {seed}");
+            }
+            accepted += 1;
+        }
+        let _ = crate::publish::command::parse_command(&message);
+        let json = serde_json::to_vec(&tnet_to_json(&value, "").unwrap_or_default());
+        let mut j = b"J".to_vec();
+        j.extend(json.unwrap_or_default());
+        let _ = parse_zmq_item(&j, channel);
+    }
+    assert!(accepted > 1000, "only {accepted} random items were valid");
+}
