@@ -57,6 +57,12 @@ pub struct CliArgs {
     pub client_idle_timeout: Option<Duration>,
     /// `--origin-timeout SECS`.
     pub origin_timeout: Option<Duration>,
+    /// `--publish-key KEY`, as written (`base64:` is decoded by `Config::resolve`).
+    pub publish_key: Option<String>,
+    /// `--publish-iss ISS`.
+    pub publish_iss: Option<String>,
+    /// `--publish-token TOKEN`.
+    pub publish_token: Option<String>,
     /// `--push-in-spec SPEC` (empty: no ZeroMQ PULL input).
     pub push_in_spec: Option<String>,
     /// `--push-in-sub-spec SPEC`, repeatable (one empty value: no SUB input).
@@ -101,6 +107,9 @@ const VALUE_FLAGS: &[&str] = &[
     "--x-forwarded-for",
     "--client-idle-timeout",
     "--origin-timeout",
+    "--publish-key",
+    "--publish-iss",
+    "--publish-token",
     "--push-in-spec",
     "--push-in-sub-spec",
     "--push-in-sub-connect",
@@ -190,6 +199,9 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
             let seconds = parse_positive(value).map_err(invalid)? as u64;
             cli.client_idle_timeout = Some(Duration::from_secs(seconds));
         }
+        "--publish-key" => cli.publish_key = Some(value.to_string()),
+        "--publish-iss" => cli.publish_iss = Some(value.to_string()),
+        "--publish-token" => cli.publish_token = Some(value.to_string()),
         "--push-in-spec" => cli.push_in_spec = Some(value.trim().to_owned()),
         "--command-spec" => cli.command_spec = Some(value.trim().to_owned()),
         "--push-in-sub-spec" => {
@@ -292,6 +304,9 @@ Options (as --flag VALUE or --flag=VALUE):
   --x-forwarded-for RULES     comma list of append, truncate:N; empty = pass through (default append)
   --client-idle-timeout SECS  close client connections idle this long (default 1800)
   --origin-timeout SECS       wait this long for an origin's response head, then 504 (default 60)
+  --publish-key KEY           publish/recover/metrics need a Bearer JWT (HS256) signed with KEY (default none)
+  --publish-iss ISS           ... whose iss is ISS (default any)
+  --publish-token TOKEN       publish/recover/metrics accept `Authorization: Bearer TOKEN` (default none)
   --push-in-spec SPEC         ZeroMQ PULL publish input; empty: none (default tcp://127.0.0.1:5560)
   --push-in-sub-spec SPEC     ZeroMQ SUB publish input, repeatable; empty: none (default tcp://127.0.0.1:5562)
   --push-in-sub-connect BOOL  connect the SUB inputs to a publisher instead of binding (default no)

@@ -81,6 +81,12 @@ pub struct HandlerSection {
     /// `command_spec`: the ZeroMQ command socket (REP); `Some("")` turns it off (Pushpin
     /// default `tcp://127.0.0.1:5563`).
     pub command_spec: Option<String>,
+    /// `publish_key` (ringpin only): publishes need a Bearer JWT signed with it.
+    pub publish_key: Option<String>,
+    /// `publish_iss` (ringpin only): ... whose `iss` is this.
+    pub publish_iss: Option<String>,
+    /// `publish_token` (ringpin only): publishes may carry `Authorization: Bearer TOKEN`.
+    pub publish_token: Option<String>,
 }
 
 /// A parsed pushpin.conf: the keys ringpin supports, by section.
@@ -279,6 +285,9 @@ fn apply_handler(
         "push_in_http_port" => handler.push_in_http_port = optional(value, parse_port)?,
         "push_in_spec" => handler.push_in_spec = Some(value.trim().to_owned()),
         "command_spec" => handler.command_spec = Some(value.trim().to_owned()),
+        "publish_key" => handler.publish_key = Some(value.trim().to_owned()),
+        "publish_iss" => handler.publish_iss = Some(value.trim().to_owned()),
+        "publish_token" => handler.publish_token = Some(value.trim().to_owned()),
         "push_in_sub_specs" => handler.push_in_sub_specs = Some(spec_list(value)),
         "push_in_sub_connect" => handler.push_in_sub_connect = optional(value, parse_bool)?,
         "message_wait" => {

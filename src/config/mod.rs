@@ -69,6 +69,36 @@ pub enum RoutesSource {
     File(PathBuf),
 }
 
+/// Credentials the publish endpoint accepts (`--publish-key`/`--publish-iss`,
+/// `--publish-token`). With neither a key nor a token, anyone who reaches the endpoint may
+/// publish, as in Pushpin. `Debug` shows which are set, never their values.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct PublishAuth {
+    /// HS256 key for Bearer JWTs (decoded from `base64:`).
+    pub key: Option<Vec<u8>>,
+    /// The `iss` a JWT must carry, if set.
+    pub iss: Option<String>,
+    /// A static Bearer token.
+    pub token: Option<String>,
+}
+
+impl PublishAuth {
+    /// True when requests must carry a credential.
+    pub fn is_required(&self) -> bool {
+        self.key.is_some() || self.token.is_some()
+    }
+}
+
+impl std::fmt::Debug for PublishAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishAuth")
+            .field("key", &self.key.as_ref().map(|_| "<set>"))
+            .field("iss", &self.iss)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .finish()
+    }
+}
+
 /// The validated, immutable configuration; shared with the shards behind an `Arc`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
@@ -124,6 +154,8 @@ pub struct Config {
     /// The ZeroMQ command socket (`command_spec`, a REP socket answering Pushpin's ZRPC);
     /// `None` when turned off.
     pub command_spec: Option<String>,
+    /// Who may use the publish endpoint's `/publish/`, `/recover` and `/metrics`.
+    pub publish_auth: PublishAuth,
     /// A request head must arrive whole within this, counted from accept for the first
     /// request and from its first byte for later ones; else 408 and close.
     pub client_head_timeout: Duration,

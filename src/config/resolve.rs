@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use super::values::parse_sig_key;
 use super::{
-    CliArgs, ConfFile, Config, ConfigError, RoutesSource, SendMode, SlowClientPolicy, XffRule,
+    CliArgs, ConfFile, Config, ConfigError, PublishAuth, RoutesSource, SendMode, SlowClientPolicy,
+    XffRule,
 };
 use crate::limits;
 
@@ -59,6 +60,8 @@ impl Default for Config {
             push_in_sub_connect: false,
             // Pushpin: command_spec=tcp://127.0.0.1:5563.
             command_spec: Some("tcp://127.0.0.1:5563".to_owned()),
+            // Pushpin has no publish authentication: anyone who reaches the port publishes.
+            publish_auth: PublishAuth::default(),
             // Pushpin has no head timeout (condure's only timer is the 1800 s idle one).
             client_head_timeout: limits::CLIENT_HEAD_TIMEOUT_DEFAULT,
             // Pushpin has no per-address limit.
@@ -127,6 +130,7 @@ impl Config {
             push_in_sub_specs: zmq.push_in_sub_specs,
             push_in_sub_connect: zmq.push_in_sub_connect,
             command_spec: zmq.command_spec,
+            publish_auth: resolve_publish_auth(&cli, &conf)?,
             client_head_timeout: cli
                 .client_head_timeout
                 .unwrap_or(defaults.client_head_timeout),
@@ -152,6 +156,36 @@ impl Config {
         warnings.extend(publish_exposure_warning(config.publish_listen));
         Ok((config, warnings))
     }
+}
+
+/// `--publish-*` > `[handler] publish_*`; an empty value is unset. An issuer needs a key.
+fn resolve_publish_auth(cli: &CliArgs, conf: &ConfFile) -> Result<PublishAuth, ConfigError> {
+    let handler = &conf.handler;
+    let pick = |flag: &Option<String>, key: &Option<String>, name| {
+        let (setting, value) = match (flag, key) {
+            (Some(v), _) => (format!("--publish-{name}"), v.clone()),
+            (None, Some(v)) => (format!("[handler] publish_{name}"), v.clone()),
+            (None, None) => return None,
+        };
+        (!value.is_empty()).then_some((setting, value))
+    };
+    let key = match pick(&cli.publish_key, &handler.publish_key, "key") {
+        Some((setting, raw)) => Some(
+            // The error names the setting but never echoes a secret.
+            parse_sig_key(&raw).map_err(|reason| ConfigError::invalid(&setting, "…", reason))?,
+        ),
+        None => None,
+    };
+    let iss = pick(&cli.publish_iss, &handler.publish_iss, "iss");
+    if let (Some((setting, raw)), None) = (&iss, &key) {
+        let reason = "an issuer needs --publish-key (publish_key) too".to_owned();
+        return Err(ConfigError::invalid(setting, raw, reason));
+    }
+    Ok(PublishAuth {
+        key,
+        iss: iss.map(|(_, iss)| iss),
+        token: pick(&cli.publish_token, &handler.publish_token, "token").map(|(_, t)| t),
+    })
 }
 
 /// `--listen`/`--port` > `[runner] http_port` > default. `port_offset` does not apply, as in

@@ -202,6 +202,7 @@ fn command_line_overrides_conf() {
         push_in_sub_specs: vec![],
         push_in_sub_connect: false,
         command_spec: None,
+        publish_auth: PublishAuth::default(),
         client_head_timeout: Duration::from_secs(4),
         connections_per_ip_max: Some(12),
         message_wait: Duration::from_millis(7),
@@ -414,4 +415,32 @@ fn a_publish_listener_off_loopback_is_warned_about_at_start() {
             .any(|w| w.contains("publish listener") && w.contains("authentication"));
         assert_eq!(found, warned, "{publish}: {warnings:?}");
     }
+}
+
+#[test]
+fn publish_credentials_come_from_flags_over_conf_and_never_appear_in_errors() {
+    let (config, _) = resolve(&[], None).expect("defaults");
+    assert!(!config.publish_auth.is_required());
+    let handler = "[handler]\npublish_key=base64:c2VjcmV0\npublish_iss=backend\npublish_token=t1\n";
+    let (config, _) = resolve(&[], Some(handler)).expect("conf");
+    assert_eq!(config.publish_auth.key.as_deref(), Some(&b"secret"[..]));
+    assert_eq!(config.publish_auth.iss.as_deref(), Some("backend"));
+    assert_eq!(config.publish_auth.token.as_deref(), Some("t1"));
+    let flags = ["--publish-key", "k2", "--publish-token", ""];
+    let (config, _) = resolve(&flags, Some(handler)).expect("flags");
+    assert_eq!(config.publish_auth.key.as_deref(), Some(&b"k2"[..]));
+    assert_eq!(
+        config.publish_auth.token, None,
+        "an empty flag turns the token off"
+    );
+    let shown = format!("{:?}", config.publish_auth);
+    assert!(!shown.contains("k2") && shown.contains("<set>"), "{shown}");
+
+    let err = resolve(&["--publish-iss", "backend"], None).expect_err("iss without key");
+    assert!(err.contains("--publish-iss"), "{err}");
+    let err = resolve(&["--publish-key", "base64:!!not-base64-secret"], None).expect_err("bad");
+    assert!(
+        err.contains("--publish-key") && !err.contains("not-base64-secret"),
+        "{err}"
+    );
 }

@@ -7,7 +7,9 @@
 //! Must not: decide what a request means (`publish::endpoint` does) or route items itself
 //! (`PublishService` does).
 
+use super::auth::{self, AuthRefusal};
 use super::PublishService;
+use crate::config::PublishAuth;
 use crate::http::{parse_request, BodyDecoder, BodyKind, HeadLimits, RequestHead, Version};
 use crate::limits::{PUBLISH_BODY_BYTES_MAX, PUBLISH_IDLE_TIMEOUT};
 use crate::netio::{Conn, HeadError};
@@ -19,13 +21,18 @@ use std::rc::Rc;
 
 /// Accepts publish connections until the process exits, each served on its own task; a
 /// failed `accept` (out of descriptors) backs off as the client listeners do.
-pub async fn accept_loop(service: Rc<PublishService>, listener: TcpListener) {
+pub async fn accept_loop(
+    service: Rc<PublishService>,
+    auth: Rc<PublishAuth>,
+    listener: TcpListener,
+) {
     let mut backoff = AcceptBackoff::default();
     loop {
         match listener.accept().await {
             Ok(stream) => {
                 backoff.on_success();
-                glommio::spawn_local(serve(Rc::clone(&service), stream)).detach();
+                let serving = serve(Rc::clone(&service), Rc::clone(&auth), stream);
+                glommio::spawn_local(serving).detach();
             }
             Err(err) => {
                 let pause = backoff.on_failure();
@@ -37,7 +44,8 @@ pub async fn accept_loop(service: Rc<PublishService>, listener: TcpListener) {
 }
 
 /// Serves one publish connection (keep-alive allowed, unlike Pushpin's one-shot server).
-pub async fn serve(service: Rc<PublishService>, stream: TcpStream) {
+pub async fn serve(service: Rc<PublishService>, auth: Rc<PublishAuth>, stream: TcpStream) {
+    let peer = stream.peer_addr().ok();
     let mut conn = Conn::new(stream);
     let _ = conn.set_read_timeout(Some(PUBLISH_IDLE_TIMEOUT));
     loop {
@@ -50,7 +58,10 @@ pub async fn serve(service: Rc<PublishService>, stream: TcpStream) {
             Err(None) => return,
         };
         let keep_alive = head.is_keep_alive();
-        let reply = answer(&service, &head, &body).await;
+        let reply = match authorize(&auth, &head) {
+            Ok(()) => answer(&service, &head, &body).await,
+            Err(refusal) => refuse(&service, &head, peer, &refusal),
+        };
         if conn.write_all(&reply).await.is_err() || !keep_alive {
             return;
         }
@@ -62,14 +73,7 @@ pub async fn serve(service: Rc<PublishService>, stream: TcpStream) {
 /// the connection ended or failed.
 async fn read_request(conn: &mut Conn) -> Result<(RequestHead, Vec<u8>), Option<Vec<u8>>> {
     let refusal = |status, text: &str, version| {
-        Some(reply_bytes(
-            status,
-            text,
-            "text/plain",
-            None,
-            false,
-            version,
-        ))
+        Some(reply_bytes(status, text, "text/plain", &[], false, version))
     };
     let head = match conn
         .read_head(|b| parse_request(b, &HeadLimits::PUBLISH))
@@ -100,6 +104,45 @@ async fn read_request(conn: &mut Conn) -> Result<(RequestHead, Vec<u8>), Option<
         }
     }
     Ok((head, body))
+}
+
+/// Checks the request's credential when `path` needs one (`auth::check`).
+fn authorize(auth: &PublishAuth, head: &RequestHead) -> Result<(), AuthRefusal> {
+    if !auth::is_protected(auth, head.path()) {
+        return Ok(());
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    auth::check(auth, head.headers.get_str("authorization"), now)
+}
+
+/// The 401 for a request without a valid credential: counted, logged at most once a second,
+/// and answered with a challenge but no detail (the reason is only logged).
+fn refuse(
+    service: &PublishService,
+    head: &RequestHead,
+    peer: Option<std::net::SocketAddr>,
+    refusal: &AuthRefusal,
+) -> Vec<u8> {
+    service.counters.publish_unauthorized.add(1);
+    let peer = peer.map_or_else(|| "?".to_owned(), |p| p.to_string());
+    crate::log_limited!(
+        Warn,
+        "control: {} {} from {peer} refused: {refusal}",
+        head.method,
+        head.path()
+    );
+    let challenge = [("WWW-Authenticate", refusal.challenge())];
+    let text = "Unauthorized\n";
+    reply_bytes(
+        401,
+        text,
+        "text/plain",
+        &challenge,
+        head.is_keep_alive(),
+        head.version,
+    )
 }
 
 /// Carries out one request and returns the reply's bytes. Published items go into the shard
@@ -137,11 +180,16 @@ async fn answer(service: &PublishService, head: &RequestHead, body: &[u8]) -> Ve
         EndpointAction::Metrics => service.metrics(),
         _ => reply.body.clone(),
     };
+    let allow: Vec<(&str, &str)> = reply
+        .allow
+        .map(|allow| ("Allow", allow))
+        .into_iter()
+        .collect();
     let bytes = reply_bytes(
         reply.status,
         &text,
         reply.content_type,
-        reply.allow,
+        &allow,
         head.is_keep_alive(),
         head.version,
     );
@@ -157,7 +205,7 @@ fn reply_bytes(
     status: u16,
     body: &str,
     content_type: &str,
-    allow: Option<&str>,
+    extra_headers: &[(&str, &str)],
     keep_alive: bool,
     version: Version,
 ) -> Vec<u8> {
@@ -166,8 +214,8 @@ fn reply_bytes(
         crate::http::reason_phrase(status),
         body.len()
     );
-    if let Some(allow) = allow {
-        out.push_str(&format!("Allow: {allow}\r\n"));
+    for (name, value) in extra_headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
     }
     match (version, keep_alive) {
         (Version::Http11, false) => out.push_str("Connection: close\r\n"),

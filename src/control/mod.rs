@@ -6,6 +6,7 @@
 //! answers the ZeroMQ command socket, each on a thread of its own. The publish API's meaning
 //! lives in the pure `publish` module.
 
+mod auth;
 mod connection;
 mod service;
 mod zmq_command;

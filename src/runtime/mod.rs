@@ -317,6 +317,7 @@ fn spawn_router(
         message_wait: config.message_wait,
         id_cache_ttl: config.id_cache_ttl,
     };
+    let auth = config.publish_auth.clone();
     LocalExecutorBuilder::new(Placement::Unbound)
         .name("ringpin-router")
         .io_memory(EXECUTOR_IO_MEMORY_BYTES)
@@ -329,7 +330,9 @@ fn spawn_router(
                 inputs.counters,
             ));
             let listener = crate::shard::sys::glommio_listener(publish_fd);
-            glommio::spawn_local(control::accept_loop(Rc::clone(&service), listener)).detach();
+            let auth = Rc::new(auth);
+            let accepting = control::accept_loop(Rc::clone(&service), auth, listener);
+            glommio::spawn_local(accepting).detach();
             if let Some(out) = inputs.subscriptions {
                 service.forward_subscriptions(out);
             }

@@ -86,6 +86,8 @@ pub struct RouterCounters {
     pub publish_requests: Counter,
     /// Items accepted for publishing.
     pub items_published: Counter,
+    /// Publish-endpoint requests refused for a missing or bad credential.
+    pub publish_unauthorized: Counter,
     /// Channels with at least one subscriber.
     pub channels: Gauge,
     /// Per publish input, indexed by `Input`; each is written by its input's own thread.

@@ -130,6 +130,12 @@ const ROUTER_METRICS: &[RouterMetric] = &[
         |r| r.items_published.get() as i64,
     ),
     (
+        "ringpin_publish_unauthorized_total",
+        "counter",
+        "Publish-endpoint requests refused with 401 (missing or bad credential).",
+        |r| r.publish_unauthorized.get() as i64,
+    ),
+    (
         "ringpin_channels",
         "gauge",
         "Channels with at least one subscriber.",
