@@ -41,3 +41,4 @@ mod ws_memory;
 mod ws_over_http;
 mod ws_passthrough;
 mod zmq_input;
+mod zmq_scaleout;
