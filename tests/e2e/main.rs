@@ -41,4 +41,5 @@ mod ws_memory;
 mod ws_over_http;
 mod ws_passthrough;
 mod zmq_input;
+mod zmq_scaleout;
 mod zmq_sessions;

@@ -1,4 +1,5 @@
-//! A scripted GRIP origin: a real HTTP/1.1 server on 127.0.0.1 in plain threads.
+//! A scripted GRIP origin: a real HTTP/1.1 server on 127.0.0.1 (or an address a test names) in
+//! plain threads.
 //!
 //! Owns: `Backend` (listener, one thread per connection, keep-alive, Content-Length and chunked
 //! request bodies, `Expect: 100-continue`), the record of every request it received, and the
@@ -8,7 +9,7 @@
 //! response, `requests()` contains the request.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -135,6 +136,8 @@ type Handler = Arc<dyn Fn(&BackendRequest) -> BackendResponse + Send + Sync>;
 
 /// The origin server. Stops on drop.
 pub struct Backend {
+    /// The address it listens on: 127.0.0.1 unless started with `start_at`.
+    ip: IpAddr,
     port: u16,
     handler: Handler,
     requests: Arc<Mutex<Vec<BackendRequest>>>,
@@ -156,12 +159,29 @@ impl Backend {
         Backend::start_on(0, handler)
     }
 
+    /// Starts on a fresh port of `ip`: for a ringpin in another network namespace, which
+    /// reaches the test's namespace at the address of its veth peer (`support/hosts.rs`).
+    pub fn start_at<F>(ip: IpAddr, handler: F) -> Backend
+    where
+        F: Fn(&BackendRequest) -> BackendResponse + Send + Sync + 'static,
+    {
+        Backend::start_bound(ip, 0, handler)
+    }
+
     /// Starts on `port` (0 = any free port), retrying the bind until the deadline.
     pub fn start_on<F>(port: u16, handler: F) -> Backend
     where
         F: Fn(&BackendRequest) -> BackendResponse + Send + Sync + 'static,
     {
+        Backend::start_bound(IpAddr::V4(Ipv4Addr::LOCALHOST), port, handler)
+    }
+
+    fn start_bound<F>(ip: IpAddr, port: u16, handler: F) -> Backend
+    where
+        F: Fn(&BackendRequest) -> BackendResponse + Send + Sync + 'static,
+    {
         let mut backend = Backend {
+            ip,
             port,
             handler: Arc::new(handler),
             requests: Arc::new(Mutex::new(Vec::new())),
@@ -193,7 +213,7 @@ impl Backend {
         };
         running.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the flag and drops the listener.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        let _ = TcpStream::connect((self.ip, self.port));
         running
             .accept_thread
             .join()
@@ -206,7 +226,7 @@ impl Backend {
     /// Listens again on the same port with the same handler.
     pub fn restart(&mut self) {
         self.stop();
-        let listener = bind_retrying(self.port);
+        let listener = bind_retrying(self.ip, self.port);
         self.port = listener.local_addr().expect("local_addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let conns = Arc::new(Mutex::new(Vec::new()));
@@ -232,12 +252,12 @@ impl Drop for Backend {
     }
 }
 
-fn bind_retrying(port: u16) -> TcpListener {
+fn bind_retrying(ip: IpAddr, port: u16) -> TcpListener {
     let deadline = Instant::now() + DEADLINE;
     loop {
-        match TcpListener::bind(("127.0.0.1", port)) {
+        match TcpListener::bind((ip, port)) {
             Ok(listener) => return listener,
-            Err(e) if Instant::now() >= deadline => panic!("backend bind 127.0.0.1:{port}: {e}"),
+            Err(e) if Instant::now() >= deadline => panic!("backend bind {ip}:{port}: {e}"),
             Err(_) => thread::sleep(std::time::Duration::from_millis(20)),
         }
     }

@@ -1,8 +1,8 @@
 //! The Django project of `tests/django/`, run as a real origin behind ringpin.
 //!
 //! Owns: the Python venv (found or created by `tests/django/bootstrap.sh`, the same script
-//! `.ci/run` runs up front), the sqlite database (fresh per test, migrated), and the
-//! `manage.py runserver` process, killed by pid on drop.
+//! `.ci/run` runs up front; `publisher.rs` runs pubcontrol in it too), the sqlite database
+//! (fresh per test, migrated), and the `manage.py runserver` process, killed by pid on drop.
 //! Invariants: the venv lives at a fixed place, `target/django-venv` in the repository, or
 //! `$RINGPIN_DJANGO_VENV`; the server is up once its port accepts TCP connections; its output
 //! is kept in a file and printed when a test fails.

@@ -2,7 +2,9 @@
 //! (`backend.rs`), raw HTTP clients with deadlines (`client.rs`), the routes/conf files a
 //! test hands to ringpin (`files.rs`), the real Django origin of `tests/django/`
 //! (`django.rs`), a WebSocket client (`ws_client.rs`), a WebSocket-over-HTTP origin
-//! (`woh.rs`) and a plain WebSocket origin (`ws_backend.rs`).
+//! (`woh.rs`), a plain WebSocket origin (`ws_backend.rs`), hosts of their own for several
+//! ringpins (`hosts.rs`: network namespaces, else loopback addresses) and pubcontrol's and
+//! gripcontrol's ZeroMQ publishing run in Python (`publisher.rs`).
 //!
 //! This doc is the contract between the suite and the server. The server implements exactly
 //! what is written here; a change on either side changes this text first.
@@ -39,6 +41,10 @@
 //! `--config pushpin.conf` (`[runner] http_port`, `[proxy] routesfile` relative to the conf
 //! file's directory, `[handler] push_in_http_port`) with no `--listen`/`--publish-listen`.
 //!
+//! Tests of a scaled-out deployment (`Proxy::start_on`) run each ringpin on a host of its own
+//! (`hosts.rs`), with both listeners, its route's origin and its ZeroMQ specs
+//! (`--push-in-spec`, `--push-in-sub-spec`, `--command-spec`) on that host's addresses.
+//!
 //! Readiness: ringpin is up once both `--listen` and `--publish-listen` accept TCP connections
 //! (polled for 10 s). Exiting before that fails the attempt; the harness retries with new ports
 //! up to 3 times, since a port found free may be taken before ringpin binds it.
@@ -67,6 +73,11 @@
 //! | `ringpin_deliveries_dropped_total` | counter | deliveries refused because the subscriber's queue was full (`--slow-client drop`) |
 //! | `ringpin_slow_clients_closed_total` | counter | connections closed by `--slow-client close` |
 //! | `ringpin_connections` | gauge | open client connections on `--listen` (not publish connections) |
+//!
+//! The ZeroMQ inputs add `ringpin_items_received_total{input="zmq_pull"|"zmq_sub"|...}`
+//! (counter: valid items received, by input; a test may read one label set alone, written
+//! exactly so) and `ringpin_zmq_subscriptions` (gauge: channels the SUB input subscribes to
+//! now; counted once the subscription is set on the socket).
 //!
 //! Also: `ringpin_shards` (gauge), the number of shard threads running (`--shards`), and
 //! `ringpin_connections_refused_total` (counter), client connections closed at once after
@@ -97,7 +108,9 @@ mod backend;
 mod client;
 mod django;
 mod files;
+mod hosts;
 mod proxy;
+mod publisher;
 pub mod woh;
 pub mod ws_backend;
 mod ws_client;
@@ -109,9 +122,11 @@ pub use client::{
 };
 pub use django::{Django, DjangoSite};
 pub use files::TempDir;
+pub use hosts::{Host, Hosts};
 pub use proxy::{
     free_port, metric, metrics, parse_metric, publish, publish_ok, publish_request, response_item,
     stream_close_item, stream_item, wait_metric, wait_subscribed, Proxy, EXIT_TIMEOUT,
     METRIC_NAMES,
 };
+pub use publisher::Publisher;
 pub use ws_client::{ws_connect, ws_reject};

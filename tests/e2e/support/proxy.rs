@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::client::{preview, request, Response, DEADLINE};
+use super::hosts::Host;
 
 /// Every metric name `/metrics` must expose from start-up (see `support/mod.rs`).
 pub const METRIC_NAMES: [&str; 5] = [
@@ -97,24 +98,41 @@ impl Proxy {
     /// decides how ringpin learns its listeners and routes (flags, a routes file, a
     /// pushpin.conf written by `args`). Readiness is checked on `ports`.
     pub fn start_with(args: impl Fn(Ports) -> Vec<String>) -> Proxy {
-        Proxy::start_limited(None, args)
+        Proxy::start_limited(None, None, args)
+    }
+
+    /// As `start_with`, on `host` (`support/hosts.rs`): run there, with both listeners on
+    /// the host's address. Like a machine of its own, the host takes its routes and ZeroMQ
+    /// specs from `args`, which must name `host.ip` or `host.peer_ip`.
+    pub fn start_on(host: &Host, args: impl Fn(Ports) -> Vec<String>) -> Proxy {
+        Proxy::start_limited(Some(host), None, args)
     }
 
     /// As `start_with`, with `RLIMIT_NOFILE` set to `nofile` (soft and hard) in the child
     /// before it runs, like `prlimit --nofile=N:N`.
     pub fn start_with_nofile(nofile: u64, args: impl Fn(Ports) -> Vec<String>) -> Proxy {
-        Proxy::start_limited(Some(nofile), args)
+        Proxy::start_limited(None, Some(nofile), args)
     }
 
-    fn start_limited(nofile: Option<u64>, args: impl Fn(Ports) -> Vec<String>) -> Proxy {
+    fn start_limited(
+        host: Option<&Host>,
+        nofile: Option<u64>,
+        args: impl Fn(Ports) -> Vec<String>,
+    ) -> Proxy {
         let mut failures = String::new();
         for attempt in 1..=START_ATTEMPTS {
-            let ports = Ports {
-                addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
-                publish_addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            let ports = match host {
+                Some(host) => Ports {
+                    addr: SocketAddr::from((host.ip, host.free_port())),
+                    publish_addr: SocketAddr::from((host.ip, host.free_port())),
+                },
+                None => Ports {
+                    addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+                    publish_addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+                },
             };
             let argv = args(ports);
-            let mut proxy = Proxy::spawn(ports, &argv, nofile);
+            let mut proxy = Proxy::spawn(host, ports, &argv, nofile);
             match proxy.wait_ready() {
                 Ok(()) => {
                     proxy.ready = true;
@@ -132,7 +150,7 @@ impl Proxy {
         panic!("ringpin did not start:\n{failures}");
     }
 
-    fn spawn(ports: Ports, args: &[String], nofile: Option<u64>) -> Proxy {
+    fn spawn(host: Option<&Host>, ports: Ports, args: &[String], nofile: Option<u64>) -> Proxy {
         let dir = std::env::temp_dir().join(format!(
             "ringpin-e2e-{}-{}",
             std::process::id(),
@@ -140,7 +158,11 @@ impl Proxy {
         ));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).expect("create temp dir");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ringpin"));
+        let program = std::path::Path::new(env!("CARGO_BIN_EXE_ringpin"));
+        let mut command = match host {
+            Some(host) => host.command(program),
+            None => Command::new(program),
+        };
         if let Some(nofile) = nofile {
             let limit = libc::rlimit {
                 rlim_cur: nofile as libc::rlim_t,
@@ -391,7 +413,19 @@ pub fn metrics(proxy: &Proxy) -> String {
 }
 
 /// Sum of every sample of `name` (all label sets); `None` when the name is absent.
+/// `name` may instead be one sample, `name{labels}` with the labels exactly as ringpin
+/// writes them (`ringpin_items_received_total{input="zmq_sub"}`): then its value alone.
 pub fn parse_metric(text: &str, name: &str) -> Option<f64> {
+    if name.contains('{') {
+        return text.lines().find_map(|line| {
+            let (key, value) = line.trim().rsplit_once([' ', '\t'])?;
+            (key.trim_end() == name).then(|| {
+                value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("unparsable {line:?}"))
+            })
+        });
+    }
     let mut sum = None;
     for line in text.lines().map(str::trim) {
         if line.is_empty() || line.starts_with('#') {
