@@ -153,7 +153,10 @@ impl Config {
                 .unwrap_or(defaults.update_on_first_subscription),
         };
         check_listeners(&config)?;
-        warnings.extend(publish_exposure_warning(config.publish_listen));
+        warnings.extend(publish_exposure_warning(
+            config.publish_listen,
+            &config.publish_auth,
+        ));
         Ok((config, warnings))
     }
 }
@@ -339,12 +342,12 @@ fn resolve_sig_key(
 /// The start-up warning for a publish listener that other hosts may reach: publishing needs
 /// no authentication (none is built), so anyone who reaches it can publish to every channel
 /// and read `/metrics`.
-fn publish_exposure_warning(addr: SocketAddr) -> Option<String> {
-    (!addr.ip().is_loopback()).then(|| {
+fn publish_exposure_warning(addr: SocketAddr, auth: &PublishAuth) -> Option<String> {
+    (!addr.ip().is_loopback() && !auth.is_required()).then(|| {
         format!(
             "the publish listener {addr} is not on a loopback address, and publish requests \
              need no authentication: anyone who can reach it can publish to every channel; \
-             bind it to 127.0.0.1 or firewall it"
+             set --publish-key or --publish-token, bind it to 127.0.0.1, or firewall it"
         )
     })
 }

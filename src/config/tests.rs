@@ -415,6 +415,13 @@ fn a_publish_listener_off_loopback_is_warned_about_at_start() {
             .any(|w| w.contains("publish listener") && w.contains("authentication"));
         assert_eq!(found, warned, "{publish}: {warnings:?}");
     }
+    // With a credential required, an exposed listener is a choice, not a mistake.
+    let flags = ["--publish-listen", "0.0.0.0:5561", "--publish-token", "t"];
+    let (_, warnings) = resolve(&flags, None).expect("resolves");
+    assert!(
+        warnings.iter().all(|w| !w.contains("publish listener")),
+        "{warnings:?}"
+    );
 }
 
 #[test]

@@ -27,6 +27,7 @@ mod multi_shard;
 mod next_links;
 mod proxy;
 mod publish_api;
+mod publish_auth;
 mod recovery;
 mod response_hold;
 mod routes_config;

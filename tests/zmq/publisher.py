@@ -16,6 +16,8 @@ and writes events on stdout, one a line, each flushed at once:
     sub CHANNEL                  sub_callback('sub', CHANNEL): a first subscriber somewhere
     unsub CHANNEL                sub_callback('unsub', CHANNEL): the last subscriber left
     published CHANNEL LAST       every item of the publish command was handed to pubcontrol
+    failed CHANNEL REASON        pubcontrol raised on one of them (an HTTP 401, say); the rest
+                                 of that command is skipped
     closed
 
 It exits when stdin ends. An exception ends it with a traceback on stderr.
@@ -64,8 +66,12 @@ def main():
         words = line.split()
         if words[:1] == ["publish"]:
             channel, first, last = words[1], int(words[2]), int(words[3])
-            for n in range(first, last + 1):
-                publish(channel, "%s %d\n" % (channel, n))
+            try:
+                for n in range(first, last + 1):
+                    publish(channel, "%s %d\n" % (channel, n))
+            except Exception as e:
+                say("failed %s %s" % (channel, " ".join(str(e).split())))
+                continue
             say("published %s %d" % (channel, last))
         elif words == ["close"]:
             pub.close()

@@ -414,6 +414,25 @@ fn write_response(writer: &mut TcpStream, response: &BackendResponse) -> std::io
     writer.write_all(b"0\r\n\r\n")
 }
 
+/// An HS256 JWT `{"iss": iss, "exp": now + 600}` signed with `key`, as pubcontrol makes one.
+pub fn sign_jwt(key: &[u8], iss: &str) -> String {
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let exp = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs()
+        + 600;
+    let claims = serde_json::json!({"iss": iss, "exp": exp}).to_string();
+    let signed = format!(
+        "{}.{}",
+        b64.encode(r#"{"typ":"JWT","alg":"HS256"}"#),
+        b64.encode(claims)
+    );
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(signed.as_bytes());
+    format!("{signed}.{}", b64.encode(mac.finalize().into_bytes()))
+}
+
 /// Verifies a `Grip-Sig` JWT (HS256 with `key`, `exp` in the future); returns its claims.
 pub fn verify_grip_sig(token: &str, key: &[u8]) -> Result<serde_json::Value, String> {
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -115,7 +115,9 @@ pub mod woh;
 pub mod ws_backend;
 mod ws_client;
 
-pub use backend::{pattern_body, verify_grip_sig, Backend, BackendRequest, BackendResponse};
+pub use backend::{
+    pattern_body, sign_jwt, verify_grip_sig, Backend, BackendRequest, BackendResponse,
+};
 pub use client::{
     assert_same_bytes, find, get, get_request, preview, raw_response, request, Conn, Response,
     SseClient, StreamClient, DEADLINE,

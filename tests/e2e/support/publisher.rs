@@ -1,5 +1,6 @@
-//! A Python publisher: pubcontrol's or gripcontrol's unmodified ZeroMQ publishing
-//! (`tests/zmq/publisher.py`), run with the venv of `tests/django/` and driven line by line.
+//! A Python publisher: pubcontrol's or gripcontrol's unmodified publishing, over ZeroMQ or
+//! HTTP (`tests/zmq/publisher.py`), run with the venv of `tests/django/` and driven line by
+//! line.
 //!
 //! Owns: the `python` process (killed by pid on drop), its stdin (one command a line), a
 //! thread that reads its stdout (one event a line) into an inbox, and its stderr, kept in a
@@ -94,6 +95,36 @@ impl Publisher {
         let from = self.seen.len();
         self.send(&format!("publish {channel} {first} {last}"));
         self.wait_event_after(from, &format!("published {channel} {last}"));
+    }
+
+    /// Publishes as `publish` does; `Err` with pubcontrol's message when it raised.
+    pub fn try_publish(&mut self, channel: &str, first: u32, last: u32) -> Result<(), String> {
+        let from = self.seen.len();
+        self.send(&format!("publish {channel} {first} {last}"));
+        let done = format!("published {channel} {last}");
+        let failed = format!("failed {channel} ");
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let outcome = self.seen[from.min(self.seen.len())..].iter().find_map(|e| {
+                if *e == done {
+                    Some(Ok(()))
+                } else {
+                    e.strip_prefix(&failed).map(|why| Err(why.to_owned()))
+                }
+            });
+            if let Some(outcome) = outcome {
+                return outcome;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(_) => panic!(
+                    "the publisher printed neither {done:?} nor a failure: {:?}\n{}",
+                    self.seen,
+                    self.stderr()
+                ),
+            }
+        }
     }
 
     /// Waits until the publisher has printed `event` (now or earlier).
