@@ -28,8 +28,11 @@ mod seqtrack;
 mod sse;
 mod sys;
 mod targets;
+mod tnetstring;
 mod worker;
 mod wsframe;
+mod xpub_subscriptions;
+mod zmq_publisher;
 
 const USAGE: &str = "\
 Usage:
@@ -52,6 +55,12 @@ Usage:
       --connect-rate R    new connections per second over all workers (default 0: unpaced)
       --settle-ms MS      wait after held when the proxy has no ringpin_subscriptions gauge
                           (default 500)
+      --publish-via V     http (default): POST each message to every publish URL;
+                          zmq-sub: send it once on an XPUB connected to every --zmq-specs SUB
+                          input, after each instance with subscribers has subscribed;
+                          zmq-push: send it on one PUSH per --zmq-specs PULL input.
+                          The publish URLs are still read for ringpin_subscriptions.
+      --zmq-specs S,...   the proxy's ZeroMQ inputs (tcp://127.0.0.1:PORT or ipc://PATH)
       Exit status: 0 when every client was held and every message delivered, else 1.
   ringpin-loadgen floor-server --listen ADDR --publish-listen ADDR --mode send|uring [--batch N]
       The kernel floor: holds connections like a stream proxy and writes each published
