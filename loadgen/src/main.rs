@@ -71,14 +71,19 @@ Usage:
                           [--json-dir DIR] [--base-port P] [--timeout-s T] [--ringpin-shards K]
                           [--ringpin-args FLAGS] [--loadgen-workers W]
                           [--targets ringpin,pushpin,floor-send,floor-uring] [--interval-ms I]
-                          [--pushpin-connect-rate R]
+                          [--pushpin-connect-rate R] [--publish http,zmq,zmq-push]
+                          [--instances N]
       Per round, interleaved: ringpin, pushpin, floor-send, floor-uring (floors: stream only),
-      each started fresh on its own ports, measured by a `run`, stopped. Prints medians and
-      ratios; writes every report and summary-MODE-N.md into DIR (default compare-out).
+      each started fresh on its own ports, measured by a `run` per --publish method it has an
+      input for (floors: http), stopped. Prints medians and ratios; writes every report and
+      summary-MODE-N.md into DIR (default compare-out).
   ringpin-loadgen demo [--clients 100000] [--messages 1] [--size 128] [--json-dir DIR]
-                       [--timeout-s 300]
-      N stream clients over ceil(N/18000) ringpin instances sharing one client port, then the
-      same over floor-server (send) instances; prints delivery, time to last and the ratio.
+                       [--timeout-s 300] [--publish http|zmq|http,zmq] [--instances N]
+                       [--targets ringpin,floor-send]
+      N stream clients over ceil(N/18000) ringpin instances sharing one client port, once per
+      --publish method (zmq: one XPUB to every instance's SUB input, each message sent once),
+      then the same over floor-server (send) instances; prints delivery, time to last and the
+      ratios (zmq/http, ringpin/floor). Exit 1 if any ringpin run lost or duplicated.
   ringpin-loadgen worker ...   (internal: started by run)
 ";
 

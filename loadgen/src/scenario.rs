@@ -94,6 +94,19 @@ impl PublishVia {
         }
     }
 
+    /// A comma-separated list of methods, in order, each at most once.
+    pub fn parse_list(s: &str) -> Result<Vec<PublishVia>, String> {
+        let mut list = Vec::new();
+        for name in s.split(',') {
+            let via = PublishVia::parse(name)?;
+            if list.contains(&via) {
+                return Err(format!("{name:?} is listed twice"));
+            }
+            list.push(via);
+        }
+        Ok(list)
+    }
+
     /// The name used on the command line and in reports.
     pub fn name(self) -> &'static str {
         match self {
@@ -438,13 +451,24 @@ mod tests {
     }
 
     #[test]
-    fn publish_methods_parse_by_name() {
+    fn publish_methods_parse_by_name_and_as_lists() {
         assert_eq!(PublishVia::parse("http"), Ok(PublishVia::Http));
         assert_eq!(PublishVia::parse("zmq"), Ok(PublishVia::ZmqSub));
         assert_eq!(PublishVia::parse("zmq-sub"), Ok(PublishVia::ZmqSub));
         assert_eq!(PublishVia::parse("zmq-push"), Ok(PublishVia::ZmqPush));
         for bad in ["", "HTTP", "zmq-pub", "push"] {
             assert!(PublishVia::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            PublishVia::parse_list("http,zmq"),
+            Ok(vec![PublishVia::Http, PublishVia::ZmqSub])
+        );
+        assert_eq!(
+            PublishVia::parse_list("zmq-push,http"),
+            Ok(vec![PublishVia::ZmqPush, PublishVia::Http])
+        );
+        for bad in ["", "http,", "zmq,zmq-sub", "http,http", "http,tcp"] {
+            assert!(PublishVia::parse_list(bad).is_err(), "{bad:?}");
         }
         for via in [PublishVia::Http, PublishVia::ZmqSub, PublishVia::ZmqPush] {
             assert_eq!(PublishVia::parse(via.name()), Ok(via));
