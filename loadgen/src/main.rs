@@ -28,6 +28,7 @@ mod seqtrack;
 mod sse;
 mod sys;
 mod targets;
+mod throughput;
 mod tnetstring;
 mod worker;
 mod wsframe;
@@ -84,6 +85,12 @@ Usage:
       --publish method (zmq: one XPUB to every instance's SUB input, each message sent once),
       then the same over floor-server (send) instances; prints delivery, time to last and the
       ratios (zmq/http, ringpin/floor). Exit 1 if any ringpin run lost or duplicated.
+  ringpin-loadgen throughput [--publish http,zmq-push] [--clients 100] [--messages 10000]
+                             [--size 128] [--instances 1] [--mode stream|sse|ws] [--json-dir DIR]
+                             [--timeout-s 120] [--ringpin-shards K] [--ringpin-args FLAGS]
+      Items/s into ringpin and delivered, per publish input (http: one item per POST, keep-alive;
+      zmq-push: one frame per item), into one channel with --clients subscribers; writes
+      throughput-summary-C-M.md and each run's report into DIR.
   ringpin-loadgen worker ...   (internal: started by run)
 ";
 
@@ -103,6 +110,7 @@ fn main() {
         Some("floor-server") => report_error(floor_server::main(rest)),
         Some("compare") => report_error(compare_cmd::main(rest)),
         Some("demo") => report_error(demo::main(rest)),
+        Some("throughput") => report_error(throughput::main(rest)),
         Some("plot") => report_error(plot::main(rest)),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
