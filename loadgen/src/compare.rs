@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::args::Args;
-use crate::scenario::PER_WORKER_DEFAULT;
+use crate::scenario::{PublishVia, PER_WORKER_DEFAULT};
 use crate::targets::{Ports, Target};
 
 /// Time a `run` child gets beyond its own `--timeout-s` before it is killed.
@@ -42,6 +42,11 @@ pub struct Plan {
     pub pushpin_connect_rate: u64,
     /// Targets to measure, in round order (`--targets a,b`; default: all that apply).
     pub targets: Vec<String>,
+    /// How to publish (`--publish http,zmq`, default http): each started target is measured
+    /// once per method it has an input for, back to back.
+    pub publish: Vec<PublishVia>,
+    /// Proxy instances (`--instances N`); 0: as many as the descriptor cap needs.
+    pub instances_wanted: u16,
 }
 
 impl Plan {
@@ -74,6 +79,9 @@ impl Plan {
                 .take("--targets")
                 .map(|t| t.split(',').map(String::from).collect())
                 .unwrap_or_default(),
+            publish: PublishVia::parse_list(&a.parsed("--publish", "http".to_string())?)
+                .map_err(|e| format!("--publish: {e}"))?,
+            instances_wanted: a.parsed("--instances", 0)?,
         };
         a.finish()?;
         if !["stream", "sse", "ws", "longpoll"].contains(&plan.mode.as_str()) {
@@ -85,13 +93,29 @@ impl Plan {
         if plan.clients == 0 || plan.messages == 0 || plan.rounds == 0 {
             return Err("--clients, --messages and --rounds must be positive".into());
         }
+        if plan.instances_wanted != 0 && plan.instances_wanted < plan.instances_needed() {
+            return Err(format!(
+                "--instances: {} clients need at least {} ({PER_WORKER_DEFAULT} per process)",
+                plan.clients,
+                plan.instances_needed()
+            ));
+        }
         std::fs::create_dir_all(&plan.json_dir)
             .map_err(|e| format!("{}: {e}", plan.json_dir.display()))?;
         Ok(plan)
     }
 
-    /// Proxy instances needed so that none holds more than a worker's share of sockets.
+    /// Proxy instances: `--instances`, or as many as needed so that none holds more than a
+    /// worker's share of sockets.
     pub fn instances(&self) -> u16 {
+        if self.instances_wanted == 0 {
+            self.instances_needed()
+        } else {
+            self.instances_wanted
+        }
+    }
+
+    fn instances_needed(&self) -> u16 {
         u16::try_from(self.clients.div_ceil(PER_WORKER_DEFAULT)).unwrap_or(u16::MAX)
     }
 
@@ -124,11 +148,16 @@ fn start(plan: &Plan, name: &str, slot: u16) -> Result<Target, String> {
     for a in 0..START_ATTEMPTS {
         let from = plan.base_port + (slot * 8 + a * 337) % 3400;
         let processes = plan.floor_instances(); // never fewer than ringpin needs
-        let mut free = crate::targets::free_ports(from, usize::from(processes) + 1)?;
+        let n = usize::from(processes);
+        let mut free = crate::targets::free_ports(from, 3 * n + 1)?;
         let client = free.remove(0);
+        let sub = free.split_off(2 * n);
+        let pull = free.split_off(n);
         let ports = Ports {
             client,
             publish: free,
+            pull,
+            sub,
             backend: plan.backend_port(),
         };
         let started = match name {
@@ -149,24 +178,61 @@ fn start(plan: &Plan, name: &str, slot: u16) -> Result<Target, String> {
     Err(last)
 }
 
-/// Starts `name`, runs the scenario against it, stops it.
-pub fn measure(plan: &Plan, name: &str, slot: u16, json: &Path) -> Outcome {
+/// Starts `name`, runs the scenario against it once per `(method, report path)` in `runs`
+/// (same instances, fresh clients each time), stops it. A method the target has no input
+/// for is a failed outcome.
+pub fn measure(plan: &Plan, name: &str, slot: u16, runs: &[(PublishVia, PathBuf)]) -> Vec<Outcome> {
     let target = match start(plan, name, slot) {
         Ok(t) => t,
-        Err(e) => return Outcome::Failed(e),
+        Err(e) => return runs.iter().map(|_| Outcome::Failed(e.clone())).collect(),
     };
-    let result = run_child(plan, &target, json);
+    let outcomes = runs
+        .iter()
+        .map(|(via, json)| {
+            let run = run_args(plan, &target, json, *via)
+                .and_then(|args| run_child(plan, args, json))
+                .and_then(|()| read_report(json));
+            match run {
+                Ok(v) => Outcome::Report(v),
+                Err(e) => Outcome::Failed(e),
+            }
+        })
+        .collect();
     target.stop();
-    match result {
-        Ok(()) => match read_report(json) {
-            Ok(v) => Outcome::Report(v),
-            Err(e) => Outcome::Failed(e),
-        },
-        Err(e) => Outcome::Failed(e),
+    outcomes
+}
+
+/// A target's name in reports for a method: plain for HTTP (as before ZeroMQ existed),
+/// `name/zmq-sub` or `name/zmq-push` otherwise.
+pub fn label(target: &str, via: PublishVia) -> String {
+    match via {
+        PublishVia::Http => target.to_string(),
+        _ => format!("{target}/{}", via.name()),
     }
 }
 
-fn run_args(plan: &Plan, t: &Target, json: &Path) -> Vec<String> {
+/// True when `target` has an input for `via` (the floors take HTTP only).
+pub fn supports(target: &str, via: PublishVia) -> bool {
+    via == PublishVia::Http || target == "ringpin" || target == "pushpin"
+}
+
+/// `--publish-via` and `--zmq-specs` for `via` against `t`.
+fn publish_args(t: &Target, via: PublishVia) -> Result<Vec<(&'static str, String)>, String> {
+    let specs = match via {
+        PublishVia::Http => return Ok(Vec::new()),
+        PublishVia::ZmqSub => &t.zmq_sub_specs,
+        PublishVia::ZmqPush => &t.zmq_pull_specs,
+    };
+    if specs.is_empty() {
+        return Err(format!("{} has no input for {}", t.name, via.name()));
+    }
+    Ok(vec![
+        ("--publish-via", via.name().to_string()),
+        ("--zmq-specs", specs.join(",")),
+    ])
+}
+
+fn run_args(plan: &Plan, t: &Target, json: &Path, via: PublishVia) -> Result<Vec<String>, String> {
     let pids: Vec<String> = t.pids.iter().map(u32::to_string).collect();
     let pairs = [
         ("--proxy", format!("127.0.0.1:{}", t.client_port)),
@@ -193,19 +259,20 @@ fn run_args(plan: &Plan, t: &Target, json: &Path) -> Vec<String> {
     let pairs = pairs
         .into_iter()
         .chain([("--connect-rate", rate.to_string())])
-        .chain(workers);
-    std::iter::once("run".to_string())
+        .chain(workers)
+        .chain(publish_args(t, via)?);
+    Ok(std::iter::once("run".to_string())
         .chain(pairs.flat_map(|(k, v)| [k.to_string(), v]))
-        .collect()
+        .collect())
 }
 
 /// Re-executes `ringpin-loadgen run`; its exit status only says whether the run was clean,
 /// so a nonzero status with a report is still a measurement.
-fn run_child(plan: &Plan, t: &Target, json: &Path) -> Result<(), String> {
+fn run_child(plan: &Plan, args: Vec<String>, json: &Path) -> Result<(), String> {
     let _ = std::fs::remove_file(json);
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut child = Command::new(exe)
-        .args(run_args(plan, t, json))
+        .args(args)
         .stdin(Stdio::null())
         .spawn()
         .map_err(|e| format!("starting run: {e}"))?;
@@ -284,5 +351,50 @@ mod tests {
         assert_eq!(ratio(Some(4.0), Some(2.0)), Some(2.0));
         assert_eq!(ratio(Some(4.0), Some(0.0)), None);
         assert_eq!(fmt(None, 1), "–");
+    }
+
+    fn plan(flags: &str) -> Result<Plan, String> {
+        let dir = std::env::temp_dir().join(format!("loadgen-plan-{}", std::process::id()));
+        let argv: Vec<String> = format!("--json-dir {} {flags}", dir.display())
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        let plan = Plan::parse(&argv, 1, 1, 300);
+        let _ = std::fs::remove_dir(&dir);
+        plan
+    }
+
+    #[test]
+    fn publish_methods_and_instances_parse() {
+        let p = plan("--clients 2000").expect("valid");
+        assert_eq!(
+            (p.publish.as_slice(), p.instances()),
+            (&[PublishVia::Http][..], 1)
+        );
+        let p = plan("--clients 2000 --instances 2 --publish http,zmq").expect("valid");
+        assert_eq!(p.publish, [PublishVia::Http, PublishVia::ZmqSub]);
+        assert_eq!(p.instances(), 2);
+        assert_eq!(p.floor_instances(), 2);
+        assert_eq!(plan("--clients 100000").expect("valid").instances(), 6);
+        for bad in [
+            "--clients 100000 --instances 5",
+            "--publish http,http",
+            "--publish smtp",
+            "--instances x",
+        ] {
+            assert!(plan(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn http_keeps_the_plain_target_name_and_floors_take_http_only() {
+        assert_eq!(label("ringpin", PublishVia::Http), "ringpin");
+        assert_eq!(label("ringpin", PublishVia::ZmqSub), "ringpin/zmq-sub");
+        assert_eq!(label("pushpin", PublishVia::ZmqPush), "pushpin/zmq-push");
+        assert!(supports("ringpin", PublishVia::ZmqSub));
+        assert!(supports("pushpin", PublishVia::ZmqPush));
+        assert!(supports("floor-send", PublishVia::Http));
+        assert!(!supports("floor-send", PublishVia::ZmqSub));
+        assert!(!supports("floor-uring", PublishVia::ZmqPush));
     }
 }

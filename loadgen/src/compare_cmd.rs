@@ -1,7 +1,8 @@
 //! `compare` subcommand: rounds of ringpin, Pushpin and the floor servers, interleaved, then a
 //! table of medians and ratios, printed and written as `summary-<mode>-<clients>.md`.
 //!
-//! Owns: the round order and the summary table.
+//! Owns: the round order and the summary table. With `--publish http,zmq` each started
+//! target is measured once per method it has an input for (`ringpin`, `ringpin/zmq-sub`).
 //! Must not: start or measure targets itself (compare.rs does).
 
 use std::collections::BTreeMap;
@@ -10,6 +11,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::compare::{self, fmt, median, num, ratio, Outcome, Plan};
+use crate::scenario::PublishVia;
 
 /// Per-target results over the rounds.
 #[derive(Default)]
@@ -39,27 +41,36 @@ pub fn main(argv: &[String]) -> Result<(), String> {
     if !plan.targets.is_empty() {
         names.retain(|n| plan.targets.iter().any(|t| t == n));
     }
+    let labels: Vec<String> = names
+        .iter()
+        .flat_map(|n| methods(&plan, n).map(|via| compare::label(n, via)))
+        .collect();
     let backend = compare::start_backend(&plan)?;
-    let mut columns: BTreeMap<&str, Column> = BTreeMap::new();
+    let mut columns: BTreeMap<String, Column> = BTreeMap::new();
     for round in 0..plan.rounds {
         for (k, name) in names.iter().enumerate() {
             let slot = u16::try_from(round as usize * names.len() + k).unwrap_or(0);
-            let json = plan.json_dir.join(format!(
-                "{}-{}-{name}-r{}.json",
-                plan.mode,
-                plan.clients,
-                round + 1
-            ));
+            let runs: Vec<_> = methods(&plan, name)
+                .map(|via| {
+                    let label = compare::label(name, via).replace('/', "-");
+                    let file =
+                        format!("{}-{}-{label}-r{}.json", plan.mode, plan.clients, round + 1);
+                    (via, plan.json_dir.join(file))
+                })
+                .collect();
             eprintln!("== round {} / {}: {name}", round + 1, plan.rounds);
-            let col = columns.entry(name).or_default();
-            match compare::measure(&plan, name, slot, &json) {
-                Outcome::Report(v) => col.reports.push(v),
-                Outcome::Failed(why) => col.notes.push(format!("failed: {why}")),
+            let outcomes = compare::measure(&plan, name, slot, &runs);
+            for ((via, _), outcome) in runs.iter().zip(outcomes) {
+                let col = columns.entry(compare::label(name, *via)).or_default();
+                match outcome {
+                    Outcome::Report(v) => col.reports.push(v),
+                    Outcome::Failed(why) => col.notes.push(format!("failed: {why}")),
+                }
             }
         }
     }
     backend.stop();
-    let text = summary(&plan, &names, &columns);
+    let text = summary(&plan, &labels, &columns);
     print!("{text}");
     let path = plan
         .json_dir
@@ -71,7 +82,15 @@ pub fn main(argv: &[String]) -> Result<(), String> {
         .ok_or_else(|| "some runs produced no report (see the summary)".into())
 }
 
-fn summary(plan: &Plan, names: &[&str], columns: &BTreeMap<&str, Column>) -> String {
+/// The plan's publish methods that `target` has an input for.
+fn methods<'a>(plan: &'a Plan, target: &'a str) -> impl Iterator<Item = PublishVia> + 'a {
+    plan.publish
+        .iter()
+        .copied()
+        .filter(move |via| compare::supports(target, *via))
+}
+
+fn summary(plan: &Plan, names: &[String], columns: &BTreeMap<String, Column>) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -106,7 +125,7 @@ fn summary(plan: &Plan, names: &[&str], columns: &BTreeMap<&str, Column>) -> Str
     s
 }
 
-fn ratios(columns: &BTreeMap<&str, Column>) -> String {
+fn ratios(columns: &BTreeMap<String, Column>) -> String {
     let med = |name: &str, p: &str| columns.get(name).and_then(|c| c.med(p));
     let ttl = "/time_to_last_delivery_ms_max";
     let cpu = "/proxy/cpu_us_per_delivery";
@@ -135,6 +154,16 @@ fn ratios(columns: &BTreeMap<&str, Column>) -> String {
             "ringpin / floor-send time to last",
             med("ringpin", ttl),
             med("floor-send", ttl),
+        ),
+        (
+            "ringpin/zmq-sub / ringpin time to last",
+            med("ringpin/zmq-sub", ttl),
+            med("ringpin", ttl),
+        ),
+        (
+            "pushpin/zmq-sub / ringpin/zmq-sub time to last",
+            med("pushpin/zmq-sub", ttl),
+            med("ringpin/zmq-sub", ttl),
         ),
     ];
     let mut s = String::from("| ratio (of medians) | value |\n|---|---|\n");

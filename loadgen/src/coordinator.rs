@@ -1,8 +1,9 @@
 //! Coordinator: one `run` from start to report.
 //!
 //! Owns: the run's phases — sample the proxy, spawn workers, wait until every client is
-//! held (and, where the proxy exposes `ringpin_subscriptions`, until the proxy agrees),
-//! publish, wait for the deliveries, gather and merge the workers' reports.
+//! held (and, where the proxy exposes `ringpin_subscriptions`, until the proxy agrees; with
+//! `--publish-via zmq-sub`, also until the XPUB has seen every instance with subscribers
+//! subscribe), publish, wait for the deliveries, gather and merge the workers' reports.
 //! Must not: open subscriber sockets (workers do) or format figures (report.rs does).
 //! Invariants: the whole run is bounded by `--timeout-s`; on timeout it reports what
 //! arrived and exits nonzero. Proxy CPU is sampled just before the first publish and when
@@ -21,9 +22,12 @@ use crate::procstat::{self, Sample};
 use crate::progress::Progress;
 use crate::protocol::WorkerReport;
 use crate::publisher::{self, PublishUrl, Publisher};
-use crate::report::{ProxySample, Report, RunResult};
-use crate::scenario::{Mode, Scenario};
+use crate::report::{ProxySample, PublishOutcome, Report, RunResult};
+use crate::scenario::{Mode, PublishVia, Scenario};
+use crate::tnetstring;
 use crate::worker::LATENCY_US_MAX;
+use crate::xpub_subscriptions::SubscribeWait;
+use crate::zmq_publisher::ZmqPublisher;
 
 /// After the last publish (and between long-poll rounds), stop waiting once no delivery
 /// has arrived for this long: the rest are lost, and waiting longer will not find them.
@@ -38,10 +42,16 @@ const BASELINE_WAIT_MAX: Duration = Duration::from_secs(15);
 const BASELINE_STABLE_FOR: Duration = Duration::from_millis(500);
 /// Time the workers get to send their reports.
 const REPORT_WAIT: Duration = Duration::from_secs(15);
+/// Longest wait for the XPUB to see every expected subscription before publishing anyway.
+const ZMQ_SUBSCRIBE_WAIT_MAX: Duration = Duration::from_secs(30);
 
-/// The publish side: one keep-alive publisher per URL.
+/// The publish side: one keep-alive publisher per URL (always: the gauge is read there),
+/// and the ZeroMQ sockets when messages go that way.
 struct Publishers {
     list: Vec<Publisher>,
+    /// PUSH sockets from the start (`zmq-push`), or the XPUB once every client is held
+    /// (`zmq-sub`).
+    zmq: Option<ZmqPublisher>,
     /// All endpoints expose `ringpin_subscriptions`.
     has_gauge: bool,
     /// Subscriptions the proxy held before this run's clients connected.
@@ -49,13 +59,22 @@ struct Publishers {
 }
 
 impl Publishers {
-    fn connect(urls: &[String]) -> Result<Publishers, String> {
+    /// Connects to every publish URL and, for `zmq-push`, every PULL input, so those
+    /// connections are up before the first publish; the XPUB connects later (connect_xpub).
+    fn connect(s: &Scenario) -> Result<Publishers, String> {
         let mut list = Vec::new();
-        for url in urls {
+        for url in &s.publish_urls {
             list.push(Publisher::new(PublishUrl::parse(url)?));
         }
+        let zmq = match s.publish_via {
+            PublishVia::ZmqPush => {
+                Some(ZmqPublisher::connect_push(&s.zmq_specs).map_err(|e| e.to_string())?)
+            }
+            PublishVia::Http | PublishVia::ZmqSub => None,
+        };
         let mut p = Publishers {
             list,
+            zmq,
             has_gauge: true,
             baseline: 0,
         };
@@ -75,9 +94,75 @@ impl Publishers {
         Ok(Some(sum))
     }
 
-    /// Publishes message `seq` to every endpoint, each stamped just before its POST;
-    /// returns the first stamp (the message's send time for time-to-last-delivery).
+    /// Endpoints whose gauge is above zero; `None` without the gauge.
+    fn instances_with_subscriptions(&mut self) -> Result<Option<u64>, String> {
+        let mut count = 0;
+        for p in &mut self.list {
+            match p.subscriptions()? {
+                Some(n) => count += u64::from(n > 0),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(count))
+    }
+
+    /// With `zmq-sub`, connects the XPUB and waits until every instance with subscribers
+    /// (every spec, without the gauge) has subscribed on it; `None` otherwise.
+    fn connect_xpub(
+        &mut self,
+        s: &Scenario,
+        deadline: Instant,
+    ) -> Result<Option<SubscribeWait>, String> {
+        if s.publish_via != PublishVia::ZmqSub {
+            return Ok(None);
+        }
+        let expected = match self.instances_with_subscriptions()? {
+            Some(n) => n,
+            None => s.zmq_specs.len() as u64,
+        };
+        let xpub = ZmqPublisher::connect_xpub(&s.zmq_specs).map_err(|e| e.to_string())?;
+        let zmq = self.zmq.insert(xpub);
+        let give_up = deadline.min(Instant::now() + ZMQ_SUBSCRIBE_WAIT_MAX);
+        let wait = zmq
+            .wait_subscribed(&s.channel, expected, give_up)
+            .map_err(|e| e.to_string())?;
+        let ms = wait.waited.as_secs_f64() * 1e3;
+        if wait.peers < wait.expected {
+            eprintln!(
+                "warning: the XPUB saw {} of {} instance(s) subscribe to {} within {ms:.0} ms; publishing anyway",
+                wait.peers, wait.expected, s.channel
+            );
+        } else {
+            eprintln!(
+                "zmq-sub: {} instance(s) subscribed to {} {ms:.1} ms after the XPUB connected",
+                wait.peers, s.channel
+            );
+        }
+        Ok(Some(wait))
+    }
+
+    /// Items handed over per message: one POST per URL, one send per PUSH socket, one
+    /// XPUB send.
+    fn items_per_message(&self, s: &Scenario) -> u64 {
+        match s.publish_via {
+            PublishVia::Http => self.list.len() as u64,
+            PublishVia::ZmqPush => s.zmq_specs.len() as u64,
+            PublishVia::ZmqSub => 1,
+        }
+    }
+
+    /// Publishes message `seq` once on the ZeroMQ sockets, or else to every endpoint, each
+    /// stamped just before its send or POST; returns the first stamp (the message's send
+    /// time for time-to-last-delivery).
     fn publish(&mut self, s: &Scenario, seq: u64) -> Result<u64, String> {
+        if let Some(zmq) = &mut self.zmq {
+            let send_ns = clock::now_ns();
+            let stream = message::encode_framed(seq, send_ns, s.size, s.mode.framing());
+            let line = message::encode(seq, send_ns, s.size);
+            let item = tnetstring::publish_item(&s.channel, &stream, &line);
+            zmq.publish(&s.channel, &item).map_err(|e| e.to_string())?;
+            return Ok(send_ns);
+        }
         let mut first_ns = 0;
         for p in &mut self.list {
             let send_ns = clock::now_ns();
@@ -143,9 +228,33 @@ impl Publishers {
 struct PublishPhase {
     send_ns: Vec<u64>,
     start_ns: u64,
+    publish: PublishOutcome,
     cpu_us: Option<u64>,
     loadgen_cpu_us: Option<u64>,
     timed_out: bool,
+}
+
+impl PublishPhase {
+    fn new(
+        s: &Scenario,
+        start_ns: u64,
+        subscribe: Option<SubscribeWait>,
+        timed_out: bool,
+    ) -> PublishPhase {
+        PublishPhase {
+            send_ns: vec![0; s.messages as usize],
+            start_ns,
+            publish: PublishOutcome {
+                via: s.publish_via,
+                items: 0,
+                end_ns: 0,
+                subscribe,
+            },
+            cpu_us: None,
+            loadgen_cpu_us: None,
+            timed_out,
+        }
+    }
 }
 
 /// Runs a whole scenario; returns the process exit code.
@@ -180,7 +289,7 @@ fn sample_proxy(s: &Scenario) -> Result<Option<Sample>, String> {
 
 fn run_inner(s: &Scenario, command: Vec<String>) -> Result<Report, String> {
     let deadline = Instant::now() + Duration::from_secs(s.timeout_s);
-    let mut publishers = Publishers::connect(&s.publish_urls)?;
+    let mut publishers = Publishers::connect(s)?;
     if !publishers.has_gauge {
         eprintln!("note: no ringpin_subscriptions gauge at the publish URL; waiting {} ms after held instead", s.settle_ms);
     }
@@ -208,18 +317,13 @@ fn drive(
     })?;
     let (held, failed) = fleet.held_failed();
     progress.finish(held, failed);
-    let mut phase = PublishPhase {
-        send_ns: vec![0; s.messages as usize],
-        start_ns: 0,
-        cpu_us: None,
-        loadgen_cpu_us: None,
-        timed_out: true,
-    };
+    let mut phase = PublishPhase::new(s, 0, None, true);
     let mut held_sample = None;
     if connected == WaitEnd::Met {
         wait_held_by_proxy(s, publishers, held, deadline)?;
+        let subscribe = publishers.connect_xpub(s, deadline)?;
         held_sample = sample_proxy(s)?;
-        phase = publish_phase(s, fleet, publishers, deadline)?;
+        phase = publish_phase(s, fleet, publishers, deadline, subscribe)?;
     }
     let reports = fleet.collect_reports(Instant::now() + REPORT_WAIT)?;
     let proxy = match (before, held_sample) {
@@ -254,48 +358,14 @@ fn publish_phase(
     fleet: &mut Fleet,
     p: &mut Publishers,
     deadline: Instant,
+    subscribe: Option<SubscribeWait>,
 ) -> Result<PublishPhase, String> {
     let loadgen_before = procstat::sample(&fleet.pids()).ok();
     let cpu_before = sample_proxy(s)?;
-    let mut phase = PublishPhase {
-        send_ns: vec![0; s.messages as usize],
-        start_ns: clock::now_ns(),
-        cpu_us: None,
-        loadgen_cpu_us: None,
-        timed_out: false,
-    };
-    let interval = Duration::from_millis(s.interval_ms);
-    let mut last_start = Instant::now();
-    for seq in 1..=s.messages {
-        if seq > 1 && s.mode == Mode::Longpoll {
-            // Each long-poll response ends a subscription; wait for every client to have
-            // re-polled and the proxy to hold it again, or the next publish finds no one.
-            fleet.touch();
-            let end = fleet.wait_until(
-                deadline,
-                Some(DELIVERY_IDLE_LIMIT),
-                |f| f.min_done() >= seq - 1,
-                |_| {},
-            )?;
-            if end == WaitEnd::Deadline {
-                phase.timed_out = true;
-                return Ok(phase);
-            }
-            wait_held_by_proxy(s, p, fleet.live(), deadline)?;
-        }
-        let next = if seq > 1 {
-            last_start + interval
-        } else {
-            last_start
-        };
-        if next >= deadline {
-            // The next publish would start after the deadline; the final wait below
-            // reports the timeout with what arrived.
-            break;
-        }
-        std::thread::sleep(next.saturating_duration_since(Instant::now()));
-        last_start = Instant::now();
-        phase.send_ns[seq as usize - 1] = p.publish(s, seq)?;
+    let mut phase = PublishPhase::new(s, clock::now_ns(), subscribe, false);
+    if !publish_all(s, fleet, p, deadline, &mut phase)? {
+        phase.timed_out = true;
+        return Ok(phase);
     }
     fleet.touch();
     let end = fleet.wait_until(
@@ -319,6 +389,53 @@ fn publish_phase(
         phase.loadgen_cpu_us = Some(b.cpu_us.saturating_sub(a.cpu_us));
     }
     Ok(phase)
+}
+
+/// Publishes every message, `--interval-ms` apart, and records when the last one returned;
+/// false when a long-poll round ran into the deadline.
+fn publish_all(
+    s: &Scenario,
+    fleet: &mut Fleet,
+    p: &mut Publishers,
+    deadline: Instant,
+    phase: &mut PublishPhase,
+) -> Result<bool, String> {
+    let interval = Duration::from_millis(s.interval_ms);
+    let items_per_message = p.items_per_message(s);
+    let mut last_start = Instant::now();
+    for seq in 1..=s.messages {
+        if seq > 1 && s.mode == Mode::Longpoll {
+            // Each long-poll response ends a subscription; wait for every client to have
+            // re-polled and the proxy to hold it again, or the next publish finds no one.
+            fleet.touch();
+            let end = fleet.wait_until(
+                deadline,
+                Some(DELIVERY_IDLE_LIMIT),
+                |f| f.min_done() >= seq - 1,
+                |_| {},
+            )?;
+            if end == WaitEnd::Deadline {
+                return Ok(false);
+            }
+            wait_held_by_proxy(s, p, fleet.live(), deadline)?;
+        }
+        let next = if seq > 1 {
+            last_start + interval
+        } else {
+            last_start
+        };
+        if next >= deadline {
+            // The next publish would start after the deadline; the final wait reports
+            // the timeout with what arrived.
+            break;
+        }
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
+        last_start = Instant::now();
+        phase.send_ns[seq as usize - 1] = p.publish(s, seq)?;
+        phase.publish.items += items_per_message;
+        phase.publish.end_ns = clock::now_ns();
+    }
+    Ok(true)
 }
 
 fn decode_histogram(b64: &str) -> Result<Histogram<u64>, String> {
@@ -368,6 +485,7 @@ fn merge(
         send_ns: phase.send_ns,
         last_recv_ns,
         publish_start_ns: phase.start_ns,
+        publish: phase.publish,
         loadgen_cpu_us: phase.loadgen_cpu_us,
         proxy,
         timed_out: phase.timed_out || reports.iter().any(|r| r.timed_out),

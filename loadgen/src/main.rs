@@ -28,8 +28,12 @@ mod seqtrack;
 mod sse;
 mod sys;
 mod targets;
+mod throughput;
+mod tnetstring;
 mod worker;
 mod wsframe;
+mod xpub_subscriptions;
+mod zmq_publisher;
 
 const USAGE: &str = "\
 Usage:
@@ -52,6 +56,12 @@ Usage:
       --connect-rate R    new connections per second over all workers (default 0: unpaced)
       --settle-ms MS      wait after held when the proxy has no ringpin_subscriptions gauge
                           (default 500)
+      --publish-via V     http (default): POST each message to every publish URL;
+                          zmq-sub: send it once on an XPUB connected to every --zmq-specs SUB
+                          input, after each instance with subscribers has subscribed;
+                          zmq-push: send it on one PUSH per --zmq-specs PULL input.
+                          The publish URLs are still read for ringpin_subscriptions.
+      --zmq-specs S,...   the proxy's ZeroMQ inputs (tcp://127.0.0.1:PORT or ipc://PATH)
       Exit status: 0 when every client was held and every message delivered, else 1.
   ringpin-loadgen floor-server --listen ADDR --publish-listen ADDR --mode send|uring [--batch N]
       The kernel floor: holds connections like a stream proxy and writes each published
@@ -62,14 +72,25 @@ Usage:
                           [--json-dir DIR] [--base-port P] [--timeout-s T] [--ringpin-shards K]
                           [--ringpin-args FLAGS] [--loadgen-workers W]
                           [--targets ringpin,pushpin,floor-send,floor-uring] [--interval-ms I]
-                          [--pushpin-connect-rate R]
+                          [--pushpin-connect-rate R] [--publish http,zmq,zmq-push]
+                          [--instances N]
       Per round, interleaved: ringpin, pushpin, floor-send, floor-uring (floors: stream only),
-      each started fresh on its own ports, measured by a `run`, stopped. Prints medians and
-      ratios; writes every report and summary-MODE-N.md into DIR (default compare-out).
+      each started fresh on its own ports, measured by a `run` per --publish method it has an
+      input for (floors: http), stopped. Prints medians and ratios; writes every report and
+      summary-MODE-N.md into DIR (default compare-out).
   ringpin-loadgen demo [--clients 100000] [--messages 1] [--size 128] [--json-dir DIR]
-                       [--timeout-s 300]
-      N stream clients over ceil(N/18000) ringpin instances sharing one client port, then the
-      same over floor-server (send) instances; prints delivery, time to last and the ratio.
+                       [--timeout-s 300] [--publish http|zmq|http,zmq] [--instances N]
+                       [--targets ringpin,floor-send]
+      N stream clients over ceil(N/18000) ringpin instances sharing one client port, once per
+      --publish method (zmq: one XPUB to every instance's SUB input, each message sent once),
+      then the same over floor-server (send) instances; prints delivery, time to last and the
+      ratios (zmq/http, ringpin/floor). Exit 1 if any ringpin run lost or duplicated.
+  ringpin-loadgen throughput [--publish http,zmq-push] [--clients 100] [--messages 10000]
+                             [--size 128] [--instances 1] [--mode stream|sse|ws] [--json-dir DIR]
+                             [--timeout-s 120] [--ringpin-shards K] [--ringpin-args FLAGS]
+      Items/s into ringpin and delivered, per publish input (http: one item per POST, keep-alive;
+      zmq-push: one frame per item), into one channel with --clients subscribers; writes
+      throughput-summary-C-M.md and each run's report into DIR.
   ringpin-loadgen worker ...   (internal: started by run)
 ";
 
@@ -89,6 +110,7 @@ fn main() {
         Some("floor-server") => report_error(floor_server::main(rest)),
         Some("compare") => report_error(compare_cmd::main(rest)),
         Some("demo") => report_error(demo::main(rest)),
+        Some("throughput") => report_error(throughput::main(rest)),
         Some("plot") => report_error(plot::main(rest)),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");

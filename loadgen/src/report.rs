@@ -7,12 +7,13 @@
 //! Invariants: the JSON field names are a contract: `tool`, `version`, `date`, `command`,
 //! `machine`, `target`, `mode`, `clients`, `messages`, `size`, `interval_ms`, `connect`,
 //! `deliveries`, `latency_us`, `time_to_last_delivery_ms`, `time_to_last_delivery_ms_max`,
-//! `deliveries_per_s`, `proxy`. Fields may be added, never renamed.
+//! `deliveries_per_s`, `proxy`, `publish`. Fields may be added, never renamed.
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::scenario::Scenario;
+use crate::scenario::{PublishVia, Scenario};
+use crate::xpub_subscriptions::SubscribeWait;
 
 /// Raw results of a run, gathered by the coordinator.
 #[derive(Debug)]
@@ -47,8 +48,24 @@ pub struct RunResult {
     pub loadgen_cpu_us: Option<u64>,
     /// Proxy measurements, when pids were given.
     pub proxy: Option<ProxySample>,
+    /// What the publish side did.
+    pub publish: PublishOutcome,
     /// The run hit `--timeout-s`.
     pub timed_out: bool,
+}
+
+/// What the publish side did, raw.
+#[derive(Debug, Clone)]
+pub struct PublishOutcome {
+    /// How messages were published.
+    pub via: PublishVia,
+    /// Items handed over: POSTs answered 2xx (messages × URLs), or ZeroMQ messages queued
+    /// (× sockets for PUSH).
+    pub items: u64,
+    /// When the last publish returned (0: nothing was published).
+    pub end_ns: u64,
+    /// The XPUB's wait for subscriptions (`zmq-sub` only).
+    pub subscribe: Option<SubscribeWait>,
 }
 
 /// Proxy process measurements.
@@ -154,6 +171,41 @@ pub struct Proxy {
     rss_bytes_per_connection: Option<f64>,
 }
 
+/// `publish` section: how fast items went in, and end to end.
+#[derive(Debug, Serialize)]
+pub struct Publish {
+    via: &'static str,
+    items: u64,
+    /// First publish start to last publish return.
+    seconds: f64,
+    items_per_s: Option<f64>,
+    /// Messages over first publish start to last delivery.
+    messages_delivered_per_s: Option<f64>,
+    subscribe_wait_ms: Option<f64>,
+    subscribed_instances: Option<u64>,
+    expected_instances: Option<u64>,
+}
+
+impl Publish {
+    fn build(s: &Scenario, r: &RunResult, last_ns: u64) -> Publish {
+        let p = &r.publish;
+        let seconds = p.end_ns.saturating_sub(r.publish_start_ns) as f64 / 1e9;
+        let span_s = last_ns.saturating_sub(r.publish_start_ns) as f64 / 1e9;
+        Publish {
+            via: p.via.name(),
+            items: p.items,
+            seconds,
+            items_per_s: ratio(p.items as f64, seconds),
+            messages_delivered_per_s: (last_ns != 0)
+                .then(|| ratio(s.messages as f64, span_s))
+                .flatten(),
+            subscribe_wait_ms: p.subscribe.map(|w| w.waited.as_secs_f64() * 1e3),
+            subscribed_instances: p.subscribe.map(|w| w.peers),
+            expected_instances: p.subscribe.map(|w| w.expected),
+        }
+    }
+}
+
 /// The whole report (the JSON schema).
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -176,8 +228,12 @@ pub struct Report {
     deliveries_per_s: Option<f64>,
     proxy: Option<Proxy>,
     loadgen: Loadgen,
+    publish: Publish,
     timed_out: bool,
 }
+
+/// Messages whose time to last delivery the human table lists (the JSON has all).
+const TABLE_MESSAGES_MAX: usize = 20;
 
 /// Quantiles at which the CDF is sampled: every percent, then the tail.
 fn cdf_quantiles() -> Vec<f64> {
@@ -283,6 +339,7 @@ impl Report {
                     .loadgen_cpu_us
                     .and_then(|c| ratio(c as f64, r.received as f64)),
             },
+            publish: Publish::build(s, r, last_ns),
             timed_out: r.timed_out,
         }
     }
@@ -303,11 +360,6 @@ impl Report {
         let l = &self.latency_us;
         let opt =
             |v: Option<f64>, prec: usize| v.map_or("-".to_string(), |v| format!("{v:.prec$}"));
-        let ttld: Vec<String> = self
-            .time_to_last_delivery_ms
-            .iter()
-            .map(|v| opt(*v, 1))
-            .collect();
         let mut t = format!(
             "target {}  mode {}  clients {}  messages {}  size {} B  interval {} ms  workers {}\n",
             self.target,
@@ -337,12 +389,13 @@ impl Report {
         t += &format!(
             "last delivery  max {} ms  per message [{}]\n",
             opt(self.time_to_last_delivery_ms_max, 1),
-            ttld.join(" ")
+            self.time_to_last_listed()
         );
         t += &format!(
             "throughput     {} deliveries/s\n",
             opt(self.deliveries_per_s, 0)
         );
+        t += &self.publish_line();
         if let Some(p) = &self.proxy {
             t += &format!(
                 "proxy          cpu {} µs ({} µs/delivery)  rss {:.1} -> {:.1} MiB ({} B/connection)\n",
@@ -365,6 +418,42 @@ impl Report {
             t += "TIMED OUT: figures cover what arrived before --timeout-s\n";
         }
         t
+    }
+
+    /// The first [`TABLE_MESSAGES_MAX`] times to last delivery, space-separated.
+    fn time_to_last_listed(&self) -> String {
+        let all = &self.time_to_last_delivery_ms;
+        let mut listed: Vec<String> = all
+            .iter()
+            .take(TABLE_MESSAGES_MAX)
+            .map(|v| v.map_or("-".to_string(), |v| format!("{v:.1}")))
+            .collect();
+        if all.len() > TABLE_MESSAGES_MAX {
+            listed.push("…".into());
+        }
+        listed.join(" ")
+    }
+
+    fn publish_line(&self) -> String {
+        let p = &self.publish;
+        let opt =
+            |v: Option<f64>, prec: usize| v.map_or("-".to_string(), |v| format!("{v:.prec$}"));
+        let mut line = format!(
+            "publish        via {}  {} items in {:.3} s ({} items/s)  {} messages/s delivered",
+            p.via,
+            p.items,
+            p.seconds,
+            opt(p.items_per_s, 0),
+            opt(p.messages_delivered_per_s, 0)
+        );
+        if let (Some(ms), Some(n), Some(k)) = (
+            p.subscribe_wait_ms,
+            p.subscribed_instances,
+            p.expected_instances,
+        ) {
+            line += &format!("  subscribed {n}/{k} instance(s) after {ms:.1} ms");
+        }
+        line + "\n"
     }
 
     /// One markdown table row, columns: target | mode | clients | messages | size |

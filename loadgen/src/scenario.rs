@@ -3,8 +3,9 @@
 //!
 //! Owns: validating `run` options once, before any socket opens, and the worker argv.
 //! Must not: open sockets or spawn processes.
-//! Invariants: every address is loopback (runs never leave the machine); `size` is at
-//! least [`crate::message::min_size`]; each worker holds at most [`PER_WORKER_MAX`] sockets.
+//! Invariants: every address is loopback (runs never leave the machine), ZeroMQ specs
+//! included (`tcp://` on loopback, or `ipc://`); `size` is at least
+//! [`crate::message::min_size`]; each worker holds at most [`PER_WORKER_MAX`] sockets.
 
 use std::net::{SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::path::PathBuf;
@@ -65,6 +66,54 @@ impl Mode {
     /// The backend path (loadgen's own backend answers each).
     pub fn path(self, channel: &str) -> String {
         format!("/{}?channel={channel}", self.name())
+    }
+}
+
+/// How the coordinator publishes each message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishVia {
+    /// `POST /publish/` to every `--publish` URL, one item per POST, on one keep-alive
+    /// connection per URL, each waiting for its response.
+    Http,
+    /// Once, on one XPUB socket connected to every `--zmq-specs` SUB input (bound by the
+    /// proxy), after every instance with subscribers has subscribed to the channel.
+    ZmqSub,
+    /// On one PUSH socket per `--zmq-specs` PULL input, each message to every one (a single
+    /// PUSH would hand each message to one instance only).
+    ZmqPush,
+}
+
+impl PublishVia {
+    /// Parses `http|zmq-sub|zmq-push`; `zmq` is short for `zmq-sub`.
+    pub fn parse(s: &str) -> Result<PublishVia, String> {
+        match s {
+            "http" => Ok(PublishVia::Http),
+            "zmq" | "zmq-sub" => Ok(PublishVia::ZmqSub),
+            "zmq-push" => Ok(PublishVia::ZmqPush),
+            _ => Err(format!("{s:?} is not http|zmq|zmq-sub|zmq-push")),
+        }
+    }
+
+    /// A comma-separated list of methods, in order, each at most once.
+    pub fn parse_list(s: &str) -> Result<Vec<PublishVia>, String> {
+        let mut list = Vec::new();
+        for name in s.split(',') {
+            let via = PublishVia::parse(name)?;
+            if list.contains(&via) {
+                return Err(format!("{name:?} is listed twice"));
+            }
+            list.push(via);
+        }
+        Ok(list)
+    }
+
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            PublishVia::Http => "http",
+            PublishVia::ZmqSub => "zmq-sub",
+            PublishVia::ZmqPush => "zmq-push",
+        }
     }
 }
 
@@ -144,8 +193,13 @@ impl WorkerSpec {
 pub struct Scenario {
     /// The proxy's client-facing address.
     pub proxy: SocketAddrV4,
-    /// Publish endpoints, each `http://HOST:PORT` (every message goes to each).
+    /// Publish endpoints, each `http://HOST:PORT`: every message goes to each with
+    /// [`PublishVia::Http`]; they are always read for the `ringpin_subscriptions` gauge.
     pub publish_urls: Vec<String>,
+    /// How each message is published.
+    pub publish_via: PublishVia,
+    /// The ZeroMQ inputs for [`PublishVia::ZmqSub`] / [`PublishVia::ZmqPush`].
+    pub zmq_specs: Vec<String>,
     /// Transport.
     pub mode: Mode,
     /// Subscribers.
@@ -186,6 +240,9 @@ impl Scenario {
         let s = Scenario {
             proxy: loopback_v4(&a.required("--proxy")?)?,
             publish_urls: parse_publish_urls(&a.required("--publish")?)?,
+            publish_via: PublishVia::parse(&a.parsed("--publish-via", "http".to_string())?)
+                .map_err(|e| format!("--publish-via: {e}"))?,
+            zmq_specs: parse_zmq_specs(a.take("--zmq-specs").as_deref())?,
             mode: Mode::parse(&a.required("--mode")?)?,
             clients,
             messages: a.parsed("--messages", 0)?,
@@ -229,7 +286,25 @@ impl Scenario {
         if self.timeout_s == 0 {
             return Err("--timeout-s must be at least 1".into());
         }
-        Ok(())
+        self.validate_publish_via()
+    }
+
+    fn validate_publish_via(&self) -> Result<(), String> {
+        let via = self.publish_via.name();
+        match (self.publish_via, self.zmq_specs.is_empty()) {
+            (PublishVia::Http, false) => {
+                Err("--zmq-specs needs --publish-via zmq-sub|zmq-push".into())
+            }
+            (PublishVia::ZmqSub | PublishVia::ZmqPush, true) => {
+                Err(format!("--publish-via {via} needs --zmq-specs"))
+            }
+            // Each long-poll response ends a subscription, so an instance may unsubscribe
+            // between rounds and the XPUB would drop the next message.
+            (PublishVia::ZmqSub, false) if self.mode == Mode::Longpoll => {
+                Err("--publish-via zmq-sub does not support --mode longpoll".into())
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Splits the clients over the workers, as evenly as possible.
@@ -312,6 +387,26 @@ fn parse_publish_urls(s: &str) -> Result<Vec<String>, String> {
     Ok(urls)
 }
 
+/// `SPEC[,SPEC...]`, each `tcp://` on IPv4 loopback or `ipc://PATH`.
+fn parse_zmq_specs(s: Option<&str>) -> Result<Vec<String>, String> {
+    let Some(s) = s else { return Ok(Vec::new()) };
+    let specs: Vec<String> = s
+        .split(',')
+        .filter(|p| !p.is_empty())
+        .map(String::from)
+        .collect();
+    for spec in &specs {
+        if let Some(hostport) = spec.strip_prefix("tcp://") {
+            loopback_v4(hostport).map_err(|e| format!("--zmq-specs: {e}"))?;
+        } else if spec.strip_prefix("ipc://").is_none_or(str::is_empty) {
+            return Err(format!(
+                "--zmq-specs: {spec:?} is neither tcp://HOST:PORT nor ipc://PATH"
+            ));
+        }
+    }
+    Ok(specs)
+}
+
 fn parse_pids(s: Option<&str>) -> Result<Vec<u32>, String> {
     let Some(s) = s else { return Ok(Vec::new()) };
     s.split([',', ' '])
@@ -353,6 +448,63 @@ mod tests {
         for spec in s.worker_specs() {
             assert_eq!(WorkerSpec::parse(&spec.to_argv()), Ok(spec));
         }
+    }
+
+    #[test]
+    fn publish_methods_parse_by_name_and_as_lists() {
+        assert_eq!(PublishVia::parse("http"), Ok(PublishVia::Http));
+        assert_eq!(PublishVia::parse("zmq"), Ok(PublishVia::ZmqSub));
+        assert_eq!(PublishVia::parse("zmq-sub"), Ok(PublishVia::ZmqSub));
+        assert_eq!(PublishVia::parse("zmq-push"), Ok(PublishVia::ZmqPush));
+        for bad in ["", "HTTP", "zmq-pub", "push"] {
+            assert!(PublishVia::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            PublishVia::parse_list("http,zmq"),
+            Ok(vec![PublishVia::Http, PublishVia::ZmqSub])
+        );
+        assert_eq!(
+            PublishVia::parse_list("zmq-push,http"),
+            Ok(vec![PublishVia::ZmqPush, PublishVia::Http])
+        );
+        for bad in ["", "http,", "zmq,zmq-sub", "http,http", "http,tcp"] {
+            assert!(PublishVia::parse_list(bad).is_err(), "{bad:?}");
+        }
+        for via in [PublishVia::Http, PublishVia::ZmqSub, PublishVia::ZmqPush] {
+            assert_eq!(PublishVia::parse(via.name()), Ok(via));
+        }
+    }
+
+    #[test]
+    fn zmq_runs_take_loopback_or_ipc_specs() {
+        let run = |extra: &str| Scenario::parse(&argv(&format!("{BASE} --clients 10 {extra}")));
+        let s = run("").expect("valid");
+        assert_eq!((s.publish_via, s.zmq_specs.len()), (PublishVia::Http, 0));
+        let s = run("--publish-via zmq --zmq-specs tcp://127.0.0.1:5562,tcp://localhost:5662")
+            .expect("valid");
+        assert_eq!(s.publish_via, PublishVia::ZmqSub);
+        assert_eq!(
+            s.zmq_specs,
+            ["tcp://127.0.0.1:5562", "tcp://localhost:5662"]
+        );
+        let s = run("--publish-via zmq-push --zmq-specs ipc:///tmp/x/push-in").expect("valid");
+        assert_eq!(s.publish_via, PublishVia::ZmqPush);
+        assert_eq!(s.zmq_specs, ["ipc:///tmp/x/push-in"]);
+        for bad in [
+            "--publish-via zmq-sub",
+            "--publish-via zmq-push --zmq-specs ,",
+            "--zmq-specs tcp://127.0.0.1:5562",
+            "--publish-via zmq --zmq-specs tcp://10.0.0.1:5562",
+            "--publish-via zmq --zmq-specs tcp://127.0.0.1",
+            "--publish-via zmq --zmq-specs ipc://",
+            "--publish-via zmq --zmq-specs inproc://x",
+            "--publish-via carrier-pigeon --zmq-specs ipc://x",
+            "--publish-via zmq --zmq-specs ipc://x --mode longpoll",
+        ] {
+            assert!(run(bad).is_err(), "{bad}");
+        }
+        // Long-poll over a PULL input is fine: it has no subscriptions to lose.
+        assert!(run("--publish-via zmq-push --zmq-specs ipc://x --mode longpoll").is_ok());
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub struct Target {
     pub client_port: u16,
     /// Publish URLs, one per instance.
     pub publish_urls: Vec<String>,
+    /// ZeroMQ SUB publish inputs (bound by the target), one per instance; empty if none.
+    pub zmq_sub_specs: Vec<String>,
+    /// ZeroMQ PULL publish inputs, one per instance; empty if none.
+    pub zmq_pull_specs: Vec<String>,
     children: Vec<Child>,
     temp_dir: Option<PathBuf>,
     logs: Vec<PathBuf>,
@@ -41,6 +45,10 @@ pub struct Ports {
     pub client: u16,
     /// Publish ports; instance i uses `publish[i]` (Pushpin uses the first).
     pub publish: Vec<u16>,
+    /// ringpin's ZeroMQ PULL input ports, `pull[i]` for instance i.
+    pub pull: Vec<u16>,
+    /// ringpin's ZeroMQ SUB input ports, `sub[i]` for instance i.
+    pub sub: Vec<u16>,
     /// Loadgen backend port.
     pub backend: u16,
 }
@@ -151,6 +159,8 @@ impl Target {
             pids: Vec::new(),
             client_port,
             publish_urls: Vec::new(),
+            zmq_sub_specs: Vec::new(),
+            zmq_pull_specs: Vec::new(),
             children: Vec::new(),
             temp_dir: None,
             logs: Vec::new(),
@@ -229,11 +239,14 @@ impl Target {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let mut publish = Vec::new();
         for i in 0..instances {
-            let pp = ports
-                .publish
-                .get(usize::from(i))
-                .copied()
-                .ok_or("too few publish ports")?;
+            let port = |list: &[u16], what: &str| {
+                list.get(usize::from(i))
+                    .copied()
+                    .ok_or_else(|| format!("too few {what} ports"))
+            };
+            let pp = port(&ports.publish, "publish")?;
+            let pull = format!("tcp://127.0.0.1:{}", port(&ports.pull, "PULL")?);
+            let sub = format!("tcp://127.0.0.1:{}", port(&ports.sub, "SUB")?);
             // With one shard, each instance sees one core in its affinity mask, so its shard
             // pins there and instances spread over the cores instead of all pinning to core
             // 0; with more shards, every core is allowed (`taskset -c 0-N`).
@@ -259,10 +272,20 @@ impl Target {
                 format!("* 127.0.0.1:{}", ports.backend),
                 "--log-level".into(),
                 "warn".into(),
+                // Each instance its own ZeroMQ inputs: the defaults (5560, 5562) would let
+                // only the first bind. No command socket: nothing here uses it.
+                "--push-in-spec".into(),
+                pull.clone(),
+                "--push-in-sub-spec".into(),
+                sub.clone(),
+                "--command-spec".into(),
+                String::new(),
             ];
             args.extend_from_slice(extra_args);
             t.add(spawn(Path::new("taskset"), &args, None)?, &args);
             t.publish_urls.push(format!("http://127.0.0.1:{pp}"));
+            t.zmq_pull_specs.push(pull);
+            t.zmq_sub_specs.push(sub);
             publish.push(pp);
         }
         t.wait_all_ready(&publish)
@@ -323,6 +346,10 @@ impl Target {
         t.logs = vec![dir.join("log/pushpin-handler.log"), log];
         t.publish_urls
             .push(format!("http://127.0.0.1:{}", ports.publish[0]));
+        // The handler binds both inputs on ipc (see pushpin_conf); loadgen connects there.
+        let run = dir.join("run");
+        t.zmq_pull_specs = vec![format!("ipc://{}/pushpin-push-in", run.display())];
+        t.zmq_sub_specs = vec![format!("ipc://{}/pushpin-push-in-sub", run.display())];
         let t = t.wait_all_ready(&ports.publish[..1])?;
         // condure accepts before pushpin-proxy and zurl are wired up; requests in that
         // window fail with 502, so wait until one reaches the backend (its 404).
@@ -464,6 +491,8 @@ mod tests {
         let ports = Ports {
             client: 47000,
             publish: vec![47100],
+            pull: Vec::new(),
+            sub: Vec::new(),
             backend: 48080,
         };
         let conf = pushpin_conf(Path::new("/tmp/x"), &ports, 5);

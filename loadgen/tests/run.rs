@@ -3,7 +3,9 @@
 //!
 //! The fake proxy is not GRIP: it answers subscribe requests itself and fans each publish
 //! out to the connections it holds, which is all loadgen can observe of a proxy. It can be
-//! told to skip a delivery, so the tests prove that loadgen notices a loss and fails.
+//! told to skip a delivery, so the tests prove that loadgen notices a loss and fails. It can
+//! also take publishes over ZeroMQ, as ringpin does: a bound SUB input that subscribes to the
+//! channel once a client holds, and a PULL input.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -41,10 +43,13 @@ struct FakeProxy {
 
 impl FakeProxy {
     fn start(skip_publish: Option<u64>) -> FakeProxy {
-        let shared = Arc::new(Shared {
+        FakeProxy::serve(Arc::new(Shared {
             skip_publish,
             ..Shared::default()
-        });
+        }))
+    }
+
+    fn serve(shared: Arc<Shared>) -> FakeProxy {
         let clients = TcpListener::bind("127.0.0.1:0").expect("bind client port");
         let publish = TcpListener::bind("127.0.0.1:0").expect("bind publish port");
         let proxy = FakeProxy {
@@ -66,6 +71,95 @@ impl FakeProxy {
         });
         proxy
     }
+}
+
+/// The fake proxy's ZeroMQ inputs (`tcp://127.0.0.1:PORT`).
+struct FakeZmqInputs {
+    sub: String,
+    pull: String,
+}
+
+/// A fake proxy that also takes publishes on a bound SUB and a PULL socket.
+fn start_with_zmq() -> (FakeProxy, FakeZmqInputs) {
+    let shared = Arc::new(Shared::default());
+    let proxy = FakeProxy::serve(shared.clone());
+    let context = zmq::Context::new();
+    let bind = |kind| {
+        let socket = context.socket(kind).expect("socket");
+        socket.set_rcvtimeo(50).expect("rcvtimeo");
+        socket.bind("tcp://127.0.0.1:*").expect("bind");
+        let spec = socket
+            .get_last_endpoint()
+            .expect("endpoint")
+            .expect("utf-8");
+        (socket, spec)
+    };
+    let (sub, sub_spec) = bind(zmq::SUB);
+    let (pull, pull_spec) = bind(zmq::PULL);
+    let s = shared.clone();
+    thread::spawn(move || serve_zmq(&sub, true, &s));
+    thread::spawn(move || serve_zmq(&pull, false, &shared));
+    let inputs = FakeZmqInputs {
+        sub: sub_spec,
+        pull: pull_spec,
+    };
+    (proxy, inputs)
+}
+
+/// Reads `[channel, item]` (SUB) or `[item]` (PULL) messages and fans each item out. Like
+/// ringpin, the SUB subscribes to the channel only once a client holds.
+fn serve_zmq(socket: &zmq::Socket, is_sub: bool, s: &Shared) {
+    let mut subscribed = false;
+    loop {
+        if is_sub && !subscribed && !s.holds.lock().expect("lock").is_empty() {
+            socket.set_subscribe(b"loadgen").expect("subscribe");
+            subscribed = true;
+        }
+        let Ok(frames) = socket.recv_multipart(0) else {
+            continue;
+        };
+        let item = match (is_sub, frames.as_slice()) {
+            (true, [channel, item]) => {
+                assert_eq!(channel, b"loadgen", "the first frame is the channel");
+                item
+            }
+            (false, [item]) => item,
+            _ => panic!("unexpected frames: {frames:?}"),
+        };
+        let (item, rest) = tnet_to_json(item);
+        assert!(rest.is_empty(), "one tnetstring per item");
+        assert_eq!(item["channel"], "loadgen");
+        let body = serde_json::json!({ "items": [item] });
+        fan_out(s, body.to_string().as_bytes());
+    }
+}
+
+/// Decodes the tnetstring values loadgen sends (byte strings as UTF-8, dictionaries);
+/// returns the value and what follows it.
+fn tnet_to_json(data: &[u8]) -> (serde_json::Value, &[u8]) {
+    let colon = data.iter().position(|&b| b == b':').expect("a length");
+    let len: usize = std::str::from_utf8(&data[..colon])
+        .expect("ASCII length")
+        .parse()
+        .expect("a number");
+    let (payload, tail) = data[colon + 1..].split_at(len);
+    let (&tag, rest) = tail.split_first().expect("a type tag");
+    let value = match tag {
+        b',' => serde_json::Value::String(String::from_utf8(payload.to_vec()).expect("UTF-8")),
+        b'}' => {
+            let mut map = serde_json::Map::new();
+            let mut p = payload;
+            while !p.is_empty() {
+                let (key, after_key) = tnet_to_json(p);
+                let (value, after_value) = tnet_to_json(after_key);
+                map.insert(key.as_str().expect("string key").to_string(), value);
+                p = after_value;
+            }
+            serde_json::Value::Object(map)
+        }
+        other => panic!("unexpected tnetstring tag {other}"),
+    };
+    (value, rest)
 }
 
 /// A request head: its request line and headers (names lower-cased).
@@ -241,6 +335,17 @@ fn run_loadgen(
     clients: u32,
     messages: u32,
 ) -> (i32, serde_json::Value) {
+    run_loadgen_with(proxy, mode, clients, messages, &[])
+}
+
+/// [`run_loadgen`] with extra `run` flags.
+fn run_loadgen_with(
+    proxy: &FakeProxy,
+    mode: &str,
+    clients: u32,
+    messages: u32,
+    extra: &[&str],
+) -> (i32, serde_json::Value) {
     let json = std::env::temp_dir().join(format!(
         "loadgen-e2e-{}-{mode}-{clients}.json",
         std::process::id()
@@ -273,6 +378,7 @@ fn run_loadgen(
             "--target-name",
             "fake",
         ])
+        .args(extra)
         .arg("--json")
         .arg(&json)
         .output()
@@ -330,6 +436,36 @@ fn a_skipped_delivery_is_counted_lost_and_fails_the_run() {
     assert_eq!(r["deliveries"]["lost"], 5);
     assert_eq!(r["deliveries"]["received"], 25);
     assert_eq!(r["deliveries"]["reordered"], 0);
+}
+
+#[test]
+fn a_zmq_sub_run_waits_for_the_subscription_and_publishes_each_message_once() {
+    let (proxy, inputs) = start_with_zmq();
+    let flags = ["--publish-via", "zmq-sub", "--zmq-specs", &inputs.sub];
+    let (code, r) = run_loadgen_with(&proxy, "stream", 30, 3, &flags);
+    assert_eq!(code, 0, "{r:#}");
+    assert_eq!(r["deliveries"]["received"], 90);
+    assert_eq!(r["deliveries"]["duplicated"], 0);
+    assert_eq!(r["publish"]["via"], "zmq-sub");
+    assert_eq!(r["publish"]["items"], 3, "one XPUB send per message");
+    assert_eq!(r["publish"]["subscribed_instances"], 1);
+    assert_eq!(r["publish"]["expected_instances"], 1);
+    assert!(r["publish"]["subscribe_wait_ms"].as_f64().is_some());
+}
+
+#[test]
+fn a_zmq_push_run_sends_every_item_to_the_pull_input() {
+    for mode in ["stream", "sse", "ws"] {
+        let (proxy, inputs) = start_with_zmq();
+        let flags = ["--publish-via", "zmq-push", "--zmq-specs", &inputs.pull];
+        let (code, r) = run_loadgen_with(&proxy, mode, 20, 4, &flags);
+        assert_eq!(code, 0, "{mode}: {r:#}");
+        assert_eq!(r["deliveries"]["received"], 80, "{mode}");
+        assert_eq!(r["deliveries"]["malformed"], 0, "{mode}");
+        assert_eq!(r["publish"]["via"], "zmq-push", "{mode}");
+        assert_eq!(r["publish"]["items"], 4, "{mode}");
+        assert!(r["publish"]["subscribe_wait_ms"].is_null(), "{mode}");
+    }
 }
 
 /// A `ringpin-loadgen floor-server` process, stopped (SIGTERM, then kill) when dropped.

@@ -32,6 +32,12 @@ fn result(proxy: Option<ProxySample>) -> RunResult {
         publish_start_ns: 999_000_000,
         loadgen_cpu_us: Some(14),
         proxy,
+        publish: PublishOutcome {
+            via: PublishVia::Http,
+            items: 2,
+            end_ns: 1_001_000_000,
+            subscribe: None,
+        },
         timed_out: false,
     }
 }
@@ -68,6 +74,7 @@ fn the_json_keeps_the_contract_field_names() {
         "time_to_last_delivery_ms_max",
         "deliveries_per_s",
         "proxy",
+        "publish",
     ] {
         assert!(v.get(key).is_some(), "missing {key}");
     }
@@ -106,4 +113,70 @@ fn proxy_figures_are_per_delivery_and_per_connection() {
     assert!(row.starts_with("| ringpin | stream | 4 | 2 | 64 |"));
     assert!(r.to_table().contains("10.00 µs/delivery"));
     assert_eq!(v["loadgen"]["cpu_us_per_delivery"], 2.0);
+}
+
+#[test]
+fn the_publish_section_says_how_fast_items_went_in_and_who_subscribed() {
+    let mut raw = result(None);
+    raw.publish = PublishOutcome {
+        via: PublishVia::ZmqSub,
+        items: 2,
+        end_ns: 1_001_000_000,
+        subscribe: Some(SubscribeWait {
+            waited: Duration::from_micros(2500),
+            peers: 3,
+            expected: 3,
+        }),
+    };
+    let r = Report::build(&scenario(""), vec![], &raw);
+    let v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("json");
+    let p = &v["publish"];
+    assert_eq!(p["via"], "zmq-sub");
+    assert_eq!(p["items"], 2);
+    // 2 items from 999 ms to 1001 ms; 2 messages from 999 ms to the last delivery at 1005 ms.
+    assert_eq!(p["items_per_s"].as_f64().map(f64::round), Some(1000.0));
+    assert_eq!(
+        p["messages_delivered_per_s"].as_f64().map(f64::round),
+        Some(333.0)
+    );
+    assert_eq!(p["subscribe_wait_ms"], 2.5);
+    assert_eq!(
+        (&p["subscribed_instances"], &p["expected_instances"]),
+        (&3.into(), &3.into())
+    );
+    assert!(r
+        .to_table()
+        .contains("subscribed 3/3 instance(s) after 2.5 ms"));
+    let http = Report::build(&scenario(""), vec![], &result(None));
+    let v: serde_json::Value = serde_json::from_str(&http.to_json()).expect("json");
+    assert!(v["publish"]["subscribe_wait_ms"].is_null());
+}
+
+#[test]
+fn the_table_lists_the_first_twenty_messages_and_the_json_all() {
+    let mut raw = result(None);
+    raw.send_ns = vec![1_000_000_000; 25];
+    raw.last_recv_ns = vec![1_002_000_000; 25];
+    let argv: Vec<String> = "--proxy 127.0.0.1:7999 --publish http://127.0.0.1:5561 --mode stream --clients 4 --messages 25 --size 64"
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let r = Report::build(&Scenario::parse(&argv).expect("valid"), vec![], &raw);
+    let line = r
+        .to_table()
+        .lines()
+        .find(|l| l.starts_with("last delivery"))
+        .map(String::from)
+        .expect("a last delivery line");
+    assert_eq!(
+        line.matches("2.0").count(),
+        21,
+        "max and 20 messages: {line}"
+    );
+    assert!(line.ends_with("…]"), "{line}");
+    let v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("json");
+    assert_eq!(
+        v["time_to_last_delivery_ms"].as_array().map(Vec::len),
+        Some(25)
+    );
 }
