@@ -13,6 +13,6 @@ mod zmq_command;
 mod zmq_input;
 
 pub use connection::{accept_loop, serve};
-pub use service::{input_loop, PublishService};
+pub use service::{input_loop, interest_loop, PublishService};
 pub use zmq_command::{spawn_command_socket, CommandContext, CommandUris};
 pub use zmq_input::{spawn_pull_input, spawn_sub_input, ZmqInputError};

@@ -65,6 +65,7 @@ impl PublishService {
                 channel: channel.to_owned(),
                 subscribed: true,
             };
+            // Unbounded: only a SUB thread that is gone refuses, and then nobody listens.
             let _ = out.send(change);
         }
         self.subscription_outs.borrow_mut().push(out);
@@ -74,7 +75,9 @@ impl PublishService {
     pub fn drain_interest(&self) {
         let mut router = self.router.borrow_mut();
         let outs = self.subscription_outs.borrow();
-        while let Ok(msg) = self.interest.try_recv() {
+        // Cleared before draining: an edge queued after this brings a new byte.
+        self.interest.clear_wake();
+        while let Some(msg) = self.interest.try_recv() {
             let Some((channel, edge)) = router.on_msg(msg) else {
                 continue;
             };
@@ -167,6 +170,22 @@ impl PublishService {
     pub(super) fn metrics(&self) -> String {
         self.drain_interest();
         prometheus::render(&self.shard_counters, &self.counters)
+    }
+}
+
+/// Drains the shards' interest edges whenever their wake-up byte arrives, so a ZeroMQ SUB
+/// input subscribes to a channel as soon as its first subscriber appears rather than at the
+/// next publish or tick. Run only when there is a SUB input to tell.
+pub async fn interest_loop(service: Rc<PublishService>, socket: std::os::unix::net::UnixStream) {
+    use futures_lite::AsyncReadExt;
+    let mut wake = crate::shard::sys::glommio_unix_stream(socket);
+    let mut bytes = [0u8; 64];
+    loop {
+        service.drain_interest();
+        match wake.read(&mut bytes).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
     }
 }
 

@@ -21,8 +21,12 @@ use crate::publish::item::PublishItem;
 use crate::publish::zmq_item::parse_zmq_item;
 use crate::router::inbox::{InputInboxSender, SubscriptionReceiver};
 use crate::router::msg::InputMsg;
+use crate::router::msg::SubscriptionChange;
 use crate::shard::Control;
 use crate::stats::InputCounters;
+use std::io::Read;
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -113,7 +117,7 @@ pub fn spawn_sub_input(
     }
     let how = if connect { "connected to" } else { "bound on" };
     log::info!("ZeroMQ SUB publish input {how} {all}");
-    let subscriptions = Some(subscriptions);
+    let subscriptions = Some(SubscriptionFeed::new(subscriptions).map_err(thread_error(&all))?);
     spawn_reader(
         "ringpin-zmq-sub",
         context,
@@ -140,7 +144,7 @@ fn spawn_reader(
     socket: zmq::Socket,
     inbox: InputInboxSender,
     control: Arc<Control>,
-    subscriptions: Option<SubscriptionReceiver>,
+    subscriptions: Option<SubscriptionFeed>,
     counters: Arc<InputCounters>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
@@ -151,38 +155,57 @@ fn spawn_reader(
         })
 }
 
-/// Reads batches until shutdown; a SUB socket first applies the subscription changes the
-/// router sent since the last receive.
+/// The router's subscription changes as the SUB thread reads them: the queue and its wake-up
+/// socket, non-blocking so the thread can empty it after a poll.
+struct SubscriptionFeed {
+    changes: SubscriptionReceiver,
+    wake: UnixStream,
+}
+
+impl SubscriptionFeed {
+    fn new(mut changes: SubscriptionReceiver) -> std::io::Result<SubscriptionFeed> {
+        let wake = changes
+            .take_wake_socket()
+            .ok_or_else(|| std::io::Error::other("subscription wake socket already taken"))?;
+        wake.set_nonblocking(true)?;
+        Ok(SubscriptionFeed { changes, wake })
+    }
+
+    /// Every change queued so far, after consuming the wake-ups (cleared first, so a change
+    /// queued meanwhile brings a new byte).
+    fn take(&self) -> Vec<SubscriptionChange> {
+        self.changes.clear_wake();
+        let mut bytes = [0u8; 64];
+        while matches!((&self.wake).read(&mut bytes), Ok(n) if n > 0) {}
+        std::iter::from_fn(|| self.changes.try_recv()).collect()
+    }
+}
+
+/// Reads batches until shutdown. A SUB socket's thread waits on the socket and on the
+/// router's subscription changes together, and applies the changes before it reads, so a
+/// first subscriber reaches the publisher as soon as the router sees it.
 fn read_loop(
     socket: &zmq::Socket,
     inbox: &InputInboxSender,
     control: &Control,
-    subscriptions: Option<&SubscriptionReceiver>,
+    subscriptions: Option<&SubscriptionFeed>,
     counters: &InputCounters,
 ) {
     let is_sub = subscriptions.is_some();
     loop {
-        for change in subscriptions.into_iter().flat_map(|s| s.try_iter()) {
-            let channel = change.channel.as_bytes();
-            let applied = if change.subscribed {
-                socket.set_subscribe(channel)
-            } else {
-                socket.set_unsubscribe(channel)
-            };
-            match applied {
-                Ok(()) => counters
-                    .subscriptions
-                    .add(if change.subscribed { 1 } else { -1 }),
-                Err(err) => {
-                    crate::log_limited!(Warn, "ZeroMQ SUB input: subscription change failed: {err}")
-                }
-            }
+        // A PULL socket blocks in its first receive (`rcvtimeo`); a SUB socket in the poll.
+        let mut flags = 0;
+        if let Some(subscriptions) = subscriptions {
+            wait_for_sub_or_changes(socket, subscriptions);
+            apply_changes(socket, subscriptions, counters);
+            flags = zmq::DONTWAIT;
         }
         let mut batch = Vec::new();
-        let mut flags = 0;
+        let mut received = false;
         while batch.len() < ZMQ_INPUT_BATCH_ITEMS_MAX {
             match socket.recv_multipart(flags) {
                 Ok(frames) => {
+                    received = true;
                     match decode(&frames, is_sub) {
                         Some(item) => {
                             counters.received.add(1);
@@ -203,8 +226,42 @@ fn read_loop(
         if !batch.is_empty() && !inbox.send_blocking(InputMsg::Publish(batch)) {
             return;
         }
-        if flags == 0 && control.is_shutting_down() {
+        if !received && control.is_shutting_down() {
             return;
+        }
+    }
+}
+
+/// Waits until the SUB socket has a message or the router sent subscription changes, at most
+/// `ZMQ_INPUT_POLL_INTERVAL` (then the caller looks at the shutdown flag).
+fn wait_for_sub_or_changes(socket: &zmq::Socket, subscriptions: &SubscriptionFeed) {
+    let mut items = [
+        socket.as_poll_item(zmq::POLLIN),
+        zmq::PollItem::from_fd(subscriptions.wake.as_raw_fd(), zmq::POLLIN),
+    ];
+    let timeout_ms = ZMQ_INPUT_POLL_INTERVAL.as_millis() as i64;
+    if let Err(err) = zmq::poll(&mut items, timeout_ms) {
+        crate::log_limited!(Warn, "ZeroMQ SUB input: poll failed: {err}");
+        std::thread::sleep(ZMQ_INPUT_POLL_INTERVAL);
+    }
+}
+
+/// Subscribes or unsubscribes the SUB socket as the router's channel edges say.
+fn apply_changes(socket: &zmq::Socket, subscriptions: &SubscriptionFeed, counters: &InputCounters) {
+    for change in subscriptions.take() {
+        let channel = change.channel.as_bytes();
+        let applied = if change.subscribed {
+            socket.set_subscribe(channel)
+        } else {
+            socket.set_unsubscribe(channel)
+        };
+        match applied {
+            Ok(()) => counters
+                .subscriptions
+                .add(if change.subscribed { 1 } else { -1 }),
+            Err(err) => {
+                crate::log_limited!(Warn, "ZeroMQ SUB input: subscription change failed: {err}")
+            }
         }
     }
 }

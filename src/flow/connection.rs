@@ -134,7 +134,8 @@ mod tests {
                 let control = Arc::new(crate::shard::Control::new(
                     crate::config::Routes::builtin_test(),
                 ));
-                let (router, _interest) = crate::router::inbox::router_inbox();
+                let (router, _interest) =
+                    crate::router::inbox::router_inbox().expect("socket pair");
                 let ctx = Rc::new(crate::shard::ShardContext::new(
                     crate::router::ShardId(0),
                     config,

@@ -132,7 +132,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
                 source,
             }
         })?;
-    let (router_tx, router_rx) = router_inbox();
+    let (router_tx, router_rx) = router_inbox().map_err(StartError::Signals)?;
     let inputs = start_zmq_inputs(&config, &control, shard_count)?;
     let shards = spawn_shards(&config, &control, &cores, shard_count, budget, router_tx)?;
     let router = spawn_router(
@@ -191,7 +191,7 @@ fn start_zmq_inputs(
     }
     let mut subscriptions = None;
     if !config.push_in_sub_specs.is_empty() {
-        let (sub_tx, sub_rx) = subscription_inbox();
+        let (sub_tx, sub_rx) = subscription_inbox().map_err(StartError::Signals)?;
         let specs = &config.push_in_sub_specs;
         let connect = config.push_in_sub_connect;
         let sub = Arc::clone(counters.input(Input::ZmqSub));
@@ -307,7 +307,7 @@ fn spawn_router(
     config: &Config,
     control: &Arc<Control>,
     publish_fd: std::os::fd::OwnedFd,
-    router_rx: crate::router::inbox::RouterInboxReceiver,
+    mut router_rx: crate::router::inbox::RouterInboxReceiver,
     inputs: ZmqInputs,
     inboxes: Vec<crate::router::inbox::ShardInboxSender>,
     counters: Vec<Arc<ShardCounters>>,
@@ -322,6 +322,7 @@ fn spawn_router(
         .name("ringpin-router")
         .io_memory(EXECUTOR_IO_MEMORY_BYTES)
         .spawn(move || async move {
+            let interest_wake = router_rx.take_wake_socket();
             let service = Rc::new(PublishService::new(
                 router_rx,
                 inboxes,
@@ -335,6 +336,12 @@ fn spawn_router(
             glommio::spawn_local(accepting).detach();
             if let Some(out) = inputs.subscriptions {
                 service.forward_subscriptions(out);
+                // Only a SUB input needs edges at once; without one the wake-up byte stays
+                // unread, `pending` stays set, and shards write no more of them.
+                if let Some(socket) = interest_wake {
+                    let edges = control::interest_loop(Rc::clone(&service), socket);
+                    glommio::spawn_local(edges).detach();
+                }
             }
             let input = control::input_loop(Rc::clone(&service), inputs.inbox);
             glommio::spawn_local(input).detach();
