@@ -68,9 +68,7 @@ fn start(channel: &'static str) -> Started {
     assert_eq!(client.read_until("start\n"), "start\n");
     wait_subscribed(&proxy, 1);
     let context = zmq::Context::new();
-    let push = context.socket(zmq::PUSH).expect("PUSH socket");
-    push.set_linger(1000).expect("linger");
-    push.connect(&spec).expect("connect");
+    let push = push_socket(&context, &spec);
     Started {
         _backend: backend,
         proxy,
@@ -138,9 +136,7 @@ fn a_zeromq_message_over_the_publish_body_limit_is_refused_and_the_input_goes_on
     let big = stream_item_tnet("big", &vec![b'x'; 1_000_001]);
     s.push.send(big, 0).expect("send");
     let context = zmq::Context::new();
-    let second = context.socket(zmq::PUSH).expect("PUSH socket");
-    second.set_linger(1000).expect("linger");
-    second.connect(&s.spec).expect("connect");
+    let second = push_socket(&context, &s.spec);
     second
         .send(stream_item_tnet("big", b"small\n"), 0)
         .expect("send");
@@ -157,6 +153,23 @@ fn a_zeromq_message_over_the_publish_body_limit_is_refused_and_the_input_goes_on
 fn channelless_item_tnet(content: &[u8]) -> Vec<u8> {
     let stream = tnet_map(&[("content", tnet_bytes(content))]);
     tnet_map(&[("formats", tnet_map(&[("http-stream", stream)]))])
+}
+
+/// A PUSH socket connected to `spec`, lingering a second so what it sent leaves on drop.
+pub fn push_socket(context: &zmq::Context, spec: &str) -> zmq::Socket {
+    let push = context.socket(zmq::PUSH).expect("PUSH socket");
+    push.set_linger(1000).expect("linger");
+    push.connect(spec).expect("connect");
+    push
+}
+
+/// A REQ socket connected to `spec` that waits up to 10 s for each reply.
+pub fn req_socket(context: &zmq::Context, spec: &str) -> zmq::Socket {
+    let req = context.socket(zmq::REQ).expect("REQ socket");
+    req.set_rcvtimeo(10_000).expect("rcvtimeo");
+    req.set_linger(0).expect("linger");
+    req.connect(spec).expect("connect");
+    req
 }
 
 /// An XPUB socket that waits up to 10 s for each subscription message.
@@ -249,10 +262,7 @@ fn the_command_socket_reports_its_uris_publishes_and_refuses_what_it_does_not_kn
     ];
     let proxy = Proxy::start(backend.port(), &flags);
     let context = zmq::Context::new();
-    let req = context.socket(zmq::REQ).expect("REQ socket");
-    req.set_rcvtimeo(10_000).expect("rcvtimeo");
-    req.set_linger(0).expect("linger");
-    req.connect(&command).expect("connect");
+    let req = req_socket(&context, &command);
 
     let uris = call(
         &req,
@@ -353,16 +363,11 @@ fn random_messages_on_every_zeromq_socket_leave_each_input_working() {
     assert_eq!(client.read_until("start\n"), "start\n");
     wait_subscribed(&proxy, 1);
     let context = zmq::Context::new();
-    let push = context.socket(zmq::PUSH).expect("PUSH socket");
-    push.set_linger(1000).expect("linger");
-    push.connect(&pull).expect("connect");
+    let push = push_socket(&context, &pull);
     let publisher = xpub(&context);
     publisher.connect(&sub).expect("connect");
     expect_subscription_message(&publisher, b"\x01fz");
-    let req = context.socket(zmq::REQ).expect("REQ socket");
-    req.set_rcvtimeo(10_000).expect("rcvtimeo");
-    req.set_linger(0).expect("linger");
-    req.connect(&command).expect("connect");
+    let req = req_socket(&context, &command);
 
     let mut rng = 0x2545_F491_4F6C_DD1D_u64;
     for round in 0..300 {

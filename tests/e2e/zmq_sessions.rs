@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::support::woh::{woh_backend, WohOptions};
 use crate::support::{free_port, wait_subscribed, ws_connect, Backend, Proxy, DEADLINE};
 use crate::ws_over_http::woh_proxy;
-use crate::zmq_input::{call, tnet_bytes, tnet_list, tnet_map};
+use crate::zmq_input::{call, req_socket, tnet_bytes, tnet_list, tnet_map};
 
 /// ringpin in front of a scripted WebSocket-over-HTTP origin, with a REQ socket connected to
 /// its command socket.
@@ -26,10 +26,7 @@ fn start() -> Started {
     let flags = ["--command-spec", &command, "--push-in-sub-spec", ""];
     let proxy = woh_proxy(backend.port(), &flags);
     let context = zmq::Context::new();
-    let req = context.socket(zmq::REQ).expect("REQ socket");
-    req.set_rcvtimeo(10_000).expect("rcvtimeo");
-    req.set_linger(0).expect("linger");
-    req.connect(&command).expect("connect");
+    let req = req_socket(&context, &command);
     Started {
         backend,
         proxy,
