@@ -28,6 +28,7 @@ mod next_links;
 mod proxy;
 mod publish_api;
 mod recovery;
+mod relay_streaming;
 mod response_hold;
 mod routes_config;
 mod sequencing;
