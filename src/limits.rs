@@ -40,7 +40,9 @@ pub const ORIGIN_HEAD_BYTES_MAX: usize = 65_536;
 pub const ORIGIN_HEADERS_MAX: usize = 128;
 /// Time allowed to connect to one origin target before failing over to the next.
 pub const ORIGIN_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Time allowed between bytes from an origin (zurl's inactivity timeout is 600 s).
+/// Time allowed between bytes from an origin (zurl's inactivity timeout is 600 s). It is all
+/// that bounds a relayed body that stalls (`--origin-timeout` covers the head; a streamed body
+/// may last as long as it keeps moving), besides the client leaving.
 pub const ORIGIN_INACTIVITY_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default `--origin-timeout`: the longest ringpin waits for an origin's response head (and
 /// a GRIP answer's body) once the request is sent; then the client gets `504`. Pushpin's zurl
@@ -277,8 +279,6 @@ pub const WS_SEND_DELAYED_TIMEOUT_DEFAULT: Duration = Duration::from_secs(1);
 pub const LINK_REFRESH_PERIOD_MIN: Duration = Duration::from_secs(1);
 /// Largest initial body of a stream hold ringpin buffers before handing off.
 pub const STREAM_HOLD_INITIAL_BYTES_MAX: usize = 4 * 1024 * 1024;
-/// Bodies up to this size are relayed with `Content-Length` even when the origin chunked them.
-pub const RELAY_BUFFER_BYTES_MAX: usize = 100_000;
 /// WebSocket passthrough: client queue bytes above which the origin socket is not read, so a
 /// slow client slows its origin (Pushpin's 200,000-byte buffer).
 pub const WS_ORIGIN_READ_PAUSE_BYTES: usize = 200_000;

@@ -190,6 +190,29 @@ impl Conn {
         }
     }
 
+    /// Decodes the body bytes already buffered, reading nothing: true when the body is
+    /// complete in them.
+    pub fn decode_buffered(
+        &mut self,
+        decoder: &mut BodyDecoder,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, ParseError> {
+        let DecodeProgress { consumed, done } = decoder.decode(self.buffered(), out)?;
+        self.consume(consumed);
+        Ok(done)
+    }
+
+    /// Reads until at least one more body byte is in `out`, or the body is complete: one
+    /// read's worth (`READ_CHUNK_BYTES` of the wire) at a time, so a relay can pass each piece
+    /// on as it arrives. Returns true when the body is complete.
+    pub async fn read_body_some(
+        &mut self,
+        decoder: &mut BodyDecoder,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, BodyError> {
+        self.read_body(decoder, out, out.len() + 1).await
+    }
+
     /// Writes all of `data`.
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
         self.stream.write_all(data).await

@@ -29,6 +29,7 @@ mod proxy;
 mod publish_api;
 mod publish_auth;
 mod recovery;
+mod relay_streaming;
 mod response_hold;
 mod routes_config;
 mod sequencing;

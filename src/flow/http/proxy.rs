@@ -2,28 +2,27 @@
 //!
 //! Owns: target failover (next target only when connecting fails, PUSHPIN.md §1.3), the retry
 //! of a reused keep-alive connection that the origin had closed, request bodies larger than
-//! the buffer (streamed), relaying ordinary responses with re-done framing (§1.6), the
-//! `--origin-timeout` deadline (`504`), and dropping the exchange when the client leaves
-//! while the origin is asked or relayed (`client_watch`).
+//! the buffer (streamed), the `--origin-timeout` deadline on the response head (`504`), and
+//! dropping the exchange when the client leaves while the origin is asked (`client_watch`).
+//! Ordinary responses are handed to `relay`, which passes them on as they arrive (§1.6).
 //! Must not: interpret GRIP instructions (`client_http::accept_grip` does).
 
 use super::client_watch::{while_client_stays, ClientGone};
-use super::request::access_log;
+use super::relay::relay;
 use crate::config::{HttpTarget, Route};
 use crate::http::{
-    encode_chunk_into, encode_request_head, encode_response_head, BodyDecoder, BodyKind,
-    RequestHead, ResponseHead, Version, LAST_CHUNK,
+    encode_chunk_into, encode_request_head, BodyDecoder, BodyKind, RequestHead, ResponseHead,
+    LAST_CHUNK,
 };
 use crate::http::{ClientRequest, Next};
-use crate::limits::RELAY_BUFFER_BYTES_MAX;
 use crate::limits::STREAM_HOLD_INITIAL_BYTES_MAX;
 use crate::limits::{GRIP_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
-use crate::netio::{BodyError, Conn};
+use crate::netio::Conn;
 use crate::origin::failover::{with_failover, Connection, FailoverError};
 use crate::origin::pool::{head_error_text, read_final_head, OriginConn};
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
 use crate::origin::response::GripAnswer;
-use crate::origin::response::{classify, relay_framing, OriginReply, RelayFraming};
+use crate::origin::response::{classify, OriginReply};
 use crate::origin::OriginError;
 use crate::reply::{capitalized, ORIGIN_ERROR_TEXT};
 use crate::shard::respond::respond_error;
@@ -107,7 +106,7 @@ pub async fn ask_origin(
 
 /// The client left while its request was with the origin: nothing to answer, and the origin
 /// connection is dropped with the exchange.
-fn client_left(ctx: &ShardContext, req: &ClientRequest) -> Next {
+pub(super) fn client_left(ctx: &ShardContext, req: &ClientRequest) -> Next {
     log::debug!(
         "shard={} {} {}: client left while the origin was asked; exchange dropped",
         ctx.id.0,
@@ -119,7 +118,7 @@ fn client_left(ctx: &ShardContext, req: &ClientRequest) -> Next {
 
 /// Answers an origin failure with its status (`OriginError::status`: 502, 503 or 504), with
 /// the detail only under `--debug` or the route's `debug`.
-async fn origin_failed(
+pub(super) async fn origin_failed(
     ctx: &ShardContext,
     client: &mut Conn,
     route: &Route,
@@ -352,127 +351,4 @@ async fn stream_request_body(
             .map_err(|e| e.to_string())?;
     }
     Ok(())
-}
-
-/// Relays an ordinary response, re-framing the body for the client.
-async fn relay(
-    ctx: &Rc<ShardContext>,
-    client: &mut Conn,
-    route: &Route,
-    mut origin: OriginConn,
-    target: &HttpTarget,
-    req: &ClientRequest,
-    response: ResponseHead,
-) -> Next {
-    let kind = match response.body_kind(&req.head.method) {
-        Ok(kind) => kind,
-        Err(err) => {
-            let err = OriginError::BadResponse {
-                target: format!("{}:{}", target.host, target.port),
-                reason: format!("response framing: {err}"),
-            };
-            return origin_failed(ctx, client, route, req, err).await;
-        }
-    };
-    let mut decoder = BodyDecoder::new(kind);
-    let mut body = Vec::new();
-    let buffered = match kind {
-        BodyKind::Chunked | BodyKind::CloseDelimited => {
-            let read = origin.read_body(&mut decoder, &mut body, RELAY_BUFFER_BYTES_MAX);
-            let idle = ctx.config.client_idle_timeout;
-            match while_client_stays(client, idle, read).await {
-                Err(ClientGone) => return client_left(ctx, req),
-                Ok(Ok(complete)) => Some((complete, body.len())),
-                Ok(Err(err)) => {
-                    let err = OriginError::BadResponse {
-                        target: format!("{}:{}", target.host, target.port),
-                        reason: format!("response body: {err}"),
-                    };
-                    return origin_failed(ctx, client, route, req, err).await;
-                }
-            }
-        }
-        _ => None,
-    };
-    let is_head = req.head.method == "HEAD";
-    let (mut headers, framing) =
-        relay_framing(&response, kind, is_head, req.head.version, buffered);
-    let keep_alive = req.keep_alive && framing != RelayFraming::CloseDelimited;
-    match (req.head.version, keep_alive) {
-        (Version::Http11, false) => headers.push("Connection", &b"close"[..]),
-        (Version::Http10, true) => headers.push("Connection", &b"keep-alive"[..]),
-        _ => {}
-    }
-    let head = ResponseHead {
-        version: req.head.version,
-        status: response.status,
-        reason: response.reason.clone(),
-        headers,
-    };
-    let mut out = Vec::with_capacity(512 + body.len());
-    encode_response_head(&head, &mut out);
-    let idle = ctx.config.client_idle_timeout;
-    let piped = pipe_body(client, &mut origin, &mut decoder, out, body, framing, idle);
-    let target_name = format!("{}:{}", target.host, target.port);
-    let sent = match piped.await {
-        Ok(sent) => sent,
-        Err(err) => {
-            log::info!(
-                "shard={} relay from {target_name} ended early: {err}",
-                ctx.id.0
-            );
-            return Next::Close;
-        }
-    };
-    access_log(ctx, req, &target_name, response.status, sent);
-    if response.is_keep_alive() && kind != BodyKind::CloseDelimited {
-        ctx.pool.put(&target.host, target.port, origin);
-    }
-    if keep_alive {
-        Next::KeepAlive
-    } else {
-        Next::Close
-    }
-}
-
-/// Writes `out` (head and buffered body), then the rest of the origin body as it arrives,
-/// watching the client while it waits (`idle`: its read timeout to restore).
-/// Returns the body bytes sent.
-async fn pipe_body(
-    client: &mut Conn,
-    origin: &mut OriginConn,
-    decoder: &mut BodyDecoder,
-    mut out: Vec<u8>,
-    mut piece: Vec<u8>,
-    framing: RelayFraming,
-    idle: Duration,
-) -> Result<usize, BodyError> {
-    let mut sent = 0;
-    let mut done = false;
-    loop {
-        sent += piece.len();
-        if framing == RelayFraming::Chunked {
-            encode_chunk_into(&piece, &mut out);
-        } else {
-            out.extend_from_slice(&piece);
-        }
-        if done || decoder.is_done() {
-            if framing == RelayFraming::Chunked {
-                out.extend_from_slice(LAST_CHUNK);
-            }
-            client.write_all(&out).await?;
-            return Ok(sent);
-        }
-        client.write_all(&out).await?;
-        out.clear();
-        piece.clear();
-        let read = origin.read_body(decoder, &mut piece, 64 * 1024);
-        done = match while_client_stays(client, idle, read).await {
-            Ok(read) => read?,
-            Err(ClientGone) => {
-                let gone = std::io::ErrorKind::ConnectionAborted;
-                return Err(BodyError::Io(std::io::Error::new(gone, "the client left")));
-            }
-        };
-    }
 }
