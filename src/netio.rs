@@ -95,6 +95,14 @@ impl Conn {
             .map_err(|e| io::Error::other(e.to_string()))
     }
 
+    /// Sets (or clears, with `None`) the socket's write timeout: a write that makes no
+    /// progress for that long fails with `TimedOut`.
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream
+            .set_write_timeout(timeout)
+            .map_err(|e| io::Error::other(e.to_string()))
+    }
+
     /// Reads more bytes into the buffer; returns how many (0 = the peer closed).
     /// With no buffer memory (a new or `shrink`ed connection), the first read waits in a
     /// small `CLIENT_FIRST_READ_BYTES` buffer; the full-size one is allocated only once bytes

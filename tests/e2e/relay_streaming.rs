@@ -470,3 +470,35 @@ fn head_204_and_304_answers_are_relayed_without_a_body() {
     side.send(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nlast\n");
     assert_eq!(client.read_response().body_text(), "last\n");
 }
+
+#[test]
+fn a_client_that_stops_reading_mid_body_ends_the_relay_after_the_idle_timeout() {
+    let origin = ScriptedOrigin::start();
+    let proxy = Proxy::start(origin.port(), &["--client-idle-timeout", "1"]);
+    let mut client = Conn::connect(proxy.addr);
+    client.send(&client_request("1.1"));
+    let mut side = origin.accept();
+    side.send(&OriginBody::Chunked.start(""));
+    let head = client.read_head();
+    let framing = client_framing(&head);
+    assert_eq!(read_body_bytes(&mut client, framing, 7), b"part-1\n");
+    // The client reads no more; the origin writes until the buffers between them are full
+    // and ringpin, unable to write to the client for a second, gives the relay up.
+    let chunk = format!("{:x}\r\n{}\r\n", 65_536, "x".repeat(65_536));
+    let deadline = Instant::now() + DEADLINE;
+    let ended = loop {
+        match side.stream.write_all(chunk.as_bytes()) {
+            Ok(()) => assert!(
+                Instant::now() < deadline,
+                "the origin's connection was still open after {DEADLINE:?}: the relay never ended"
+            ),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        matches!(ended.kind(), ErrorKind::BrokenPipe | ErrorKind::ConnectionReset),
+        "the origin's write failed because ringpin closed the connection, not by timing out: {ended}"
+    );
+    drop(client);
+    wait_metric(&proxy, "ringpin_connections", "== 0", |v| v == 0.0);
+}

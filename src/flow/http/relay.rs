@@ -12,6 +12,8 @@
 //! Invariants: a body that ends early (the origin closes or breaks its framing) closes the
 //! client's connection without a terminating chunk, so the client sees the truncation; a
 //! client that leaves while the origin is read (`client_watch`) drops the origin connection.
+//! A client that stops reading stalls the relay (backpressure) for at most
+//! `--client-idle-timeout` per write, then the relay ends as if it had left.
 //! What bounds a stalled body: `--origin-timeout` covers only the head; a body may pause up to
 //! `ORIGIN_INACTIVITY_TIMEOUT` (600 s, zurl's inactivity timeout) between reads, set on the
 //! origin socket by the exchange, and nothing bounds its total length in time (a streamed
@@ -87,8 +89,12 @@ pub(super) async fn relay(
     let mut out = Vec::with_capacity(512 + piece.len());
     encode_response_head(&head, &mut out);
     let idle = ctx.config.client_idle_timeout;
-    let piped = pipe_body(client, &mut origin, &mut decoder, out, piece, framing, idle);
-    let sent = match piped.await {
+    // A client that stops reading would otherwise hold this relay and its origin connection
+    // for good: a write that makes no progress for the idle timeout ends it.
+    let _ = client.set_write_timeout(Some(idle));
+    let piped = pipe_body(client, &mut origin, &mut decoder, out, piece, framing, idle).await;
+    let _ = client.set_write_timeout(None);
+    let sent = match piped {
         Ok(sent) => sent,
         Err(cut) => return relay_cut(ctx, req, &target_name, cut),
     };
