@@ -119,6 +119,11 @@ pub const OUTBOUND_BYTES_MAX_DEFAULT: usize = 256 * 1024;
 /// Default bound on published items queued for one connection (Pushpin: 100 per stream).
 pub const OUTBOUND_ITEMS_MAX_DEFAULT: usize = 100;
 
+/// How long a request waits for an origin socket when its shard has `origins_per_shard`
+/// open and none idle, before it gets `503` (or `--origin-timeout`, when shorter): long
+/// enough to ride out a burst of slow origin answers, short enough that a client is not left
+/// hanging on an overloaded shard.
+pub const ORIGIN_SLOT_WAIT_MAX: Duration = Duration::from_secs(10);
 /// Batches of ZeroMQ-published items queued for the router before the input's thread waits.
 pub const INPUT_INBOX_MESSAGES_MAX: usize = 1024;
 /// Items a ZeroMQ input takes from its socket before handing them to the router as one batch.

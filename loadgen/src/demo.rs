@@ -3,10 +3,13 @@
 //! ZeroMQ SUB input each), then the same N over floor-server (send) instances, and the ratios
 //! of their times to last delivery.
 //!
-//! With `--publish http,zmq` the ringpin instances are measured twice, back to back: each
-//! message POSTed to every instance's `/publish/`, then (fresh clients, same instances) each
-//! message sent once on an XPUB connected to every instance's SUB input, published only once
-//! every instance with subscribers has subscribed. The floor takes HTTP only.
+//! With `--publish http,zmq` ringpin is measured twice, back to back, in the order given:
+//! each message POSTed to every instance's `/publish/`, then each message sent once on an XPUB
+//! connected to every instance's SUB input, published only once every instance with
+//! subscribers has subscribed. Each method gets fresh instances and fresh clients: a second
+//! run on the same instances started with the first run's 100,000 connections still being
+//! torn down and its memory still held, and was 18-29% slower whichever method it
+//! measured (results/2026-12-06-zmq-scaleout-epyc2c). The floor takes HTTP only.
 //!
 //! Owns: the demo's runs and its printed/written result (`demo-summary-N.md`).
 //! Must not: start or measure targets itself (compare.rs does).
@@ -61,12 +64,18 @@ pub fn main(argv: &[String]) -> Result<(), String> {
     }
     let backend = compare::start_backend(&plan)?;
     let mut rows = Vec::new();
-    for (slot, name) in targets.into_iter().enumerate() {
-        let runs = runs(&plan, name);
-        eprintln!("== demo: {name}, {} instance(s)", plan.instances());
+    let all: Vec<_> = (targets.into_iter())
+        .flat_map(|name| runs(&plan, name).into_iter().map(move |run| (name, run)))
+        .collect();
+    for (slot, (name, run)) in all.into_iter().enumerate() {
+        eprintln!(
+            "== demo: {name} ({}), {} fresh instance(s)",
+            run.0.name(),
+            plan.instances()
+        );
         let slot = u16::try_from(slot).unwrap_or(0) + 40;
-        let outcomes = compare::measure(&plan, name, slot, &runs);
-        for ((via, _), outcome) in runs.iter().zip(outcomes) {
+        let outcomes = compare::measure(&plan, name, slot, std::slice::from_ref(&run));
+        for ((via, _), outcome) in std::iter::once(&run).zip(outcomes) {
             let (report, note) = match outcome {
                 Outcome::Report(v) => (Some(v), String::new()),
                 Outcome::Failed(why) => (None, why),

@@ -10,15 +10,23 @@
 //! pooled or not; a pooled connection is handed out only if nothing arrived on it while it
 //! was idle (checked on the socket itself, `sys::peek_idle`), so no client ever reads bytes
 //! an origin sent for another request or for none.
+//! At the bound, a request first closes the oldest idle connection; with none idle it waits,
+//! first come first served, up to `ORIGIN_SLOT_WAIT_MAX` for a socket to close (a connection
+//! that finishes meanwhile is closed rather than pooled, so a waiter gets its slot), then
+//! fails with `Exhausted` (503). A burst of slow origin answers thus queues requests briefly
+//! instead of refusing them at once.
 
 use super::sys::{peek_idle, IdlePeek};
 use crate::http::{parse_response, HeadLimits, ResponseHead};
+use crate::limits::ORIGIN_SLOT_WAIT_MAX;
 use crate::limits::{
     ORIGIN_CONNECT_TIMEOUT, ORIGIN_DNS_CACHE_TTL, ORIGIN_POOL_IDLE_PER_TARGET_MAX,
     ORIGIN_POOL_IDLE_TIMEOUT,
 };
 use crate::netio::{Conn, HeadError};
+use futures_lite::future::or;
 use glommio::net::TcpStream;
+use glommio::sync::{Semaphore, StaticPermit};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::io;
@@ -26,12 +34,13 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::ops::{Deref, DerefMut};
 use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Why no origin connection could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    /// The shard already has `open_max` origin sockets open and none of them is idle.
+    /// The shard had `open_max` origin sockets open, none idle, and none closed within
+    /// `ORIGIN_SLOT_WAIT_MAX`.
     #[error("origin connection limit of {open_max} reached on this shard")]
     Exhausted {
         /// The shard's bound.
@@ -42,13 +51,15 @@ pub enum ConnectError {
     Io(#[from] io::Error),
 }
 
-/// One counted origin socket; the count goes down when it drops.
-#[derive(Debug)]
-struct OriginSlot(Rc<Cell<usize>>);
+/// One counted origin socket: a permit of the shard's origin semaphore, returned when the
+/// socket closes.
+struct OriginSlot {
+    _permit: StaticPermit,
+}
 
-impl Drop for OriginSlot {
-    fn drop(&mut self) {
-        self.0.set(self.0.get().saturating_sub(1));
+impl std::fmt::Debug for OriginSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OriginSlot")
     }
 }
 
@@ -88,10 +99,15 @@ pub struct OriginPool {
     idle: RefCell<HashMap<(String, u16), IdleList>>,
     /// Addresses of the host names resolved so far, and when.
     resolved: RefCell<HashMap<(String, u16), Resolved>>,
-    /// Origin sockets open on this shard: in use, connecting, and idle in the pool.
-    open: Rc<Cell<usize>>,
-    /// Most origin sockets this shard may have open (`runtime::FdBudget`).
+    /// One permit per origin socket this shard may have open (`runtime::FdBudget`); held by
+    /// every socket in use, connecting, or idle in the pool.
+    slots: Rc<Semaphore>,
+    /// Most origin sockets this shard may have open.
     open_max: usize,
+    /// Requests waiting for a slot now.
+    waiting: Cell<usize>,
+    /// Longest wait for a slot (`ORIGIN_SLOT_WAIT_MAX`; shorter in tests).
+    slot_wait: Duration,
 }
 
 impl OriginPool {
@@ -100,14 +116,22 @@ impl OriginPool {
         OriginPool {
             idle: RefCell::default(),
             resolved: RefCell::default(),
-            open: Rc::new(Cell::new(0)),
+            slots: Rc::new(Semaphore::new(open_max as u64)),
             open_max,
+            waiting: Cell::new(0),
+            slot_wait: ORIGIN_SLOT_WAIT_MAX,
         }
+    }
+
+    /// The same pool, waiting at most `wait` for a slot at the bound.
+    pub fn with_slot_wait(mut self, wait: Duration) -> OriginPool {
+        self.slot_wait = wait;
+        self
     }
 
     /// Origin sockets open now, idle ones included.
     pub fn open(&self) -> usize {
-        self.open.get()
+        self.open_max - self.slots.available() as usize
     }
 
     /// A pooled connection to `host:port`, or a new one.
@@ -123,7 +147,7 @@ impl OriginPool {
     /// dual-stack name, say) until one connects. At the shard's bound, the oldest idle
     /// connection is closed to make room; with none idle, this fails at once.
     pub async fn connect_fresh(&self, host: &str, port: u16) -> Result<OriginConn, ConnectError> {
-        let slot = self.slot()?;
+        let slot = self.slot().await?;
         let addrs = self.resolve(host, port).await?;
         let mut last_error = None;
         for &addr in addrs.iter() {
@@ -142,19 +166,30 @@ impl OriginPool {
         Err(last_error.unwrap_or_else(|| no_address(host)).into())
     }
 
-    /// Counts one more origin socket, closing the oldest idle one first when at the bound.
-    fn slot(&self) -> Result<OriginSlot, ConnectError> {
-        if self.open.get() >= self.open_max {
-            self.close_oldest_idle();
+    /// Counts one more origin socket: at the bound, the oldest idle one is closed first; with
+    /// none idle, this waits in line up to `slot_wait` for a socket to close.
+    async fn slot(&self) -> Result<OriginSlot, ConnectError> {
+        if let Ok(permit) = self.slots.try_acquire_static_permit(1) {
+            return Ok(OriginSlot { _permit: permit });
         }
-        if self.open.get() >= self.open_max {
-            // The caller logs the refusal (rate-limited) with the request it refuses.
-            return Err(ConnectError::Exhausted {
+        self.close_oldest_idle();
+        if let Ok(permit) = self.slots.try_acquire_static_permit(1) {
+            return Ok(OriginSlot { _permit: permit });
+        }
+        self.waiting.set(self.waiting.get() + 1);
+        let acquired = async { self.slots.acquire_static_permit(1).await.ok() };
+        let timed_out = async {
+            glommio::timer::sleep(self.slot_wait).await;
+            None
+        };
+        let permit = or(acquired, timed_out).await;
+        self.waiting.set(self.waiting.get() - 1);
+        // The caller logs a refusal (rate-limited) with the request it refuses.
+        permit
+            .map(|permit| OriginSlot { _permit: permit })
+            .ok_or(ConnectError::Exhausted {
                 open_max: self.open_max,
-            });
-        }
-        self.open.set(self.open.get() + 1);
-        Ok(OriginSlot(Rc::clone(&self.open)))
+            })
     }
 
     fn close_oldest_idle(&self) {
@@ -215,7 +250,8 @@ impl OriginPool {
     /// when the origin already sent more (bytes past the response in the buffer or on the
     /// socket), or closed its side.
     pub fn put(&self, host: &str, port: u16, mut origin: OriginConn) {
-        if !still_clean(&origin, host, port) {
+        // A request waiting for a slot gets this one's: closing it returns its permit.
+        if self.waiting.get() > 0 || !still_clean(&origin, host, port) {
             return;
         }
         origin.conn.shrink();

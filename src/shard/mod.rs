@@ -27,6 +27,7 @@ use crate::fanout::{
 use crate::limits::CONTROL_TICK;
 use crate::limits::DELIVERY_BATCH_ITEMS_MAX;
 use crate::limits::DELIVERY_PASS_SLOW;
+use crate::limits::ORIGIN_SLOT_WAIT_MAX;
 use crate::limits::SHUTDOWN_DRAIN_TIMEOUT;
 use crate::origin::pool::OriginPool;
 use crate::router::inbox::RouterInboxSender;
@@ -159,6 +160,8 @@ impl ShardContext {
                 }
             },
         };
+        // Waiting for an origin socket longer than for the origin's answer makes no sense.
+        let slot_wait = config.origin_timeout.min(ORIGIN_SLOT_WAIT_MAX);
         ShardContext {
             id,
             uring: RefCell::new(uring),
@@ -174,7 +177,7 @@ impl ShardContext {
             report: RefCell::new(DeliveryReport::default()),
             router,
             counters,
-            pool: OriginPool::new(origin_sockets_max),
+            pool: OriginPool::new(origin_sockets_max).with_slot_wait(slot_wait),
             busy: Cell::new(0),
             connections_max,
             recovery: recovery::ShardRecovery::default(),

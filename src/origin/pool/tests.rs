@@ -7,6 +7,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 use std::future::Future;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::rc::Rc;
 use std::time::Duration;
 
 /// Runs `test` on a small executor of its own, with a loopback listener as the origin.
@@ -36,7 +37,8 @@ fn accept(listener: &TcpListener) -> TcpStream {
 #[test]
 fn at_the_bound_an_idle_connection_is_closed_for_a_new_one_and_a_busy_shard_is_refused() {
     with_origin(|listener| async move {
-        let (pool, port) = (OriginPool::new(2), port(&listener));
+        let pool = OriginPool::new(2).with_slot_wait(Duration::from_millis(50));
+        let port = port(&listener);
         let a = pool.connect_fresh("127.0.0.1", port).await.expect("a");
         let b = pool.connect_fresh("127.0.0.1", port).await.expect("b");
         assert_eq!(pool.open(), 2);
@@ -50,6 +52,29 @@ fn at_the_bound_an_idle_connection_is_closed_for_a_new_one_and_a_busy_shard_is_r
         let c = pool.connect_fresh("127.0.0.1", port).await.expect("c");
         assert_eq!(pool.open(), 2, "the idle one was closed to make room");
         drop((b, c));
+        assert_eq!(pool.open(), 0);
+    });
+}
+
+#[test]
+fn at_the_bound_a_request_waits_in_line_and_takes_the_slot_of_a_connection_that_finishes() {
+    with_origin(|listener| async move {
+        let pool = Rc::new(OriginPool::new(1).with_slot_wait(Duration::from_secs(10)));
+        let port = port(&listener);
+        let busy = pool.connect_fresh("127.0.0.1", port).await.expect("busy");
+        let waiter = {
+            let pool = Rc::clone(&pool);
+            glommio::spawn_local(async move { pool.connect_fresh("127.0.0.1", port).await })
+        };
+        glommio::timer::sleep(Duration::from_millis(50)).await;
+        assert_eq!(pool.open(), 1, "the second request waits");
+        // Finishing with the busy connection closes it instead of pooling it: the waiter
+        // needs its slot.
+        pool.put("127.0.0.1", port, busy);
+        let second = waiter.await.expect("the waiter got the slot");
+        assert!(!second.reused);
+        assert_eq!(pool.open(), 1);
+        drop(second);
         assert_eq!(pool.open(), 0);
     });
 }
