@@ -15,6 +15,7 @@ pub mod logger;
 pub mod netio;
 pub mod origin;
 pub mod publish;
+pub mod publish_cmd;
 pub mod reply;
 pub mod router;
 pub mod runtime;

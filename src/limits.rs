@@ -119,6 +119,9 @@ pub const OUTBOUND_BYTES_MAX_DEFAULT: usize = 256 * 1024;
 /// Default bound on published items queued for one connection (Pushpin: 100 per stream).
 pub const OUTBOUND_ITEMS_MAX_DEFAULT: usize = 100;
 
+/// `ringpin publish`'s bound on connecting, each read and write, and a ZeroMQ message's
+/// linger.
+pub const PUBLISH_CMD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request waits for an origin socket when its shard has `origins_per_shard`
 /// open and none idle, before it gets `503` (or `--origin-timeout`, when shorter): long
 /// enough to ride out a burst of slow origin answers, short enough that a client is not left

@@ -1,4 +1,5 @@
-//! The `ringpin` binary: parse the command line, start, exit.
+//! The `ringpin` binary: parse the command line, start, exit; or, as `ringpin publish`,
+//! publish one item (`publish_cmd`).
 
 use ringpin::config::{CliOutcome, Config};
 use std::process::ExitCode;
@@ -8,6 +9,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("publish") {
+        return ringpin::publish_cmd::main(&args[1..]);
+    }
     let (config, warnings) = match Config::from_args(&args) {
         Ok(CliOutcome::Run(config, warnings)) => (config, warnings),
         Ok(CliOutcome::Help) => {

@@ -28,6 +28,7 @@ mod next_links;
 mod proxy;
 mod publish_api;
 mod publish_auth;
+mod publish_cmd;
 mod recovery;
 mod relay_streaming;
 mod response_hold;

@@ -32,7 +32,7 @@ fn metric_with(proxy: &Proxy, authorization: &str, name: &str) -> Option<f64> {
 }
 
 /// Waits until the stream's subscription is live, reading `/metrics` with `authorization`.
-fn wait_subscribed_with(proxy: &Proxy, authorization: &str) {
+pub fn wait_subscribed_with(proxy: &Proxy, authorization: &str) {
     let deadline = Instant::now() + DEADLINE;
     while metric_with(proxy, authorization, "ringpin_subscriptions") != Some(1.0) {
         assert!(Instant::now() < deadline, "the stream never subscribed");
