@@ -20,4 +20,5 @@ pub mod router;
 pub mod runtime;
 pub mod shard;
 pub mod stats;
+pub mod tls;
 pub mod ws;

@@ -30,6 +30,11 @@ impl Default for Config {
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 LISTEN_PORT_DEFAULT,
             )],
+            // Pushpin: no https_ports unless set.
+            listen_tls: Vec::new(),
+            tls_cert: None,
+            tls_dir: None,
+            origin_ca: None,
             // Pushpin: push_in_http_addr=127.0.0.1, push_in_http_port=5561.
             publish_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), PUBLISH_PORT_DEFAULT),
             // Pushpin ships a routes file holding `* test`.
@@ -90,8 +95,13 @@ impl Config {
         let mut warnings = Vec::new();
         let defaults = Config::default();
         let zmq = resolve_zmq(&cli, &conf, &defaults);
+        let tls = resolve_tls(&cli, &conf, conf_path.as_deref())?;
         let config = Config {
             listen: resolve_listen(&cli, &conf, defaults.listen),
+            listen_tls: tls.listen,
+            tls_cert: tls.cert,
+            tls_dir: tls.dir,
+            origin_ca: tls.origin_ca,
             publish_listen: resolve_publish_listen(&cli, &conf)?,
             routes_source: resolve_routes_source(&cli, &conf, conf_path.as_deref(), &mut warnings),
             shards: cli.shards.unwrap_or(defaults.shards),
@@ -288,6 +298,45 @@ fn resolve_routes_source(
     }
 }
 
+/// The TLS settings, flag over conf.
+struct TlsSettings {
+    listen: Vec<SocketAddr>,
+    cert: Option<(PathBuf, PathBuf)>,
+    dir: Option<PathBuf>,
+    origin_ca: Option<PathBuf>,
+}
+
+/// `--listen-tls` > `[runner] https_ports` > none; `--tls-cert` and `--tls-key` come together
+/// or not at all; `--tls-dir` > `runner/certs` beside pushpin.conf (where Pushpin's runner
+/// keeps them).
+fn resolve_tls(
+    cli: &CliArgs,
+    conf: &ConfFile,
+    conf_path: Option<&Path>,
+) -> Result<TlsSettings, ConfigError> {
+    let cert = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (None, None) => None,
+        _ => {
+            return Err(ConfigError::Conflict {
+                message: "--tls-cert and --tls-key must be given together".to_owned(),
+            })
+        }
+    };
+    let listen = match &conf.runner.https_ports {
+        _ if !cli.listen_tls.is_empty() => cli.listen_tls.clone(),
+        Some(ports) => ports.clone(),
+        None => Vec::new(),
+    };
+    let conf_dir = conf_path.and_then(Path::parent);
+    Ok(TlsSettings {
+        listen,
+        cert,
+        dir: (cli.tls_dir.clone()).or_else(|| Some(conf_dir?.join("runner").join("certs"))),
+        origin_ca: cli.origin_ca.clone(),
+    })
+}
+
 /// `--sig-key` > `[proxy] sig_key` > `changeme`, decoded (`base64:`).
 fn resolve_sig_key(
     cli: &CliArgs,
@@ -321,6 +370,7 @@ fn check_listeners(config: &Config) -> Result<(), ConfigError> {
     let all = config
         .listen
         .iter()
+        .chain(&config.listen_tls)
         .chain(std::iter::once(&config.publish_listen));
     for (index, a) in all.clone().enumerate() {
         for b in all.clone().skip(index + 1) {

@@ -39,7 +39,7 @@ use direct_send::FlushOutcome;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::os::fd::OwnedFd;
-use std::os::unix::io::RawFd;
+use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -235,14 +235,16 @@ impl ShardContext {
     }
 
     /// Registers a held connection and subscribes it to `channels`.
+    /// A TLS `stream` is written by its task only (`Held::direct`).
     pub fn register_hold(
         self: &Rc<Self>,
-        fd: RawFd,
+        stream: &crate::netio::Stream,
         sink: Sink,
         channels: Vec<String>,
     ) -> HeldGuard {
         let key = self.held.borrow_mut().insert(Held {
-            fd,
+            fd: stream.as_raw_fd(),
+            direct: !stream.is_tls(),
             sink,
             channels: Vec::new(),
             waker: None,
@@ -424,7 +426,7 @@ impl ShardContext {
             let Some(entry) = held.get_mut(key) else {
                 continue;
             };
-            let outcome = direct_send::flush(entry.fd, &mut entry.sink.queue);
+            let outcome = entry.flush_direct();
             on_outcome(held, key, outcome);
         }
     }
@@ -491,18 +493,20 @@ impl Drop for HeldGuard {
     }
 }
 
-/// Runs one shard until shutdown: accept loops on `listeners`, the inbox loop, the control
+/// Runs one shard until shutdown: accept loops on `listeners` (TLS ones with their rustls
+/// configuration), the inbox loop, the control
 /// tick; then closes held connections and waits up to the drain timeout for busy ones.
 /// Each accepted connection's task runs `serve`.
 pub async fn run(
     ctx: Rc<ShardContext>,
-    listeners: Vec<OwnedFd>,
+    listeners: Vec<(OwnedFd, Option<listener::TlsConfig>)>,
     mut inbox: ShardInboxReceiver,
     serve: impl listener::ConnectionHandler,
 ) {
-    for fd in listeners {
+    for (fd, tls) in listeners {
         let listener = sys::glommio_listener(fd);
-        glommio::spawn_local(listener::accept_loop(Rc::clone(&ctx), listener, serve)).detach();
+        let accept = listener::accept_loop(Rc::clone(&ctx), listener, tls, serve);
+        glommio::spawn_local(accept).detach();
     }
     if let Some(socket) = inbox.take_wake_socket() {
         let wake = sys::glommio_unix_stream(socket);

@@ -268,6 +268,7 @@ fn origin_request(
         grip_sig: token.as_deref(),
         xff: &ctx.config.x_forwarded_for,
         body,
+        forwarded_proto: req.forwarded_proto(),
     };
     build_origin_request(&req.head, &forward)
 }

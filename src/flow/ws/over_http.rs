@@ -40,6 +40,7 @@ pub struct Woh<'r> {
     target: HttpTarget,
     base: RequestHead,
     peer: std::net::IpAddr,
+    forwarded_proto: Option<&'static str>,
     connection_id: String,
     meta: Vec<(String, String)>,
     /// Send an empty request after this long without one (`Keep-Alive-Interval`).
@@ -61,6 +62,7 @@ impl Woh<'_> {
             grip_sig: token.as_deref(),
             xff: &self.ctx.config.x_forwarded_for,
             body: BodyFraming::None,
+            forwarded_proto: self.forwarded_proto,
         };
         let head = build_woh_request(
             &self.base,
@@ -125,6 +127,7 @@ pub async fn serve(
         target: HttpTarget::new("", 0),
         base: woh_base_head(&req.head),
         peer: req.peer.ip(),
+        forwarded_proto: req.forwarded_proto(),
         connection_id: connection_id(),
         meta: Vec::new(),
         keep_alive_interval: None,

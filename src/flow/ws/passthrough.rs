@@ -170,6 +170,7 @@ async fn send_handshake(
         grip_sig: token.as_deref(),
         xff: &ctx.config.x_forwarded_for,
         body: BodyFraming::None,
+        forwarded_proto: req.forwarded_proto(),
     };
     let mut bytes = Vec::with_capacity(512);
     encode_request_head(&build_ws_handshake(&req.head, &forward), &mut bytes);

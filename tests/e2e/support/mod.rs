@@ -98,6 +98,7 @@ mod client;
 mod django;
 mod files;
 mod proxy;
+pub mod tls;
 pub mod woh;
 pub mod ws_backend;
 mod ws_client;

@@ -152,6 +152,7 @@ fn attempts(
             grip_sig: token.as_deref(),
             xff: &ctx.config.x_forwarded_for,
             body: BodyFraming::None,
+            forwarded_proto: req.forwarded_proto(),
         };
         attempts.push(Attempt {
             host: target.host.clone(),

@@ -34,7 +34,6 @@ use crate::shard::ShardContext;
 use bytes::Bytes;
 use futures_lite::future::or;
 use futures_lite::AsyncReadExt;
-use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 
 /// The `Grip-Last` header values for `last_ids`; an entry that cannot travel in a header is
@@ -114,7 +113,7 @@ pub async fn hold_linked_stream(
     };
     conn.shrink();
     let _ = conn.set_read_timeout(None);
-    let guard = ctx.register_hold(conn.stream.as_raw_fd(), sink, names);
+    let guard = ctx.register_hold(&conn.stream, sink, names);
     ctx.counters.held_streams.add(1);
     let mut refresh = spawn_refresh(ctx, guard.key, following.link.as_ref());
     let end = loop {

@@ -1,0 +1,311 @@
+//! TLS client listeners (`--listen-tls`, pushpin.conf `https_ports`, PUSHPIN.md §11 "TLS
+//! listeners with cert dir naming"): every kind of request works over TLS as over plain TCP,
+//! published items reach TLS subscribers (their task encrypts, the delivery loop cannot), the
+//! origin learns `X-Forwarded-Proto: https`, certificates are chosen by SNI from Pushpin's
+//! directory layout and reloaded on SIGHUP, and a client that botches its handshake costs
+//! nobody else anything.
+//!
+//! Every client here checks the server's chain and name against a CA made for the test
+//! (`support::tls`), so a passing test went through a real handshake.
+
+use crate::support::tls::{connect, presented, start_tls_proxy, try_connect, wss_connect, TestCa};
+use crate::support::woh::{event, subscribe_message, woh_backend, WohOptions};
+use crate::support::{
+    get_request, metric, publish_ok, response_item, stream_item, wait_metric, wait_subscribed,
+    Backend, BackendResponse, Proxy, SseClient, StreamClient, TempDir,
+};
+use serde_json::json;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A TLS ringpin in front of `backend`, with one certificate for `localhost` and 127.0.0.1
+/// given as `--tls-cert`/`--tls-key`.
+fn tls_proxy(backend: &Backend, ca: &TestCa, dir: &TempDir) -> (Proxy, SocketAddr) {
+    let identity = ca.issue(&["localhost", "127.0.0.1"]);
+    identity.write_as(dir.path(), "server");
+    let cert = dir.path().join("server.crt").display().to_string();
+    let key = dir.path().join("server.key").display().to_string();
+    let route = format!("* 127.0.0.1:{}", backend.port());
+    start_tls_proxy(move |_| {
+        vec![
+            "--tls-cert".into(),
+            cert.clone(),
+            "--tls-key".into(),
+            key.clone(),
+            "--route".into(),
+            route.clone(),
+        ]
+    })
+}
+
+#[test]
+fn a_plain_request_over_tls_is_proxied_and_the_origin_sees_x_forwarded_proto_https() {
+    let backend = Backend::start(|req| BackendResponse::text(200, format!("path {}\n", req.path)));
+    let (ca, dir) = (TestCa::new(), TempDir::new("tls"));
+    let (proxy, tls_addr) = tls_proxy(&backend, &ca, &dir);
+
+    let mut conn = connect(&ca, tls_addr, "localhost");
+    // The client's own claim is replaced, over TLS and over plain TCP alike.
+    conn.send(b"GET /a HTTP/1.1\r\nHost: example.com\r\nX-Forwarded-Proto: gopher\r\n\r\n");
+    let response = conn.read_response();
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.body_text(), "path /a\n");
+    assert_eq!(
+        backend.last_request().headers_named("X-Forwarded-Proto"),
+        ["https"]
+    );
+
+    // Keep-alive works over TLS: a second request on the same session.
+    conn.send(&get_request("/b"));
+    assert_eq!(conn.read_response().body_text(), "path /b\n");
+
+    let mut plain = crate::support::Conn::connect(proxy.addr);
+    plain.send(b"GET /c HTTP/1.1\r\nHost: example.com\r\nX-Forwarded-Proto: https\r\n\r\n");
+    assert_eq!(plain.read_response().body_text(), "path /c\n");
+    assert!(backend
+        .last_request()
+        .headers_named("X-Forwarded-Proto")
+        .is_empty());
+}
+
+#[test]
+fn a_tls_stream_subscriber_gets_every_published_item_beside_a_plain_one() {
+    let backend = Backend::start(|_| BackendResponse::stream_hold("news", "start\n"));
+    let (ca, dir) = (TestCa::new(), TempDir::new("tls"));
+    let (proxy, tls_addr) = tls_proxy(&backend, &ca, &dir);
+    let mut secure = StreamClient::open_on(connect(&ca, tls_addr, "localhost"), "/s", &[]);
+    let mut plain = StreamClient::open(proxy.addr, "/s");
+    for client in [&mut secure, &mut plain] {
+        assert_eq!(client.head().status, 200);
+        assert_eq!(client.read_until("start\n"), "start\n");
+    }
+    wait_subscribed(&proxy, 2);
+
+    for i in 0..20 {
+        publish_ok(&proxy, &stream_item("news", &format!("item {i}\n")));
+    }
+    for client in [&mut secure, &mut plain] {
+        for i in 0..20 {
+            let want = format!("item {i}\n");
+            assert_eq!(client.read_until(&want), want);
+        }
+    }
+    // A large item spans several TLS records.
+    let big = "x".repeat(100_000) + "\n";
+    publish_ok(&proxy, &stream_item("news", &big));
+    assert_eq!(secure.read_until("\n").len(), big.len());
+}
+
+#[test]
+fn sse_over_tls_gets_keep_alives_and_events() {
+    let backend = Backend::start(|_| {
+        BackendResponse::new(200, "text/event-stream", ":ok\n\n")
+            .header("Grip-Hold", "stream")
+            .header("Grip-Channel", "ev")
+            .header("Grip-Keep-Alive", ":\\n\\n; format=cstring; timeout=1")
+    });
+    let (ca, dir) = (TestCa::new(), TempDir::new("tls"));
+    let (proxy, tls_addr) = tls_proxy(&backend, &ca, &dir);
+    let mut events = SseClient::open_on(connect(&ca, tls_addr, "localhost"), "/events");
+    assert_eq!(
+        events.head().header("Content-Type"),
+        Some("text/event-stream")
+    );
+    assert_eq!(events.next_event(), ":ok\n\n");
+    // The keep-alive is written by the connection's own task, encrypted like everything else.
+    assert_eq!(events.next_event(), ":\n\n");
+    wait_subscribed(&proxy, 1);
+
+    publish_ok(&proxy, &stream_item("ev", "event: tick\ndata: 1\n\n"));
+    assert_eq!(
+        events.next_event_skipping(":\n\n"),
+        "event: tick\ndata: 1\n\n"
+    );
+}
+
+#[test]
+fn a_tls_long_poll_is_answered_by_a_publish() {
+    let backend = Backend::start(|_| BackendResponse::response_hold("lp", "nothing yet\n"));
+    let (ca, dir) = (TestCa::new(), TempDir::new("tls"));
+    let (proxy, tls_addr) = tls_proxy(&backend, &ca, &dir);
+    let mut conn = connect(&ca, tls_addr, "localhost");
+    conn.send(&get_request("/poll"));
+    wait_subscribed(&proxy, 1);
+
+    publish_ok(
+        &proxy,
+        &response_item("lp", json!({ "body": "published\n" })),
+    );
+    let response = conn.read_response();
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.body_text(), "published\n");
+}
+
+#[test]
+fn a_client_that_sends_garbage_or_stalls_its_handshake_is_closed_and_others_are_served() {
+    let backend = Backend::start(|_| BackendResponse::stream_hold("c", "start\n"));
+    let (ca, dir) = (TestCa::new(), TempDir::new("tls"));
+    let (proxy, tls_addr) = tls_proxy(&backend, &ca, &dir);
+    let mut subscriber = StreamClient::open_on(connect(&ca, tls_addr, "localhost"), "/s", &[]);
+    assert_eq!(subscriber.read_until("start\n"), "start\n");
+    wait_subscribed(&proxy, 1);
+
+    // Plain HTTP on the TLS port is not a handshake: closed at once.
+    let mut garbage = crate::support::Conn::connect(tls_addr);
+    garbage.send_lossy(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    let _ = garbage.read_to_end();
+    // A client that connects and says nothing is closed by the handshake timeout (10 s).
+    let mut stalled = std::net::TcpStream::connect(tls_addr).expect("connect");
+    stalled
+        .write_all(&[0x16, 0x03, 0x01])
+        .expect("a partial record header");
+
+    publish_ok(&proxy, &stream_item("c", "still here\n"));
+    assert_eq!(subscriber.read_until("still here\n"), "still here\n");
+    // Closed by ringpin (end of file or a reset) well before this read's own 30 s run out.
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("read timeout");
+    let mut byte = [0u8; 1];
+    match std::io::Read::read(&mut stalled, &mut byte) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("a stalled handshake was not closed: {other:?}"),
+    }
+    wait_metric(&proxy, "ringpin_tls_handshakes_failed_total", ">= 2", |v| {
+        v >= 2.0
+    });
+    assert_eq!(
+        metric(&proxy, "ringpin_tls_handshakes_failed_total").map(|v| v >= 2.0),
+        Some(true)
+    );
+    // A new TLS client is still served.
+    let mut conn = StreamClient::open_on(connect(&ca, tls_addr, "localhost"), "/s", &[]);
+    assert_eq!(conn.read_until("start\n"), "start\n");
+}
+
+#[test]
+fn certificates_are_chosen_by_sni_from_the_directory_with_default_as_fallback() {
+    let backend = Backend::start(|_| BackendResponse::text(200, "ok\n"));
+    let (ca, dir) = (TestCa::new(), TempDir::new("tls"));
+    let a = ca.issue(&["a.test"]);
+    let b = ca.issue(&["b.test"]);
+    let wildcard = ca.issue(&["x.wild.test"]);
+    let fallback = ca.issue(&["other.test", "localhost"]);
+    a.write_as(dir.path(), "a.test");
+    b.write_as(dir.path(), "b.test");
+    wildcard.write_as(dir.path(), "_.wild.test");
+    fallback.write_as(dir.path(), "default");
+    let certs = dir.path().display().to_string();
+    let route = format!("* 127.0.0.1:{}", backend.port());
+    let (_proxy, tls_addr) = start_tls_proxy(move |_| {
+        vec![
+            "--tls-dir".into(),
+            certs.clone(),
+            "--route".into(),
+            route.clone(),
+        ]
+    });
+
+    for (name, identity) in [
+        ("a.test", &a),
+        ("b.test", &b),
+        ("x.wild.test", &wildcard),
+        ("other.test", &fallback),
+    ] {
+        let wire = try_connect(&ca, tls_addr, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            presented(&wire) == identity.leaf,
+            "{name} got another certificate"
+        );
+        let mut conn = crate::support::Conn::over(wire);
+        conn.send(&get_request("/"));
+        assert_eq!(conn.read_response().body_text(), "ok\n");
+    }
+}
+
+#[test]
+fn sighup_reloads_the_certificates_for_new_handshakes() {
+    let backend = Backend::start(|_| BackendResponse::text(200, "ok\n"));
+    let (ca, dir) = (TestCa::new(), TempDir::new("tls"));
+    let old = ca.issue(&["localhost"]);
+    old.write_as(dir.path(), "default");
+    let certs = dir.path().display().to_string();
+    let route = format!("* 127.0.0.1:{}", backend.port());
+    let (mut proxy, tls_addr) = start_tls_proxy(move |_| {
+        vec![
+            "--tls-dir".into(),
+            certs.clone(),
+            "--route".into(),
+            route.clone(),
+        ]
+    });
+    let mut before = connect(&ca, tls_addr, "localhost");
+    before.send(&get_request("/"));
+    assert_eq!(before.read_response().body_text(), "ok\n");
+
+    let new = ca.issue(&["localhost"]);
+    new.write_as(dir.path(), "default");
+    proxy.signal(libc::SIGHUP);
+    let deadline = std::time::Instant::now() + crate::support::DEADLINE;
+    loop {
+        let wire = try_connect(&ca, tls_addr, "localhost").expect("handshake after reload");
+        if presented(&wire) == new.leaf {
+            break;
+        }
+        assert!(
+            presented(&wire) == old.leaf,
+            "neither certificate presented"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new certificate never came"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The session opened before the reload goes on.
+    before.send(&get_request("/"));
+    assert_eq!(before.read_response().body_text(), "ok\n");
+}
+
+#[test]
+fn a_wss_client_is_relayed_and_gets_published_messages() {
+    let options = WohOptions {
+        open_events: vec![event("TEXT", subscribe_message("room"))],
+        ..WohOptions::default()
+    };
+    let woh = woh_backend(options);
+    let (ca, dir) = (TestCa::new(), TempDir::new("tls"));
+    let identity = ca.issue(&["localhost"]);
+    identity.write_as(dir.path(), "default");
+    let certs = dir.path().display().to_string();
+    let route = format!("* 127.0.0.1:{},over_http", woh.port());
+    let (proxy, tls_addr) = start_tls_proxy(move |_| {
+        vec![
+            "--tls-dir".into(),
+            certs.clone(),
+            "--route".into(),
+            route.clone(),
+        ]
+    });
+    let mut ws = wss_connect(&ca, tls_addr, "/ws");
+    wait_subscribed(&proxy, 1);
+    let item = json!({ "items": [ { "channel": "room", "formats": {
+        "ws-message": { "content": "hello over tls" } } } ] });
+    publish_ok(&proxy, &item.to_string());
+    let text = |message| match message {
+        tungstenite::Message::Text(text) => text.as_str().to_owned(),
+        other => panic!("expected text, got {other:?}"),
+    };
+    assert_eq!(
+        text(ws.read().expect("a published message")),
+        "hello over tls"
+    );
+    // Client messages go to the origin and its answers come back, both encrypted here.
+    ws.send(tungstenite::Message::text("echo me"))
+        .expect("send");
+    assert_eq!(text(ws.read().expect("the echo")), "echo me");
+    let open = &woh.requests()[0];
+    assert_eq!(open.headers_named("X-Forwarded-Proto"), ["wss"]);
+}
