@@ -22,7 +22,7 @@ use crate::router::{SequencerConfig, ShardId};
 use crate::shard::listener::TlsConfig;
 use crate::shard::{Control, ShardContext};
 use crate::stats::{Input, RouterCounters, ShardCounters};
-use crate::tls::{CertSource, ServerTls};
+use crate::tls::{CertSource, OriginTls, ServerTls};
 use glommio::{LocalExecutorBuilder, Placement};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -133,7 +133,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         budget.clients_per_shard,
         budget.origins_per_shard
     );
-    let control = Arc::new(Control::new(routes).with_peer_limit(config.connections_per_ip_max));
+    let control = build_control(&config, routes)?;
     let config = Arc::new(config);
     let publish_fd =
         sys::bind_listener(config.publish_listen, false, LISTEN_BACKLOG).map_err(|source| {
@@ -176,6 +176,19 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let _ = router.join();
     log::info!("ringpin stopped");
     Ok(())
+}
+
+/// The process-wide control state: routes, the per-address limit, and the TLS client
+/// configurations for `ssl` origins (Mozilla's roots plus `--origin-ca`).
+fn build_control(
+    config: &Config,
+    routes: crate::config::Routes,
+) -> Result<Arc<Control>, StartError> {
+    let origin_tls = OriginTls::new(config.origin_ca.as_deref()).map_err(StartError::Tls)?;
+    let control = Control::new(routes)
+        .with_peer_limit(config.connections_per_ip_max)
+        .with_origin_tls(origin_tls);
+    Ok(Arc::new(control))
 }
 
 /// What the router executor needs from the ZeroMQ inputs: the end of their inbox, where to

@@ -59,6 +59,8 @@ pub struct Control {
     pub routes_generation: AtomicU64,
     /// Client connections per source address (`--connections-per-ip-max`); `None` = no limit.
     pub peer_limit: Option<Arc<peer_limit::PeerLimit>>,
+    /// The TLS client configurations for `ssl` origins and `https` links.
+    pub origin_tls: Option<Arc<crate::tls::OriginTls>>,
 }
 
 impl Control {
@@ -69,7 +71,14 @@ impl Control {
             routes: Mutex::new(Arc::new(routes)),
             routes_generation: AtomicU64::new(0),
             peer_limit: None,
+            origin_tls: None,
         }
+    }
+
+    /// The same, reaching `ssl` origins with `tls`.
+    pub fn with_origin_tls(mut self, tls: crate::tls::OriginTls) -> Control {
+        self.origin_tls = Some(Arc::new(tls));
+        self
     }
 
     /// The same, limiting each source address to `max` client connections.
@@ -159,6 +168,7 @@ impl ShardContext {
                 }
             },
         };
+        let pool = OriginPool::new(origin_sockets_max, control.origin_tls.clone());
         ShardContext {
             id,
             uring: RefCell::new(uring),
@@ -174,7 +184,7 @@ impl ShardContext {
             report: RefCell::new(DeliveryReport::default()),
             router,
             counters,
-            pool: OriginPool::new(origin_sockets_max),
+            pool,
             busy: Cell::new(0),
             connections_max,
             recovery: recovery::ShardRecovery::default(),

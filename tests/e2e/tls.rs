@@ -8,7 +8,10 @@
 //! Every client here checks the server's chain and name against a CA made for the test
 //! (`support::tls`), so a passing test went through a real handshake.
 
-use crate::support::tls::{connect, presented, start_tls_proxy, try_connect, wss_connect, TestCa};
+use crate::support::tls::{
+    connect, presented, read_request_head, start_tls_origin, start_tls_proxy, try_connect,
+    wss_connect, Identity, TestCa,
+};
 use crate::support::woh::{event, subscribe_message, woh_backend, WohOptions};
 use crate::support::{
     get_request, metric, publish_ok, response_item, stream_item, wait_metric, wait_subscribed,
@@ -308,4 +311,149 @@ fn a_wss_client_is_relayed_and_gets_published_messages() {
     assert_eq!(text(ws.read().expect("the echo")), "echo me");
     let open = &woh.requests()[0];
     assert_eq!(open.headers_named("X-Forwarded-Proto"), ["wss"]);
+}
+
+/// An https origin answering every request on a kept-alive connection with `response(head)`.
+fn https_origin(identity: &Identity, response: fn(&str) -> String) -> u16 {
+    start_tls_origin(identity, move |mut stream| {
+        while let Some(head) = read_request_head(&mut stream) {
+            let bytes = response(&head);
+            if stream.write_all(bytes.as_bytes()).is_err() || stream.flush().is_err() {
+                return;
+            }
+        }
+    })
+}
+
+fn echo_head(head: &str) -> String {
+    let body = head.to_owned();
+    format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[test]
+fn an_ssl_target_is_reached_over_tls_checked_against_origin_ca_unless_insecure() {
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls");
+    let origin = https_origin(&ca.issue(&["127.0.0.1"]), echo_head);
+    std::fs::write(dir.path().join("ca.pem"), &ca.pem).expect("write CA");
+    let ca_file = dir.path().join("ca.pem").display().to_string();
+    let trusted = Proxy::start_with(|ports| {
+        let mut args = ports.listen_args();
+        args.extend(["--origin-ca".into(), ca_file.clone(), "--route".into()]);
+        args.push(format!("* 127.0.0.1:{origin},ssl,trust_connect_host"));
+        args
+    });
+    for _ in 0..3 {
+        let response = crate::support::get(trusted.addr, "/over-tls");
+        assert_eq!(response.status, 200, "{response:?}");
+        assert!(response
+            .body_text()
+            .starts_with("GET /over-tls HTTP/1.1\r\n"));
+    }
+
+    // Without the test CA the origin's chain is not trusted: a connect failure, 502.
+    let route = format!("* 127.0.0.1:{origin},ssl,trust_connect_host");
+    let untrusted_ssl = Proxy::start_with(|ports| {
+        let mut args = ports.listen_args();
+        args.extend(["--route".into(), route.clone()]);
+        args
+    });
+    assert_eq!(crate::support::get(untrusted_ssl.addr, "/").status, 502);
+    // `insecure` skips the check.
+    let insecure = Proxy::start_with(|ports| {
+        let mut args = ports.listen_args();
+        args.extend(["--route".into()]);
+        args.push(format!("* 127.0.0.1:{origin},ssl,insecure"));
+        args
+    });
+    let response = crate::support::get(insecure.addr, "/i");
+    assert_eq!(response.status, 200, "{response:?}");
+}
+
+#[test]
+fn a_stream_hold_from_an_https_origin_reaches_a_tls_client_with_publishes() {
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls");
+    let origin = https_origin(&ca.issue(&["example.com"]), |_| {
+        let body = "start\n";
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nGrip-Hold: stream\r\n\
+             Grip-Channel: secure\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    });
+    std::fs::write(dir.path().join("ca.pem"), &ca.pem).expect("write CA");
+    let identity = ca.issue(&["localhost"]);
+    identity.write_as(dir.path(), "default");
+    let (ca_file, certs) = (
+        dir.path().join("ca.pem").display().to_string(),
+        dir.path().display().to_string(),
+    );
+    // The origin's certificate names the Host the request carries (example.com), as
+    // Pushpin checks it without trust_connect_host.
+    let route = format!("* 127.0.0.1:{origin},ssl");
+    let (proxy, tls_addr) = start_tls_proxy(move |_| {
+        let flags = [
+            "--origin-ca",
+            &ca_file,
+            "--tls-dir",
+            &certs,
+            "--route",
+            &route,
+        ];
+        flags.iter().map(|f| f.to_string()).collect()
+    });
+    let mut client = StreamClient::open_on(connect(&ca, tls_addr, "localhost"), "/s", &[]);
+    assert_eq!(client.head().status, 200, "{:?}", client.head());
+    assert_eq!(client.read_until("start\n"), "start\n");
+    wait_subscribed(&proxy, 1);
+    publish_ok(&proxy, &stream_item("secure", "end to end\n"));
+    assert_eq!(client.read_until("end to end\n"), "end to end\n");
+}
+
+#[test]
+fn a_wss_client_reaches_a_wss_origin_through_the_passthrough() {
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls");
+    let origin = start_tls_origin(&ca.issue(&["localhost"]), |stream| {
+        let Ok(mut ws) = tungstenite::accept(stream) else {
+            return;
+        };
+        while let Ok(message) = ws.read() {
+            if message.is_text() && ws.send(message).is_err() {
+                return;
+            }
+        }
+    });
+    std::fs::write(dir.path().join("ca.pem"), &ca.pem).expect("write CA");
+    let identity = ca.issue(&["localhost"]);
+    identity.write_as(dir.path(), "default");
+    let (ca_file, certs) = (
+        dir.path().join("ca.pem").display().to_string(),
+        dir.path().display().to_string(),
+    );
+    let route = format!("* 127.0.0.1:{origin},ssl");
+    let (_proxy, tls_addr) = start_tls_proxy(move |_| {
+        let flags = [
+            "--origin-ca",
+            &ca_file,
+            "--tls-dir",
+            &certs,
+            "--route",
+            &route,
+        ];
+        flags.iter().map(|f| f.to_string()).collect()
+    });
+    // wss_connect names localhost, which is also the Host the origin's certificate is checked
+    // against.
+    let mut ws = wss_connect(&ca, tls_addr, "/echo");
+    ws.send(tungstenite::Message::text("round trip"))
+        .expect("send");
+    match ws.read().expect("the echo") {
+        tungstenite::Message::Text(text) => assert_eq!(text.as_str(), "round trip"),
+        other => panic!("expected text, got {other:?}"),
+    }
 }

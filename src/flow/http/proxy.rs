@@ -19,6 +19,7 @@ use crate::limits::RELAY_BUFFER_BYTES_MAX;
 use crate::limits::STREAM_HOLD_INITIAL_BYTES_MAX;
 use crate::limits::{GRIP_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
 use crate::netio::{BodyError, Conn};
+use crate::origin::endpoint::Endpoint;
 use crate::origin::failover::{with_failover, Connection, FailoverError};
 use crate::origin::pool::{head_error_text, read_final_head, OriginConn};
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
@@ -92,7 +93,8 @@ pub async fn ask_origin(
                 }
             };
             if response.is_keep_alive() {
-                ctx.pool.put(&target.host, target.port, origin);
+                ctx.pool
+                    .put(&Endpoint::of(route, &target, &req.host), origin);
             }
             Asked::Grip(GripAnswer {
                 target: target_name,
@@ -203,7 +205,9 @@ async fn exchange_with_failover(
     grip_last: &[String],
 ) -> Result<(OriginConn, HttpTarget, ResponseHead), Failed> {
     let targets = route.http_targets();
-    let addresses: Vec<(&str, u16)> = targets.iter().map(|t| (t.host.as_str(), t.port)).collect();
+    let addresses: Vec<Endpoint> = (targets.iter())
+        .map(|t| Endpoint::of(route, t, &req.host))
+        .collect();
     // Only a request whose body was buffered whole can be sent a second time.
     let body_complete = req.body_complete;
     let may_retry = |err: &ExchangeError| matches!(err, ExchangeError::Origin(_)) && body_complete;
@@ -427,7 +431,8 @@ async fn relay(
     };
     access_log(ctx, req, &target_name, response.status, sent);
     if response.is_keep_alive() && kind != BodyKind::CloseDelimited {
-        ctx.pool.put(&target.host, target.port, origin);
+        ctx.pool
+            .put(&Endpoint::of(route, target, &req.host), origin);
     }
     if keep_alive {
         Next::KeepAlive

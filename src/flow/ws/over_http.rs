@@ -17,6 +17,7 @@ use crate::http::Next;
 use crate::http::{encode_request_head, RequestHead};
 use crate::limits::REJECTION_BODY_BYTES_MAX;
 use crate::netio::Conn;
+use crate::origin::endpoint::Endpoint;
 use crate::origin::request::{BodyFraming, ForwardContext};
 use crate::origin::response::relay_headers;
 use crate::origin::ws_request::{
@@ -41,6 +42,8 @@ pub struct Woh<'r> {
     base: RequestHead,
     peer: std::net::IpAddr,
     forwarded_proto: Option<&'static str>,
+    /// The client's `Host` without port (the TLS name of an `ssl` target).
+    client_host: String,
     connection_id: String,
     meta: Vec<(String, String)>,
     /// Send an empty request after this long without one (`Keep-Alive-Interval`).
@@ -75,8 +78,7 @@ impl Woh<'_> {
         encode_request_head(&head, &mut bytes);
         bytes.extend_from_slice(&body);
         let request = WohRequest {
-            host: self.target.host.clone(),
-            port: self.target.port,
+            endpoint: Endpoint::of(self.route, &self.target, &self.client_host),
             bytes,
         };
         exchange(Rc::clone(&self.ctx), request).boxed_local()
@@ -128,6 +130,7 @@ pub async fn serve(
         base: woh_base_head(&req.head),
         peer: req.peer.ip(),
         forwarded_proto: req.forwarded_proto(),
+        client_host: req.host.clone(),
         connection_id: connection_id(),
         meta: Vec::new(),
         keep_alive_interval: None,

@@ -22,6 +22,7 @@ use crate::limits::WS_ORIGIN_PAUSE_RECHECK;
 use crate::limits::WS_ORIGIN_READ_PAUSE_BYTES;
 use crate::limits::{WOH_BODY_BYTES_MAX, WS_CLOSE_TIMEOUT};
 use crate::netio::{Conn, HeadError};
+use crate::origin::endpoint::Endpoint;
 use crate::origin::failover::{with_failover, Connection, FailoverError};
 use crate::origin::pool::{read_final_head, OriginConn};
 use crate::origin::request::{BodyFraming, ForwardContext};
@@ -133,7 +134,9 @@ async fn handshake(
     route: &Route,
 ) -> Result<(OriginConn, String, ResponseHead), OriginError> {
     let targets = route.http_targets();
-    let addresses: Vec<(&str, u16)> = targets.iter().map(|t| (t.host.as_str(), t.port)).collect();
+    let addresses: Vec<Endpoint> = (targets.iter())
+        .map(|t| Endpoint::of(route, t, &req.host))
+        .collect();
     let exchanged = with_failover(
         &ctx.pool,
         &addresses,

@@ -163,3 +163,66 @@ pub fn start_tls_proxy(args: impl Fn(Ports) -> Vec<String>) -> (Proxy, SocketAdd
     let addr = SocketAddr::from(([127, 0, 0, 1], tls_port.get()));
     (proxy, addr)
 }
+
+/// A TLS server stream, as an origin sees its client (ringpin).
+pub type ServerStream = StreamOwned<rustls::ServerConnection, TcpStream>;
+
+/// An origin that speaks TLS with `identity`: each connection's handshake is completed, then
+/// `serve` runs on its own thread. The listener thread ends with the test process.
+pub fn start_tls_origin(
+    identity: &Identity,
+    serve: impl Fn(ServerStream) + Send + Sync + 'static,
+) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_slice_iter(identity.chain_pem.as_bytes())
+            .collect::<Result<_, _>>()
+            .expect("chain");
+    let key =
+        rustls::pki_types::PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).expect("key");
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate");
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind origin");
+    let port = listener.local_addr().expect("addr").port();
+    let serve = Arc::new(serve);
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, serve) = (Arc::clone(&config), Arc::clone(&serve));
+            std::thread::spawn(move || {
+                let _ = tcp.set_read_timeout(Some(DEADLINE));
+                let Ok(session) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut tls = StreamOwned::new(session, tcp);
+                while tls.conn.is_handshaking() {
+                    if tls.conn.complete_io(&mut tls.sock).is_err() {
+                        return;
+                    }
+                }
+                serve(tls);
+            });
+        }
+    });
+    port
+}
+
+/// Reads one request head from an origin's client; `None` when it closed first.
+pub fn read_request_head(stream: &mut ServerStream) -> Option<String> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
