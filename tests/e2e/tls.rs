@@ -457,3 +457,31 @@ fn a_wss_client_reaches_a_wss_origin_through_the_passthrough() {
         other => panic!("expected text, got {other:?}"),
     }
 }
+
+#[test]
+fn an_absolute_https_next_link_is_fetched_over_tls_and_appended() {
+    let ca = TestCa::new();
+    let dir = TempDir::new("tls");
+    // The plain origin answers with a link to an https origin on another host:port.
+    let secure = https_origin(&ca.issue(&["127.0.0.1"]), |head| {
+        let body = if head.starts_with("GET /second ") {
+            "two\n"
+        } else {
+            "unexpected\n"
+        };
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    });
+    let link = format!("<https://127.0.0.1:{secure}/second>; rel=next");
+    let backend =
+        Backend::start(move |_| BackendResponse::text(200, "one\n").header("Grip-Link", &link));
+    std::fs::write(dir.path().join("ca.pem"), &ca.pem).expect("write CA");
+    let ca_file = dir.path().join("ca.pem").display().to_string();
+    let proxy = Proxy::start(backend.port(), &["--origin-ca", &ca_file]);
+    let mut client = StreamClient::open(proxy.addr, "/first");
+    assert_eq!(client.head().status, 200, "{:?}", client.head());
+    assert_eq!(client.read_until("two\n"), "one\ntwo\n");
+    client.expect_end();
+}

@@ -137,7 +137,10 @@ fn attempts(
     };
     if !url.same_origin(base) {
         return vec![Attempt {
-            endpoint: Endpoint::plain(url.host.trim_matches(['[', ']']), url.port),
+            endpoint: match url.tls {
+                true => Endpoint::https(url.host.trim_matches(['[', ']']), url.port),
+                false => Endpoint::plain(url.host.trim_matches(['[', ']']), url.port),
+            },
             head: with_grip_last(client_side),
         }];
     }
