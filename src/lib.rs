@@ -21,4 +21,5 @@ pub mod router;
 pub mod runtime;
 pub mod shard;
 pub mod stats;
+pub mod tls;
 pub mod ws;

@@ -20,6 +20,14 @@ pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(1800);
 /// ringpin's own bound (Pushpin has none; nginx's `client_header_timeout` is 60 s), so a
 /// slowloris client that trickles one byte at a time cannot hold a socket for long.
 pub const CLIENT_HEAD_TIMEOUT_DEFAULT: Duration = Duration::from_secs(30);
+/// A TLS client must finish its handshake within this of accept, or its connection closes:
+/// a client that connects and sends nothing, or garbage, holds a socket no longer.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a closing TLS connection may take to send what is queued and its close_notify;
+/// a client that does not read cannot hold its task longer.
+pub const TLS_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a TLS handshake with an `ssl` origin may take after the TCP connect.
+pub const ORIGIN_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The read buffer a connection waits for its first bytes with; it grows to `READ_CHUNK_BYTES`
 /// only once bytes arrive, so an idle connection costs no more memory than a held stream
 /// (measured: 7.6 KB RSS per idle connection, 8.0-8.4 KB per held stream).
@@ -318,6 +326,8 @@ const _: () = assert!(REQUEST_BODY_BUFFER_BYTES_MAX <= PUBLISH_BODY_BYTES_MAX);
 const _: () = assert!(OUTBOUND_BYTES_MAX_DEFAULT >= 2 * 65_536);
 const _: () = assert!(SHUTDOWN_DRAIN_TIMEOUT.as_secs() < 10);
 const _: () = assert!(CLIENT_HEAD_TIMEOUT_DEFAULT.as_secs() < CLIENT_IDLE_TIMEOUT.as_secs());
+const _: () = assert!(TLS_HANDSHAKE_TIMEOUT.as_secs() <= CLIENT_HEAD_TIMEOUT_DEFAULT.as_secs());
+const _: () = assert!(TLS_CLOSE_TIMEOUT.as_secs() < SHUTDOWN_DRAIN_TIMEOUT.as_secs());
 const _: () = assert!(CLIENT_FIRST_READ_BYTES < CLIENT_HEAD_BYTES_MAX);
 const _: () = assert!(ACCEPT_BACKOFF_MIN.as_millis() < ACCEPT_BACKOFF_MAX.as_millis());
 const _: () = assert!(HOLD_TIMEOUT_MIN.as_secs() <= HOLD_TIMEOUT_DEFAULT.as_secs());

@@ -1,6 +1,7 @@
-//! Conn: a glommio TCP stream with a read buffer, used by the client and origin sides.
+//! Conn: a socket (plain TCP or TLS, `tls::Stream`) with a read buffer, used by the client and
+//! origin sides.
 //!
-//! Owns: buffered reads (heads, bodies) and plain writes on one socket.
+//! Owns: buffered reads (heads, bodies) and writes on one socket.
 //! Must not: know HTTP semantics beyond calling the pure parsers it is handed.
 //! The full-size read buffer is allocated only once bytes arrive: a read with no buffer waits
 //! with a small one (`CLIENT_FIRST_READ_BYTES`), so a connection that sends nothing owns 512
@@ -11,7 +12,6 @@ use crate::http::{BodyDecoder, DecodeProgress, ParseError};
 use crate::limits::CLIENT_FIRST_READ_BYTES;
 use crate::limits::READ_CHUNK_BYTES;
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
-use glommio::net::TcpStream;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -35,20 +35,22 @@ pub enum HeadError {
     TimedOut,
 }
 
-/// A TCP stream with a read buffer.
+pub use crate::tls::Stream;
+
+/// A socket with a read buffer.
 #[derive(Debug)]
 pub struct Conn {
     /// The socket.
-    pub stream: TcpStream,
+    pub stream: Stream,
     buf: Vec<u8>,
     start: usize,
 }
 
 impl Conn {
-    /// Wraps `stream` with an empty buffer.
-    pub fn new(stream: TcpStream) -> Conn {
+    /// Wraps `stream` (a `Stream` or a plain glommio `TcpStream`) with an empty buffer.
+    pub fn new(stream: impl Into<Stream>) -> Conn {
         Conn {
-            stream,
+            stream: stream.into(),
             buf: Vec::new(),
             start: 0,
         }
@@ -90,9 +92,7 @@ impl Conn {
 
     /// Sets the timeout of each following read; `None` waits forever.
     pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.stream
-            .set_read_timeout(timeout)
-            .map_err(|e| io::Error::other(e.to_string()))
+        self.stream.set_read_timeout(timeout)
     }
 
     /// Sets (or clears, with `None`) the socket's write timeout: a write that makes no
@@ -221,9 +221,27 @@ impl Conn {
         self.read_body(decoder, out, out.len() + 1).await
     }
 
-    /// Writes all of `data`.
+    /// Writes all of `data`. On TLS, also sends all of its ciphertext before returning, so a
+    /// response written just before a close is not lost.
     pub async fn write_all(&mut self, data: &[u8]) -> io::Result<()> {
-        self.stream.write_all(data).await
+        self.stream.write_all(data).await?;
+        if self.stream.is_tls() {
+            self.stream.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the connection cleanly before it is dropped: TLS sends what is still queued and its
+    /// close_notify, within `timeout` (a client that does not read cannot hold the task);
+    /// plain TCP needs nothing.
+    pub async fn close(&mut self, timeout: Duration) {
+        if !self.stream.is_tls() {
+            return;
+        }
+        let close = async {
+            let _ = self.stream.shutdown_write().await;
+        };
+        futures_lite::future::or(close, glommio::timer::sleep(timeout)).await;
     }
 }
 

@@ -21,6 +21,16 @@ use super::{ConfigError, SendMode, SlowClientPolicy, XffRule};
 pub struct CliArgs {
     /// `--listen ADDR` (repeatable) and `--port PORT`, in order.
     pub listen: Vec<SocketAddr>,
+    /// `--listen-tls ADDR` (repeatable): TLS client listeners.
+    pub listen_tls: Vec<SocketAddr>,
+    /// `--tls-cert FILE`: the default certificate chain (PEM).
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key FILE`: its private key (PEM).
+    pub tls_key: Option<PathBuf>,
+    /// `--tls-dir DIR`: a directory of `NAME.crt` + `NAME.key` certificates chosen by SNI.
+    pub tls_dir: Option<PathBuf>,
+    /// `--origin-ca FILE`: more CA certificates (PEM) to trust for `ssl` origins.
+    pub origin_ca: Option<PathBuf>,
     /// `--publish-listen ADDR`.
     pub publish_listen: Option<SocketAddr>,
     /// `--route LINE` (repeatable), unparsed; they replace any routes file.
@@ -90,6 +100,11 @@ pub struct CliArgs {
 /// Flags that take a value.
 const VALUE_FLAGS: &[&str] = &[
     "--listen",
+    "--listen-tls",
+    "--tls-cert",
+    "--tls-key",
+    "--tls-dir",
+    "--origin-ca",
     "--publish-listen",
     "--route",
     "--routes",
@@ -171,6 +186,13 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
     match flag {
         "--listen" => cli.listen.push(parse_listen_addr(value).map_err(invalid)?),
         "--port" => cli.listen.push(parse_port_flag(value).map_err(invalid)?),
+        "--listen-tls" => cli
+            .listen_tls
+            .push(parse_listen_addr(value).map_err(invalid)?),
+        "--tls-cert" => cli.tls_cert = Some(non_empty(value).map_err(invalid)?.into()),
+        "--tls-key" => cli.tls_key = Some(non_empty(value).map_err(invalid)?.into()),
+        "--tls-dir" => cli.tls_dir = Some(non_empty(value).map_err(invalid)?.into()),
+        "--origin-ca" => cli.origin_ca = Some(non_empty(value).map_err(invalid)?.into()),
         "--publish-listen" => cli.publish_listen = Some(parse_listen_addr(value).map_err(invalid)?),
         "--route" => cli.routes.push(value.to_string()),
         "--routes" => cli.routes_file = Some(non_empty(value).map_err(invalid)?.into()),
@@ -286,6 +308,11 @@ A thread-per-core GRIP proxy, a drop-in for Pushpin. Every option is optional.
 Options (as --flag VALUE or --flag=VALUE):
   --listen ADDR               client HTTP/WebSocket listener, PORT or IP:PORT, repeatable (default 0.0.0.0:7999)
   --port PORT                 Pushpin compatibility: same as --listen 0.0.0.0:PORT (default none)
+  --listen-tls ADDR           client HTTPS/WSS listener, PORT or IP:PORT, repeatable (default none)
+  --tls-cert FILE             default TLS certificate chain, PEM, with --tls-key (default none)
+  --tls-key FILE              its private key, PEM (default none)
+  --tls-dir DIR               NAME.crt + NAME.key certificates chosen by SNI (default: runner/certs beside --config)
+  --origin-ca FILE            more CA certificates (PEM) trusted for ssl origin targets (default none)
   --publish-listen ADDR       publish/control HTTP listener (default 127.0.0.1:5561)
   --route LINE                a routes line, repeatable; replaces any routes file (default none)
   --routes FILE               routes file, reloaded on SIGHUP (default: pushpin.conf routesfile, else `* test`)

@@ -29,6 +29,9 @@ pub struct GlobalSection {
 pub struct RunnerSection {
     /// `http_port`: comma list of `PORT` or `IP:PORT` (Pushpin default 7999).
     pub http_port: Option<Vec<SocketAddr>>,
+    /// `https_ports`: TLS client listeners, the same syntax (Pushpin: none unless set; its
+    /// shipped file has `https_ports=443` commented out).
+    pub https_ports: Option<Vec<SocketAddr>>,
     /// `log_level`: the global part of `2,pushpin-handler:3` (Pushpin default 2 = info).
     pub log_level: Option<log::LevelFilter>,
 }
@@ -215,6 +218,7 @@ fn apply_runner(
 ) -> Result<Key, String> {
     match key {
         "http_port" => runner.http_port = optional(value, parse_port_list)?,
+        "https_ports" => runner.https_ports = optional(value, parse_port_list)?,
         "log_level" => runner.log_level = optional(value, |v| parse_runner_log_level(v, warnings))?,
         _ => return Ok(Key::Unsupported),
     }

@@ -104,6 +104,15 @@ impl std::fmt::Debug for PublishAuth {
 pub struct Config {
     /// Client-facing HTTP/WebSocket listeners. Default `0.0.0.0:7999`.
     pub listen: Vec<SocketAddr>,
+    /// Client-facing TLS listeners (`--listen-tls`, `[runner] https_ports`). Default none.
+    pub listen_tls: Vec<SocketAddr>,
+    /// The default certificate chain and key files (`--tls-cert`, `--tls-key`).
+    pub tls_cert: Option<(PathBuf, PathBuf)>,
+    /// The directory of certificates chosen by SNI: `--tls-dir`, else `runner/certs` beside
+    /// the pushpin.conf (Pushpin's place for them).
+    pub tls_dir: Option<PathBuf>,
+    /// More CA certificates (PEM) trusted for `ssl` origin targets (`--origin-ca`).
+    pub origin_ca: Option<PathBuf>,
     /// The publish/control HTTP listener. Default `127.0.0.1:5561`.
     pub publish_listen: SocketAddr,
     /// Where to load routes from: `--route` lines > `--routes` > conf `routesfile` > `* test`.

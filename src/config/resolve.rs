@@ -31,6 +31,11 @@ impl Default for Config {
                 IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                 LISTEN_PORT_DEFAULT,
             )],
+            // Pushpin: no https_ports unless set.
+            listen_tls: Vec::new(),
+            tls_cert: None,
+            tls_dir: None,
+            origin_ca: None,
             // Pushpin: push_in_http_addr=127.0.0.1, push_in_http_port=5561.
             publish_listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), PUBLISH_PORT_DEFAULT),
             // Pushpin ships a routes file holding `* test`.
@@ -93,8 +98,13 @@ impl Config {
         let mut warnings = Vec::new();
         let defaults = Config::default();
         let zmq = resolve_zmq(&cli, &conf, &defaults);
-        let config = Config {
+        let tls = resolve_tls(&cli, &conf, conf_path.as_deref())?;
+        let mut config = Config {
             listen: resolve_listen(&cli, &conf, defaults.listen),
+            listen_tls: tls.listen,
+            tls_cert: tls.cert,
+            tls_dir: tls.dir,
+            origin_ca: tls.origin_ca,
             publish_listen: resolve_publish_listen(&cli, &conf)?,
             routes_source: resolve_routes_source(&cli, &conf, conf_path.as_deref(), &mut warnings),
             shards: cli.shards.unwrap_or(defaults.shards),
@@ -112,46 +122,17 @@ impl Config {
                 .or(conf.runner.log_level)
                 .unwrap_or(defaults.log_level),
             debug: cli.debug || conf.proxy.debug.unwrap_or(defaults.debug),
-            outbound_bytes_max: cli
-                .outbound_bytes_max
-                .unwrap_or(defaults.outbound_bytes_max),
-            outbound_items_max: cli
-                .outbound_items_max
-                .unwrap_or(defaults.outbound_items_max),
-            slow_client: cli.slow_client.unwrap_or(defaults.slow_client),
             x_forwarded_for: (cli.x_forwarded_for.clone())
                 .or_else(|| conf.proxy.x_forwarded_for.clone())
                 .unwrap_or(defaults.x_forwarded_for),
-            client_idle_timeout: cli
-                .client_idle_timeout
-                .unwrap_or(defaults.client_idle_timeout),
-            origin_timeout: cli.origin_timeout.unwrap_or(defaults.origin_timeout),
             push_in_spec: zmq.push_in_spec,
             push_in_sub_specs: zmq.push_in_sub_specs,
             push_in_sub_connect: zmq.push_in_sub_connect,
             command_spec: zmq.command_spec,
             publish_auth: resolve_publish_auth(&cli, &conf)?,
-            client_head_timeout: cli
-                .client_head_timeout
-                .unwrap_or(defaults.client_head_timeout),
-            connections_per_ip_max: match cli.connections_per_ip_max {
-                Some(0) => None,
-                Some(n) => Some(n),
-                None => defaults.connections_per_ip_max,
-            },
-            message_wait: (cli.message_wait)
-                .or(conf.handler.message_wait)
-                .unwrap_or(defaults.message_wait),
-            id_cache_ttl: conf.handler.id_cache_ttl.unwrap_or(defaults.id_cache_ttl),
-            ws_message_bytes_max: cli
-                .ws_message_bytes_max
-                .unwrap_or(defaults.ws_message_bytes_max),
-            connection_subscriptions_max: (conf.handler.connection_subscription_max)
-                .unwrap_or(defaults.connection_subscriptions_max),
-            update_on_first_subscription: (cli.update_on_first_subscription)
-                .or(conf.handler.update_on_first_subscription)
-                .unwrap_or(defaults.update_on_first_subscription),
+            ..defaults
         };
+        apply_limits(&cli, &conf, &mut config);
         check_listeners(&config)?;
         warnings.extend(publish_exposure_warning(
             config.publish_listen,
@@ -159,6 +140,34 @@ impl Config {
         ));
         Ok((config, warnings))
     }
+}
+
+/// The queue bounds, timeouts and limits: each a flag (some also a pushpin.conf key) over
+/// the default already in `config`.
+fn apply_limits(cli: &CliArgs, conf: &ConfFile, config: &mut Config) {
+    let handler = &conf.handler;
+    let c = config;
+    c.outbound_bytes_max = cli.outbound_bytes_max.unwrap_or(c.outbound_bytes_max);
+    c.outbound_items_max = cli.outbound_items_max.unwrap_or(c.outbound_items_max);
+    c.slow_client = cli.slow_client.unwrap_or(c.slow_client);
+    c.client_idle_timeout = cli.client_idle_timeout.unwrap_or(c.client_idle_timeout);
+    c.origin_timeout = cli.origin_timeout.unwrap_or(c.origin_timeout);
+    c.client_head_timeout = cli.client_head_timeout.unwrap_or(c.client_head_timeout);
+    c.connections_per_ip_max = match cli.connections_per_ip_max {
+        Some(0) => None,
+        Some(n) => Some(n),
+        None => c.connections_per_ip_max,
+    };
+    c.message_wait = (cli.message_wait)
+        .or(handler.message_wait)
+        .unwrap_or(c.message_wait);
+    c.id_cache_ttl = handler.id_cache_ttl.unwrap_or(c.id_cache_ttl);
+    c.ws_message_bytes_max = cli.ws_message_bytes_max.unwrap_or(c.ws_message_bytes_max);
+    c.connection_subscriptions_max =
+        (handler.connection_subscription_max).unwrap_or(c.connection_subscriptions_max);
+    c.update_on_first_subscription = (cli.update_on_first_subscription)
+        .or(handler.update_on_first_subscription)
+        .unwrap_or(c.update_on_first_subscription);
 }
 
 /// `--publish-*` > `[handler] publish_*`; an empty value is unset. An issuer needs a key.
@@ -325,6 +334,45 @@ fn resolve_routes_source(
     }
 }
 
+/// The TLS settings, flag over conf.
+struct TlsSettings {
+    listen: Vec<SocketAddr>,
+    cert: Option<(PathBuf, PathBuf)>,
+    dir: Option<PathBuf>,
+    origin_ca: Option<PathBuf>,
+}
+
+/// `--listen-tls` > `[runner] https_ports` > none; `--tls-cert` and `--tls-key` come together
+/// or not at all; `--tls-dir` > `runner/certs` beside pushpin.conf (where Pushpin's runner
+/// keeps them).
+fn resolve_tls(
+    cli: &CliArgs,
+    conf: &ConfFile,
+    conf_path: Option<&Path>,
+) -> Result<TlsSettings, ConfigError> {
+    let cert = match (&cli.tls_cert, &cli.tls_key) {
+        (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+        (None, None) => None,
+        _ => {
+            return Err(ConfigError::Conflict {
+                message: "--tls-cert and --tls-key must be given together".to_owned(),
+            })
+        }
+    };
+    let listen = match &conf.runner.https_ports {
+        _ if !cli.listen_tls.is_empty() => cli.listen_tls.clone(),
+        Some(ports) => ports.clone(),
+        None => Vec::new(),
+    };
+    let conf_dir = conf_path.and_then(Path::parent);
+    Ok(TlsSettings {
+        listen,
+        cert,
+        dir: (cli.tls_dir.clone()).or_else(|| Some(conf_dir?.join("runner").join("certs"))),
+        origin_ca: cli.origin_ca.clone(),
+    })
+}
+
 /// `--sig-key` > `[proxy] sig_key` > `changeme`, decoded (`base64:`).
 fn resolve_sig_key(
     cli: &CliArgs,
@@ -358,6 +406,7 @@ fn check_listeners(config: &Config) -> Result<(), ConfigError> {
     let all = config
         .listen
         .iter()
+        .chain(&config.listen_tls)
         .chain(std::iter::once(&config.publish_listen));
     for (index, a) in all.clone().enumerate() {
         for b in all.clone().skip(index + 1) {

@@ -126,9 +126,37 @@ fn conf_values_override_defaults_and_port_offset_moves_the_bound_publish_ports()
         push_in_sub_specs: vec!["tcp://10.0.0.1:5562".into(), "tcp://10.0.0.2:5562".into()],
         push_in_sub_connect: true,
         command_spec: Some("ipc:///tmp/ringpin-command".into()),
+        // Pushpin keeps certificates in runner/certs beside pushpin.conf.
+        tls_dir: Some("/etc/pushpin/runner/certs".into()),
         ..Config::default()
     };
     assert_eq!(config, expected);
+}
+
+#[test]
+fn https_ports_and_tls_flags_resolve_and_a_lone_cert_or_key_is_refused() {
+    let conf = "[runner]\nhttps_ports=8443,127.0.0.1:9443\n";
+    let (config, _) = resolve(&[], Some(conf)).expect("https_ports resolves");
+    assert_eq!(
+        config.listen_tls,
+        [addr("0.0.0.0:8443"), addr("127.0.0.1:9443")]
+    );
+    let flags = [
+        "--listen-tls=127.0.0.1:7443",
+        "--tls-cert=/c.pem",
+        "--tls-key=/k.pem",
+        "--tls-dir=/certs",
+        "--origin-ca=/ca.pem",
+    ];
+    let (config, _) = resolve(&flags, Some(conf)).expect("flags resolve");
+    assert_eq!(config.listen_tls, [addr("127.0.0.1:7443")]);
+    assert_eq!(config.tls_cert, Some(("/c.pem".into(), "/k.pem".into())));
+    assert_eq!(config.tls_dir, Some("/certs".into()));
+    assert_eq!(config.origin_ca, Some("/ca.pem".into()));
+    let lone = resolve(&["--tls-cert=/c.pem"], None).expect_err("a cert needs its key");
+    assert!(lone.contains("together"), "{lone}");
+    let clash = resolve(&["--listen=7443", "--listen-tls=7443"], None).expect_err("one port");
+    assert!(clash.contains("share port 7443"), "{clash}");
 }
 
 #[test]
@@ -182,6 +210,10 @@ fn command_line_overrides_conf() {
     let (config, _) = resolve(&list, Some(CONF)).expect("conf and flags resolve");
     let expected = Config {
         listen: vec![addr("0.0.0.0:8000")],
+        listen_tls: vec![],
+        tls_cert: None,
+        tls_dir: Some("/etc/pushpin/runner/certs".into()),
+        origin_ca: None,
         publish_listen: addr("127.0.0.1:6000"),
         routes_source: RoutesSource::File("/r".into()),
         shards: 2,

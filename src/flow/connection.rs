@@ -8,17 +8,17 @@
 
 use super::{http, ws};
 use crate::http::{parse_request, HeadLimits, Next, Version};
+use crate::netio::Stream;
 use crate::netio::{Conn, HeadError};
 use crate::reply::{capitalized, error_bytes};
 use crate::shard::respond::respond_error;
 use crate::shard::ShardContext;
-use glommio::net::TcpStream;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
-/// Serves one client connection until it closes.
-pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
+/// Serves one client connection until it closes; a TLS one has finished its handshake.
+pub async fn serve(ctx: Rc<ShardContext>, stream: Stream) {
     let peer = match stream.peer_addr() {
         Ok(peer) => peer,
         Err(_) => return,
@@ -76,6 +76,8 @@ pub async fn serve(ctx: Rc<ShardContext>, stream: TcpStream) {
             None => break,
         }
     }
+    // A TLS connection sends what is still queued and its close_notify; plain TCP needs nothing.
+    conn.close(crate::limits::TLS_CLOSE_TIMEOUT).await;
 }
 
 /// Between keep-alive requests: waits (under the idle timeout, with a small read buffer) for the
@@ -148,7 +150,7 @@ mod tests {
                 let stream = glommio::net::TcpStream::connect(addr)
                     .await
                     .expect("connect");
-                std::mem::size_of_val(&super::serve(ctx, stream))
+                std::mem::size_of_val(&super::serve(ctx, stream.into()))
             })
             .expect("executor")
             .join()

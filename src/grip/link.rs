@@ -51,21 +51,23 @@ pub enum LinkError {
     },
 }
 
-/// An absolute `http` URL, split the way ringpin needs it for an origin request.
+/// An absolute `http` or `https` URL, split the way ringpin needs it for an origin request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LinkUrl {
+    /// `https`: fetched over TLS.
+    pub tls: bool,
     /// Host name or address, lower-cased; IPv6 literals keep their brackets.
     pub host: String,
-    /// The port, 80 when the URL has none.
+    /// The port, 80 (443 for `https`) when the URL has none.
     pub port: u16,
     /// Path and query, starting with `/`; never a fragment.
     pub path_and_query: String,
 }
 
 impl LinkUrl {
-    /// The `Host` header value: `host`, with `:port` unless it is 80.
+    /// The `Host` header value: `host`, with `:port` unless it is the scheme's default.
     pub fn host_header(&self) -> String {
-        if self.port == HTTP_PORT_DEFAULT {
+        if self.port == default_port(self.tls) {
             self.host.clone()
         } else {
             format!("{}:{}", self.host, self.port)
@@ -75,26 +77,53 @@ impl LinkUrl {
     /// True when `other` names the same scheme, host and port (PUSHPIN.md §5.3: such a link
     /// is routed through the client request's route).
     pub fn same_origin(&self, other: &LinkUrl) -> bool {
-        self.host == other.host && self.port == other.port
+        self.tls == other.tls && self.host == other.host && self.port == other.port
     }
 }
 
-/// The client-facing URL of a request: `http://` + its authority + its target's path.
+/// 80 for `http`, 443 for `https` (RFC 9110 §4.2).
+fn default_port(tls: bool) -> u16 {
+    if tls {
+        443
+    } else {
+        HTTP_PORT_DEFAULT
+    }
+}
+
+/// `rest` after `http://` (plain) or `https://` (TLS).
+fn strip_http_scheme(url: &str) -> Option<(&str, bool)> {
+    (strip_scheme(url, "http").map(|rest| (rest, false)))
+        .or_else(|| strip_scheme(url, "https").map(|rest| (rest, true)))
+}
+
+/// The client-facing URL of a plain-HTTP request (`request_url_on` with `tls` false).
+pub fn request_url(target: &str, host_header: Option<&str>) -> Result<LinkUrl, LinkError> {
+    request_url_on(target, host_header, false)
+}
+
+/// The client-facing URL of a request: `http://`, or `https://` for a TLS client, + its
+/// authority + its target's path.
 ///
 /// `target` is the request target as sent; an absolute-form target supplies the authority,
 /// otherwise `host_header` does.
-pub fn request_url(target: &str, host_header: Option<&str>) -> Result<LinkUrl, LinkError> {
-    if let Some(rest) = strip_scheme(target, "http") {
-        return absolute(strip_fragment(rest), target).map_err(|_| LinkError::NoBaseHost {
+pub fn request_url_on(
+    target: &str,
+    host_header: Option<&str>,
+    tls: bool,
+) -> Result<LinkUrl, LinkError> {
+    if let Some((rest, tls)) = strip_http_scheme(target) {
+        return absolute(strip_fragment(rest), target, tls).map_err(|_| LinkError::NoBaseHost {
             host: target.to_owned(),
         });
     }
     let host = host_header.unwrap_or_default().trim();
-    let (host, port) = parse_authority(host).ok_or_else(|| LinkError::NoBaseHost {
-        host: host.to_owned(),
-    })?;
+    let (host, port) =
+        parse_authority(host, default_port(tls)).ok_or_else(|| LinkError::NoBaseHost {
+            host: host.to_owned(),
+        })?;
     let path = if target.starts_with('/') { target } else { "/" };
     Ok(LinkUrl {
+        tls,
         host,
         port,
         path_and_query: strip_fragment(path).to_owned(),
@@ -104,8 +133,8 @@ pub fn request_url(target: &str, host_header: Option<&str>) -> Result<LinkUrl, L
 /// Resolves a `Grip-Link` reference against `base` (RFC 3986 §5.2).
 pub fn resolve_link(base: &LinkUrl, reference: &str) -> Result<LinkUrl, LinkError> {
     let reference = strip_fragment(reference.trim());
-    if let Some(rest) = strip_scheme(reference, "http") {
-        return absolute(rest, reference);
+    if let Some((rest, tls)) = strip_http_scheme(reference) {
+        return absolute(rest, reference, tls);
     }
     if has_scheme(reference) {
         return Err(LinkError::UnsupportedScheme {
@@ -113,7 +142,7 @@ pub fn resolve_link(base: &LinkUrl, reference: &str) -> Result<LinkUrl, LinkErro
         });
     }
     if let Some(rest) = reference.strip_prefix("//") {
-        return absolute(rest, reference);
+        return absolute(rest, reference, base.tls);
     }
     let (base_path, base_query) = split_query(&base.path_and_query);
     let path_and_query = if reference.is_empty() {
@@ -138,6 +167,7 @@ pub fn resolve_link(base: &LinkUrl, reference: &str) -> Result<LinkUrl, LinkErro
         join_query(&remove_dot_segments(&merged), query)
     };
     Ok(LinkUrl {
+        tls: base.tls,
         host: base.host.clone(),
         port: base.port,
         path_and_query,
@@ -233,15 +263,17 @@ fn has_scheme(reference: &str) -> bool {
 }
 
 /// An absolute URL from the part after `//`: authority, then path and query.
-fn absolute(rest: &str, whole: &str) -> Result<LinkUrl, LinkError> {
+fn absolute(rest: &str, whole: &str, tls: bool) -> Result<LinkUrl, LinkError> {
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    let (host, port) = parse_authority(authority).ok_or_else(|| LinkError::BadAuthority {
-        url: whole.to_owned(),
-    })?;
+    let (host, port) =
+        parse_authority(authority, default_port(tls)).ok_or_else(|| LinkError::BadAuthority {
+            url: whole.to_owned(),
+        })?;
     let (path, query) = split_query(tail);
     let path = if path.is_empty() { "/" } else { path };
     Ok(LinkUrl {
+        tls,
         host,
         port,
         path_and_query: join_query(&remove_dot_segments(path), query),
@@ -249,7 +281,7 @@ fn absolute(rest: &str, whole: &str) -> Result<LinkUrl, LinkError> {
 }
 
 /// `host[:port]` or `[v6]:port`; no user info, a non-empty host, a valid port.
-fn parse_authority(authority: &str) -> Option<(String, u16)> {
+fn parse_authority(authority: &str, default_port: u16) -> Option<(String, u16)> {
     if authority.is_empty() || authority.contains(['@', ' ', '/', '\\']) {
         return None;
     }
@@ -267,7 +299,7 @@ fn parse_authority(authority: &str) -> Option<(String, u16)> {
         }
     };
     let port = match port {
-        None | Some("") => HTTP_PORT_DEFAULT,
+        None | Some("") => default_port,
         Some(port) => port.parse::<u16>().ok().filter(|&p| p != 0)?,
     };
     if host.is_empty() || host.contains(':') && !host.starts_with('[') {

@@ -31,7 +31,7 @@ pub use instruct::{
 };
 pub use json_patch::{apply_patch, OpError, PatchError};
 pub use keep_alive::{jittered_period, unescape_cstring, KeepAliveSchedule};
-pub use link::{encode_grip_last, request_url, resolve_link, LinkError, LinkUrl};
+pub use link::{encode_grip_last, request_url, request_url_on, resolve_link, LinkError, LinkUrl};
 pub use params::{parse_header_params, HeaderParam};
 pub use published::merge_published;
 pub use sig::{Claims, SigError};

@@ -17,6 +17,13 @@ pub enum Next {
     Close,
 }
 
+impl ClientRequest {
+    /// The `X-Forwarded-Proto` ringpin sets for this request: `https` for a TLS client.
+    pub fn forwarded_proto(&self) -> Option<&'static str> {
+        self.tls.then_some("https")
+    }
+}
+
 /// A client request whose head, and up to 100,000 bytes of body, have been read.
 #[derive(Debug)]
 pub struct ClientRequest {
@@ -34,6 +41,9 @@ pub struct ClientRequest {
     pub body_kind: BodyKind,
     /// The client's address.
     pub peer: SocketAddr,
+    /// The client connection is TLS (`X-Forwarded-Proto: https`, `ssl=yes` routes, https
+    /// links).
+    pub tls: bool,
     /// Whether the client wants the connection kept open.
     pub keep_alive: bool,
 }

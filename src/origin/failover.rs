@@ -10,6 +10,7 @@
 //! Used by proxying, next-link fetches, the WebSocket passthrough handshake and every
 //! WebSocket-over-HTTP request; each passes its own exchange.
 
+use super::endpoint::Endpoint;
 use super::pool::{ConnectError, OriginConn, OriginPool};
 
 /// How a connection is taken for the first attempt.
@@ -43,24 +44,24 @@ pub enum FailoverError<E> {
     },
 }
 
-/// Tries `targets` (`(host, port)`, in route order) until one connects, then runs
+/// Tries `targets` (in route order) until one connects, then runs
 /// `exchange(connection, index)` on it, with `index` the target's position. A failure for
 /// which `may_retry` holds, on a connection that came from the pool, is retried once on a
 /// fresh connection to the same target. Returns the exchange's result, the connection (for
 /// the pool, if the caller finds it reusable) and the target's index.
 pub async fn with_failover<T, E>(
     pool: &OriginPool,
-    targets: &[(&str, u16)],
+    targets: &[Endpoint],
     connection: Connection,
     may_retry: impl Fn(&E) -> bool,
     mut exchange: impl AsyncFnMut(&mut OriginConn, usize) -> Result<T, E>,
 ) -> Result<(T, OriginConn, usize), FailoverError<E>> {
     let mut tried = Vec::new();
-    for (index, &(host, port)) in targets.iter().enumerate() {
-        let name = format!("{host}:{port}");
+    for (index, endpoint) in targets.iter().enumerate() {
+        let name = endpoint.to_string();
         let connected = match connection {
-            Connection::Pooled => pool.get(host, port).await,
-            Connection::Fresh => pool.connect_fresh(host, port).await,
+            Connection::Pooled => pool.get(endpoint).await,
+            Connection::Fresh => pool.connect_fresh(endpoint).await,
         };
         let mut origin = match connected {
             Ok(origin) => origin,
@@ -80,7 +81,7 @@ pub async fn with_failover<T, E>(
                 // so a fresh connection may carry the same request. The dead one goes first,
                 // so it does not hold a slot the new one needs.
                 drop(origin);
-                origin = match pool.connect_fresh(host, port).await {
+                origin = match pool.connect_fresh(endpoint).await {
                     Ok(origin) => origin,
                     Err(ConnectError::Exhausted { open_max }) => {
                         return Err(FailoverError::Exhausted { open_max })

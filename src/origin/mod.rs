@@ -1,9 +1,11 @@
 //! The backend side: turning client requests into origin requests, origin responses into
 //! decisions, and a per-shard pool of keep-alive origin connections.
 //!
-//! `request.rs`, `response.rs` and `ws_request.rs` are pure; `pool.rs` owns origin sockets, and
-//! `failover.rs` is the one path through a route's targets.
+//! `request.rs`, `response.rs`, `ws_request.rs` and `endpoint.rs` are pure; `pool.rs` owns origin
+//! sockets (plain or TLS, `endpoint::Endpoint`), and `failover.rs` is the one path through a
+//! route's targets.
 
+pub mod endpoint;
 pub mod failover;
 pub mod link;
 pub mod pool;

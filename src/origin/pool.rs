@@ -16,14 +16,16 @@
 //! fails with `Exhausted` (503). A burst of slow origin answers thus queues requests briefly
 //! instead of refusing them at once.
 
+use super::endpoint::Endpoint;
 use super::sys::{peek_idle, IdlePeek};
 use crate::http::{parse_response, HeadLimits, ResponseHead};
 use crate::limits::ORIGIN_SLOT_WAIT_MAX;
 use crate::limits::{
     ORIGIN_CONNECT_TIMEOUT, ORIGIN_DNS_CACHE_TTL, ORIGIN_POOL_IDLE_PER_TARGET_MAX,
-    ORIGIN_POOL_IDLE_TIMEOUT,
+    ORIGIN_POOL_IDLE_TIMEOUT, ORIGIN_TLS_HANDSHAKE_TIMEOUT,
 };
 use crate::netio::{Conn, HeadError};
+use crate::tls::OriginTls;
 use futures_lite::future::or;
 use glommio::net::TcpStream;
 use glommio::sync::{Semaphore, StaticPermit};
@@ -34,6 +36,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::ops::{Deref, DerefMut};
 use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Why no origin connection could be had.
@@ -93,10 +96,10 @@ type IdleList = Vec<(OriginConn, Instant)>;
 /// A host name's addresses, in the resolver's order, and when they were resolved.
 type Resolved = (Rc<[SocketAddr]>, Instant);
 
-/// Idle origin connections by `host:port`, and the count of all open ones.
+/// Idle origin connections by endpoint (address and TLS), and the count of all open ones.
 #[derive(Debug)]
 pub struct OriginPool {
-    idle: RefCell<HashMap<(String, u16), IdleList>>,
+    idle: RefCell<HashMap<Endpoint, IdleList>>,
     /// Addresses of the host names resolved so far, and when.
     resolved: RefCell<HashMap<(String, u16), Resolved>>,
     /// One permit per origin socket this shard may have open (`runtime::FdBudget`); held by
@@ -108,11 +111,14 @@ pub struct OriginPool {
     waiting: Cell<usize>,
     /// Longest wait for a slot (`ORIGIN_SLOT_WAIT_MAX`; shorter in tests).
     slot_wait: Duration,
+    /// The TLS client configurations for `ssl` targets and `https` links.
+    tls: Option<Arc<OriginTls>>,
 }
 
 impl OriginPool {
-    /// An empty pool allowed `open_max` origin sockets at once.
-    pub fn new(open_max: usize) -> OriginPool {
+    /// An empty pool allowed `open_max` origin sockets at once; TLS endpoints use `tls`
+    /// (without it they cannot be reached).
+    pub fn new(open_max: usize, tls: Option<Arc<OriginTls>>) -> OriginPool {
         OriginPool {
             idle: RefCell::default(),
             resolved: RefCell::default(),
@@ -120,6 +126,7 @@ impl OriginPool {
             open_max,
             waiting: Cell::new(0),
             slot_wait: ORIGIN_SLOT_WAIT_MAX,
+            tls,
         }
     }
 
@@ -134,19 +141,22 @@ impl OriginPool {
         self.open_max - self.slots.available() as usize
     }
 
-    /// A pooled connection to `host:port`, or a new one.
-    pub async fn get(&self, host: &str, port: u16) -> Result<OriginConn, ConnectError> {
-        if let Some(conn) = self.take_idle(host, port) {
+    /// A pooled connection to `endpoint`, or a new one.
+    pub async fn get(&self, endpoint: &Endpoint) -> Result<OriginConn, ConnectError> {
+        if let Some(conn) = self.take_idle(endpoint) {
             return Ok(conn);
         }
-        self.connect_fresh(host, port).await
+        self.connect_fresh(endpoint).await
     }
 
     /// A new connection, never a pooled one.
     /// Each address of the name is tried in the resolver's order (IPv6 and IPv4 of a
     /// dual-stack name, say) until one connects. At the shard's bound, the oldest idle
     /// connection is closed to make room; with none idle, this fails at once.
-    pub async fn connect_fresh(&self, host: &str, port: u16) -> Result<OriginConn, ConnectError> {
+    /// A TLS endpoint's handshake follows the connect; its failure is a connect failure (the
+    /// next target is tried, PUSHPIN.md §1.3).
+    pub async fn connect_fresh(&self, endpoint: &Endpoint) -> Result<OriginConn, ConnectError> {
+        let (host, port) = (endpoint.host.as_str(), endpoint.port);
         let slot = self.slot().await?;
         let addrs = self.resolve(host, port).await?;
         let mut last_error = None;
@@ -155,7 +165,7 @@ impl OriginPool {
                 Ok(stream) => {
                     let _ = stream.set_nodelay(true);
                     return Ok(OriginConn {
-                        conn: Conn::new(stream),
+                        conn: Conn::new(self.secure(stream, endpoint).await?),
                         reused: false,
                         _slot: slot,
                     });
@@ -164,6 +174,27 @@ impl OriginPool {
             }
         }
         Err(last_error.unwrap_or_else(|| no_address(host)).into())
+    }
+
+    /// The connection's stream: plain, or after a TLS handshake for an `ssl` endpoint.
+    async fn secure(
+        &self,
+        tcp: TcpStream,
+        endpoint: &Endpoint,
+    ) -> Result<crate::netio::Stream, ConnectError> {
+        let Some(peer) = &endpoint.tls else {
+            return Ok(tcp.into());
+        };
+        let tls = self
+            .tls
+            .as_ref()
+            .ok_or_else(|| io::Error::other("no TLS configuration for origins"))?;
+        let name = rustls_pki_types::ServerName::try_from(peer.name.clone())
+            .map_err(|e| io::Error::other(format!("TLS name {:?}: {e}", peer.name)))?;
+        let config = tls.config(peer.insecure);
+        crate::tls::stream::connect(tcp, config, name, ORIGIN_TLS_HANDSHAKE_TIMEOUT)
+            .await
+            .map_err(|e| io::Error::other(format!("TLS with {endpoint}: {e}")).into())
     }
 
     /// Counts one more origin socket: at the bound, the oldest idle one is closed first; with
@@ -232,13 +263,13 @@ impl OriginPool {
         Ok(addrs)
     }
 
-    /// The newest idle connection to `host:port` that is still fresh and on which nothing
+    /// The newest idle connection to `endpoint` that is still fresh and on which nothing
     /// arrived while it was idle; the others are closed.
-    fn take_idle(&self, host: &str, port: u16) -> Option<OriginConn> {
+    fn take_idle(&self, endpoint: &Endpoint) -> Option<OriginConn> {
         let mut idle = self.idle.borrow_mut();
-        let list = idle.get_mut(&(host.to_owned(), port))?;
+        let list = idle.get_mut(endpoint)?;
         while let Some((mut conn, since)) = list.pop() {
-            if since.elapsed() < ORIGIN_POOL_IDLE_TIMEOUT && still_clean(&conn, host, port) {
+            if since.elapsed() < ORIGIN_POOL_IDLE_TIMEOUT && still_clean(&conn, endpoint) {
                 conn.reused = true;
                 return Some(conn);
             }
@@ -249,14 +280,14 @@ impl OriginPool {
     /// Returns a connection whose last response was read completely. It is closed instead
     /// when the origin already sent more (bytes past the response in the buffer or on the
     /// socket), or closed its side.
-    pub fn put(&self, host: &str, port: u16, mut origin: OriginConn) {
+    pub fn put(&self, endpoint: &Endpoint, mut origin: OriginConn) {
         // A request waiting for a slot gets this one's: closing it returns its permit.
-        if self.waiting.get() > 0 || !still_clean(&origin, host, port) {
+        if self.waiting.get() > 0 || !still_clean(&origin, endpoint) {
             return;
         }
         origin.conn.shrink();
         let mut idle = self.idle.borrow_mut();
-        let list = idle.entry((host.to_owned(), port)).or_default();
+        let list = idle.entry(endpoint.clone()).or_default();
         if list.len() < ORIGIN_POOL_IDLE_PER_TARGET_MAX {
             list.push((origin, Instant::now()));
         }
@@ -266,23 +297,29 @@ impl OriginPool {
 /// True when nothing is waiting to be read on an origin connection between responses, in
 /// ringpin's buffer or in the socket. Stray bytes are logged (rate-limited: an origin can
 /// send them at will).
-fn still_clean(conn: &Conn, host: &str, port: u16) -> bool {
+/// On TLS, bytes on an idle socket are usually the origin's close_notify: the connection is
+/// closed the same way, without the warning.
+fn still_clean(conn: &Conn, endpoint: &Endpoint) -> bool {
     let peek = match conn.buffered().len() {
         0 => peek_idle(conn.stream.as_raw_fd()),
         n => IdlePeek::Stray(n),
     };
     match peek {
         IdlePeek::Quiet => true,
+        IdlePeek::Stray(_) if conn.stream.is_tls() => {
+            log::debug!("origin {endpoint} sent TLS records on an idle connection; closing it");
+            false
+        }
         IdlePeek::Stray(_) => {
             crate::log_limited!(
                 Warn,
-                "origin {host}:{port} sent bytes on a keep-alive connection outside any \
+                "origin {endpoint} sent bytes on a keep-alive connection outside any \
                  response; closing that connection"
             );
             false
         }
         IdlePeek::Closed | IdlePeek::Failed => {
-            log::debug!("origin {host}:{port} closed an idle keep-alive connection");
+            log::debug!("origin {endpoint} closed an idle keep-alive connection");
             false
         }
     }

@@ -59,6 +59,9 @@ pub struct ForwardContext<'a> {
     pub xff: &'a [XffRule],
     /// The body framing.
     pub body: BodyFraming,
+    /// `X-Forwarded-Proto` for a client that came over TLS: `https`, or `wss` for a
+    /// WebSocket (Pushpin's default `set_x_forwarded_protocol=proto-only`); `None` otherwise.
+    pub forwarded_proto: Option<&'static str>,
 }
 
 /// Builds the origin request head.
@@ -94,6 +97,10 @@ pub fn build_origin_request(client: &RequestHead, ctx: &ForwardContext<'_>) -> R
         }
     }
     apply_xff(&mut headers, ctx.xff, ctx.peer_ip);
+    // The client's own X-Forwarded-Proto(col) was removed above (PUSHPIN.md §1.4 item 6).
+    if let Some(proto) = ctx.forwarded_proto {
+        headers.push("X-Forwarded-Proto", proto.as_bytes());
+    }
     if let Some(token) = ctx.grip_sig {
         headers.push("Grip-Sig", token.as_bytes());
         headers.push("Grip-Feature", GRIP_FEATURES.as_bytes());

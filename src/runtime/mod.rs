@@ -19,8 +19,10 @@ use crate::router::inbox::{
     SubscriptionSender,
 };
 use crate::router::{SequencerConfig, ShardId};
+use crate::shard::listener::TlsConfig;
 use crate::shard::{Control, ShardContext};
 use crate::stats::{Input, RouterCounters, ShardCounters};
+use crate::tls::{CertSource, OriginTls, ServerTls};
 use glommio::{LocalExecutorBuilder, Placement};
 use std::rc::Rc;
 use std::sync::atomic::Ordering;
@@ -57,6 +59,9 @@ pub enum StartError {
         /// The maximum.
         max: usize,
     },
+    /// The TLS certificates could not be loaded.
+    #[error("tls: {0}")]
+    Tls(crate::tls::CertError),
     /// The signal mask or a shard inbox could not be set up.
     #[error("cannot set up signals or inboxes: {0}")]
     Signals(std::io::Error),
@@ -115,7 +120,12 @@ pub fn run(config: Config) -> Result<(), StartError> {
             max: crate::limits::SHARDS_MAX,
         });
     }
-    let budget = fd_budget(nofile, shard_count, config.listen.len());
+    let server_tls = load_server_tls(&config)?;
+    let budget = fd_budget(
+        nofile,
+        shard_count,
+        config.listen.len() + config.listen_tls.len(),
+    );
     log::info!(
         "RLIMIT_NOFILE={nofile}: {} reserved; per shard ({shard_count}) {} client connections \
          and {} origin sockets",
@@ -123,7 +133,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         budget.clients_per_shard,
         budget.origins_per_shard
     );
-    let control = Arc::new(Control::new(routes).with_peer_limit(config.connections_per_ip_max));
+    let control = build_control(&config, routes)?;
     let config = Arc::new(config);
     let publish_fd =
         sys::bind_listener(config.publish_listen, false, LISTEN_BACKLOG).map_err(|source| {
@@ -134,7 +144,13 @@ pub fn run(config: Config) -> Result<(), StartError> {
         })?;
     let (router_tx, router_rx) = router_inbox().map_err(StartError::Signals)?;
     let inputs = start_zmq_inputs(&config, &control, shard_count)?;
-    let shards = spawn_shards(&config, &control, &cores, shard_count, budget, router_tx)?;
+    let listen = Listen {
+        cores: &cores,
+        shard_count,
+        budget,
+        tls: server_tls.as_ref(),
+    };
+    let shards = spawn_shards(&config, &control, listen, router_tx)?;
     let router = spawn_router(
         &config,
         &control,
@@ -147,21 +163,32 @@ pub fn run(config: Config) -> Result<(), StartError> {
     log::info!(
         "ringpin {} listening on {} (publish on {}), {shard_count} shards",
         env!("CARGO_PKG_VERSION"),
-        config
-            .listen
-            .iter()
-            .map(|a| a.to_string())
+        (config.listen.iter().map(|a| a.to_string()))
+            .chain(config.listen_tls.iter().map(|a| format!("{a} (tls)")))
             .collect::<Vec<_>>()
             .join(", "),
         config.publish_listen
     );
-    watch_signals_and_routes(&config, &control);
+    watch_signals_and_routes(&config, &control, server_tls.as_ref());
     for handle in shards.handles {
         let _ = handle.join();
     }
     let _ = router.join();
     log::info!("ringpin stopped");
     Ok(())
+}
+
+/// The process-wide control state: routes, the per-address limit, and the TLS client
+/// configurations for `ssl` origins (Mozilla's roots plus `--origin-ca`).
+fn build_control(
+    config: &Config,
+    routes: crate::config::Routes,
+) -> Result<Arc<Control>, StartError> {
+    let origin_tls = OriginTls::new(config.origin_ca.as_deref()).map_err(StartError::Tls)?;
+    let control = Control::new(routes)
+        .with_peer_limit(config.connections_per_ip_max)
+        .with_origin_tls(origin_tls);
+    Ok(Arc::new(control))
 }
 
 /// What the router executor needs from the ZeroMQ inputs: the end of their inbox, where to
@@ -247,28 +274,73 @@ struct Shards {
     counters: Vec<Arc<ShardCounters>>,
 }
 
-/// Starts `shard_count` shard executors, each with its own listener per `--listen` address,
-/// pinned one per core when there are enough cores.
+/// The certificates of the TLS listeners, if there are any; none found is a start-up error.
+fn load_server_tls(config: &Config) -> Result<Option<ServerTls>, StartError> {
+    if config.listen_tls.is_empty() {
+        return Ok(None);
+    }
+    let source = CertSource {
+        pair: config.tls_cert.clone(),
+        dir: config.tls_dir.clone(),
+    };
+    let ports: Vec<u16> = config.listen_tls.iter().map(|a| a.port()).collect();
+    let (tls, warnings) = ServerTls::load(source, &ports).map_err(StartError::Tls)?;
+    for warning in warnings {
+        log::warn!("tls: {warning}");
+    }
+    log::info!("tls: {} certificates loaded", tls.len());
+    Ok(Some(tls))
+}
+
+/// Where and how the shards listen.
+struct Listen<'a> {
+    cores: &'a [core_affinity::CoreId],
+    shard_count: usize,
+    budget: FdBudget,
+    tls: Option<&'a ServerTls>,
+}
+
+/// Binds one shard's listeners: each `--listen` address, then each TLS one with its rustls
+/// configuration.
+fn bind_shard_listeners(
+    config: &Config,
+    tls: Option<&ServerTls>,
+) -> Result<Vec<(std::os::fd::OwnedFd, Option<TlsConfig>)>, StartError> {
+    let mut fds = Vec::new();
+    for &addr in &config.listen {
+        let fd = sys::bind_listener(addr, true, LISTEN_BACKLOG)
+            .map_err(|source| StartError::Bind { addr, source })?;
+        fds.push((fd, None));
+    }
+    for &addr in &config.listen_tls {
+        let fd = sys::bind_listener(addr, true, LISTEN_BACKLOG)
+            .map_err(|source| StartError::Bind { addr, source })?;
+        fds.push((fd, tls.map(|tls| tls.server_config(addr.port()))));
+    }
+    Ok(fds)
+}
+
+/// Starts `shard_count` shard executors, each with its own listener per `--listen` and
+/// `--listen-tls` address, pinned one per core when there are enough cores.
 fn spawn_shards(
     config: &Arc<Config>,
     control: &Arc<Control>,
-    cores: &[core_affinity::CoreId],
-    shard_count: usize,
-    budget: FdBudget,
+    listen: Listen<'_>,
     router_tx: crate::router::inbox::RouterInboxSender,
 ) -> Result<Shards, StartError> {
+    let Listen {
+        cores,
+        shard_count,
+        budget,
+        tls,
+    } = listen;
     let mut shards = Shards {
         handles: Vec::new(),
         inboxes: Vec::new(),
         counters: Vec::new(),
     };
     for index in 0..shard_count {
-        let mut fds = Vec::new();
-        for &addr in &config.listen {
-            let fd = sys::bind_listener(addr, true, LISTEN_BACKLOG)
-                .map_err(|source| StartError::Bind { addr, source })?;
-            fds.push(fd);
-        }
+        let fds = bind_shard_listeners(config, tls)?;
         let (tx, rx) = shard_inbox().map_err(StartError::Signals)?;
         shards.inboxes.push(tx);
         let counters = Arc::new(ShardCounters::default());
@@ -356,13 +428,14 @@ fn spawn_router(
         })
 }
 
-/// Blocks until SIGTERM/SIGINT; reloads routes on SIGHUP and when the routes file changes.
+/// Blocks until SIGTERM/SIGINT; reloads routes on SIGHUP and when the routes file changes, and
+/// the TLS certificates on SIGHUP.
 ///
 /// The watcher reads a changed file only once it has stayed the same for
 /// `ROUTES_FILE_SETTLE_TIME` (`config::RoutesWatch`), so a file being written is not read
 /// half-way; SIGHUP reads at once. Either way a read that overlaps a write is done again
 /// (`config::load_routes`), and a result with no route is refused (`config::check_reload`).
-fn watch_signals_and_routes(config: &Config, control: &Control) {
+fn watch_signals_and_routes(config: &Config, control: &Control, tls: Option<&ServerTls>) {
     let routes_file = match &config.routes_source {
         RoutesSource::File(path) => Some(path.clone()),
         _ => None,
@@ -379,6 +452,9 @@ fn watch_signals_and_routes(config: &Config, control: &Control) {
             Some(libc::SIGHUP) => {
                 watch.on_read(signature());
                 reload_routes(config, control);
+                if let Some(tls) = tls {
+                    reload_certificates(config, tls);
+                }
             }
             _ => {
                 if routes_file.is_some() && watch.on_poll(signature(), Instant::now()) {
@@ -413,6 +489,21 @@ fn reload_routes(config: &Config, control: &Control) {
             control.routes_generation.fetch_add(1, Ordering::Relaxed);
         }
         Err(err) => log::error!("routes reload failed, keeping the old routes: {err}"),
+    }
+}
+
+/// Reads the TLS certificates again; new handshakes use them at once. On an error (a file
+/// that does not parse, no default certificate left) the certificates in use stay.
+fn reload_certificates(config: &Config, tls: &ServerTls) {
+    let ports: Vec<u16> = config.listen_tls.iter().map(|a| a.port()).collect();
+    match tls.reload(&ports) {
+        Ok((count, warnings)) => {
+            for warning in warnings {
+                log::warn!("tls: {warning}");
+            }
+            log::info!("tls: {count} certificates loaded");
+        }
+        Err(err) => log::error!("tls: reload failed, keeping the old certificates: {err}"),
     }
 }
 

@@ -8,6 +8,7 @@
 //! writes to a closed or reused descriptor. `Connections` holds `Rc`-free plain data but the
 //! shard keeps it behind an `Rc`, so it is `!Send`: a connection never moves between shards.
 
+use super::direct_send::{self, FlushOutcome};
 use crate::fanout::{ConnKey, Sink, SinkTable};
 use std::os::unix::io::RawFd;
 use std::task::Waker;
@@ -17,6 +18,9 @@ use std::task::Waker;
 pub struct Held {
     /// The socket the delivery loop writes to directly.
     pub fd: RawFd,
+    /// False for a TLS connection: its bytes must be encrypted by its own task, so the
+    /// delivery loop wakes the task instead of writing (`flush_direct`).
+    pub direct: bool,
     /// Queue and delivery flags.
     pub sink: Sink,
     /// Channels this connection is subscribed to.
@@ -31,6 +35,17 @@ pub struct Held {
     pub refresh: bool,
     /// The id control commands know this connection by (`ShardContext::name_session`).
     pub session_id: Option<Box<str>>,
+}
+
+impl Held {
+    /// Writes as much of the queue as the socket takes now. A TLS connection is left to its
+    /// task, which encrypts: `Blocked`, so the caller wakes the task as for a full socket.
+    pub fn flush_direct(&mut self) -> FlushOutcome {
+        if !self.direct {
+            return FlushOutcome::Blocked;
+        }
+        direct_send::flush(self.fd, &mut self.sink.queue)
+    }
 }
 
 /// The slab of held connections.

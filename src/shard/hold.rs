@@ -5,7 +5,7 @@
 //! Must not: write to the socket except from the connection's `Sink` queue while the
 //! connection is registered (the delivery loop writes from the same queue; one writer order).
 
-use super::direct_send::{self, FlushOutcome};
+use super::direct_send::FlushOutcome;
 use super::random::random_u64;
 use super::{HeldGuard, ShardContext};
 use crate::fanout::Transport;
@@ -20,7 +20,6 @@ use bytes::Bytes;
 use futures_lite::future::{or, pending};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::timer::Timer;
-use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -120,7 +119,7 @@ pub async fn hold_stream(
     // the timeout is switched off for the hold (the request loop's last read completed,
     // which disarmed it) and restored afterwards.
     let _ = conn.set_read_timeout(None);
-    let guard = ctx.register_hold(conn.stream.as_raw_fd(), sink, channels);
+    let guard = ctx.register_hold(&conn.stream, sink, channels);
     ctx.counters.held_streams.add(1);
     let end = stream_loop(ctx, conn, &guard, transport, keep_alive).await;
     ctx.counters.held_streams.add(-1);
@@ -237,10 +236,7 @@ fn advance_and_flush(ctx: &ShardContext, guard: &HeldGuard, written: usize) -> b
         return false;
     };
     entry.sink.queue.advance(written);
-    !matches!(
-        direct_send::flush(entry.fd, &mut entry.sink.queue),
-        FlushOutcome::Failed(_)
-    )
+    !matches!(entry.flush_direct(), FlushOutcome::Failed(_))
 }
 
 fn queue_and_flush(ctx: &ShardContext, guard: &HeldGuard, bytes: Bytes) {
@@ -249,7 +245,7 @@ fn queue_and_flush(ctx: &ShardContext, guard: &HeldGuard, bytes: Bytes) {
         return;
     };
     if entry.sink.queue.push(bytes) == crate::fanout::PushOutcome::BecameReady {
-        if let FlushOutcome::Failed(_) = direct_send::flush(entry.fd, &mut entry.sink.queue) {
+        if let FlushOutcome::Failed(_) = entry.flush_direct() {
             entry.failed = true;
         }
     }
@@ -318,7 +314,7 @@ fn register_response_hold(
             let recovery = super::recovery::recovery_for(channels, RESPONSE_ASIDE_ITEMS_MAX);
             sink.recovery = Some(Box::new(recovery));
             let names = channels.iter().map(|c| c.name.clone()).collect();
-            ctx.register_hold(conn.stream.as_raw_fd(), sink, names)
+            ctx.register_hold(&conn.stream, sink, names)
         }
     }
 }

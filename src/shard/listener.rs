@@ -6,10 +6,13 @@
 //! Must not: do any per-request work, or know what serves a connection: the caller hands it
 //! the connection handler (`flow::serve`, given by `runtime`), so the core never imports the
 //! flows that run on top of it.
+//! A TLS listener's connections run their handshake first, inside their own task and within
+//! `TLS_HANDSHAKE_TIMEOUT`, so a client that stalls or sends garbage costs only its own task.
 
 use super::peer_limit::PeerSlot;
 use super::ShardContext;
-use crate::limits::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN};
+use crate::limits::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, TLS_HANDSHAKE_TIMEOUT};
+use crate::netio::Stream;
 use futures_lite::FutureExt;
 use glommio::net::{TcpListener, TcpStream};
 use std::future::Future;
@@ -19,26 +22,30 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// What serves one accepted connection until it closes (`flow::serve`).
-pub trait ConnectionHandler:
-    Fn(Rc<ShardContext>, TcpStream) -> Self::Served + Copy + 'static
-{
+/// A TLS listener's rustls configuration (its certificates are reloaded inside it).
+pub type TlsConfig = Arc<rustls::ServerConfig>;
+
+/// What serves one accepted connection until it closes (`flow::serve`), given its stream
+/// after any TLS handshake.
+pub trait ConnectionHandler: Fn(Rc<ShardContext>, Stream) -> Self::Served + Copy + 'static {
     /// The connection's task.
     type Served: Future<Output = ()> + 'static;
 }
 
 impl<F, Fut> ConnectionHandler for F
 where
-    F: Fn(Rc<ShardContext>, TcpStream) -> Fut + Copy + 'static,
+    F: Fn(Rc<ShardContext>, Stream) -> Fut + Copy + 'static,
     Fut: Future<Output = ()> + 'static,
 {
     type Served = Fut;
 }
 
-/// Accepts connections until the shard shuts down; each one's task runs `serve`.
+/// Accepts connections until the shard shuts down; each one's task runs the TLS handshake
+/// when `tls` is set, then `serve`.
 pub async fn accept_loop(
     ctx: Rc<ShardContext>,
     listener: TcpListener,
+    tls: Option<TlsConfig>,
     serve: impl ConnectionHandler,
 ) {
     let mut backoff = AcceptBackoff::default();
@@ -85,11 +92,17 @@ pub async fn accept_loop(
             continue;
         };
         let task_ctx = Rc::clone(&ctx);
+        let tls = tls.clone();
         glommio::spawn_local(async move {
             let counters = Arc::clone(&task_ctx.counters);
             let shard = task_ctx.id.0;
             counters.connections.add(1);
-            let served = AssertUnwindSafe(serve(task_ctx, stream)).catch_unwind();
+            let task = async move {
+                if let Some(stream) = handshake(&task_ctx, stream, tls).await {
+                    serve(task_ctx, stream).await;
+                }
+            };
+            let served = AssertUnwindSafe(task).catch_unwind();
             let result = served.await;
             drop(peer_slot);
             counters.connections.add(-1);
@@ -102,6 +115,23 @@ pub async fn accept_loop(
             }
         })
         .detach();
+    }
+}
+
+/// The connection's stream: plain, or after a TLS handshake. A handshake that fails or takes
+/// longer than `TLS_HANDSHAKE_TIMEOUT` closes the connection (counted, logged at debug: any
+/// client can cause it).
+async fn handshake(ctx: &ShardContext, tcp: TcpStream, tls: Option<TlsConfig>) -> Option<Stream> {
+    let Some(config) = tls else {
+        return Some(Stream::Plain(tcp));
+    };
+    match crate::tls::stream::accept(tcp, config, TLS_HANDSHAKE_TIMEOUT).await {
+        Ok(stream) => Some(stream),
+        Err(err) => {
+            ctx.counters.tls_handshakes_failed.add(1);
+            log::debug!("shard={} TLS handshake failed: {err}", ctx.id.0);
+            None
+        }
     }
 }
 

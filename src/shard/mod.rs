@@ -40,7 +40,7 @@ use direct_send::FlushOutcome;
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::os::fd::OwnedFd;
-use std::os::unix::io::RawFd;
+use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -60,6 +60,8 @@ pub struct Control {
     pub routes_generation: AtomicU64,
     /// Client connections per source address (`--connections-per-ip-max`); `None` = no limit.
     pub peer_limit: Option<Arc<peer_limit::PeerLimit>>,
+    /// The TLS client configurations for `ssl` origins and `https` links.
+    pub origin_tls: Option<Arc<crate::tls::OriginTls>>,
 }
 
 impl Control {
@@ -70,7 +72,14 @@ impl Control {
             routes: Mutex::new(Arc::new(routes)),
             routes_generation: AtomicU64::new(0),
             peer_limit: None,
+            origin_tls: None,
         }
+    }
+
+    /// The same, reaching `ssl` origins with `tls`.
+    pub fn with_origin_tls(mut self, tls: crate::tls::OriginTls) -> Control {
+        self.origin_tls = Some(Arc::new(tls));
+        self
     }
 
     /// The same, limiting each source address to `max` client connections.
@@ -162,6 +171,8 @@ impl ShardContext {
         };
         // Waiting for an origin socket longer than for the origin's answer makes no sense.
         let slot_wait = config.origin_timeout.min(ORIGIN_SLOT_WAIT_MAX);
+        let pool = OriginPool::new(origin_sockets_max, control.origin_tls.clone())
+            .with_slot_wait(slot_wait);
         ShardContext {
             id,
             uring: RefCell::new(uring),
@@ -177,7 +188,7 @@ impl ShardContext {
             report: RefCell::new(DeliveryReport::default()),
             router,
             counters,
-            pool: OriginPool::new(origin_sockets_max).with_slot_wait(slot_wait),
+            pool,
             busy: Cell::new(0),
             connections_max,
             recovery: recovery::ShardRecovery::default(),
@@ -238,14 +249,16 @@ impl ShardContext {
     }
 
     /// Registers a held connection and subscribes it to `channels`.
+    /// A TLS `stream` is written by its task only (`Held::direct`).
     pub fn register_hold(
         self: &Rc<Self>,
-        fd: RawFd,
+        stream: &crate::netio::Stream,
         sink: Sink,
         channels: Vec<String>,
     ) -> HeldGuard {
         let key = self.held.borrow_mut().insert(Held {
-            fd,
+            fd: stream.as_raw_fd(),
+            direct: !stream.is_tls(),
             sink,
             channels: Vec::new(),
             waker: None,
@@ -427,7 +440,7 @@ impl ShardContext {
             let Some(entry) = held.get_mut(key) else {
                 continue;
             };
-            let outcome = direct_send::flush(entry.fd, &mut entry.sink.queue);
+            let outcome = entry.flush_direct();
             on_outcome(held, key, outcome);
         }
     }
@@ -494,18 +507,20 @@ impl Drop for HeldGuard {
     }
 }
 
-/// Runs one shard until shutdown: accept loops on `listeners`, the inbox loop, the control
+/// Runs one shard until shutdown: accept loops on `listeners` (TLS ones with their rustls
+/// configuration), the inbox loop, the control
 /// tick; then closes held connections and waits up to the drain timeout for busy ones.
 /// Each accepted connection's task runs `serve`.
 pub async fn run(
     ctx: Rc<ShardContext>,
-    listeners: Vec<OwnedFd>,
+    listeners: Vec<(OwnedFd, Option<listener::TlsConfig>)>,
     mut inbox: ShardInboxReceiver,
     serve: impl listener::ConnectionHandler,
 ) {
-    for fd in listeners {
+    for (fd, tls) in listeners {
         let listener = sys::glommio_listener(fd);
-        glommio::spawn_local(listener::accept_loop(Rc::clone(&ctx), listener, serve)).detach();
+        let accept = listener::accept_loop(Rc::clone(&ctx), listener, tls, serve);
+        glommio::spawn_local(accept).detach();
     }
     if let Some(socket) = inbox.take_wake_socket() {
         let wake = sys::glommio_unix_stream(socket);

@@ -22,7 +22,6 @@ use crate::netio::Conn;
 use crate::reply::error_bytes;
 use futures_lite::future::or;
 use futures_lite::AsyncReadExt;
-use std::net::Shutdown;
 
 /// Writes a ringpin error response and logs it.
 pub async fn respond_error(
@@ -59,11 +58,13 @@ pub async fn respond_error(
 /// the caller then drops (closes) the connection. The time bound is a timer raced against the
 /// reads, not the socket's read timeout, so it holds whatever timeout the caller had set.
 pub async fn linger_close(conn: &mut Conn) {
-    if conn.stream.shutdown(Shutdown::Write).await.is_err() {
-        return;
-    }
     let mut buf = vec![0u8; CLIENT_LINGER_READ_BYTES];
     let discard = async {
+        // On TLS the shutdown sends close_notify first, which a client that does not read
+        // could stall: it runs inside the same time bound.
+        if conn.stream.shutdown_write().await.is_err() {
+            return;
+        }
         let mut discarded = 0;
         while discarded < CLIENT_LINGER_BYTES_MAX {
             match conn.stream.read(&mut buf).await {

@@ -107,6 +107,11 @@ impl UringSender {
             let Some(entry) = held.get_mut(key) else {
                 continue;
             };
+            if !entry.direct {
+                // TLS: its task encrypts and writes (`Held::flush_direct`).
+                on_outcome(held, key, FlushOutcome::Blocked);
+                continue;
+            }
             let slot = &mut self.slots[in_flight];
             let mut count = 0;
             for part in entry.sink.queue.front_slices(SEND_IOVECS_MAX) {

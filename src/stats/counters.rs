@@ -72,6 +72,8 @@ pub struct ShardCounters {
     pub slow_clients_closed: Counter,
     /// Connection tasks that panicked (a bug; the connection was closed).
     pub connection_panics: Counter,
+    /// TLS client connections closed because their handshake failed or timed out.
+    pub tls_handshakes_failed: Counter,
     /// Origin requests made to recover held connections: long-poll re-requests and next-link
     /// fetches (a collapsed fetch counts once).
     pub refetches: Counter,

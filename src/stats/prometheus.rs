@@ -103,6 +103,12 @@ const SHARD_METRICS: &[ShardMetric] = &[
         |s| s.connection_panics.get() as i64,
     ),
     (
+        "ringpin_tls_handshakes_failed_total",
+        "counter",
+        "TLS client connections closed because their handshake failed or timed out.",
+        |s| s.tls_handshakes_failed.get() as i64,
+    ),
+    (
         "ringpin_refetches_total",
         "counter",
         "Origin requests made to recover held connections.",

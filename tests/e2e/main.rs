@@ -38,6 +38,7 @@ mod shutdown;
 mod slow_consumer;
 mod sse;
 mod stream_hold;
+mod tls;
 mod websocket;
 mod ws_control;
 mod ws_memory;

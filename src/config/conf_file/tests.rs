@@ -32,6 +32,7 @@ fn supported_keys_parse_into_their_sections() {
                         addr("[::1]:8001"),
                     ]),
                     log_level: Some(log::LevelFilter::Debug),
+                    https_ports: None,
                 },
                 ..none()
             },
@@ -307,6 +308,7 @@ stats_format=tnetstring
 ";
     let (conf, warnings) = parse_conf(text).expect("shipped-style conf parses");
     assert_eq!(conf.runner.http_port, Some(vec![addr("0.0.0.0:7999")]));
+    assert_eq!(conf.runner.https_ports, Some(vec![addr("0.0.0.0:443")]));
     assert_eq!(conf.proxy.x_forwarded_for, Some(vec![]));
     assert_eq!(conf.handler.connection_subscription_max, Some(20));
     let unsupported = warnings
@@ -317,10 +319,10 @@ stats_format=tnetstring
         conf.handler.push_in_spec.as_deref(),
         Some("tcp://127.0.0.1:5560")
     );
-    assert_eq!(unsupported, 23, "{warnings:#?}");
+    assert_eq!(unsupported, 22, "{warnings:#?}");
     assert_eq!(
         warnings.len(),
-        25,
+        24,
         "plus message_rate and message_hwm: {warnings:#?}"
     );
 }

@@ -18,6 +18,7 @@ use crate::http::{ClientRequest, Next};
 use crate::limits::STREAM_HOLD_INITIAL_BYTES_MAX;
 use crate::limits::{GRIP_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
 use crate::netio::Conn;
+use crate::origin::endpoint::Endpoint;
 use crate::origin::failover::{with_failover, Connection, FailoverError};
 use crate::origin::pool::{head_error_text, read_final_head, OriginConn};
 use crate::origin::request::{build_origin_request, BodyFraming, ForwardContext};
@@ -91,7 +92,8 @@ pub async fn ask_origin(
                 }
             };
             if response.is_keep_alive() {
-                ctx.pool.put(&target.host, target.port, origin);
+                ctx.pool
+                    .put(&Endpoint::of(route, &target, &req.host), origin);
             }
             Asked::Grip(GripAnswer {
                 target: target_name,
@@ -202,7 +204,9 @@ async fn exchange_with_failover(
     grip_last: &[String],
 ) -> Result<(OriginConn, HttpTarget, ResponseHead), Failed> {
     let targets = route.http_targets();
-    let addresses: Vec<(&str, u16)> = targets.iter().map(|t| (t.host.as_str(), t.port)).collect();
+    let addresses: Vec<Endpoint> = (targets.iter())
+        .map(|t| Endpoint::of(route, t, &req.host))
+        .collect();
     // Only a request whose body was buffered whole can be sent a second time.
     let body_complete = req.body_complete;
     let may_retry = |err: &ExchangeError| matches!(err, ExchangeError::Origin(_)) && body_complete;
@@ -267,6 +271,7 @@ fn origin_request(
         grip_sig: token.as_deref(),
         xff: &ctx.config.x_forwarded_for,
         body,
+        forwarded_proto: req.forwarded_proto(),
     };
     build_origin_request(&req.head, &forward)
 }

@@ -26,6 +26,7 @@ use crate::config::{HttpTarget, Route};
 use crate::http::{encode_chunk_into, encode_response_head, BodyDecoder, BodyKind};
 use crate::http::{ClientRequest, Next, ResponseHead, Version, LAST_CHUNK};
 use crate::netio::{BodyError, Conn};
+use crate::origin::endpoint::Endpoint;
 use crate::origin::pool::OriginConn;
 use crate::origin::response::{relay_framing, RelayFraming};
 use crate::origin::OriginError;
@@ -100,7 +101,8 @@ pub(super) async fn relay(
     };
     access_log(ctx, req, &target_name, response.status, sent);
     if response.is_keep_alive() && kind != BodyKind::CloseDelimited {
-        ctx.pool.put(&target.host, target.port, origin);
+        ctx.pool
+            .put(&Endpoint::of(route, target, &req.host), origin);
     }
     if keep_alive {
         Next::KeepAlive

@@ -58,7 +58,8 @@ pub async fn handle_request(
     };
     let host = head.host().unwrap_or_default();
     let routes = ctx.current_routes();
-    let Some(route) = routes.select(&host, head.path(), Proto::Http, false) else {
+    let tls = conn.stream.is_tls();
+    let Some(route) = routes.select(&host, head.path(), Proto::Http, tls) else {
         let text = format!("No route for host: {host}\n");
         return respond_error(ctx, conn, &head, 502, &text, keep_alive).await;
     };
@@ -70,6 +71,7 @@ pub async fn handle_request(
         decoder,
         body_kind,
         peer,
+        tls,
         keep_alive: keep_alive && !ctx.control.is_shutting_down(),
     };
     let next = match route.targets.first() {

@@ -21,7 +21,7 @@ use crate::limits::WS_READ_IDLE_BYTES;
 use crate::netio::Conn;
 use crate::reply::{capitalized, encode_full_response};
 use crate::shard::connections::Held;
-use crate::shard::direct_send::{self, FlushOutcome};
+use crate::shard::direct_send::FlushOutcome;
 use crate::shard::respond::respond_error;
 use crate::shard::HeldGuard;
 use crate::shard::ShardContext;
@@ -35,7 +35,6 @@ use futures_lite::future::{or, pending};
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::timer::Timer;
 use std::net::SocketAddr;
-use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 use std::time::Instant;
 use tungstenite::protocol::frame::coding::{Control, OpCode};
@@ -49,8 +48,18 @@ pub struct WsRequest {
     pub host: String,
     /// The client's address.
     pub peer: SocketAddr,
+    /// The client connection is TLS: `X-Forwarded-Proto: wss` to the origin.
+    pub tls: bool,
     /// The `Sec-WebSocket-Accept` value for the 101.
     pub accept: String,
+}
+
+impl WsRequest {
+    /// The `X-Forwarded-Proto` ringpin sets: `wss` for a TLS client, as Pushpin does for both
+    /// WebSocket passthrough and WebSocket-over-HTTP.
+    pub fn forwarded_proto(&self) -> Option<&'static str> {
+        self.tls.then_some("wss")
+    }
 }
 
 /// True for any request that asks to upgrade to WebSocket, valid or not.
@@ -85,7 +94,8 @@ pub async fn serve(
     };
     let host = head.host().unwrap_or_default();
     let routes = ctx.current_routes();
-    let Some(route) = routes.select(&host, head.path(), Proto::Ws, false) else {
+    let tls = conn.stream.is_tls();
+    let Some(route) = routes.select(&host, head.path(), Proto::Ws, tls) else {
         let text = format!("No route for host: {host}\n");
         return respond_error(ctx, conn, &head, 502, &text, false).await;
     };
@@ -94,6 +104,7 @@ pub async fn serve(
         head,
         host,
         peer,
+        tls,
     };
     match route.targets.first() {
         Some(Target::Http(target)) if target.over_http => {
@@ -189,7 +200,7 @@ impl<'c> WsClient<'c> {
         // reads on every wake, so the read timeout is off while the connection is held.
         let _ = conn.set_read_timeout(None);
         let sink = ctx.new_sink(Transport::WebSocket);
-        let guard = ctx.register_hold(conn.stream.as_raw_fd(), sink, channels);
+        let guard = ctx.register_hold(&conn.stream, sink, channels);
         ctx.counters.held_websockets.add(1);
         WsClient {
             ctx: Rc::clone(ctx),
@@ -462,7 +473,7 @@ impl Drop for WsClient<'_> {
 /// Writes what the socket takes now of a held connection's queue; marks it failed if the
 /// socket did.
 fn flush_or_fail(entry: &mut Held) {
-    if let FlushOutcome::Failed(_) = direct_send::flush(entry.fd, &mut entry.sink.queue) {
+    if let FlushOutcome::Failed(_) = entry.flush_direct() {
         entry.failed = true;
     }
 }

@@ -17,6 +17,7 @@ use crate::http::Next;
 use crate::http::{encode_request_head, RequestHead};
 use crate::limits::REJECTION_BODY_BYTES_MAX;
 use crate::netio::Conn;
+use crate::origin::endpoint::Endpoint;
 use crate::origin::request::{BodyFraming, ForwardContext};
 use crate::origin::response::relay_headers;
 use crate::origin::ws_request::{
@@ -40,6 +41,9 @@ pub struct Woh<'r> {
     target: HttpTarget,
     base: RequestHead,
     peer: std::net::IpAddr,
+    forwarded_proto: Option<&'static str>,
+    /// The client's `Host` without port (the TLS name of an `ssl` target).
+    client_host: String,
     connection_id: String,
     meta: Vec<(String, String)>,
     /// Send an empty request after this long without one (`Keep-Alive-Interval`).
@@ -61,6 +65,7 @@ impl Woh<'_> {
             grip_sig: token.as_deref(),
             xff: &self.ctx.config.x_forwarded_for,
             body: BodyFraming::None,
+            forwarded_proto: self.forwarded_proto,
         };
         let head = build_woh_request(
             &self.base,
@@ -73,8 +78,7 @@ impl Woh<'_> {
         encode_request_head(&head, &mut bytes);
         bytes.extend_from_slice(&body);
         let request = WohRequest {
-            host: self.target.host.clone(),
-            port: self.target.port,
+            endpoint: Endpoint::of(self.route, &self.target, &self.client_host),
             bytes,
         };
         exchange(Rc::clone(&self.ctx), request).boxed_local()
@@ -125,6 +129,8 @@ pub async fn serve(
         target: HttpTarget::new("", 0),
         base: woh_base_head(&req.head),
         peer: req.peer.ip(),
+        forwarded_proto: req.forwarded_proto(),
+        client_host: req.host.clone(),
         connection_id: connection_id(),
         meta: Vec::new(),
         keep_alive_interval: None,

@@ -10,6 +10,7 @@
 use crate::http::{BodyDecoder, Headers};
 use crate::limits::WOH_BODY_BYTES_MAX;
 use crate::netio::{Conn, HeadError};
+use crate::origin::endpoint::Endpoint;
 use crate::origin::failover::{with_failover, Connection, FailoverError};
 use crate::origin::pool::read_final_head;
 use crate::shard::ShardContext;
@@ -20,10 +21,8 @@ use std::time::Duration;
 /// An encoded request and its target.
 #[derive(Debug)]
 pub struct WohRequest {
-    /// Target host.
-    pub host: String,
-    /// Target port.
-    pub port: u16,
+    /// The target's address, and TLS for an `ssl` target.
+    pub endpoint: Endpoint,
     /// Head and body, ready to write.
     pub bytes: Vec<u8>,
 }
@@ -82,13 +81,13 @@ impl WohFail {
 /// The connection comes through `origin::failover` (one target: the connection's), which
 /// retries once on a fresh connection when a reused one turns out closed before any answer.
 pub async fn exchange(ctx: Rc<ShardContext>, request: WohRequest) -> Result<WohReply, WohFail> {
-    let target = format!("{}:{}", request.host, request.port);
+    let target = request.endpoint.to_string();
     let timeout = ctx.config.origin_timeout;
     let may_retry =
         |a: &Attempt| matches!(a, Attempt::Closed | Attempt::Fail(WohFail::Send { .. }));
     let exchanged = with_failover(
         &ctx.pool,
-        &[(request.host.as_str(), request.port)],
+        std::slice::from_ref(&request.endpoint),
         Connection::Pooled,
         may_retry,
         async |origin, _| send_and_read(origin, &request.bytes, &target, timeout).await,
@@ -116,7 +115,7 @@ pub async fn exchange(ctx: Rc<ShardContext>, request: WohRequest) -> Result<WohR
         } => fail,
     })?;
     if keep_alive {
-        ctx.pool.put(&request.host, request.port, origin);
+        ctx.pool.put(&request.endpoint, origin);
     }
     Ok(reply)
 }

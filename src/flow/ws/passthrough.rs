@@ -22,6 +22,7 @@ use crate::limits::WS_ORIGIN_PAUSE_RECHECK;
 use crate::limits::WS_ORIGIN_READ_PAUSE_BYTES;
 use crate::limits::{WOH_BODY_BYTES_MAX, WS_CLOSE_TIMEOUT};
 use crate::netio::{Conn, HeadError};
+use crate::origin::endpoint::Endpoint;
 use crate::origin::failover::{with_failover, Connection, FailoverError};
 use crate::origin::pool::{read_final_head, OriginConn};
 use crate::origin::request::{BodyFraming, ForwardContext};
@@ -133,7 +134,9 @@ async fn handshake(
     route: &Route,
 ) -> Result<(OriginConn, String, ResponseHead), OriginError> {
     let targets = route.http_targets();
-    let addresses: Vec<(&str, u16)> = targets.iter().map(|t| (t.host.as_str(), t.port)).collect();
+    let addresses: Vec<Endpoint> = (targets.iter())
+        .map(|t| Endpoint::of(route, t, &req.host))
+        .collect();
     let exchanged = with_failover(
         &ctx.pool,
         &addresses,
@@ -170,6 +173,7 @@ async fn send_handshake(
         grip_sig: token.as_deref(),
         xff: &ctx.config.x_forwarded_for,
         body: BodyFraming::None,
+        forwarded_proto: req.forwarded_proto(),
     };
     let mut bytes = Vec::with_capacity(512);
     encode_request_head(&build_ws_handshake(&req.head, &forward), &mut bytes);

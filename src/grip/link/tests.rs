@@ -69,7 +69,7 @@ fn relative_references_resolve_as_rfc_3986_says() {
 #[test]
 fn malformed_or_foreign_links_are_refused() {
     let cases = [
-        ("https://secure/x", "unsupported scheme"),
+        ("ftp://secure/x", "unsupported scheme"),
         ("mailto:x@y", "unsupported scheme"),
         ("http://", "invalid authority"),
         ("http:///path", "invalid authority"),
@@ -83,6 +83,25 @@ fn malformed_or_foreign_links_are_refused() {
         let err = resolve_link(&base(), reference).expect_err(reference);
         assert!(err.to_string().contains(want), "{reference}: {err}");
     }
+}
+
+#[test]
+fn https_links_and_tls_clients_get_port_443_and_tls_and_keep_it_for_relative_links() {
+    let link = resolve_link(&base(), "https://Secure/x?y").expect("https link");
+    assert!(link.tls && link.port == 443 && link.host_header() == "secure");
+    assert_eq!(link.path_and_query, "/x?y");
+    let tls_base = request_url_on("/a/b", Some("example.com"), true).expect("tls base");
+    assert!(tls_base.tls && tls_base.port == 443);
+    let relative = resolve_link(&tls_base, "c").expect("relative");
+    assert!(relative.tls && relative.same_origin(&tls_base));
+    assert_eq!(relative.path_and_query, "/a/c");
+    let network = resolve_link(&tls_base, "//other:8443/z").expect("network-path");
+    assert!(network.tls && network.host_header() == "other:8443");
+    // The same host and port over another scheme is another origin.
+    let plain = resolve_link(&tls_base, "http://example.com:443/").expect("plain");
+    assert!(!plain.tls && !plain.same_origin(&tls_base));
+    let absolute = request_url_on("https://h:9/p", None, false).expect("absolute-form");
+    assert!(absolute.tls && absolute.port == 9);
 }
 
 #[test]

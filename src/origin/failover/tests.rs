@@ -29,8 +29,8 @@ fn a_target_that_refuses_connections_is_skipped_and_the_next_one_exchanges() {
     let dead = dead_port();
     on_executor(move || async move {
         let _live = live;
-        let pool = OriginPool::new(8);
-        let targets = [("127.0.0.1", dead), ("127.0.0.1", live_port)];
+        let pool = OriginPool::new(8, None);
+        let targets = [ep(dead), ep(live_port)];
         let result = with_failover(
             &pool,
             &targets,
@@ -42,7 +42,7 @@ fn a_target_that_refuses_connections_is_skipped_and_the_next_one_exchanges() {
         let (value, _origin, index) = result.expect("the second target connects");
         assert_eq!((value, index), (1, 1));
 
-        let only_dead = [("127.0.0.1", dead)];
+        let only_dead = [ep(dead)];
         let result = with_failover(
             &pool,
             &only_dead,
@@ -66,13 +66,10 @@ fn a_failed_exchange_on_a_reused_connection_is_retried_once_fresh_and_never_on_a
     let port = live.local_addr().expect("addr").port();
     on_executor(move || async move {
         let _live = live;
-        let pool = OriginPool::new(8);
-        let idle = pool
-            .connect_fresh("127.0.0.1", port)
-            .await
-            .expect("connect");
-        pool.put("127.0.0.1", port, idle);
-        let targets = [("127.0.0.1", port), ("127.0.0.1", port)];
+        let pool = OriginPool::new(8, None);
+        let idle = pool.connect_fresh(&ep(port)).await.expect("connect");
+        pool.put(&ep(port), idle);
+        let targets = [ep(port), ep(port)];
         let calls = Cell::new(Vec::new());
         let result = with_failover(
             &pool,
@@ -116,4 +113,9 @@ fn a_failed_exchange_on_a_reused_connection_is_retried_once_fresh_and_never_on_a
             })
         ));
     });
+}
+
+/// A plain endpoint on loopback.
+fn ep(port: u16) -> crate::origin::endpoint::Endpoint {
+    crate::origin::endpoint::Endpoint::plain("127.0.0.1", port)
 }

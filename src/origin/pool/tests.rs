@@ -37,19 +37,19 @@ fn accept(listener: &TcpListener) -> TcpStream {
 #[test]
 fn at_the_bound_an_idle_connection_is_closed_for_a_new_one_and_a_busy_shard_is_refused() {
     with_origin(|listener| async move {
-        let pool = OriginPool::new(2).with_slot_wait(Duration::from_millis(50));
+        let pool = OriginPool::new(2, None).with_slot_wait(Duration::from_millis(50));
         let port = port(&listener);
-        let a = pool.connect_fresh("127.0.0.1", port).await.expect("a");
-        let b = pool.connect_fresh("127.0.0.1", port).await.expect("b");
+        let a = pool.connect_fresh(&ep(port)).await.expect("a");
+        let b = pool.connect_fresh(&ep(port)).await.expect("b");
         assert_eq!(pool.open(), 2);
-        let refused = pool.connect_fresh("127.0.0.1", port).await;
+        let refused = pool.connect_fresh(&ep(port)).await;
         assert!(matches!(
             refused,
             Err(ConnectError::Exhausted { open_max: 2 })
         ));
 
-        pool.put("127.0.0.1", port, a);
-        let c = pool.connect_fresh("127.0.0.1", port).await.expect("c");
+        pool.put(&ep(port), a);
+        let c = pool.connect_fresh(&ep(port)).await.expect("c");
         assert_eq!(pool.open(), 2, "the idle one was closed to make room");
         drop((b, c));
         assert_eq!(pool.open(), 0);
@@ -59,18 +59,18 @@ fn at_the_bound_an_idle_connection_is_closed_for_a_new_one_and_a_busy_shard_is_r
 #[test]
 fn at_the_bound_a_request_waits_in_line_and_takes_the_slot_of_a_connection_that_finishes() {
     with_origin(|listener| async move {
-        let pool = Rc::new(OriginPool::new(1).with_slot_wait(Duration::from_secs(10)));
+        let pool = Rc::new(OriginPool::new(1, None).with_slot_wait(Duration::from_secs(10)));
         let port = port(&listener);
-        let busy = pool.connect_fresh("127.0.0.1", port).await.expect("busy");
+        let busy = pool.connect_fresh(&ep(port)).await.expect("busy");
         let waiter = {
             let pool = Rc::clone(&pool);
-            glommio::spawn_local(async move { pool.connect_fresh("127.0.0.1", port).await })
+            glommio::spawn_local(async move { pool.connect_fresh(&ep(port)).await })
         };
         glommio::timer::sleep(Duration::from_millis(50)).await;
         assert_eq!(pool.open(), 1, "the second request waits");
         // Finishing with the busy connection closes it instead of pooling it: the waiter
         // needs its slot.
-        pool.put("127.0.0.1", port, busy);
+        pool.put(&ep(port), busy);
         let second = waiter.await.expect("the waiter got the slot");
         assert!(!second.reused);
         assert_eq!(pool.open(), 1);
@@ -82,17 +82,17 @@ fn at_the_bound_a_request_waits_in_line_and_takes_the_slot_of_a_connection_that_
 #[test]
 fn a_pooled_connection_the_origin_wrote_on_while_idle_is_closed_not_reused() {
     with_origin(|listener| async move {
-        let (pool, port) = (OriginPool::new(4), port(&listener));
-        let quiet = pool.connect_fresh("127.0.0.1", port).await.expect("quiet");
+        let (pool, port) = (OriginPool::new(4, None), port(&listener));
+        let quiet = pool.connect_fresh(&ep(port)).await.expect("quiet");
         let mut peer = accept(&listener);
-        pool.put("127.0.0.1", port, quiet);
-        let reused = pool.get("127.0.0.1", port).await.expect("reused");
+        pool.put(&ep(port), quiet);
+        let reused = pool.get(&ep(port)).await.expect("reused");
         assert!(reused.reused, "a quiet idle connection is reused");
 
-        pool.put("127.0.0.1", port, reused);
+        pool.put(&ep(port), reused);
         peer.write_all(b"HTTP/1.1 200 OK\r\n").expect("stray bytes");
         glommio::timer::sleep(Duration::from_millis(50)).await;
-        let fresh = pool.get("127.0.0.1", port).await.expect("fresh");
+        let fresh = pool.get(&ep(port)).await.expect("fresh");
         assert!(
             !fresh.reused,
             "the connection with stray bytes was not handed out"
@@ -104,14 +104,19 @@ fn a_pooled_connection_the_origin_wrote_on_while_idle_is_closed_not_reused() {
 #[test]
 fn a_connection_returned_with_bytes_past_its_response_is_closed() {
     with_origin(|listener| async move {
-        let (pool, port) = (OriginPool::new(4), port(&listener));
-        let mut origin = pool.connect_fresh("127.0.0.1", port).await.expect("origin");
+        let (pool, port) = (OriginPool::new(4, None), port(&listener));
+        let mut origin = pool.connect_fresh(&ep(port)).await.expect("origin");
         let mut peer = accept(&listener);
         peer.write_all(b"extra").expect("write");
         while origin.buffered().is_empty() {
             origin.fill().await.expect("read");
         }
-        pool.put("127.0.0.1", port, origin);
+        pool.put(&ep(port), origin);
         assert_eq!(pool.open(), 0, "not pooled");
     });
+}
+
+/// A plain endpoint on loopback.
+fn ep(port: u16) -> crate::origin::endpoint::Endpoint {
+    crate::origin::endpoint::Endpoint::plain("127.0.0.1", port)
 }

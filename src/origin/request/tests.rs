@@ -14,6 +14,15 @@ fn client(lines: &[(&str, &str)]) -> RequestHead {
 }
 
 fn forward(route_line: &str, head: &RequestHead, xff: &[XffRule]) -> RequestHead {
+    forward_proto(route_line, head, xff, None)
+}
+
+fn forward_proto(
+    route_line: &str,
+    head: &RequestHead,
+    xff: &[XffRule],
+    forwarded_proto: Option<&'static str>,
+) -> RequestHead {
     let route = parse_route_line(route_line, 1)
         .expect("route parses")
         .expect("route present");
@@ -27,8 +36,25 @@ fn forward(route_line: &str, head: &RequestHead, xff: &[XffRule]) -> RequestHead
         grip_sig: Some("tok"),
         xff,
         body: BodyFraming::None,
+        forwarded_proto,
     };
     build_origin_request(head, &ctx)
+}
+
+#[test]
+fn x_forwarded_proto_is_the_clients_only_over_tls_and_never_the_clients_own() {
+    let head = client(&[
+        ("Host", "example.com"),
+        ("X-Forwarded-Proto", "https"),
+        ("X-Forwarded-Protocol", "https"),
+    ]);
+    let plain = forward_proto("* 127.0.0.1:80", &head, &[], None);
+    assert!(!plain.headers.contains("x-forwarded-proto"));
+    assert!(!plain.headers.contains("x-forwarded-protocol"));
+    let tls = forward_proto("* 127.0.0.1:80", &head, &[], Some("https"));
+    let values: Vec<_> = tls.headers.get_all("x-forwarded-proto").collect();
+    assert_eq!(values, [&b"https"[..]]);
+    assert!(!tls.headers.contains("x-forwarded-protocol"));
 }
 
 #[test]

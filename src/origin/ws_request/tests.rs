@@ -42,6 +42,7 @@ fn with_forward<T>(f: impl FnOnce(&ForwardContext<'_>) -> T) -> T {
         grip_sig: Some("tok"),
         xff: &[],
         body: BodyFraming::None,
+        forwarded_proto: None,
     })
 }
 

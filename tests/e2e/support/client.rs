@@ -100,10 +100,62 @@ impl ConnWriter {
     }
 }
 
+/// A client socket: plain TCP, or TLS whose server chain the client checked (`support::tls`).
+#[derive(Debug)]
+pub enum Wire {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Wire {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Wire::Plain(tcp) => tcp,
+            Wire::Tls(tls) => tls.get_ref(),
+        }
+    }
+
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        self.tcp().set_read_timeout(timeout)
+    }
+
+    fn try_clone(&self) -> std::io::Result<TcpStream> {
+        match self {
+            Wire::Plain(tcp) => tcp.try_clone(),
+            Wire::Tls(_) => panic!("a TLS connection has no second writer"),
+        }
+    }
+}
+
+impl Read for Wire {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Wire::Plain(tcp) => tcp.read(buf),
+            Wire::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Wire::Plain(tcp) => tcp.write(buf),
+            Wire::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Wire::Plain(tcp) => tcp.flush(),
+            Wire::Tls(tls) => tls.flush(),
+        }
+    }
+}
+
 /// One client connection: the socket plus bytes received and not yet consumed.
 #[derive(Debug)]
 pub struct Conn {
-    stream: TcpStream,
+    stream: Wire,
     buf: Vec<u8>,
 }
 
@@ -113,7 +165,15 @@ impl Conn {
             .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
         stream.set_nodelay(true).expect("set TCP_NODELAY");
         Conn {
-            stream,
+            stream: Wire::Plain(stream),
+            buf: Vec::new(),
+        }
+    }
+
+    /// A connection over an established TLS session (`support::tls::connect`).
+    pub fn over(wire: Wire) -> Conn {
+        Conn {
+            stream: wire,
             buf: Vec::new(),
         }
     }
@@ -160,7 +220,7 @@ impl Conn {
         }
         stream.set_nodelay(true)?;
         Ok(Conn {
-            stream,
+            stream: Wire::Plain(stream),
             buf: Vec::new(),
         })
     }
@@ -174,6 +234,7 @@ impl Conn {
     pub fn send(&mut self, bytes: &[u8]) {
         self.stream
             .write_all(bytes)
+            .and_then(|()| self.stream.flush())
             .unwrap_or_else(|e| panic!("send {}: {e}", preview(bytes)));
     }
 
@@ -401,12 +462,16 @@ impl StreamClient {
     }
 
     pub fn open_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> StreamClient {
+        StreamClient::open_on(Conn::connect(addr), path, headers)
+    }
+
+    /// `GET path` with `headers` on an open connection (a TLS one, say).
+    pub fn open_on(mut conn: Conn, path: &str, headers: &[(&str, &str)]) -> StreamClient {
         let mut raw = format!("GET {path} HTTP/1.1\r\nHost: example.com\r\n");
         for (name, value) in headers {
             raw.push_str(&format!("{name}: {value}\r\n"));
         }
         raw.push_str("\r\n");
-        let mut conn = Conn::connect(addr);
         conn.send(raw.as_bytes());
         let head = conn.read_head();
         StreamClient {
@@ -523,7 +588,12 @@ pub struct SseClient {
 
 impl SseClient {
     pub fn open(addr: SocketAddr, path: &str) -> SseClient {
-        let stream = StreamClient::open_with(addr, path, &[("Accept", "text/event-stream")]);
+        SseClient::open_on(Conn::connect(addr), path)
+    }
+
+    /// The same on an open connection (a TLS one, say).
+    pub fn open_on(conn: Conn, path: &str) -> SseClient {
+        let stream = StreamClient::open_on(conn, path, &[("Accept", "text/event-stream")]);
         SseClient { stream }
     }
 

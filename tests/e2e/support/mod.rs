@@ -111,6 +111,7 @@ mod files;
 mod hosts;
 mod proxy;
 mod publisher;
+pub mod tls;
 pub mod woh;
 pub mod ws_backend;
 mod ws_client;

@@ -21,6 +21,7 @@ use crate::grip::{parse_instruction, HoldMode, Instruction, LinkUrl};
 use crate::http::ClientRequest;
 use crate::http::{encode_request_head, BodyDecoder, Headers, RequestHead, ResponseHead, Version};
 use crate::limits::{LINK_FETCH_TIMEOUT, LINK_RESPONSE_BODY_BYTES_MAX, ORIGIN_INACTIVITY_TIMEOUT};
+use crate::origin::endpoint::Endpoint;
 use crate::origin::failover::{with_failover, Connection, FailoverError};
 use crate::origin::link::{LinkFetchError, LinkResult};
 use crate::origin::pool::{head_error_text, read_final_head, OriginConn};
@@ -33,8 +34,7 @@ use std::time::Duration;
 /// One way to send the link request: a target and the exact request bytes for it.
 #[derive(Debug)]
 struct Attempt {
-    host: String,
-    port: u16,
+    endpoint: Endpoint,
     head: Vec<u8>,
 }
 
@@ -103,7 +103,7 @@ async fn fetch_once(
 fn collapse_key(attempts: &[Attempt]) -> Vec<u8> {
     let mut key = Vec::new();
     for attempt in attempts {
-        key.extend_from_slice(format!("{}:{}\n", attempt.host, attempt.port).as_bytes());
+        key.extend_from_slice(format!("{:?}\n", attempt.endpoint).as_bytes());
         key.extend_from_slice(&attempt.head);
     }
     key
@@ -137,8 +137,10 @@ fn attempts(
     };
     if !url.same_origin(base) {
         return vec![Attempt {
-            host: url.host.trim_matches(['[', ']']).to_owned(),
-            port: url.port,
+            endpoint: match url.tls {
+                true => Endpoint::https(url.host.trim_matches(['[', ']']), url.port),
+                false => Endpoint::plain(url.host.trim_matches(['[', ']']), url.port),
+            },
             head: with_grip_last(client_side),
         }];
     }
@@ -152,10 +154,10 @@ fn attempts(
             grip_sig: token.as_deref(),
             xff: &ctx.config.x_forwarded_for,
             body: BodyFraming::None,
+            forwarded_proto: req.forwarded_proto(),
         };
         attempts.push(Attempt {
-            host: target.host.clone(),
-            port: target.port,
+            endpoint: Endpoint::of(route, target, &req.host),
             head: with_grip_last(build_origin_request(&client_side, &forward)),
         });
     }
@@ -169,7 +171,7 @@ async fn run_attempts(
     route: &Route,
     attempts: &[Attempt],
 ) -> Result<Instruction, LinkFetchError> {
-    let targets: Vec<(&str, u16)> = attempts.iter().map(|a| (a.host.as_str(), a.port)).collect();
+    let targets: Vec<Endpoint> = attempts.iter().map(|a| a.endpoint.clone()).collect();
     let exchanged = with_failover(
         &ctx.pool,
         &targets,
@@ -182,9 +184,9 @@ async fn run_attempts(
         Ok(((head, body, reusable), origin, index)) => {
             let attempt = &attempts[index];
             if reusable {
-                ctx.pool.put(&attempt.host, attempt.port, origin);
+                ctx.pool.put(&attempt.endpoint, origin);
             }
-            let name = format!("{}:{}", attempt.host, attempt.port);
+            let name = attempt.endpoint.to_string();
             interpret(route, ctx, name, head, body)
         }
         Err(FailoverError::Exhausted { open_max }) => Err(LinkFetchError::Exhausted { open_max }),

@@ -17,7 +17,7 @@ use crate::config::Route;
 use crate::fanout::{ConnKey, RefetchReason, Sink, Transport};
 use crate::flow::http::links::link_fetch::fetch_with_retries;
 use crate::grip::{
-    encode_grip_last, request_url, resolve_link, HoldMode, Instruction, KeepAlive, LinkError,
+    encode_grip_last, request_url_on, resolve_link, HoldMode, Instruction, KeepAlive, LinkError,
     LinkUrl, NextLink, SubscriberFilters,
 };
 use crate::http::{encode_chunk, LAST_CHUNK};
@@ -34,7 +34,6 @@ use crate::shard::ShardContext;
 use bytes::Bytes;
 use futures_lite::future::or;
 use futures_lite::AsyncReadExt;
-use std::os::unix::io::AsRawFd;
 use std::rc::Rc;
 
 /// The `Grip-Last` header values for `last_ids`; an entry that cannot travel in a header is
@@ -98,7 +97,7 @@ pub async fn hold_linked_stream(
     filters: Option<Box<SubscriberFilters>>,
 ) -> HoldEnd {
     let (transport, initial) = stream_start(&instruction.response, req.head.version);
-    let client_url = request_url(&req.head.target, req.head.headers.get_str("host"));
+    let client_url = request_url_on(&req.head.target, req.head.headers.get_str("host"), req.tls);
     // Each link is relative to the URL of the answer that gave it (the client's at first).
     let mut current = client_url.clone();
     let mut sink = linked_sink(ctx, transport, initial, &instruction);
@@ -114,7 +113,7 @@ pub async fn hold_linked_stream(
     };
     conn.shrink();
     let _ = conn.set_read_timeout(None);
-    let guard = ctx.register_hold(conn.stream.as_raw_fd(), sink, names);
+    let guard = ctx.register_hold(&conn.stream, sink, names);
     ctx.counters.held_streams.add(1);
     let mut refresh = spawn_refresh(ctx, guard.key, following.link.as_ref());
     let end = loop {
@@ -212,16 +211,17 @@ async fn fetch_link(
     let (client_url, url) = match target {
         Ok(found) => found,
         Err(err) if reason != RefetchReason::NextLink => {
-            // A held stream keeps its channels when its link cannot be fetched at all (an
-            // https link, a request without Host); a chain without a hold ends.
+            // A held stream keeps its channels when its link cannot be fetched at all (a
+            // foreign scheme, a request without Host); a chain without a hold ends.
             crate::log_limited!(Warn, "shard={} next link unusable: {err}", ctx.id.0);
             return Fetched::Unchanged;
         }
         Err(err) => return Fetched::Answer(Rc::new(Err(err.into())), None),
     };
     log::debug!(
-        "shard={} next link {reason:?} http://{}{}",
+        "shard={} next link {reason:?} {}://{}{}",
         ctx.id.0,
+        if url.tls { "https" } else { "http" },
         url.host_header(),
         url.path_and_query
     );
