@@ -21,6 +21,7 @@ mod hostile_clients;
 mod hostile_origin;
 mod hostile_publish;
 mod http_edges;
+mod logging;
 mod malformed_input;
 mod memory_bound;
 mod multi_shard;
