@@ -150,6 +150,26 @@ fn an_origin_close_closes_the_client_with_its_code_and_reason() {
 }
 
 #[test]
+fn an_origin_close_is_answered_by_the_client_and_its_reply_reaches_the_origin_as_close() {
+    let backend = woh_backend(WohOptions::default());
+    let proxy = woh_proxy(backend.port(), &[]);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("close:4001:bye");
+    assert_eq!(
+        ws.answer_close_with(4002, "mine"),
+        (4001, "bye".to_string())
+    );
+    wait_for_events(&backend, "the client's close reply as CLOSE", |events| {
+        events.last() == Some(&event("CLOSE", close_content(4002, "mine")))
+    });
+    let closes = received_events(&backend)
+        .into_iter()
+        .filter(|(kind, _)| kind == "CLOSE" || kind == "DISCONNECT")
+        .count();
+    assert_eq!(closes, 1, "one CLOSE and no DISCONNECT after it");
+}
+
+#[test]
 fn a_published_close_closes_the_client_with_code_4001_and_its_reason() {
     let backend = woh_backend(WohOptions::default());
     let proxy = woh_proxy(backend.port(), &[]);

@@ -395,36 +395,41 @@ impl<'c> WsClient<'c> {
 
     /// Ends the connection: writes what is queued and, with `wait_for_close`, reads until
     /// the client's close frame, both within `WS_CLOSE_TIMEOUT`. Other messages are dropped.
-    pub async fn finish(&mut self, wait_for_close: bool) {
+    /// Returns the client's close code and reason when its close frame came.
+    pub async fn finish(&mut self, wait_for_close: bool) -> Option<(Option<u16>, String)> {
         let timer = Timer::new(WS_CLOSE_TIMEOUT);
         or(self.drain_then_wait(wait_for_close), async {
             timer.await;
+            None
         })
-        .await;
+        .await
     }
 
-    async fn drain_then_wait(&mut self, wait_for_close: bool) {
+    async fn drain_then_wait(&mut self, wait_for_close: bool) -> Option<(Option<u16>, String)> {
         while !self.gone {
             match self.state() {
                 State::Write(front) => match self.wait_write(front).await {
                     Wait::Wrote(Ok(n)) => self.advance_and_flush(n),
                     Wait::Woken => {}
-                    _ => return,
+                    _ => return None,
                 },
-                State::Gone | State::SlowClosed => return,
+                State::Gone | State::SlowClosed => return None,
                 State::Refresh => {}
                 State::ClosePublished | State::Idle => break,
             }
         }
         while wait_for_close && !self.gone {
             match self.next_event(true).await {
-                ClientEvent::Message(WsEvent::Close { .. })
-                | ClientEvent::Invalid(_)
-                | ClientEvent::Gone
-                | ClientEvent::SlowClosed => return,
+                ClientEvent::Message(WsEvent::Close { code, reason }) => {
+                    return Some((code, reason))
+                }
+                ClientEvent::Invalid(_) | ClientEvent::Gone | ClientEvent::SlowClosed => {
+                    return None
+                }
                 _ => {}
             }
         }
+        None
     }
 }
 

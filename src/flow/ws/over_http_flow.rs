@@ -16,7 +16,7 @@ use crate::limits::WS_CLOSE_TIMEOUT;
 use crate::origin::ws_request::is_woh_events_response;
 use crate::shard::hold::sleep_or_never;
 use crate::shard::random::random_u64;
-use crate::ws::over_http::{ClientStep, FailureStep, Phase, WohSession};
+use crate::ws::over_http::{ClientStep, FailureStep, OriginCloseStep, Phase, WohSession};
 use crate::ws::{parse_events_bytes, MessageKind, WohEvent};
 use futures_lite::future::{or, pending};
 use std::time::{Duration, Instant};
@@ -243,10 +243,16 @@ async fn on_events(
             }
             WohEvent::Close(close) => {
                 let (code, reason) = close.map_or((None, String::new()), |(c, r)| (Some(c), r));
-                let wait_for_reply = !session.is_client_closing();
                 client.close(code, &reason);
-                client.finish(wait_for_reply).await;
-                return Step::End;
+                return match session.on_origin_close(Instant::now(), WS_CLOSE_TIMEOUT) {
+                    // The client's reply goes back to the origin as CLOSE (Pushpin's
+                    // `in_peerClosed`); events after a CLOSE are dropped, as in Pushpin.
+                    OriginCloseStep::AwaitClientReply => Step::Continue,
+                    OriginCloseStep::End => {
+                        client.finish(false).await;
+                        Step::End
+                    }
+                };
             }
             WohEvent::Disconnect => return Step::End,
         };

@@ -374,11 +374,7 @@ impl Relay {
         code: Option<u16>,
         reason: String,
     ) -> Step {
-        let mut payload = Vec::new();
-        if let Some(code) = code {
-            payload.extend_from_slice(&code.to_be_bytes());
-            payload.extend_from_slice(reason.as_bytes());
-        }
+        let payload = close_payload(code, &reason);
         let (mut code, mut reason) = (code, reason);
         if self.published_close_at.is_none()
             && self
@@ -477,7 +473,15 @@ impl Relay {
             }
             WsEvent::Close { code, reason } => {
                 client.close(code, &reason);
-                client.finish(true).await;
+                // The client's close reply goes back to the origin with the client's code, as
+                // Pushpin's `in_peerClosed` does, completing the origin's close handshake.
+                if let Some((code, reason)) = client.finish(true).await {
+                    self.send_to_origin(
+                        OpCode::Control(Control::Close),
+                        &close_payload(code, &reason),
+                    )
+                    .await;
+                }
                 return Step::End;
             }
         };
@@ -509,4 +513,14 @@ impl Relay {
         );
         Step::End
     }
+}
+
+/// A close frame's payload: the code, big-endian, then the reason; empty without a code.
+fn close_payload(code: Option<u16>, reason: &str) -> Vec<u8> {
+    let mut payload = Vec::new();
+    if let Some(code) = code {
+        payload.extend_from_slice(&code.to_be_bytes());
+        payload.extend_from_slice(reason.as_bytes());
+    }
+    payload
 }

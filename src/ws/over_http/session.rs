@@ -12,6 +12,9 @@
 //!   client is not read while `pending` holds `WOH_PENDING_BYTES_MAX` or more;
 //! - a client close is sent as CLOSE, and the origin's answer decides the close code the
 //!   client gets back (its CLOSE, else the client's own code echoed);
+//! - an origin CLOSE is passed to the client, and the client's close reply goes back to the
+//!   origin as a CLOSE carrying the client's code (Pushpin's `in_peerClosed`), after which
+//!   the session ends; a client that does not reply in time is lost (DISCONNECT);
 //! - a client lost without a close handshake gets a final DISCONNECT request, sent even
 //!   though the client is gone, and nothing after it;
 //! - a request that failed before reaching the origin is retried `WOH_RETRIES_MAX` times
@@ -38,6 +41,9 @@ pub enum Phase {
     PublishedClosing(Instant),
     /// The client sent a close; it is sent on as CLOSE, and the answer ends the connection.
     ClientClosing(Option<u16>, String),
+    /// The origin sent CLOSE, which was passed to the client; the client's close reply is
+    /// awaited until then, and goes back to the origin as CLOSE.
+    OriginClosing(Instant),
     /// The client is gone; what is pending (ending in DISCONNECT) is still sent.
     Gone,
 }
@@ -50,6 +56,17 @@ pub enum ClientStep {
     /// Echo this close to the client and end the connection (a detached connection's close
     /// never reaches the origin).
     CloseClient(Option<u16>, String),
+}
+
+/// What the driver does with a CLOSE from the origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginCloseStep {
+    /// Pass the close to the client (unless one was already sent) and keep going: the
+    /// client's close reply is sent to the origin. Later events of the same answer are
+    /// dropped.
+    AwaitClientReply,
+    /// The CLOSE answers the client's own close: give the client its code and end.
+    End,
 }
 
 /// What the driver does after a failed request.
@@ -163,7 +180,10 @@ impl WohSession {
 
     /// Whether the driver should read the client now.
     pub fn reads_client(&self, client_gone: bool) -> bool {
-        let reading = matches!(self.phase, Phase::Open | Phase::PublishedClosing(_));
+        let reading = matches!(
+            self.phase,
+            Phase::Open | Phase::PublishedClosing(_) | Phase::OriginClosing(_)
+        );
         reading && !client_gone && self.pending_bytes < WOH_PENDING_BYTES_MAX
     }
 
@@ -186,7 +206,7 @@ impl WohSession {
             .flatten()
             .map(|at| if held_back { at.max(recheck) } else { at });
         let closing = match self.phase {
-            Phase::PublishedClosing(at) => Some(at),
+            Phase::PublishedClosing(at) | Phase::OriginClosing(at) => Some(at),
             _ => None,
         };
         let waiting = !self.pending.is_empty() || self.refresh_due;
@@ -199,8 +219,11 @@ impl WohSession {
 
     /// A message or close from the client.
     pub fn on_client_message(&mut self, message: WsEvent) -> ClientStep {
-        let forward =
-            !self.detached && matches!(self.phase, Phase::Open | Phase::PublishedClosing(_));
+        let forward = !self.detached
+            && matches!(
+                self.phase,
+                Phase::Open | Phase::PublishedClosing(_) | Phase::OriginClosing(_)
+            );
         match message {
             WsEvent::Close { code, reason } => {
                 if self.detached {
@@ -208,7 +231,13 @@ impl WohSession {
                 }
                 if forward {
                     self.push(WohEvent::Close(code.map(|c| (c, reason.clone()))));
-                    self.phase = Phase::ClientClosing(code, reason);
+                    self.phase = if matches!(self.phase, Phase::OriginClosing(_)) {
+                        // Both closes are exchanged: what is pending, ending in this CLOSE,
+                        // is still sent, and its answer ends the session.
+                        Phase::Gone
+                    } else {
+                        Phase::ClientClosing(code, reason)
+                    };
                 }
             }
             _ if !forward => {}
@@ -237,6 +266,23 @@ impl WohSession {
     pub fn on_close_published(&mut self, now: Instant, close_timeout: Duration) {
         if matches!(self.phase, Phase::Open | Phase::PublishedClosing(_)) {
             self.phase = Phase::PublishedClosing(now + close_timeout);
+        }
+    }
+
+    /// The origin sent CLOSE at `now` in an answer's events; the client's reply is awaited
+    /// until `now + close_timeout`.
+    pub fn on_origin_close(&mut self, now: Instant, close_timeout: Duration) -> OriginCloseStep {
+        match self.phase {
+            Phase::ClientClosing(..) => OriginCloseStep::End,
+            Phase::Open => {
+                self.phase = Phase::OriginClosing(now + close_timeout);
+                OriginCloseStep::AwaitClientReply
+            }
+            // A published close already went out, and its reply is awaited the same way;
+            // a second CLOSE changes nothing.
+            Phase::PublishedClosing(_) | Phase::OriginClosing(_) | Phase::Gone => {
+                OriginCloseStep::AwaitClientReply
+            }
         }
     }
 
@@ -312,9 +358,10 @@ impl WohSession {
         }
     }
 
-    /// A deadline passed: a published close whose reply never came ends the client.
+    /// A deadline passed: a close (published or from the origin) whose reply never came ends
+    /// the client.
     pub fn on_timer(&mut self, now: Instant) {
-        if let Phase::PublishedClosing(at) = self.phase {
+        if let Phase::PublishedClosing(at) | Phase::OriginClosing(at) = self.phase {
             if now >= at {
                 self.on_client_lost();
             }
