@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::support::{
-    get_request, metric, publish_ok, response_item, stream_item, wait_metric, wait_subscribed, Backend,
-    BackendResponse, Conn, Proxy, Response,
+    get_request, metric, publish_ok, response_item, stream_item, wait_metric, wait_subscribed,
+    Backend, BackendResponse, Conn, Proxy, Response,
 };
 
 /// Sends a long-poll request and returns the connection, whose response is still pending.

@@ -1,4 +1,4 @@
-//! A scripted GRIP origin: a real HTTP/1.1 server on 127.0.0.1 in plain threads.
+//! A scripted GRIP origin: a real HTTP/1.1 server on 127.0.0.1 (or ::1) in plain threads.
 //!
 //! Owns: `Backend` (listener, one thread per connection, keep-alive, Content-Length and chunked
 //! request bodies, `Expect: 100-continue`), the record of every request it received, and the
@@ -8,7 +8,7 @@
 //! response, `requests()` contains the request.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -136,6 +136,8 @@ type Handler = Arc<dyn Fn(&BackendRequest) -> BackendResponse + Send + Sync>;
 /// The origin server. Stops on drop.
 pub struct Backend {
     port: u16,
+    /// The loopback address it listens on: 127.0.0.1, or ::1 (`start_v6`).
+    ip: IpAddr,
     handler: Handler,
     requests: Arc<Mutex<Vec<BackendRequest>>>,
     running: Option<Running>,
@@ -156,13 +158,29 @@ impl Backend {
         Backend::start_on(0, handler)
     }
 
+    /// Starts on a fresh port of the IPv6 loopback, `[::1]`.
+    pub fn start_v6<F>(handler: F) -> Backend
+    where
+        F: Fn(&BackendRequest) -> BackendResponse + Send + Sync + 'static,
+    {
+        Backend::start_at(IpAddr::V6(Ipv6Addr::LOCALHOST), 0, handler)
+    }
+
     /// Starts on `port` (0 = any free port), retrying the bind until the deadline.
     pub fn start_on<F>(port: u16, handler: F) -> Backend
     where
         F: Fn(&BackendRequest) -> BackendResponse + Send + Sync + 'static,
     {
+        Backend::start_at(IpAddr::V4(Ipv4Addr::LOCALHOST), port, handler)
+    }
+
+    fn start_at<F>(ip: IpAddr, port: u16, handler: F) -> Backend
+    where
+        F: Fn(&BackendRequest) -> BackendResponse + Send + Sync + 'static,
+    {
         let mut backend = Backend {
             port,
+            ip,
             handler: Arc::new(handler),
             requests: Arc::new(Mutex::new(Vec::new())),
             running: None,
@@ -193,7 +211,7 @@ impl Backend {
         };
         running.stop.store(true, Ordering::SeqCst);
         // Wake the accept loop so it sees the flag and drops the listener.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        let _ = TcpStream::connect((self.ip, self.port));
         running
             .accept_thread
             .join()
@@ -206,7 +224,7 @@ impl Backend {
     /// Listens again on the same port with the same handler.
     pub fn restart(&mut self) {
         self.stop();
-        let listener = bind_retrying(self.port);
+        let listener = bind_retrying(self.ip, self.port);
         self.port = listener.local_addr().expect("local_addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let conns = Arc::new(Mutex::new(Vec::new()));
@@ -232,12 +250,12 @@ impl Drop for Backend {
     }
 }
 
-fn bind_retrying(port: u16) -> TcpListener {
+fn bind_retrying(ip: IpAddr, port: u16) -> TcpListener {
     let deadline = Instant::now() + DEADLINE;
     loop {
-        match TcpListener::bind(("127.0.0.1", port)) {
+        match TcpListener::bind((ip, port)) {
             Ok(listener) => return listener,
-            Err(e) if Instant::now() >= deadline => panic!("backend bind 127.0.0.1:{port}: {e}"),
+            Err(e) if Instant::now() >= deadline => panic!("backend bind {ip} port {port}: {e}"),
             Err(_) => thread::sleep(std::time::Duration::from_millis(20)),
         }
     }
