@@ -47,6 +47,9 @@ pub struct Sink {
     pub close_after_flush: bool,
     /// The queue overflowed under `OverflowPolicy::Close`: close now.
     pub overflowed: bool,
+    /// A `refresh` (published, or the command socket's) named this connection; its task
+    /// clears it when it acts (for WebSocket-over-HTTP: a request to the origin now).
+    pub refresh: bool,
     /// When an item was last queued; keep-alive timers restart from it.
     pub last_queued: Option<Instant>,
     /// Metadata and per-channel filters, only for subscribers with filters (PUSHPIN.md
@@ -67,6 +70,7 @@ impl Sink {
             pending_response: None,
             close_after_flush: false,
             overflowed: false,
+            refresh: false,
             last_queued: None,
             filters: None,
             recovery: None,
@@ -125,6 +129,7 @@ enum Action<'a> {
     Queue(&'a Bytes),
     QueueThenClose(&'a Bytes),
     Respond,
+    Refresh,
     Nothing,
 }
 
@@ -203,6 +208,10 @@ impl ChunkWriter {
                 report.wake.push(key);
                 report.delivered += 1;
             }
+            Action::Refresh => {
+                sink.refresh = true;
+                report.wake.push(key);
+            }
             Action::Nothing => {}
         }
     }
@@ -252,7 +261,7 @@ fn action_for(transport: Transport, item: &EncodedItem) -> Action<'_> {
                 Action::QueueThenClose(&LAST_CHUNK)
             }
             Some(EncodedStream::Close) => Action::QueueThenClose(&EMPTY),
-            Some(EncodedStream::Hint) | None => Action::Nothing,
+            Some(EncodedStream::Hint | EncodedStream::Refresh) | None => Action::Nothing,
         },
         Transport::HttpResponse => match &item.response {
             Some(HttpResponseFormat::Send { .. }) => Action::Respond,
@@ -261,6 +270,7 @@ fn action_for(transport: Transport, item: &EncodedItem) -> Action<'_> {
         Transport::WebSocket => match &item.ws {
             Some(EncodedWs::Frame { frame, .. }) => Action::Queue(frame),
             Some(EncodedWs::Close { frame, .. }) => Action::QueueThenClose(frame),
+            Some(EncodedWs::Refresh) => Action::Refresh,
             Some(EncodedWs::Hint) | None => Action::Nothing,
         },
     }

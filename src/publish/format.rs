@@ -34,6 +34,8 @@ pub enum EncodedStream {
     Close,
     /// Fetch the next link.
     Hint,
+    /// Nothing for streams.
+    Refresh,
 }
 
 /// The wire form of a `ws-message` format.
@@ -57,6 +59,8 @@ pub enum EncodedWs {
     },
     /// Ignored for WebSockets.
     Hint,
+    /// Ask a WebSocket-over-HTTP connection for an origin request now.
+    Refresh,
 }
 
 /// A publish item with its formats encoded.
@@ -107,6 +111,7 @@ fn encode_stream(format: HttpStreamFormat) -> EncodedStream {
         },
         HttpStreamFormat::Close => EncodedStream::Close,
         HttpStreamFormat::Hint => EncodedStream::Hint,
+        HttpStreamFormat::Refresh => EncodedStream::Refresh,
     }
 }
 
@@ -135,6 +140,7 @@ fn encode_ws(format: WsMessageFormat) -> EncodedWs {
             reason,
         },
         WsMessageFormat::Hint => EncodedWs::Hint,
+        WsMessageFormat::Refresh => EncodedWs::Refresh,
     }
 }
 
@@ -172,7 +178,7 @@ mod tests {
                 content_filters,
             } => (frame, content_filters),
             EncodedWs::Close { frame, .. } => (frame, None),
-            EncodedWs::Hint => (Bytes::new(), None),
+            EncodedWs::Hint | EncodedWs::Refresh => (Bytes::new(), None),
         }
     }
 

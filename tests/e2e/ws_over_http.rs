@@ -185,6 +185,42 @@ fn a_published_close_closes_the_client_with_code_4001_and_its_reason() {
 }
 
 #[test]
+fn a_published_refresh_makes_each_subscriber_send_its_origin_an_empty_request() {
+    // Pushpin 1.38: "Publish refresh action for triggering WebSocket-over-HTTP requests".
+    let backend = woh_backend(WohOptions::default());
+    let proxy = woh_proxy(backend.port(), &[]);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("sub:room");
+    wait_subscribed(&proxy, 1);
+    let mut other = ws_connect(proxy.addr, "/chat");
+    other.send_text("hello");
+    other.expect_text("hello");
+    let before = backend.requests().len();
+
+    publish_ok(&proxy, &ws_item("room", json!({"action": "refresh"})));
+    let deadline = Instant::now() + DEADLINE;
+    while backend.requests().len() == before {
+        assert!(Instant::now() < deadline, "no refresh request");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let requests = backend.requests();
+    assert!(
+        requests[before].body.is_empty(),
+        "a refresh carries no events"
+    );
+    let id = |r: &crate::support::BackendRequest| r.header("Connection-Id").map(str::to_owned);
+    assert_eq!(
+        id(&requests[before]),
+        id(&requests[0]),
+        "the subscriber's connection"
+    );
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(backend.requests().len(), before + 1, "only the subscriber");
+    ws.send_text("still open");
+    ws.expect_text("still open");
+}
+
+#[test]
 fn origin_messages_without_the_prefix_are_dropped() {
     let backend = woh_backend(WohOptions::default());
     let proxy = woh_proxy(backend.port(), &[]);

@@ -289,7 +289,7 @@ impl<'c> WsClient<'c> {
                 State::Gone
             } else if entry.sink.overflowed {
                 State::SlowClosed
-            } else if std::mem::take(&mut entry.refresh) {
+            } else if std::mem::take(&mut entry.sink.refresh) {
                 State::Refresh
             } else if let Some(front) = entry.sink.queue.front_bytes() {
                 State::Write(front)
