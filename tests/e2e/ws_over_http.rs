@@ -221,6 +221,51 @@ fn a_published_refresh_makes_each_subscriber_send_its_origin_an_empty_request() 
 }
 
 #[test]
+fn content_the_origin_keeps_back_is_replayed_before_the_next_message() {
+    // Pushpin 1.41: "WebSocket-Over-HTTP: allow keeping back data (Content-Bytes-Accepted)";
+    // the exchange of Pushpin's own websocketoverhttptest `replay`.
+    let options = WohOptions::default();
+    let backend = Backend::start(move |request| {
+        let replayed = request.header("Content-Bytes-Replayed").map(str::to_owned);
+        match (request.body.as_slice(), replayed.as_deref()) {
+            (b"TEXT b\r\n[foo][hello\r\n", None) => {
+                events_response(&[]).header("Content-Bytes-Accepted", "5")
+            }
+            (b"TEXT 6\r\n[hello\r\nTEXT 7\r\n world]\r\n", Some("6")) => {
+                events_response(&[event("TEXT", "m:[ok]")])
+            }
+            _ => crate::support::woh::scripted_response(request, &options),
+        }
+    });
+    let proxy = woh_proxy(backend.port(), &[]);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("[foo][hello");
+    wait_for_events(&backend, "the first message", |events| events.len() == 2);
+    ws.send_text(" world]");
+    ws.expect_text("[ok]");
+}
+
+#[test]
+fn accepting_more_bytes_than_were_sent_drops_the_client() {
+    let options = WohOptions::default();
+    let backend = Backend::start(move |request| {
+        let response = crate::support::woh::scripted_response(request, &options);
+        if request.body.starts_with(b"TEXT") {
+            response.header("Content-Bytes-Accepted", "99")
+        } else {
+            response
+        }
+    });
+    let proxy = woh_proxy(backend.port(), &[]);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("hello");
+    match ws.ws.read() {
+        Err(_) | Ok(Message::Close(None)) => {}
+        other => panic!("expected the connection dropped, got {other:?}"),
+    }
+}
+
+#[test]
 fn origin_messages_without_the_prefix_are_dropped() {
     let backend = woh_backend(WohOptions::default());
     let proxy = woh_proxy(backend.port(), &[]);

@@ -50,8 +50,9 @@ pub struct Woh<'r> {
 pub type InFlight = BoxedLocal<Result<WohReply, WohFail>>;
 
 impl Woh<'_> {
-    /// Starts a request carrying `events`; it runs when polled.
-    pub fn request(&self, events: &[WohEvent]) -> InFlight {
+    /// Starts a request carrying `events`, `replayed` content bytes of which were kept back
+    /// by an earlier answer; it runs when polled.
+    pub fn request(&self, events: &[WohEvent], replayed: usize) -> InFlight {
         let body = encode_events(events);
         let token = self.ctx.route_grip_sig(self.route);
         let forward = ForwardContext {
@@ -68,6 +69,7 @@ impl Woh<'_> {
             &self.connection_id,
             &self.meta,
             body.len(),
+            replayed,
         );
         let mut bytes = Vec::with_capacity(512 + body.len());
         encode_request_head(&head, &mut bytes);
@@ -185,7 +187,7 @@ async fn open(woh: &mut Woh<'_>) -> Result<WohReply, WohFail> {
     let mut last = None;
     for target in woh.route.http_targets() {
         woh.target = target.clone();
-        match woh.request(&[WohEvent::Open(Default::default())]).await {
+        match woh.request(&[WohEvent::Open(Default::default())], 0).await {
             Err(fail @ WohFail::Connect { .. }) => {
                 log::debug!("shard={} {fail}", woh.ctx.id.0);
                 last = Some(fail);

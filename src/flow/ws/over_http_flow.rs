@@ -13,7 +13,7 @@ use crate::flow::ws::grip::{AfterMessage, OriginMessages};
 use crate::flow::ws::over_http::Woh;
 use crate::flow::ws::over_http_exchange::{WohFail, WohReply};
 use crate::limits::WS_CLOSE_TIMEOUT;
-use crate::origin::ws_request::is_woh_events_response;
+use crate::origin::ws_request::{content_bytes_accepted, is_woh_events_response};
 use crate::shard::hold::sleep_or_never;
 use crate::shard::random::random_u64;
 use crate::ws::over_http::{ClientStep, FailureStep, OriginCloseStep, Phase, WohSession};
@@ -51,9 +51,10 @@ pub async fn run(
         let now = Instant::now();
         let queued = client.queued_bytes();
         if in_flight.is_none() {
-            in_flight = session
+            let started = session
                 .next_request(now, queued, woh.keep_alive_interval)
-                .map(|events| woh.request(events));
+                .map(<[WohEvent]>::to_vec);
+            in_flight = started.map(|events| woh.request(&events, session.replayed_bytes()));
         }
         if session.is_done() {
             return;
@@ -148,8 +149,17 @@ async fn on_reply(
         Ok(reply) => reply,
         Err(fail) => return on_failure(session, woh.ctx().id.0, fail),
     };
-    if !session.on_reply() {
-        return Step::Continue;
+    match session.on_reply_accepting(content_bytes_accepted(&reply.headers)) {
+        Ok(true) => {}
+        Ok(false) => return Step::Continue,
+        Err(err) => {
+            log::info!(
+                "shard={} websocket origin {}: {err}; dropping the client",
+                woh.ctx().id.0,
+                woh.target_name()
+            );
+            return Step::End;
+        }
     }
     if !is_woh_events_response(reply.status, &reply.headers) {
         log::info!(
