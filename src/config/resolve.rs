@@ -72,6 +72,8 @@ impl Default for Config {
             // Pushpin 1.36 always updates; 1.41 made it `update_on_first_subscription`.
             update_on_first_subscription: true,
             ws_message_bytes_max: limits::WS_MESSAGE_BYTES_MAX,
+            // Pushpin: allow_compression=false.
+            allow_compression: false,
         }
     }
 }
@@ -147,6 +149,9 @@ impl Config {
             update_on_first_subscription: (cli.update_on_first_subscription)
                 .or(conf.handler.update_on_first_subscription)
                 .unwrap_or(defaults.update_on_first_subscription),
+            allow_compression: (cli.allow_compression)
+                .or(conf.runner.allow_compression)
+                .unwrap_or(defaults.allow_compression),
         };
         check_listeners(&config)?;
         warnings.extend(publish_exposure_warning(config.publish_listen));

@@ -50,6 +50,9 @@ pub struct Sink {
     /// A `refresh` (published, or the command socket's) named this connection; its task
     /// clears it when it acts (for WebSocket-over-HTTP: a request to the origin now).
     pub refresh: bool,
+    /// A WebSocket client that negotiated permessage-deflate: it gets an item's compressed
+    /// frame when there is one.
+    pub deflate: bool,
     /// When an item was last queued; keep-alive timers restart from it.
     pub last_queued: Option<Instant>,
     /// Metadata and per-channel filters, only for subscribers with filters (PUSHPIN.md
@@ -71,6 +74,7 @@ impl Sink {
             close_after_flush: false,
             overflowed: false,
             refresh: false,
+            deflate: false,
             last_queued: None,
             filters: None,
             recovery: None,
@@ -174,7 +178,7 @@ impl ChunkWriter {
             self.apply(
                 key,
                 sink,
-                action_for(sink.transport, item),
+                action_for(sink.transport, sink.deflate, item),
                 item,
                 now,
                 report,
@@ -246,8 +250,9 @@ impl ChunkWriter {
     }
 }
 
-/// Which encoded form of `item` a connection of `transport` gets.
-fn action_for(transport: Transport, item: &EncodedItem) -> Action<'_> {
+/// Which encoded form of `item` a connection of `transport` gets; `deflate` for a WebSocket
+/// client with permessage-deflate.
+fn action_for(transport: Transport, deflate: bool, item: &EncodedItem) -> Action<'_> {
     match transport {
         Transport::HttpStreamChunked | Transport::HttpStreamRaw => match &item.stream {
             Some(EncodedStream::Content { chunk, raw, .. }) => {
@@ -268,6 +273,10 @@ fn action_for(transport: Transport, item: &EncodedItem) -> Action<'_> {
             _ => Action::Nothing,
         },
         Transport::WebSocket => match &item.ws {
+            Some(EncodedWs::Frame {
+                deflated: Some(deflated),
+                ..
+            }) if deflate => Action::Queue(deflated),
             Some(EncodedWs::Frame { frame, .. }) => Action::Queue(frame),
             Some(EncodedWs::Close { frame, .. }) => Action::QueueThenClose(frame),
             Some(EncodedWs::Refresh) => Action::Refresh,

@@ -317,6 +317,7 @@ fn spawn_router(
         message_wait: config.message_wait,
         id_cache_ttl: config.id_cache_ttl,
     };
+    let ws_deflate = config.allow_compression;
     LocalExecutorBuilder::new(Placement::Unbound)
         .name("ringpin-router")
         .io_memory(EXECUTOR_IO_MEMORY_BYTES)
@@ -328,6 +329,7 @@ fn spawn_router(
                 sequencing,
                 inputs.counters,
             ));
+            service.set_ws_deflate(ws_deflate);
             let listener = crate::shard::sys::glommio_listener(publish_fd);
             glommio::spawn_local(control::accept_loop(Rc::clone(&service), listener)).detach();
             if let Some(out) = inputs.subscriptions {

@@ -37,6 +37,7 @@ mod slow_consumer;
 mod sse;
 mod stream_hold;
 mod websocket;
+mod ws_compression;
 mod ws_control;
 mod ws_memory;
 mod ws_over_http;

@@ -209,3 +209,38 @@ fn a_refresh_flags_and_wakes_websockets_and_leaves_holds_alone() {
         .values()
         .all(|sink| sink.queue.is_empty() && !sink.is_closing()));
 }
+
+#[test]
+fn a_websocket_with_deflate_gets_the_compressed_frame_when_there_is_one() {
+    let mut t = table(&[
+        (1, Transport::WebSocket, 1000),
+        (2, Transport::WebSocket, 1000),
+    ]);
+    if let Some(sink) = t.0.get_mut(&ConnKey(2)) {
+        sink.deflate = true;
+    }
+    let frames = |deflated: Option<&'static [u8]>| {
+        let mut item = item(None, None);
+        if let Some(inner) = Arc::get_mut(&mut item) {
+            inner.ws = Some(EncodedWs::Frame {
+                frame: Bytes::from_static(b"plain"),
+                deflated: deflated.map(Bytes::from_static),
+                content_filters: None,
+            });
+        }
+        item
+    };
+    let keys = [ConnKey(1), ConnKey(2)];
+    let mut report = DeliveryReport::default();
+    let writer = ChunkWriter::new(OverflowPolicy::Drop);
+    writer.deliver(
+        &frames(Some(b"small")),
+        &keys,
+        &mut t,
+        Instant::now(),
+        &mut report,
+    );
+    writer.deliver(&frames(None), &keys, &mut t, Instant::now(), &mut report);
+    assert_eq!(queued(&t, 1), b"plainplain");
+    assert_eq!(queued(&t, 2), b"smallplain");
+}

@@ -25,6 +25,7 @@ use crate::shard::direct_send::{self, FlushOutcome};
 use crate::shard::respond::respond_error;
 use crate::shard::HeldGuard;
 use crate::shard::ShardContext;
+use crate::ws::deflate::accepts_deflate_offer;
 use crate::ws::frame::{is_sendable_close_code, CONTROL_PAYLOAD_BYTES_MAX};
 use crate::ws::{
     encode_close, encode_frame, parse_client_handshake, Frame, FrameDecoder, FrameError,
@@ -51,6 +52,8 @@ pub struct WsRequest {
     pub peer: SocketAddr,
     /// The `Sec-WebSocket-Accept` value for the 101.
     pub accept: String,
+    /// permessage-deflate is on for this client (`allow_compression`, and it offered it).
+    pub deflate: bool,
 }
 
 /// True for any request that asks to upgrade to WebSocket, valid or not.
@@ -89,8 +92,10 @@ pub async fn serve(
         let text = format!("No route for host: {host}\n");
         return respond_error(ctx, conn, &head, 502, &text, false).await;
     };
+    let deflate = ctx.config.allow_compression && accepts_deflate_offer(&head.headers);
     let req = WsRequest {
         accept: handshake.accept_key(),
+        deflate,
         head,
         host,
         peer,
@@ -182,19 +187,28 @@ pub struct WsClient<'c> {
 }
 
 impl<'c> WsClient<'c> {
-    /// Registers the connection (after its 101 was written) on `channels`.
-    pub fn register(ctx: &Rc<ShardContext>, conn: &'c mut Conn, channels: Vec<String>) -> Self {
+    /// Registers the connection (after its 101 was written) on `channels`; `deflate` when
+    /// the 101 accepted permessage-deflate.
+    pub fn register(
+        ctx: &Rc<ShardContext>,
+        conn: &'c mut Conn,
+        channels: Vec<String>,
+        deflate: bool,
+    ) -> Self {
         conn.shrink();
         // As in `hold_stream`: glommio keeps a dropped read's timer armed, and this loop drops
         // reads on every wake, so the read timeout is off while the connection is held.
         let _ = conn.set_read_timeout(None);
-        let sink = ctx.new_sink(Transport::WebSocket);
+        let mut sink = ctx.new_sink(Transport::WebSocket);
+        sink.deflate = deflate;
         let guard = ctx.register_hold(conn.stream.as_raw_fd(), sink, channels);
         ctx.counters.held_websockets.add(1);
+        let mut decoder = FrameDecoder::new(frame_limits(&ctx.config));
+        decoder.set_inflate(deflate);
         WsClient {
             ctx: Rc::clone(ctx),
             conn,
-            decoder: FrameDecoder::new(frame_limits(&ctx.config)),
+            decoder,
             guard,
             read_buf: Vec::new(),
             close_published_seen: false,

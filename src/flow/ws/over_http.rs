@@ -27,6 +27,7 @@ use crate::reply::encode_full_response;
 use crate::shard::random::random_u64;
 use crate::shard::respond::respond_error;
 use crate::shard::ShardContext;
+use crate::ws::deflate::DEFLATE_RESPONSE;
 use crate::ws::{encode_events, encode_switching_response, parse_events_bytes, WohEvent};
 use futures_lite::future::{BoxedLocal, FutureExt};
 use std::rc::Rc;
@@ -162,7 +163,11 @@ pub async fn serve(
         return bad_open(ctx, conn, req, "first event is not OPEN").await;
     }
     woh.on_response_headers(&reply);
-    let head = encode_switching_response(&req.accept, &switching_headers(&reply.headers));
+    let head = encode_switching_response(
+        &req.accept,
+        &switching_headers(&reply.headers),
+        req.deflate.then_some(DEFLATE_RESPONSE),
+    );
     if conn.write_all(&head).await.is_err() {
         return Next::Close;
     }
@@ -175,7 +180,7 @@ pub async fn serve(
         &route.prefix,
         implicit.clone(),
     );
-    let mut client = WsClient::register(ctx, conn, implicit);
+    let mut client = WsClient::register(ctx, conn, implicit, req.deflate);
     client.name_session(&woh.connection_id);
     let rest = events.into_iter().skip(1).collect();
     super::over_http_flow::run(&mut woh, &mut client, &mut messages, rest).await;

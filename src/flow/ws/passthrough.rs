@@ -33,6 +33,7 @@ use crate::shard::hold::sleep_or_never;
 use crate::shard::random::random_u64;
 use crate::shard::respond::respond_error;
 use crate::shard::ShardContext;
+use crate::ws::deflate::DEFLATE_RESPONSE;
 use crate::ws::{
     accept_key, encode_masked_frame, encode_switching_response, Frame, FrameDecoder, FrameError,
     FrameLimits, MessageKind, WsEvent,
@@ -93,7 +94,8 @@ pub async fn serve(
         );
         return respond_error(ctx, conn, &req.head, 502, ORIGIN_ERROR_TEXT, false).await;
     }
-    let switching = encode_switching_response(&req.accept, &head.headers);
+    let extensions = req.deflate.then_some(DEFLATE_RESPONSE);
+    let switching = encode_switching_response(&req.accept, &head.headers, extensions);
     if conn.write_all(&switching).await.is_err() {
         return Next::Close;
     }
@@ -113,7 +115,7 @@ pub async fn serve(
         implicit.clone(),
     );
     let _ = origin.set_read_timeout(None);
-    let mut client = WsClient::register(ctx, conn, implicit);
+    let mut client = WsClient::register(ctx, conn, implicit, req.deflate);
     let mut relay = Relay {
         ctx: Rc::clone(ctx),
         origin: Some(origin),
