@@ -282,6 +282,10 @@ pub const WS_READ_IDLE_BYTES: usize = 512;
 /// Bytes asked of the kernel per read while a frame is half-read, so a large message takes
 /// few reads; the buffer shrinks back once the frame is complete.
 pub const WS_READ_BUSY_BYTES: usize = 16 * 1024;
+/// A published WebSocket message shorter than this goes uncompressed even to a client that
+/// negotiated permessage-deflate: deflate saves next to nothing on it, and compressing costs
+/// a pass over the compressor's tables.
+pub const WS_DEFLATE_PAYLOAD_BYTES_MIN: usize = 64;
 /// How long a closing connection waits for its queue to drain and for the peer's close frame.
 pub const WS_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default `timeout` of a `keep-alive` control message (Pushpin 1.36: 55 s).

@@ -89,6 +89,8 @@ pub struct CliArgs {
     pub message_wait: Option<Duration>,
     /// `--update-on-first-subscription BOOL`.
     pub update_on_first_subscription: Option<bool>,
+    /// `--allow-compression BOOL`.
+    pub allow_compression: Option<bool>,
     /// `--ws-message-bytes-max N`.
     pub ws_message_bytes_max: Option<usize>,
     /// `--help` or `-h`.
@@ -133,6 +135,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--connections-per-ip-max",
     "--message-wait",
     "--update-on-first-subscription",
+    "--allow-compression",
     "--ws-message-bytes-max",
     "--port",
 ];
@@ -253,6 +256,7 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
         "--update-on-first-subscription" => {
             cli.update_on_first_subscription = Some(parse_bool(value).map_err(invalid)?)
         }
+        "--allow-compression" => cli.allow_compression = Some(parse_bool(value).map_err(invalid)?),
         _ => return Err(ConfigError::UnknownFlag { flag: flag.into() }),
     }
     Ok(())
@@ -342,6 +346,7 @@ Options (as --flag VALUE or --flag=VALUE):
   --connections-per-ip-max N  client connections one source address may hold, 0 = no limit (default 0)
   --message-wait MS           wait for an out-of-order prev-id this long (default 5000)
   --update-on-first-subscription BOOL  refetch holds 1 s after a first subscriber (default true)
+  --allow-compression BOOL    accept WebSocket clients' permessage-deflate offers (default false)
   --ws-message-bytes-max N    largest WebSocket message a client may send; more gets close 1009 (default 131072)
   -h, --help                  print this help and exit
   --version                   print the version and exit

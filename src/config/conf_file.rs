@@ -34,6 +34,9 @@ pub struct RunnerSection {
     pub https_ports: Option<Vec<SocketAddr>>,
     /// `log_level`: the global part of `2,pushpin-handler:3` (Pushpin default 2 = info).
     pub log_level: Option<log::LevelFilter>,
+    /// `allow_compression`: permessage-deflate with WebSocket clients (Pushpin 1.37;
+    /// default false).
+    pub allow_compression: Option<bool>,
 }
 
 /// `[proxy]`.
@@ -220,6 +223,7 @@ fn apply_runner(
         "http_port" => runner.http_port = optional(value, parse_port_list)?,
         "https_ports" => runner.https_ports = optional(value, parse_port_list)?,
         "log_level" => runner.log_level = optional(value, |v| parse_runner_log_level(v, warnings))?,
+        "allow_compression" => runner.allow_compression = optional(value, parse_bool)?,
         _ => return Ok(Key::Unsupported),
     }
     Ok(Key::Supported)

@@ -184,6 +184,9 @@ pub struct Config {
     pub update_on_first_subscription: bool,
     /// Largest WebSocket message (and frame) a client may send; more gets close 1009.
     pub ws_message_bytes_max: usize,
+    /// Accept a WebSocket client's permessage-deflate offer (Pushpin 1.37's
+    /// `allow_compression`). Default off, as in Pushpin.
+    pub allow_compression: bool,
 }
 
 /// What the command line asks for.

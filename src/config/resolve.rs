@@ -80,6 +80,8 @@ impl Default for Config {
             // Pushpin 1.36 always updates; 1.41 made it `update_on_first_subscription`.
             update_on_first_subscription: true,
             ws_message_bytes_max: limits::WS_MESSAGE_BYTES_MAX,
+            // Pushpin: allow_compression=false.
+            allow_compression: false,
         }
     }
 }
@@ -168,6 +170,9 @@ fn apply_limits(cli: &CliArgs, conf: &ConfFile, config: &mut Config) {
     c.update_on_first_subscription = (cli.update_on_first_subscription)
         .or(handler.update_on_first_subscription)
         .unwrap_or(c.update_on_first_subscription);
+    c.allow_compression = (cli.allow_compression)
+        .or(conf.runner.allow_compression)
+        .unwrap_or(c.allow_compression);
 }
 
 /// `--publish-*` > `[handler] publish_*`; an empty value is unset. An issuer needs a key.

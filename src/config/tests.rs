@@ -83,6 +83,7 @@ port_offset=20000
 [runner]
 http_port=127.0.0.1:27999
 log_level=3
+allow_compression=true
 [proxy]
 routesfile=routes
 debug=true
@@ -121,6 +122,7 @@ fn conf_values_override_defaults_and_port_offset_moves_the_bound_publish_ports()
         id_cache_ttl: Duration::ZERO,
         connection_subscriptions_max: 3,
         update_on_first_subscription: false,
+        allow_compression: true,
         // port_offset=20000 moves the bound specs (not the connected SUB ones, nor ipc).
         push_in_spec: Some("tcp://127.0.0.1:27560".into()),
         push_in_sub_specs: vec!["tcp://10.0.0.1:5562".into(), "tcp://10.0.0.2:5562".into()],
@@ -206,6 +208,7 @@ fn command_line_overrides_conf() {
         "--message-wait=7",
         "--update-on-first-subscription=yes",
         "--ws-message-bytes-max=4096",
+        "--allow-compression=no",
     ];
     let (config, _) = resolve(&list, Some(CONF)).expect("conf and flags resolve");
     let expected = Config {
@@ -242,6 +245,7 @@ fn command_line_overrides_conf() {
         connection_subscriptions_max: 3,
         update_on_first_subscription: true,
         ws_message_bytes_max: 4096,
+        allow_compression: false,
     };
     assert_eq!(config, expected);
 }

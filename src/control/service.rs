@@ -57,6 +57,12 @@ impl PublishService {
         }
     }
 
+    /// Compresses published `ws-message` items as well, once each, for WebSocket clients
+    /// that negotiated permessage-deflate (`allow_compression`).
+    pub fn set_ws_deflate(&self, deflate: bool) {
+        self.router.borrow_mut().ws_deflate = deflate;
+    }
+
     /// Sends every later channel edge (first subscriber in the process, last one gone) to
     /// `out`, after the channels subscribed already.
     pub fn forward_subscriptions(&self, out: SubscriptionSender) {

@@ -47,6 +47,12 @@ pub struct Sink {
     pub close_after_flush: bool,
     /// The queue overflowed under `OverflowPolicy::Close`: close now.
     pub overflowed: bool,
+    /// A `refresh` (published, or the command socket's) named this connection; its task
+    /// clears it when it acts (for WebSocket-over-HTTP: a request to the origin now).
+    pub refresh: bool,
+    /// A WebSocket client that negotiated permessage-deflate: it gets an item's compressed
+    /// frame when there is one.
+    pub deflate: bool,
     /// When an item was last queued; keep-alive timers restart from it.
     pub last_queued: Option<Instant>,
     /// Metadata and per-channel filters, only for subscribers with filters (PUSHPIN.md
@@ -67,6 +73,8 @@ impl Sink {
             pending_response: None,
             close_after_flush: false,
             overflowed: false,
+            refresh: false,
+            deflate: false,
             last_queued: None,
             filters: None,
             recovery: None,
@@ -125,6 +133,7 @@ enum Action<'a> {
     Queue(&'a Bytes),
     QueueThenClose(&'a Bytes),
     Respond,
+    Refresh,
     Nothing,
 }
 
@@ -169,7 +178,7 @@ impl ChunkWriter {
             self.apply(
                 key,
                 sink,
-                action_for(sink.transport, item),
+                action_for(sink.transport, sink.deflate, item),
                 item,
                 now,
                 report,
@@ -202,6 +211,10 @@ impl ChunkWriter {
                 sink.pending_response = Some(Arc::clone(item));
                 report.wake.push(key);
                 report.delivered += 1;
+            }
+            Action::Refresh => {
+                sink.refresh = true;
+                report.wake.push(key);
             }
             Action::Nothing => {}
         }
@@ -237,8 +250,9 @@ impl ChunkWriter {
     }
 }
 
-/// Which encoded form of `item` a connection of `transport` gets.
-fn action_for(transport: Transport, item: &EncodedItem) -> Action<'_> {
+/// Which encoded form of `item` a connection of `transport` gets; `deflate` for a WebSocket
+/// client with permessage-deflate.
+fn action_for(transport: Transport, deflate: bool, item: &EncodedItem) -> Action<'_> {
     match transport {
         Transport::HttpStreamChunked | Transport::HttpStreamRaw => match &item.stream {
             Some(EncodedStream::Content { chunk, raw, .. }) => {
@@ -252,15 +266,20 @@ fn action_for(transport: Transport, item: &EncodedItem) -> Action<'_> {
                 Action::QueueThenClose(&LAST_CHUNK)
             }
             Some(EncodedStream::Close) => Action::QueueThenClose(&EMPTY),
-            Some(EncodedStream::Hint) | None => Action::Nothing,
+            Some(EncodedStream::Hint | EncodedStream::Refresh) | None => Action::Nothing,
         },
         Transport::HttpResponse => match &item.response {
             Some(HttpResponseFormat::Send { .. }) => Action::Respond,
             _ => Action::Nothing,
         },
         Transport::WebSocket => match &item.ws {
+            Some(EncodedWs::Frame {
+                deflated: Some(deflated),
+                ..
+            }) if deflate => Action::Queue(deflated),
             Some(EncodedWs::Frame { frame, .. }) => Action::Queue(frame),
             Some(EncodedWs::Close { frame, .. }) => Action::QueueThenClose(frame),
+            Some(EncodedWs::Refresh) => Action::Refresh,
             Some(EncodedWs::Hint) | None => Action::Nothing,
         },
     }

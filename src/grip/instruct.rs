@@ -126,6 +126,9 @@ pub struct Instruction {
     pub meta: Vec<(String, String)>,
     /// The GRIP Next link, if any.
     pub next_link: Option<NextLink>,
+    /// `Grip-Link: <URL>; rel=gone` (Pushpin 1.41): the URL, relative to the client-facing
+    /// request URI, that ringpin POSTs to once the client's session ends.
+    pub gone_link: Option<String>,
     /// What the client gets: the initial response of a stream hold, or the timeout response
     /// of a response hold, or the whole response without a hold. Grip-Status applied,
     /// Grip-Expose-Headers applied, and Grip-*, Connection, Keep-Alive, Content-Encoding,
@@ -142,6 +145,7 @@ pub(super) struct Draft {
     pub(super) keep_alive: Option<KeepAlive>,
     pub(super) meta: Vec<(String, String)>,
     pub(super) next_link: Option<NextLink>,
+    pub(super) gone_link: Option<String>,
     /// `Grip-Status`: code and reason (empty when not given).
     pub(super) status: Option<(u16, String)>,
     /// `Grip-Expose-Headers`: names to keep; empty keeps all.
@@ -210,7 +214,7 @@ fn parse_grip_headers(headers: &Headers, prefix: &str) -> Result<Draft, Instruct
         draft.meta = parse_meta(&v)?;
     }
     if let Some(v) = grip_value(headers, "Grip-Link")? {
-        draft.next_link = parse_links(&v)?;
+        (draft.next_link, draft.gone_link) = parse_links(&v)?;
     }
     if let Some(v) = grip_value(headers, "Grip-Status")? {
         draft.status = parse_status(&v)?;
@@ -359,10 +363,12 @@ pub(super) fn upsert(meta: &mut Vec<(String, String)>, key: &str, value: String)
     }
 }
 
-/// `Grip-Link: <URL>; rel=next[; timeout=N], ...`: the last `rel=next` wins, other `rel`s
-/// are ignored, a link without parameters is skipped (Pushpin 1.36), every URL is checked.
-fn parse_links(value: &str) -> Result<Option<NextLink>, InstructError> {
+/// `Grip-Link: <URL>; rel=next[; timeout=N], <URL>; rel=gone, ...`: the last `rel=next` and
+/// the last `rel=gone` win, other `rel`s are ignored, a link without parameters is skipped
+/// (Pushpin 1.41), every URL is checked.
+fn parse_links(value: &str) -> Result<(Option<NextLink>, Option<String>), InstructError> {
     let mut next = None;
+    let mut gone = None;
     for piece in parse_header_params(value).map_err(|e| e.in_header("Grip-Link"))? {
         if piece.params.is_empty() {
             continue;
@@ -373,8 +379,13 @@ fn parse_links(value: &str) -> Result<Option<NextLink>, InstructError> {
             .and_then(|v| v.strip_suffix('>'))
             .filter(|url| is_link_url(url))
             .ok_or_else(|| invalid("Grip-Link", &piece.value))?;
-        if piece.get("rel") != Some("next") {
-            continue;
+        match piece.get("rel") {
+            Some("next") => {}
+            Some("gone") => {
+                gone = Some(url.to_string());
+                continue;
+            }
+            _ => continue,
         }
         let timeout = if piece.has("timeout") {
             parse_seconds("Grip-Link timeout", piece.get("timeout").unwrap_or(""))?
@@ -386,7 +397,7 @@ fn parse_links(value: &str) -> Result<Option<NextLink>, InstructError> {
             timeout,
         });
     }
-    Ok(next)
+    Ok((next, gone))
 }
 
 /// A URL reference fit for a request line: non-empty, no spaces or control characters.
@@ -460,6 +471,7 @@ fn finish(draft: Draft, mut response: ClientResponse, subscriptions_max: usize) 
         keep_alive: draft.keep_alive,
         meta: draft.meta,
         next_link: draft.next_link,
+        gone_link: draft.gone_link,
         response,
     }
 }

@@ -8,12 +8,12 @@ use crate::config::{HttpTarget, Route, XffRule};
 use crate::http::{Headers, RequestHead, Version};
 use std::net::IpAddr;
 
-/// The `Grip-Feature` value: only the GRIP features ringpin implements, in Pushpin's order.
-/// Pushpin 1.36 also lists `session`; it is added here when it is built, so a backend never
-/// relies on a feature that is not there. The `filter:*` names are `grip::Filter::ALL` (a test
-/// keeps them in step).
-pub const GRIP_FEATURES: &str = "status, link:next, filter:skip-self, filter:skip-users, \
-    filter:require-sub, filter:build-id, filter:var-subst";
+/// The `Grip-Feature` value: only the GRIP features ringpin implements, in Pushpin's order
+/// (1.41 added `link:gone`). Pushpin also lists `session`; it is added here when it is built,
+/// so a backend never relies on a feature that is not there. The `filter:*` names are
+/// `grip::Filter::ALL` (a test keeps them in step).
+pub const GRIP_FEATURES: &str = "status, link:next, link:gone, filter:skip-self, \
+    filter:skip-users, filter:require-sub, filter:build-id, filter:var-subst";
 
 /// Request headers never forwarded to an origin. `Content-Length` is re-set from the body
 /// ringpin actually sends.

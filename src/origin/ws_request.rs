@@ -56,6 +56,7 @@ pub fn build_woh_request(
     connection_id: &str,
     meta: &[(String, String)],
     body_bytes: usize,
+    replayed_bytes: usize,
 ) -> RequestHead {
     let framing = ForwardContext {
         body: BodyFraming::Length(body_bytes as u64),
@@ -67,6 +68,9 @@ pub fn build_woh_request(
     headers.push("Accept", WOH_CONTENT_TYPE.as_bytes());
     headers.push("Content-Type", WOH_CONTENT_TYPE.as_bytes());
     headers.push("Connection-Id", connection_id.as_bytes());
+    if replayed_bytes > 0 {
+        headers.push("Content-Bytes-Replayed", replayed_bytes.to_string());
+    }
     for (name, value) in meta {
         headers.push(format!("Meta-{name}"), value.as_bytes());
     }
@@ -143,6 +147,17 @@ pub fn keep_alive_interval(headers: &Headers) -> Option<Option<Duration>> {
         }
         _ => None,
     })
+}
+
+/// `Content-Bytes-Accepted: N` (Pushpin 1.41): how many content bytes of the request the
+/// origin took; `None` (all of them) when absent or not a number of at least 0, as Pushpin
+/// reads it.
+pub fn content_bytes_accepted(headers: &Headers) -> Option<usize> {
+    headers
+        .get_str("content-bytes-accepted")?
+        .trim()
+        .parse::<usize>()
+        .ok()
 }
 
 /// The fields of an OPEN response relayed in the client's 101: all but the body framing,

@@ -64,7 +64,7 @@ pub enum PublishError {
         /// The keys of which one is required, quoted as Pushpin quotes them.
         expected: &'static str,
     },
-    /// An `action` other than send, hint and close; Pushpin 1.36's message is empty.
+    /// An `action` other than send, hint, close and refresh; Pushpin's message is empty.
     #[error("Invalid format: ")]
     UnknownAction {
         /// The format it was in.

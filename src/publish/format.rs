@@ -10,6 +10,7 @@
 //! depends on the held request (headers merge, JSON Patch).
 
 use crate::http::encode_chunk;
+use crate::ws::deflate::encode_deflated_frame;
 use crate::ws::{encode_close, encode_frame};
 use bytes::Bytes;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
@@ -34,6 +35,8 @@ pub enum EncodedStream {
     Close,
     /// Fetch the next link.
     Hint,
+    /// Nothing for streams.
+    Refresh,
 }
 
 /// The wire form of a `ws-message` format.
@@ -43,6 +46,9 @@ pub enum EncodedWs {
     Frame {
         /// Unmasked server frame: header + payload.
         frame: Bytes,
+        /// The same message compressed (RSV1 set), for clients that negotiated
+        /// permessage-deflate; `None` when compression is off, or saves nothing on it.
+        deflated: Option<Bytes>,
         /// Must equal the subscription's content filters, when present.
         content_filters: Option<Vec<String>>,
     },
@@ -57,6 +63,8 @@ pub enum EncodedWs {
     },
     /// Ignored for WebSockets.
     Hint,
+    /// Ask a WebSocket-over-HTTP connection for an origin request now.
+    Refresh,
 }
 
 /// A publish item with its formats encoded.
@@ -82,6 +90,11 @@ pub struct EncodedItem {
 
 /// Encodes every format of `item` once.
 pub fn encode_item(item: PublishItem) -> EncodedItem {
+    encode_item_with(item, false)
+}
+
+/// `encode_item`, compressing a `ws-message` as well when `deflate` (`allow_compression`).
+pub fn encode_item_with(item: PublishItem, deflate: bool) -> EncodedItem {
     EncodedItem {
         channel: item.channel,
         id: item.id,
@@ -90,7 +103,7 @@ pub fn encode_item(item: PublishItem) -> EncodedItem {
         no_seq: item.no_seq,
         stream: item.http_stream.map(encode_stream),
         response: item.http_response,
-        ws: item.ws_message.map(encode_ws),
+        ws: item.ws_message.map(|format| encode_ws(format, deflate)),
     }
 }
 
@@ -107,11 +120,12 @@ fn encode_stream(format: HttpStreamFormat) -> EncodedStream {
         },
         HttpStreamFormat::Close => EncodedStream::Close,
         HttpStreamFormat::Hint => EncodedStream::Hint,
+        HttpStreamFormat::Refresh => EncodedStream::Refresh,
     }
 }
 
 /// The frame of a `ws-message` format.
-fn encode_ws(format: WsMessageFormat) -> EncodedWs {
+fn encode_ws(format: WsMessageFormat, deflate: bool) -> EncodedWs {
     match format {
         WsMessageFormat::Send {
             kind,
@@ -126,6 +140,9 @@ fn encode_ws(format: WsMessageFormat) -> EncodedWs {
             };
             EncodedWs::Frame {
                 frame: encode_frame(opcode, &content),
+                deflated: deflate
+                    .then(|| encode_deflated_frame(opcode, &content))
+                    .flatten(),
                 content_filters,
             }
         }
@@ -135,6 +152,7 @@ fn encode_ws(format: WsMessageFormat) -> EncodedWs {
             reason,
         },
         WsMessageFormat::Hint => EncodedWs::Hint,
+        WsMessageFormat::Refresh => EncodedWs::Refresh,
     }
 }
 
@@ -166,13 +184,14 @@ mod tests {
     }
 
     fn ws(format: WsMessageFormat) -> (Bytes, Option<Vec<String>>) {
-        match encode_ws(format) {
+        match encode_ws(format, false) {
             EncodedWs::Frame {
                 frame,
                 content_filters,
+                ..
             } => (frame, content_filters),
             EncodedWs::Close { frame, .. } => (frame, None),
-            EncodedWs::Hint => (Bytes::new(), None),
+            EncodedWs::Hint | EncodedWs::Refresh => (Bytes::new(), None),
         }
     }
 
@@ -263,16 +282,20 @@ mod tests {
             content_filters: filters.clone(),
         };
         assert_eq!(ws(format).1, filters);
-        assert!(matches!(encode_ws(WsMessageFormat::Hint), EncodedWs::Hint));
+        assert!(matches!(
+            encode_ws(WsMessageFormat::Hint, false),
+            EncodedWs::Hint
+        ));
     }
 
     #[test]
     fn long_close_reasons_are_cut_on_a_char_boundary() {
         let reason = format!("a{}", "é".repeat(100));
-        let encoded = encode_ws(WsMessageFormat::Close {
+        let close = WsMessageFormat::Close {
             code: Some(1000),
             reason: reason.clone(),
-        });
+        };
+        let encoded = encode_ws(close, false);
         let EncodedWs::Close {
             frame,
             code,

@@ -58,6 +58,8 @@ pub enum HttpResponseFormat {
     Hint,
     /// Accepted, and does nothing for response holds (Pushpin 1.36).
     Close,
+    /// Accepted, and does nothing for response holds (Pushpin 1.38).
+    Refresh,
 }
 
 /// What a stream hold receives.
@@ -74,6 +76,8 @@ pub enum HttpStreamFormat {
     Hint,
     /// End the response cleanly.
     Close,
+    /// Accepted, and does nothing for streams (Pushpin 1.38).
+    Refresh,
 }
 
 /// The frame type of a published WebSocket message.
@@ -110,6 +114,9 @@ pub enum WsMessageFormat {
     },
     /// Ignored for WebSockets (Pushpin 1.36).
     Hint,
+    /// Make a WebSocket-over-HTTP connection send its origin a request now (Pushpin 1.38),
+    /// as the command socket's `refresh` does.
+    Refresh,
 }
 
 /// One validated publish item.
@@ -139,6 +146,7 @@ enum Action {
     Send,
     Hint,
     Close,
+    Refresh,
 }
 
 /// Parses a `/publish/` body into items; any invalid item refuses the whole body.
@@ -231,6 +239,7 @@ fn parse_http_response(v: &Value) -> Result<HttpResponseFormat, PublishError> {
     match action {
         Action::Hint => return Ok(HttpResponseFormat::Hint),
         Action::Close => return Ok(HttpResponseFormat::Close),
+        Action::Refresh => return Ok(HttpResponseFormat::Refresh),
         Action::Send => {}
     }
     let code = match format.get("code") {
@@ -330,6 +339,7 @@ fn parse_http_stream(v: &Value) -> Result<HttpStreamFormat, PublishError> {
     match action {
         Action::Hint => return Ok(HttpStreamFormat::Hint),
         Action::Close => return Ok(HttpStreamFormat::Close),
+        Action::Refresh => return Ok(HttpStreamFormat::Refresh),
         Action::Send => {}
     }
     let content_filters = content_filters(format, HTTP_STREAM)?;
@@ -355,6 +365,7 @@ fn parse_ws_message(v: &Value) -> Result<WsMessageFormat, PublishError> {
     match action {
         Action::Hint => return Ok(WsMessageFormat::Hint),
         Action::Close => return parse_ws_close(format),
+        Action::Refresh => return Ok(WsMessageFormat::Refresh),
         Action::Send => {}
     }
     let kind = match optional_string(format, WS_MESSAGE, "type")?.as_deref() {
@@ -424,6 +435,7 @@ fn format_object<'a>(
         None | Some("send") => Action::Send,
         Some("hint") => Action::Hint,
         Some("close") => Action::Close,
+        Some("refresh") => Action::Refresh,
         Some(other) => {
             return Err(PublishError::UnknownAction {
                 format: name,

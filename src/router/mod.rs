@@ -14,7 +14,7 @@ pub use channel_map::{ChannelMap, Edge, ShardSet};
 pub use msg::{RouterMsg, ShardId, ShardMsg};
 pub use sequence::{Sequencer, SequencerConfig, SequencerCounts};
 
-use crate::publish::format::{encode_item, EncodedItem};
+use crate::publish::format::{encode_item_with, EncodedItem};
 use crate::publish::item::PublishItem;
 use std::sync::Arc;
 use std::time::Instant;
@@ -31,6 +31,9 @@ pub struct Router {
     pub items_published: u64,
     /// Items released with no interested shard.
     pub items_unrouted: u64,
+    /// Compress `ws-message` items too, for clients with permessage-deflate
+    /// (`allow_compression`).
+    pub ws_deflate: bool,
 }
 
 impl Router {
@@ -111,7 +114,7 @@ impl Router {
                 self.items_unrouted += 1;
                 continue;
             }
-            out.push((Arc::new(encode_item(item)), shards));
+            out.push((Arc::new(encode_item_with(item, self.ws_deflate)), shards));
         }
         out
     }

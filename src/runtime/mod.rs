@@ -390,6 +390,7 @@ fn spawn_router(
         id_cache_ttl: config.id_cache_ttl,
     };
     let auth = config.publish_auth.clone();
+    let ws_deflate = config.allow_compression;
     LocalExecutorBuilder::new(Placement::Unbound)
         .name("ringpin-router")
         .io_memory(EXECUTOR_IO_MEMORY_BYTES)
@@ -402,6 +403,7 @@ fn spawn_router(
                 sequencing,
                 inputs.counters,
             ));
+            service.set_ws_deflate(ws_deflate);
             let listener = crate::shard::sys::glommio_listener(publish_fd);
             let auth = Rc::new(auth);
             let accepting = control::accept_loop(Rc::clone(&service), auth, listener);

@@ -31,8 +31,6 @@ pub struct Held {
     pub woken: bool,
     /// The socket failed while the delivery loop wrote to it.
     pub failed: bool,
-    /// A `refresh` command named this connection; its task clears it when it acts.
-    pub refresh: bool,
     /// The id control commands know this connection by (`ShardContext::name_session`).
     pub session_id: Option<Box<str>>,
 }

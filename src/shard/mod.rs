@@ -264,7 +264,6 @@ impl ShardContext {
             waker: None,
             woken: false,
             failed: false,
-            refresh: false,
             session_id: None,
         });
         let mut gained = Vec::new();

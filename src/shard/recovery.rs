@@ -68,6 +68,13 @@ impl ShardContext {
         permit
     }
 
+    /// A permit from the same pool for a request ringpin sends after a hold ended (a gone
+    /// link's POST), not counted as a refetch: a mass disconnect then queues its notices
+    /// instead of taking every origin socket at once.
+    pub(crate) async fn notice_permit(&self) -> Option<glommio::sync::Permit<'_>> {
+        self.recovery.refetches.acquire_permit(1).await.ok()
+    }
+
     /// The registry that lets identical link fetches share one exchange.
     pub(crate) fn link_fetches(
         &self,

@@ -6,7 +6,7 @@
 //! Owns: the id -> connection map (a field of `ShardContext`), naming a connection, and the
 //! shard's answer to a `SessionQuery`: the ids it matched, after flagging and waking the
 //! connections a refresh names.
-//! Must not: act on a refresh itself. The connection's task sees `Held::refresh` when woken
+//! Must not: act on a refresh itself. The connection's task sees `Sink::refresh` when woken
 //! and decides what a refresh means for its protocol (for WebSocket-over-HTTP: a request to
 //! the origin now).
 //! Invariants: an id is removed with its held entry (`unregister_hold`), so a reused
@@ -64,7 +64,7 @@ fn refresh(held: &mut Connections, key: ConnKey) -> bool {
     let Some(entry) = held.get_mut(key) else {
         return false;
     };
-    entry.refresh = true;
+    entry.sink.refresh = true;
     held.wake(key);
     true
 }

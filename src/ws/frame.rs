@@ -17,6 +17,7 @@ use bytes::Bytes;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
 
+use super::deflate::inflate_message;
 use crate::limits::{WS_FRAME_PAYLOAD_BYTES_MAX, WS_MESSAGE_BYTES_MAX};
 
 /// Largest control frame payload (RFC 6455 §5.5).
@@ -155,6 +156,9 @@ pub enum FrameError {
     /// A text message or close reason that is not UTF-8.
     #[error("invalid utf-8 in text message or close reason")]
     InvalidUtf8,
+    /// A compressed message (permessage-deflate) that does not inflate.
+    #[error("compressed message does not inflate")]
+    BadCompression,
 }
 
 impl FrameError {
@@ -162,7 +166,7 @@ impl FrameError {
     /// a limit, 1002 for every protocol violation.
     pub fn close_code(&self) -> u16 {
         match self {
-            FrameError::InvalidUtf8 => 1007,
+            FrameError::InvalidUtf8 | FrameError::BadCompression => 1007,
             FrameError::FrameTooLarge { .. } | FrameError::MessageTooLarge { .. } => 1009,
             _ => 1002,
         }
@@ -176,6 +180,8 @@ struct Partial {
     data: Vec<u8>,
     /// For text: how many leading bytes of `data` are known to be UTF-8.
     utf8_checked: usize,
+    /// permessage-deflate: `data` is compressed, and is inflated (then checked) when whole.
+    compressed: bool,
 }
 
 /// Incremental decoder of the frames one client sends.
@@ -189,6 +195,9 @@ pub struct FrameDecoder {
     partial: Option<Partial>,
     /// Clients must mask (RFC 6455 §5.1); an origin's frames are unmasked.
     require_mask: bool,
+    /// permessage-deflate was negotiated: RSV1 on a message's first frame marks it
+    /// compressed.
+    inflate: bool,
 }
 
 /// A parsed frame header, checked against the limits.
@@ -198,6 +207,8 @@ struct Header {
     mask: [u8; 4],
     header_bytes: usize,
     payload_bytes: usize,
+    /// RSV1 on a first frame, with permessage-deflate negotiated.
+    compressed: bool,
 }
 
 impl FrameDecoder {
@@ -207,7 +218,14 @@ impl FrameDecoder {
             limits,
             partial: None,
             require_mask: true,
+            inflate: false,
         }
+    }
+
+    /// Accepts compressed messages from now on (permessage-deflate was negotiated, with no
+    /// context takeover: each message inflates on its own, `ws::deflate`).
+    pub fn set_inflate(&mut self, inflate: bool) {
+        self.inflate = inflate;
     }
 
     /// A decoder for the frames an origin sends on a WebSocket ringpin opened: the same
@@ -237,7 +255,10 @@ impl FrameDecoder {
             OpCode::Data(Data::Continue) => {
                 self.on_continuation(header.is_final, masked, header.mask)?
             }
-            opcode => self.on_frame(opcode, header.is_final, unmasked(masked, header.mask))?,
+            opcode => {
+                let payload = unmasked(masked, header.mask);
+                self.on_frame(opcode, header.is_final, payload, header.compressed)?
+            }
         };
         Ok(Some((frame, end)))
     }
@@ -248,13 +269,46 @@ impl FrameDecoder {
         opcode: OpCode,
         is_final: bool,
         payload: Vec<u8>,
+        compressed: bool,
     ) -> Result<Frame, FrameError> {
-        Ok(match opcode {
-            OpCode::Control(control) => Frame::Event(control_event(control, payload)?),
+        let kind = match opcode {
+            OpCode::Control(control) => return Ok(Frame::Event(control_event(control, payload)?)),
             OpCode::Data(Data::Continue) => return Err(FrameError::UnexpectedContinuation),
-            OpCode::Data(Data::Text) => self.on_first(MessageKind::Text, is_final, payload)?,
-            OpCode::Data(_) => self.on_first(MessageKind::Binary, is_final, payload)?,
-        })
+            OpCode::Data(Data::Text) => MessageKind::Text,
+            OpCode::Data(_) => MessageKind::Binary,
+        };
+        if compressed {
+            return self.on_first_compressed(kind, is_final, payload);
+        }
+        self.on_first(kind, is_final, payload)
+    }
+
+    /// The first frame of a compressed message: no UTF-8 check until it is inflated whole.
+    fn on_first_compressed(
+        &mut self,
+        kind: MessageKind,
+        is_final: bool,
+        payload: Vec<u8>,
+    ) -> Result<Frame, FrameError> {
+        if is_final {
+            return Ok(Frame::Event(self.inflated(kind, &payload)?));
+        }
+        self.partial = Some(Partial {
+            kind,
+            data: payload,
+            utf8_checked: 0,
+            compressed: true,
+        });
+        Ok(Frame::Fragment)
+    }
+
+    /// A whole compressed message, inflated within the message bound and checked.
+    fn inflated(&self, kind: MessageKind, compressed: &[u8]) -> Result<WsEvent, FrameError> {
+        let data = inflate_message(compressed, self.limits.message_bytes_max)?;
+        if kind == MessageKind::Text {
+            check_utf8(&data, 0, true)?;
+        }
+        Ok(message_event(kind, data))
     }
 
     /// True while a fragmented message is incomplete.
@@ -273,7 +327,9 @@ impl FrameDecoder {
                 return Err(FrameError::ReservedOpcode { opcode });
             }
         };
-        if header.rsv1 || header.rsv2 || header.rsv3 {
+        let first_data = matches!(header.opcode, OpCode::Data(Data::Text | Data::Binary));
+        let compressed = header.rsv1 && self.inflate && first_data;
+        if (header.rsv1 && !compressed) || header.rsv2 || header.rsv3 {
             let bits = buf[0] >> 4 & 0b111;
             return Err(FrameError::ReservedBits { bits });
         }
@@ -290,6 +346,7 @@ impl FrameDecoder {
             header_bytes: cursor.position() as usize,
             // check_length bounded it by a usize limit.
             payload_bytes: length as usize,
+            compressed,
         }))
     }
 
@@ -342,6 +399,7 @@ impl FrameDecoder {
             kind,
             data: payload,
             utf8_checked,
+            compressed: false,
         });
         Ok(Frame::Fragment)
     }
@@ -359,13 +417,16 @@ impl FrameDecoder {
         let from = partial.data.len();
         partial.data.extend_from_slice(masked);
         unmask(&mut partial.data[from..], mask);
-        if partial.kind == MessageKind::Text {
+        if partial.kind == MessageKind::Text && !partial.compressed {
             partial.utf8_checked = check_utf8(&partial.data, partial.utf8_checked, is_final)?;
         }
         if !is_final {
             return Ok(Frame::Fragment);
         }
         match self.partial.take() {
+            Some(done) if done.compressed => {
+                Ok(Frame::Event(self.inflated(done.kind, &done.data)?))
+            }
             Some(done) => Ok(Frame::Event(message_event(done.kind, done.data))),
             None => Err(FrameError::UnexpectedContinuation),
         }

@@ -154,12 +154,20 @@ const NOT_RELAYED: &[&str] = &[
 
 /// The `HTTP/1.1 101 Switching Protocols` head for a client, with `Upgrade`, `Connection`
 /// and `Sec-WebSocket-Accept: accept` first, then `extra_headers` (an origin's 101 or OPEN
-/// response headers) minus the fields in `NOT_RELAYED`.
-pub fn encode_switching_response(accept: &str, extra_headers: &Headers) -> Vec<u8> {
+/// response headers) minus the fields in `NOT_RELAYED`, and `Sec-WebSocket-Extensions:
+/// extensions` when ringpin accepted one with the client (`ws::deflate::DEFLATE_RESPONSE`).
+pub fn encode_switching_response(
+    accept: &str,
+    extra_headers: &Headers,
+    extensions: Option<&str>,
+) -> Vec<u8> {
     let mut headers = Headers::new();
     headers.push("Upgrade", "websocket");
     headers.push("Connection", "Upgrade");
     headers.push("Sec-WebSocket-Accept", accept);
+    if let Some(extensions) = extensions {
+        headers.push("Sec-WebSocket-Extensions", extensions);
+    }
     for field in extra_headers.iter() {
         if !NOT_RELAYED
             .iter()
@@ -287,12 +295,18 @@ mod tests {
         extra.push("Sec-WebSocket-Extensions", "grip");
         extra.push("Content-Length", "0");
         extra.push("Upgrade", "websocket");
-        let out = encode_switching_response("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", &extra);
+        let out = encode_switching_response("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", &extra, None);
         assert_eq!(
             out,
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
               Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
               Sec-WebSocket-Protocol: chat\r\n\r\n"
         );
+        let out = encode_switching_response("a=", &extra, Some("permessage-deflate"));
+        let text = String::from_utf8(out).expect("ascii");
+        assert!(text.contains(
+            "Sec-WebSocket-Accept: a=\r\nSec-WebSocket-Extensions: permessage-deflate\r\n"
+        ));
+        assert_eq!(text.matches("Sec-WebSocket-Extensions").count(), 1);
     }
 }

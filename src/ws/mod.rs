@@ -1,7 +1,7 @@
 //! WebSocket codecs, pure: no sockets, no executor, no clock.
 //!
 //! Owns: the opening handshake (`handshake`), client-frame decoding and server-frame encoding
-//! (`frame`), the WebSocket-over-HTTP event codec (`over_http`), and the GRIP control
+//! (`frame`), permessage-deflate (`deflate`), the WebSocket-over-HTTP event codec (`over_http`), and the GRIP control
 //! messages and message prefix of a GRIP-mode origin (`control`), and the GRIP-mode state of
 //! one connection with its timed sends (`session`).
 //! Must not: import glommio, `std::net` or anything from the crate but `limits` and `http`;
@@ -11,6 +11,7 @@
 //! log. Each file has its own error enum.
 
 pub mod control;
+pub mod deflate;
 pub mod frame;
 pub mod handshake;
 pub mod over_http;

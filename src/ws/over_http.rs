@@ -248,7 +248,7 @@ fn parse_close(content: &[u8], at: usize) -> Result<Option<(u16, String)>, WohEr
 
 mod session;
 
-pub use session::{ClientStep, FailureStep, Phase, WohSession};
+pub use session::{ClientStep, FailureStep, OriginCloseStep, Phase, WohSession};
 
 #[cfg(test)]
 mod tests;

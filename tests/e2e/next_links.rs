@@ -359,3 +359,57 @@ fn a_link_answering_with_a_response_hold_ends_the_stream_with_the_reason_in_debu
         "a refused answer is not retried"
     );
 }
+
+#[test]
+fn a_gone_link_is_posted_when_the_client_leaves_and_link_gone_is_advertised() {
+    // Pushpin 1.41: "Add support for gone links".
+    let backend = Backend::start(|req| match req.path.as_str() {
+        "/feed" => BackendResponse::stream_hold("feed", "open\n")
+            .header("Grip-Link", "</gone?who=me>; rel=gone"),
+        _ => BackendResponse::new(200, "text/plain", ""),
+    });
+    let proxy = Proxy::start(backend.port(), &[]);
+    let mut client = StreamClient::open(proxy.addr, "/feed");
+    assert_eq!(client.read_until("open\n"), "open\n");
+    wait_subscribed(&proxy, 1);
+    let features = backend.requests()[0]
+        .header("Grip-Feature")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(features.contains("link:next, link:gone"), "{features}");
+    assert!(
+        !backend
+            .requests()
+            .iter()
+            .any(|r| r.path.starts_with("/gone")),
+        "nothing while the client stays"
+    );
+
+    drop(client);
+    let gone = wait_for_request(&backend, "/gone");
+    assert_eq!(gone.method, "POST");
+    assert_eq!(gone.path, "/gone?who=me");
+    assert!(gone.body.is_empty());
+    assert!(
+        gone.header("Grip-Sig").is_some(),
+        "routed internally, signed"
+    );
+}
+
+#[test]
+fn a_long_poll_answered_by_a_publish_also_posts_its_gone_link() {
+    let backend = Backend::start(|req| match req.path.as_str() {
+        "/poll" => BackendResponse::response_hold("lp", "timeout\n")
+            .header("Grip-Link", "</bye>; rel=gone"),
+        _ => BackendResponse::new(200, "text/plain", ""),
+    });
+    let proxy = Proxy::start(backend.port(), &[]);
+    let mut conn = crate::support::Conn::connect(proxy.addr);
+    conn.send(&crate::support::get_request("/poll"));
+    wait_subscribed(&proxy, 1);
+    let item = crate::support::response_item("lp", json!({ "body": "news\n" }));
+    publish_ok(&proxy, &item);
+    assert_eq!(conn.read_response().body_text(), "news\n");
+    let gone = wait_for_request(&backend, "/bye");
+    assert_eq!(gone.method, "POST");
+}

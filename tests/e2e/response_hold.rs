@@ -2,11 +2,13 @@
 //! sent until an `http-response` publish or the timeout; a publish is merged with the origin's
 //! headers; the timeout sends the origin's own response; the JSON `grip-instruct` form.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::support::{
-    get_request, publish_ok, response_item, stream_item, wait_metric, wait_subscribed, Backend,
-    BackendResponse, Conn, Proxy, Response,
+    get_request, metric, publish_ok, response_item, stream_item, wait_metric, wait_subscribed,
+    Backend, BackendResponse, Conn, Proxy, Response,
 };
 
 /// Sends a long-poll request and returns the connection, whose response is still pending.
@@ -91,6 +93,25 @@ fn long_poll_ignores_items_without_an_http_response_format() {
     );
 
     assert_eq!(conn.read_response().body_text(), "response\n");
+}
+
+#[test]
+fn a_published_close_leaves_a_long_poll_held_as_in_pushpin() {
+    // Pushpin's httpsession: "http-response mode doesn't support a close action since it's
+    // better to send a real response"; the publish is accepted and the hold stays.
+    let backend = Backend::start(|_| BackendResponse::response_hold("lp", "timeout\n"));
+    let proxy = Proxy::start(backend.port(), &[]);
+    let mut conn = start_long_poll(&proxy);
+    wait_subscribed(&proxy, 1);
+
+    publish_ok(&proxy, &response_item("lp", json!({ "action": "close" })));
+    conn.expect_nothing_for(Duration::from_millis(300));
+    assert_eq!(metric(&proxy, "ringpin_held_responses"), Some(1.0));
+    publish_ok(&proxy, &response_item("lp", json!({ "body": "after\n" })));
+
+    let response = conn.read_response();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body_text(), "after\n");
 }
 
 #[test]

@@ -334,3 +334,15 @@ fn pushpin_conf_supplies_ports_and_a_routes_file_relative_to_its_directory() {
     assert_eq!(response.body_text(), "via conf\n");
     assert_eq!(backend.requests().len(), 1);
 }
+
+#[test]
+fn an_ipv6_target_in_brackets_reaches_an_origin_on_the_ipv6_loopback() {
+    // Pushpin 1.41: "Support IPv6 addresses in route targets".
+    let backend = Backend::start_v6(|_| BackendResponse::text(200, "over v6\n"));
+    let route = format!("* [::1]:{}", backend.port());
+    let (_dir, proxy) = start_with_routes(&[route]);
+    let response = get_host(&proxy, "example.com", "/v6");
+    assert_eq!(response.status, 200, "{}", proxy.log_tail());
+    assert_eq!(response.body_text(), "over v6\n");
+    assert_eq!(backend.last_request().path, "/v6");
+}

@@ -54,7 +54,7 @@ pub fn frame(first: u8, payload: &[u8], mask: bool) -> Vec<u8> {
 }
 
 /// Reads one unmasked server frame: (first byte, payload).
-fn read_frame(conn: &mut Conn) -> (u8, Vec<u8>) {
+pub fn read_frame(conn: &mut Conn) -> (u8, Vec<u8>) {
     let head = conn.read_exact_raw(2);
     assert_eq!(head[1] & 0x80, 0, "server frames are unmasked");
     let len = match head[1] & 0x7f {

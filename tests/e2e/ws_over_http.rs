@@ -150,6 +150,26 @@ fn an_origin_close_closes_the_client_with_its_code_and_reason() {
 }
 
 #[test]
+fn an_origin_close_is_answered_by_the_client_and_its_reply_reaches_the_origin_as_close() {
+    let backend = woh_backend(WohOptions::default());
+    let proxy = woh_proxy(backend.port(), &[]);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("close:4001:bye");
+    assert_eq!(
+        ws.answer_close_with(4002, "mine"),
+        (4001, "bye".to_string())
+    );
+    wait_for_events(&backend, "the client's close reply as CLOSE", |events| {
+        events.last() == Some(&event("CLOSE", close_content(4002, "mine")))
+    });
+    let closes = received_events(&backend)
+        .into_iter()
+        .filter(|(kind, _)| kind == "CLOSE" || kind == "DISCONNECT")
+        .count();
+    assert_eq!(closes, 1, "one CLOSE and no DISCONNECT after it");
+}
+
+#[test]
 fn a_published_close_closes_the_client_with_code_4001_and_its_reason() {
     let backend = woh_backend(WohOptions::default());
     let proxy = woh_proxy(backend.port(), &[]);
@@ -162,6 +182,87 @@ fn a_published_close_closes_the_client_with_code_4001_and_its_reason() {
     wait_for_events(&backend, "the client's CLOSE", |events| {
         events.last() == Some(&event("CLOSE", close_content(4001, "kicked")))
     });
+}
+
+#[test]
+fn a_published_refresh_makes_each_subscriber_send_its_origin_an_empty_request() {
+    // Pushpin 1.38: "Publish refresh action for triggering WebSocket-over-HTTP requests".
+    let backend = woh_backend(WohOptions::default());
+    let proxy = woh_proxy(backend.port(), &[]);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("sub:room");
+    wait_subscribed(&proxy, 1);
+    let mut other = ws_connect(proxy.addr, "/chat");
+    other.send_text("hello");
+    other.expect_text("hello");
+    let before = backend.requests().len();
+
+    publish_ok(&proxy, &ws_item("room", json!({"action": "refresh"})));
+    let deadline = Instant::now() + DEADLINE;
+    while backend.requests().len() == before {
+        assert!(Instant::now() < deadline, "no refresh request");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let requests = backend.requests();
+    assert!(
+        requests[before].body.is_empty(),
+        "a refresh carries no events"
+    );
+    let id = |r: &crate::support::BackendRequest| r.header("Connection-Id").map(str::to_owned);
+    assert_eq!(
+        id(&requests[before]),
+        id(&requests[0]),
+        "the subscriber's connection"
+    );
+    thread::sleep(Duration::from_millis(200));
+    assert_eq!(backend.requests().len(), before + 1, "only the subscriber");
+    ws.send_text("still open");
+    ws.expect_text("still open");
+}
+
+#[test]
+fn content_the_origin_keeps_back_is_replayed_before_the_next_message() {
+    // Pushpin 1.41: "WebSocket-Over-HTTP: allow keeping back data (Content-Bytes-Accepted)";
+    // the exchange of Pushpin's own websocketoverhttptest `replay`.
+    let options = WohOptions::default();
+    let backend = Backend::start(move |request| {
+        let replayed = request.header("Content-Bytes-Replayed").map(str::to_owned);
+        match (request.body.as_slice(), replayed.as_deref()) {
+            (b"TEXT b\r\n[foo][hello\r\n", None) => {
+                events_response(&[]).header("Content-Bytes-Accepted", "5")
+            }
+            (b"TEXT 6\r\n[hello\r\nTEXT 7\r\n world]\r\n", Some("6")) => {
+                events_response(&[event("TEXT", "m:[ok]")])
+            }
+            _ => crate::support::woh::scripted_response(request, &options),
+        }
+    });
+    let proxy = woh_proxy(backend.port(), &[]);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("[foo][hello");
+    wait_for_events(&backend, "the first message", |events| events.len() == 2);
+    ws.send_text(" world]");
+    ws.expect_text("[ok]");
+}
+
+#[test]
+fn accepting_more_bytes_than_were_sent_drops_the_client() {
+    let options = WohOptions::default();
+    let backend = Backend::start(move |request| {
+        let response = crate::support::woh::scripted_response(request, &options);
+        if request.body.starts_with(b"TEXT") {
+            response.header("Content-Bytes-Accepted", "99")
+        } else {
+            response
+        }
+    });
+    let proxy = woh_proxy(backend.port(), &[]);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("hello");
+    match ws.ws.read() {
+        Err(_) | Ok(Message::Close(None)) => {}
+        other => panic!("expected the connection dropped, got {other:?}"),
+    }
 }
 
 #[test]

@@ -2,12 +2,16 @@
 //! extension turns on GRIP mode, without it the relay is pure; closes, pings and rejections
 //! pass through.
 
+use std::thread;
+use std::time::{Duration, Instant};
+
 use serde_json::json;
 use tungstenite::Message;
 
 use crate::support::ws_backend::WsBackend;
 use crate::support::{
     metric, publish_ok, wait_subscribed, ws_connect, ws_reject, Backend, BackendResponse, Proxy,
+    DEADLINE,
 };
 use crate::ws_over_http::ws_item;
 
@@ -81,6 +85,23 @@ fn client_and_origin_closes_carry_their_codes() {
     let mut ws = ws_connect(proxy.addr, "/chat");
     ws.send_text("close:4002:done");
     assert_eq!(ws.expect_close(), (4002, "done".to_string()));
+}
+
+#[test]
+fn an_origin_close_is_answered_and_the_client_reply_reaches_the_origin_with_its_code() {
+    let backend = WsBackend::start(true);
+    let proxy = passthrough_proxy(&backend);
+    let mut ws = ws_connect(proxy.addr, "/chat");
+    ws.send_text("close:4001:bye");
+    assert_eq!(
+        ws.answer_close_with(4002, "mine"),
+        (4001, "bye".to_string())
+    );
+    let deadline = Instant::now() + DEADLINE;
+    while backend.closes().is_empty() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(backend.closes(), vec![(4002, "mine".to_string())]);
 }
 
 #[test]

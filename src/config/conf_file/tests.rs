@@ -21,7 +21,7 @@ fn supported_keys_parse_into_their_sections() {
     check("", Ok((none(), &[])));
     check("# comment\n; comment\n\n   \n[global]\n", Ok((none(), &[])));
     check(
-        "[global]\nport_offset = 20000\n[runner]\nhttp_port=7999,127.0.0.1:8000, [::1]:8001\nlog_level=3",
+        "[global]\nport_offset = 20000\n[runner]\nhttp_port=7999,127.0.0.1:8000, [::1]:8001\nlog_level=3\nallow_compression=true",
         Ok((
             ConfFile {
                 global: GlobalSection { port_offset: Some(20000) },
@@ -33,6 +33,7 @@ fn supported_keys_parse_into_their_sections() {
                     ]),
                     log_level: Some(log::LevelFilter::Debug),
                     https_ports: None,
+                    allow_compression: Some(true),
                 },
                 ..none()
             },

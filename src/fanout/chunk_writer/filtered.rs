@@ -32,7 +32,7 @@ impl ChunkWriter {
         now: Instant,
         report: &mut DeliveryReport,
     ) {
-        let action = action_for(sink.transport, item);
+        let action = action_for(sink.transport, sink.deflate, item);
         if matches!(action, Action::Nothing) {
             return;
         }
@@ -177,6 +177,7 @@ fn filtered_content(
             Some(EncodedWs::Frame {
                 frame,
                 content_filters,
+                ..
             }) => (Some(ws_payload(frame)), content_filters.as_deref()),
             _ => (None, None),
         },

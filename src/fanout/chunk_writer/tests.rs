@@ -181,3 +181,66 @@ fn a_response_hold_takes_the_first_response_item_only() {
     assert_eq!(got, Some(Arc::as_ptr(&first)));
     assert_eq!(report.wake, vec![ConnKey(1)]);
 }
+
+#[test]
+fn a_refresh_flags_and_wakes_websockets_and_leaves_holds_alone() {
+    let mut t = table(&[
+        (1, Transport::WebSocket, 1000),
+        (2, Transport::HttpStreamChunked, 1000),
+        (3, Transport::HttpResponse, 1000),
+    ]);
+    let mut refresh = item(
+        Some(EncodedStream::Refresh),
+        Some(HttpResponseFormat::Refresh),
+    );
+    if let Some(item) = Arc::get_mut(&mut refresh) {
+        item.ws = Some(EncodedWs::Refresh);
+    }
+    let keys = [ConnKey(1), ConnKey(2), ConnKey(3)];
+    let mut report = DeliveryReport::default();
+    let writer = ChunkWriter::new(OverflowPolicy::Drop);
+    writer.deliver(&refresh, &keys, &mut t, Instant::now(), &mut report);
+    assert!(t.0[&ConnKey(1)].refresh);
+    assert!(!t.0[&ConnKey(2)].refresh && !t.0[&ConnKey(3)].refresh);
+    assert_eq!(report.wake, vec![ConnKey(1)]);
+    assert!(report.ready.is_empty());
+    assert!(t
+        .0
+        .values()
+        .all(|sink| sink.queue.is_empty() && !sink.is_closing()));
+}
+
+#[test]
+fn a_websocket_with_deflate_gets_the_compressed_frame_when_there_is_one() {
+    let mut t = table(&[
+        (1, Transport::WebSocket, 1000),
+        (2, Transport::WebSocket, 1000),
+    ]);
+    if let Some(sink) = t.0.get_mut(&ConnKey(2)) {
+        sink.deflate = true;
+    }
+    let frames = |deflated: Option<&'static [u8]>| {
+        let mut item = item(None, None);
+        if let Some(inner) = Arc::get_mut(&mut item) {
+            inner.ws = Some(EncodedWs::Frame {
+                frame: Bytes::from_static(b"plain"),
+                deflated: deflated.map(Bytes::from_static),
+                content_filters: None,
+            });
+        }
+        item
+    };
+    let keys = [ConnKey(1), ConnKey(2)];
+    let mut report = DeliveryReport::default();
+    let writer = ChunkWriter::new(OverflowPolicy::Drop);
+    writer.deliver(
+        &frames(Some(b"small")),
+        &keys,
+        &mut t,
+        Instant::now(),
+        &mut report,
+    );
+    writer.deliver(&frames(None), &keys, &mut t, Instant::now(), &mut report);
+    assert_eq!(queued(&t, 1), b"plainplain");
+    assert_eq!(queued(&t, 2), b"smallplain");
+}

@@ -6,6 +6,7 @@
 //! Must not: hold or write published items itself (the core's hold loops do) or follow next
 //! links (`links/` does).
 
+use super::links::gone_link;
 use super::links::next_link;
 use super::links::next_link::grip_last_values;
 use super::proxy::{ask_origin, Asked};
@@ -38,7 +39,8 @@ enum Accepted {
 /// Acts on a GRIP answer, and on the answers to the re-requests a long-poll makes when it
 /// must recover (a `prev-id` gap, a `hint`, `/recover`, the first-subscription update:
 /// PUSHPIN.md §3.4, §3.8, §4). Each re-request is caused by one event, so this loop is
-/// bounded by what is published.
+/// bounded by what is published. Once the session ends, its first answer's gone link, if
+/// any, is notified (Pushpin 1.41).
 pub(super) async fn accept_grip(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
@@ -50,10 +52,22 @@ pub(super) async fn accept_grip(
     // a stale prev-id is then held anyway, and the next item's gap recovers it.
     let mut check_stale = true;
     let mut kept = None;
-    loop {
-        let once = accept_once(ctx, conn, req, route, answer, check_stale, kept.take());
+    let mut gone = None;
+    let mut first = true;
+    let next = loop {
+        let gone_slot = std::mem::take(&mut first).then_some(&mut gone);
+        let once = accept_once(
+            ctx,
+            conn,
+            req,
+            route,
+            answer,
+            check_stale,
+            kept.take(),
+            gone_slot,
+        );
         let last_ids = match once.await {
-            Accepted::Done(next) => return next,
+            Accepted::Done(next) => break next,
             Accepted::Refetch(last_ids, guard) => {
                 check_stale = true;
                 kept = guard;
@@ -68,12 +82,17 @@ pub(super) async fn accept_grip(
         let refetch = Box::pin(refetch_request(ctx, conn, req, route, &last_ids));
         answer = match refetch.await {
             Ok(answer) => answer,
-            Err(next) => return next,
+            Err(next) => break next,
         };
+    };
+    if let Some(link) = gone {
+        gone_link::notify(ctx, route, req, &link);
     }
+    next
 }
 
-/// Acts on one GRIP answer.
+/// Acts on one GRIP answer; `gone`, when given, gets the answer's gone link.
+#[allow(clippy::too_many_arguments)]
 async fn accept_once(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
@@ -82,12 +101,16 @@ async fn accept_once(
     answer: GripAnswer,
     check_stale: bool,
     kept: Option<HeldGuard>,
+    gone: Option<&mut Option<String>>,
 ) -> Accepted {
     let target = answer.target.clone();
     let instruction = match parse_answer(ctx, conn, req, route, answer).await {
         Ok(instruction) => instruction,
         Err(next) => return Accepted::Done(next),
     };
+    if let Some(gone) = gone {
+        gone.clone_from(&instruction.gone_link);
+    }
     // A registration kept through a replay serves only a new long-poll.
     let kept = kept.filter(|_| instruction.hold == Some(HoldMode::Response));
     let is_head = req.head.method == "HEAD";

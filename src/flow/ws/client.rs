@@ -25,6 +25,7 @@ use crate::shard::direct_send::FlushOutcome;
 use crate::shard::respond::respond_error;
 use crate::shard::HeldGuard;
 use crate::shard::ShardContext;
+use crate::ws::deflate::accepts_deflate_offer;
 use crate::ws::frame::{is_sendable_close_code, CONTROL_PAYLOAD_BYTES_MAX};
 use crate::ws::{
     encode_close, encode_frame, parse_client_handshake, Frame, FrameDecoder, FrameError,
@@ -52,6 +53,8 @@ pub struct WsRequest {
     pub tls: bool,
     /// The `Sec-WebSocket-Accept` value for the 101.
     pub accept: String,
+    /// permessage-deflate is on for this client (`allow_compression`, and it offered it).
+    pub deflate: bool,
 }
 
 impl WsRequest {
@@ -99,8 +102,10 @@ pub async fn serve(
         let text = format!("No route for host: {host}\n");
         return respond_error(ctx, conn, &head, 502, &text, false).await;
     };
+    let deflate = ctx.config.allow_compression && accepts_deflate_offer(&head.headers);
     let req = WsRequest {
         accept: handshake.accept_key(),
+        deflate,
         head,
         host,
         peer,
@@ -193,19 +198,28 @@ pub struct WsClient<'c> {
 }
 
 impl<'c> WsClient<'c> {
-    /// Registers the connection (after its 101 was written) on `channels`.
-    pub fn register(ctx: &Rc<ShardContext>, conn: &'c mut Conn, channels: Vec<String>) -> Self {
+    /// Registers the connection (after its 101 was written) on `channels`; `deflate` when
+    /// the 101 accepted permessage-deflate.
+    pub fn register(
+        ctx: &Rc<ShardContext>,
+        conn: &'c mut Conn,
+        channels: Vec<String>,
+        deflate: bool,
+    ) -> Self {
         conn.shrink();
         // As in `hold_stream`: glommio keeps a dropped read's timer armed, and this loop drops
         // reads on every wake, so the read timeout is off while the connection is held.
         let _ = conn.set_read_timeout(None);
-        let sink = ctx.new_sink(Transport::WebSocket);
+        let mut sink = ctx.new_sink(Transport::WebSocket);
+        sink.deflate = deflate;
         let guard = ctx.register_hold(&conn.stream, sink, channels);
         ctx.counters.held_websockets.add(1);
+        let mut decoder = FrameDecoder::new(frame_limits(&ctx.config));
+        decoder.set_inflate(deflate);
         WsClient {
             ctx: Rc::clone(ctx),
             conn,
-            decoder: FrameDecoder::new(frame_limits(&ctx.config)),
+            decoder,
             guard,
             read_buf: Vec::new(),
             close_published_seen: false,
@@ -300,7 +314,7 @@ impl<'c> WsClient<'c> {
                 State::Gone
             } else if entry.sink.overflowed {
                 State::SlowClosed
-            } else if std::mem::take(&mut entry.refresh) {
+            } else if std::mem::take(&mut entry.sink.refresh) {
                 State::Refresh
             } else if let Some(front) = entry.sink.queue.front_bytes() {
                 State::Write(front)
@@ -406,36 +420,41 @@ impl<'c> WsClient<'c> {
 
     /// Ends the connection: writes what is queued and, with `wait_for_close`, reads until
     /// the client's close frame, both within `WS_CLOSE_TIMEOUT`. Other messages are dropped.
-    pub async fn finish(&mut self, wait_for_close: bool) {
+    /// Returns the client's close code and reason when its close frame came.
+    pub async fn finish(&mut self, wait_for_close: bool) -> Option<(Option<u16>, String)> {
         let timer = Timer::new(WS_CLOSE_TIMEOUT);
         or(self.drain_then_wait(wait_for_close), async {
             timer.await;
+            None
         })
-        .await;
+        .await
     }
 
-    async fn drain_then_wait(&mut self, wait_for_close: bool) {
+    async fn drain_then_wait(&mut self, wait_for_close: bool) -> Option<(Option<u16>, String)> {
         while !self.gone {
             match self.state() {
                 State::Write(front) => match self.wait_write(front).await {
                     Wait::Wrote(Ok(n)) => self.advance_and_flush(n),
                     Wait::Woken => {}
-                    _ => return,
+                    _ => return None,
                 },
-                State::Gone | State::SlowClosed => return,
+                State::Gone | State::SlowClosed => return None,
                 State::Refresh => {}
                 State::ClosePublished | State::Idle => break,
             }
         }
         while wait_for_close && !self.gone {
             match self.next_event(true).await {
-                ClientEvent::Message(WsEvent::Close { .. })
-                | ClientEvent::Invalid(_)
-                | ClientEvent::Gone
-                | ClientEvent::SlowClosed => return,
+                ClientEvent::Message(WsEvent::Close { code, reason }) => {
+                    return Some((code, reason))
+                }
+                ClientEvent::Invalid(_) | ClientEvent::Gone | ClientEvent::SlowClosed => {
+                    return None
+                }
                 _ => {}
             }
         }
+        None
     }
 }
 

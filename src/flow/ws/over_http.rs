@@ -28,6 +28,7 @@ use crate::reply::encode_full_response;
 use crate::shard::random::random_u64;
 use crate::shard::respond::respond_error;
 use crate::shard::ShardContext;
+use crate::ws::deflate::DEFLATE_RESPONSE;
 use crate::ws::{encode_events, encode_switching_response, parse_events_bytes, WohEvent};
 use futures_lite::future::{BoxedLocal, FutureExt};
 use std::rc::Rc;
@@ -54,8 +55,9 @@ pub struct Woh<'r> {
 pub type InFlight = BoxedLocal<Result<WohReply, WohFail>>;
 
 impl Woh<'_> {
-    /// Starts a request carrying `events`; it runs when polled.
-    pub fn request(&self, events: &[WohEvent]) -> InFlight {
+    /// Starts a request carrying `events`, `replayed` content bytes of which were kept back
+    /// by an earlier answer; it runs when polled.
+    pub fn request(&self, events: &[WohEvent], replayed: usize) -> InFlight {
         let body = encode_events(events);
         let token = self.ctx.route_grip_sig(self.route);
         let forward = ForwardContext {
@@ -73,6 +75,7 @@ impl Woh<'_> {
             &self.connection_id,
             &self.meta,
             body.len(),
+            replayed,
         );
         let mut bytes = Vec::with_capacity(512 + body.len());
         encode_request_head(&head, &mut bytes);
@@ -166,7 +169,11 @@ pub async fn serve(
         return bad_open(ctx, conn, req, "first event is not OPEN").await;
     }
     woh.on_response_headers(&reply);
-    let head = encode_switching_response(&req.accept, &switching_headers(&reply.headers));
+    let head = encode_switching_response(
+        &req.accept,
+        &switching_headers(&reply.headers),
+        req.deflate.then_some(DEFLATE_RESPONSE),
+    );
     if conn.write_all(&head).await.is_err() {
         return Next::Close;
     }
@@ -179,7 +186,7 @@ pub async fn serve(
         &route.prefix,
         implicit.clone(),
     );
-    let mut client = WsClient::register(ctx, conn, implicit);
+    let mut client = WsClient::register(ctx, conn, implicit, req.deflate);
     client.name_session(&woh.connection_id);
     let rest = events.into_iter().skip(1).collect();
     super::over_http_flow::run(&mut woh, &mut client, &mut messages, rest).await;
@@ -191,7 +198,7 @@ async fn open(woh: &mut Woh<'_>) -> Result<WohReply, WohFail> {
     let mut last = None;
     for target in woh.route.http_targets() {
         woh.target = target.clone();
-        match woh.request(&[WohEvent::Open(Default::default())]).await {
+        match woh.request(&[WohEvent::Open(Default::default())], 0).await {
             Err(fail @ WohFail::Connect { .. }) => {
                 log::debug!("shard={} {fail}", woh.ctx.id.0);
                 last = Some(fail);

@@ -13,10 +13,10 @@ use crate::flow::ws::grip::{AfterMessage, OriginMessages};
 use crate::flow::ws::over_http::Woh;
 use crate::flow::ws::over_http_exchange::{WohFail, WohReply};
 use crate::limits::WS_CLOSE_TIMEOUT;
-use crate::origin::ws_request::is_woh_events_response;
+use crate::origin::ws_request::{content_bytes_accepted, is_woh_events_response};
 use crate::shard::hold::sleep_or_never;
 use crate::shard::random::random_u64;
-use crate::ws::over_http::{ClientStep, FailureStep, Phase, WohSession};
+use crate::ws::over_http::{ClientStep, FailureStep, OriginCloseStep, Phase, WohSession};
 use crate::ws::{parse_events_bytes, MessageKind, WohEvent};
 use futures_lite::future::{or, pending};
 use std::time::{Duration, Instant};
@@ -51,9 +51,10 @@ pub async fn run(
         let now = Instant::now();
         let queued = client.queued_bytes();
         if in_flight.is_none() {
-            in_flight = session
+            let started = session
                 .next_request(now, queued, woh.keep_alive_interval)
-                .map(|events| woh.request(events));
+                .map(<[WohEvent]>::to_vec);
+            in_flight = started.map(|events| woh.request(&events, session.replayed_bytes()));
         }
         if session.is_done() {
             return;
@@ -148,8 +149,17 @@ async fn on_reply(
         Ok(reply) => reply,
         Err(fail) => return on_failure(session, woh.ctx().id.0, fail),
     };
-    if !session.on_reply() {
-        return Step::Continue;
+    match session.on_reply_accepting(content_bytes_accepted(&reply.headers)) {
+        Ok(true) => {}
+        Ok(false) => return Step::Continue,
+        Err(err) => {
+            log::info!(
+                "shard={} websocket origin {}: {err}; dropping the client",
+                woh.ctx().id.0,
+                woh.target_name()
+            );
+            return Step::End;
+        }
     }
     if !is_woh_events_response(reply.status, &reply.headers) {
         log::info!(
@@ -243,10 +253,16 @@ async fn on_events(
             }
             WohEvent::Close(close) => {
                 let (code, reason) = close.map_or((None, String::new()), |(c, r)| (Some(c), r));
-                let wait_for_reply = !session.is_client_closing();
                 client.close(code, &reason);
-                client.finish(wait_for_reply).await;
-                return Step::End;
+                return match session.on_origin_close(Instant::now(), WS_CLOSE_TIMEOUT) {
+                    // The client's reply goes back to the origin as CLOSE (Pushpin's
+                    // `in_peerClosed`); events after a CLOSE are dropped, as in Pushpin.
+                    OriginCloseStep::AwaitClientReply => Step::Continue,
+                    OriginCloseStep::End => {
+                        client.finish(false).await;
+                        Step::End
+                    }
+                };
             }
             WohEvent::Disconnect => return Step::End,
         };

@@ -34,6 +34,7 @@ use crate::shard::hold::sleep_or_never;
 use crate::shard::random::random_u64;
 use crate::shard::respond::respond_error;
 use crate::shard::ShardContext;
+use crate::ws::deflate::DEFLATE_RESPONSE;
 use crate::ws::{
     accept_key, encode_masked_frame, encode_switching_response, Frame, FrameDecoder, FrameError,
     FrameLimits, MessageKind, WsEvent,
@@ -94,7 +95,8 @@ pub async fn serve(
         );
         return respond_error(ctx, conn, &req.head, 502, ORIGIN_ERROR_TEXT, false).await;
     }
-    let switching = encode_switching_response(&req.accept, &head.headers);
+    let extensions = req.deflate.then_some(DEFLATE_RESPONSE);
+    let switching = encode_switching_response(&req.accept, &head.headers, extensions);
     if conn.write_all(&switching).await.is_err() {
         return Next::Close;
     }
@@ -114,7 +116,7 @@ pub async fn serve(
         implicit.clone(),
     );
     let _ = origin.set_read_timeout(None);
-    let mut client = WsClient::register(ctx, conn, implicit);
+    let mut client = WsClient::register(ctx, conn, implicit, req.deflate);
     let mut relay = Relay {
         ctx: Rc::clone(ctx),
         origin: Some(origin),
@@ -378,11 +380,7 @@ impl Relay {
         code: Option<u16>,
         reason: String,
     ) -> Step {
-        let mut payload = Vec::new();
-        if let Some(code) = code {
-            payload.extend_from_slice(&code.to_be_bytes());
-            payload.extend_from_slice(reason.as_bytes());
-        }
+        let payload = close_payload(code, &reason);
         let (mut code, mut reason) = (code, reason);
         if self.published_close_at.is_none()
             && self
@@ -481,7 +479,15 @@ impl Relay {
             }
             WsEvent::Close { code, reason } => {
                 client.close(code, &reason);
-                client.finish(true).await;
+                // The client's close reply goes back to the origin with the client's code, as
+                // Pushpin's `in_peerClosed` does, completing the origin's close handshake.
+                if let Some((code, reason)) = client.finish(true).await {
+                    self.send_to_origin(
+                        OpCode::Control(Control::Close),
+                        &close_payload(code, &reason),
+                    )
+                    .await;
+                }
                 return Step::End;
             }
         };
@@ -513,4 +519,14 @@ impl Relay {
         );
         Step::End
     }
+}
+
+/// A close frame's payload: the code, big-endian, then the reason; empty without a code.
+fn close_payload(code: Option<u16>, reason: &str) -> Vec<u8> {
+    let mut payload = Vec::new();
+    if let Some(code) = code {
+        payload.extend_from_slice(&code.to_be_bytes());
+        payload.extend_from_slice(reason.as_bytes());
+    }
+    payload
 }

@@ -289,6 +289,25 @@ fn malformed_grip_keep_alive_values_are_errors() {
 }
 
 #[test]
+fn grip_link_takes_the_last_gone_link_beside_the_next_link() {
+    let links = |value: &str| {
+        let got = ok(&[("Grip-Link", value)]);
+        (got.next_link.map(|n| n.url), got.gone_link)
+    };
+    let s = |v: &str| Some(v.to_string());
+    let cases = [
+        ("</gone>; rel=gone", (None, s("/gone"))),
+        ("</a>; rel=next, </g>; rel=gone", (s("/a"), s("/g"))),
+        ("</g1>; rel=gone, </g2>; rel=\"gone\"", (None, s("/g2"))),
+        ("<http://other/x>; rel=gone", (None, s("http://other/x"))),
+        ("</a>; rel=prev", (None, None)),
+    ];
+    for (value, want) in cases {
+        assert_eq!(links(value), want, "{value}");
+    }
+}
+
+#[test]
 fn grip_link_takes_the_last_next_link_and_ignores_other_rels() {
     let link = |value: &str| ok(&[("Grip-Link", value)]).next_link;
     let next = |url: &str, secs| {

@@ -50,7 +50,7 @@ fn with_forward<T>(f: impl FnOnce(&ForwardContext<'_>) -> T) -> T {
 fn woh_request_replays_the_handshake_without_the_fields_ringpin_owns() {
     let base = woh_base_head(&client());
     let meta = vec![("User".to_string(), "alice".to_string())];
-    let head = with_forward(|f| build_woh_request(&base, f, "cid-1", &meta, 8));
+    let head = with_forward(|f| build_woh_request(&base, f, "cid-1", &meta, 8, 0));
     let h = &head.headers;
     assert_eq!(head.method, "POST");
     assert_eq!(head.target, "/ws?x=1");
@@ -71,6 +71,20 @@ fn woh_request_replays_the_handshake_without_the_fields_ringpin_owns() {
     assert_eq!(h.get_str("content-length"), Some("8"));
     assert_eq!(h.get_str("grip-sig"), Some("tok"));
     assert!(!h.contains("upgrade") && !h.contains("connection"));
+    assert!(!h.contains("content-bytes-replayed"));
+    let replaying = with_forward(|f| build_woh_request(&base, f, "cid-1", &meta, 8, 6));
+    let replayed = replaying.headers.get_str("content-bytes-replayed");
+    assert_eq!(replayed, Some("6"));
+}
+
+#[test]
+fn content_bytes_accepted_reads_as_pushpin_reads_it() {
+    for (value, want) in [("5", Some(5)), (" 0 ", Some(0)), ("-1", None), ("x", None)] {
+        let mut headers = Headers::new();
+        headers.push("Content-Bytes-Accepted", value);
+        assert_eq!(content_bytes_accepted(&headers), want, "{value}");
+    }
+    assert_eq!(content_bytes_accepted(&Headers::new()), None);
 }
 
 #[test]

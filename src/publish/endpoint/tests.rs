@@ -168,7 +168,7 @@ fn publish_errors_are_400_text_even_for_json_clients() {
             "Invalid format: publish item object does not contain 'channel'\n",
         ),
         (
-            r#"{"items": [{"channel": "c", "http-stream": {"action": "refresh"}}]}"#,
+            r#"{"items": [{"channel": "c", "http-stream": {"action": "reload"}}]}"#,
             "Invalid format: \n",
         ),
     ];

@@ -107,19 +107,23 @@ fn error_texts_for_http_stream() {
         "content-bin": 5 | 'http-stream' contains 'content-bin' with wrong type
         "content": "x", "content-filters": "f" | 'http-stream' contains 'content-filters' with wrong type
         "content": "x", "content-filters": [1] | content-filters contains element with wrong type
-        "action": "refresh" |
+        "action": "reload" |
         "action": 1 | 'http-stream' contains 'action' with wrong type
         "#,
     );
-    // Pushpin 1.36 answers an unknown action with an empty message.
-    let item = with_formats(r#"{"http-stream": {"action": "refresh"}}"#);
+    // Pushpin answers an unknown action with an empty message.
+    let item = with_formats(r#"{"http-stream": {"action": "reload"}}"#);
     assert_eq!(
         one(&item),
         Err(PublishError::UnknownAction {
             format: "'http-stream'",
-            action: "refresh".into()
+            action: "reload".into()
         })
     );
+    // `refresh` (Pushpin 1.38) is accepted on every format.
+    let item = with_formats(r#"{"http-stream": {"action": "refresh"}}"#);
+    let stream = one(&item).map(|i| i.http_stream);
+    assert_eq!(stream, Ok(Some(HttpStreamFormat::Refresh)));
 }
 
 #[test]
@@ -183,7 +187,7 @@ fn error_texts_for_ws_message() {
         "action": "close", "code": 2999 | 'ws-message' contains 'code' 2999, which may not be sent in a close frame (1000-1003, 1007-1014 or 3000-4999)
         "action": "close", "code": 5000 | 'ws-message' contains 'code' 5000, which may not be sent in a close frame (1000-1003, 1007-1014 or 3000-4999)
         "action": "close", "reason": 1 | 'ws-message' contains 'reason' with wrong type
-        "action": "refresh" |
+        "action": "reload" |
         {long_ping} | 'ws-message' contains 'content' with invalid value
         {long_pong} | 'ws-message' contains 'content-bin' with invalid value
         "#
@@ -330,6 +334,10 @@ fn http_response_fields() {
     );
     assert_eq!(hr(r#""action": "hint""#), Some(HttpResponseFormat::Hint));
     assert_eq!(hr(r#""action": "close""#), Some(HttpResponseFormat::Close));
+    assert_eq!(
+        hr(r#""action": "refresh""#),
+        Some(HttpResponseFormat::Refresh)
+    );
     let filtered = hr(r#""body": "", "code": 204.0, "content-filters": ["build-id"]"#);
     assert!(matches!(
         filtered,
@@ -376,6 +384,7 @@ fn ws_message_kinds_and_close() {
         (r#""type": "ping""#, send(Ping, b"")),
         (r#""type": "pong", "content": "p""#, send(Pong, b"p")),
         (r#""action": "hint""#, Some(WsMessageFormat::Hint)),
+        (r#""action": "refresh""#, Some(WsMessageFormat::Refresh)),
         (
             r#""action": "close", "code": 4001, "reason": "kicked""#,
             Some(WsMessageFormat::Close {

@@ -333,3 +333,81 @@ fn origin_decoder_accepts_unmasked_frames_and_masked_encoding_round_trips() {
     );
     assert_eq!(used, masked.len());
 }
+
+/// Decodes every frame of `input` with permessage-deflate negotiated.
+fn decode_inflating(input: &[u8], limits: FrameLimits) -> Result<Vec<WsEvent>, FrameError> {
+    let mut decoder = FrameDecoder::new(limits);
+    decoder.set_inflate(true);
+    let mut events = Vec::new();
+    let mut at = 0;
+    while let Some((frame, used)) = decoder.decode(&input[at..])? {
+        if let Frame::Event(event) = frame {
+            events.push(event);
+        }
+        at += used;
+    }
+    Ok(events)
+}
+
+#[test]
+fn compressed_messages_inflate_once_whole_and_rsv1_is_refused_elsewhere() {
+    // RFC 7692 §7.2.3.1: "Hello" compressed, whole and split over two frames.
+    let hello: &[u8] = &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let text = |s: &str| WsEvent::Text(Bytes::copy_from_slice(s.as_bytes()));
+    let limits = FrameLimits::CLIENT;
+    assert_eq!(
+        decode_inflating(&masked(0xc1, hello), limits),
+        Ok(vec![text("Hello")])
+    );
+    let mut split = masked(0x41, &hello[..3]);
+    split.extend(masked(0x80, &hello[3..]));
+    assert_eq!(decode_inflating(&split, limits), Ok(vec![text("Hello")]));
+    let plain = masked(0x81, b"plain");
+    assert_eq!(decode_inflating(&plain, limits), Ok(vec![text("plain")]));
+
+    let refused = [
+        (masked(0xc1, hello), false),
+        (masked(0xc9, b""), true),
+        ([masked(0x01, b"a"), masked(0xc0, b"b")].concat(), true),
+        (masked(0xa1, b"a"), true),
+    ];
+    for (input, inflating) in refused {
+        let got = if inflating {
+            decode_inflating(&input, limits)
+        } else {
+            decode_all(&input, limits)
+        };
+        assert!(
+            matches!(got, Err(FrameError::ReservedBits { .. })),
+            "{input:02x?}: {got:?}"
+        );
+    }
+}
+
+#[test]
+fn an_inflated_message_is_bounded_and_checked_as_utf8() {
+    let hello: &[u8] = &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let tight = FrameLimits {
+        message_bytes_max: 4,
+        frame_payload_bytes_max: 100,
+    };
+    assert_eq!(
+        decode_inflating(&masked(0xc1, hello), tight),
+        Err(FrameError::MessageTooLarge { bytes_max: 4 })
+    );
+    // A stored block holding 0xff, which is not UTF-8.
+    let bad_utf8: &[u8] = &[0x00, 0x01, 0x00, 0xfe, 0xff, 0xff, 0x00];
+    let limits = FrameLimits::CLIENT;
+    assert_eq!(
+        decode_inflating(&masked(0xc1, bad_utf8), limits),
+        Err(FrameError::InvalidUtf8)
+    );
+    assert_eq!(
+        decode_inflating(&masked(0xc2, bad_utf8), limits),
+        Ok(vec![WsEvent::Binary(Bytes::from_static(&[0xff]))])
+    );
+    assert_eq!(
+        decode_inflating(&masked(0xc2, &[0xff, 0xff]), limits),
+        Err(FrameError::BadCompression)
+    );
+}

@@ -12,13 +12,21 @@
 //!   client is not read while `pending` holds `WOH_PENDING_BYTES_MAX` or more;
 //! - a client close is sent as CLOSE, and the origin's answer decides the close code the
 //!   client gets back (its CLOSE, else the client's own code echoed);
+//! - an origin CLOSE is passed to the client, and the client's close reply goes back to the
+//!   origin as a CLOSE carrying the client's code (Pushpin's `in_peerClosed`), after which
+//!   the session ends; a client that does not reply in time is lost (DISCONNECT);
 //! - a client lost without a close handshake gets a final DISCONNECT request, sent even
 //!   though the client is gone, and nothing after it;
 //! - a request that failed before reaching the origin is retried `WOH_RETRIES_MAX` times
 //!   (1, 2, 4, 8, 16 s plus the caller's jitter) with the same events; then, or on any other
 //!   failure, the client is dropped;
 //! - no new request starts while the client's queue holds over `WOH_CLIENT_QUEUE_BYTES_MAX`,
-//!   so a slow client slows its origin down.
+//!   so a slow client slows its origin down;
+//! - an answer's `Content-Bytes-Accepted` (Pushpin 1.41) keeps back the content it did not
+//!   accept: those bytes go out again, first, with the next request that carries something
+//!   new (or a keep-alive or refresh), counted in its `Content-Bytes-Replayed`; accepting
+//!   more than was sent, a CLOSE without its content, or nothing while the client's events
+//!   are at their bound drops the client.
 
 use std::time::{Duration, Instant};
 
@@ -38,6 +46,9 @@ pub enum Phase {
     PublishedClosing(Instant),
     /// The client sent a close; it is sent on as CLOSE, and the answer ends the connection.
     ClientClosing(Option<u16>, String),
+    /// The origin sent CLOSE, which was passed to the client; the client's close reply is
+    /// awaited until then, and goes back to the origin as CLOSE.
+    OriginClosing(Instant),
     /// The client is gone; what is pending (ending in DISCONNECT) is still sent.
     Gone,
 }
@@ -52,6 +63,17 @@ pub enum ClientStep {
     CloseClient(Option<u16>, String),
 }
 
+/// What the driver does with a CLOSE from the origin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OriginCloseStep {
+    /// Pass the close to the client (unless one was already sent) and keep going: the
+    /// client's close reply is sent to the origin. Later events of the same answer are
+    /// dropped.
+    AwaitClientReply,
+    /// The CLOSE answers the client's own close: give the client its code and end.
+    End,
+}
+
 /// What the driver does after a failed request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FailureStep {
@@ -59,6 +81,29 @@ pub enum FailureStep {
     RetryAt(Instant),
     /// Drop the client connection.
     End,
+}
+
+/// Why an answer's `Content-Bytes-Accepted` ends the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeepBackError {
+    /// More than the request's content (and close) was accepted.
+    #[error("Content-Bytes-Accepted {accepted} is more than the {sent} bytes sent")]
+    MoreThanSent {
+        /// The header's value.
+        accepted: usize,
+        /// Content bytes in the request, its CLOSE's included.
+        sent: usize,
+    },
+    /// All content was accepted but not the CLOSE after it.
+    #[error("Content-Bytes-Accepted took the content but not the close")]
+    CloseNotAccepted,
+    /// Nothing was accepted while the client's events are at their bound, so nothing new can
+    /// arrive to carry the next request.
+    #[error("Content-Bytes-Accepted 0 with {pending} bytes of client events waiting")]
+    NoProgress {
+        /// The bytes waiting.
+        pending: usize,
+    },
 }
 
 /// One WebSocket-over-HTTP connection's request state.
@@ -79,6 +124,12 @@ pub struct WohSession {
     refresh_due: bool,
     /// The target's `one_event` prop: each request carries one event.
     one_event: bool,
+    /// How many events at the front of `pending` were kept back by `Content-Bytes-Accepted`
+    /// (they do not start a request by themselves), and their content bytes.
+    replay_events: usize,
+    replay_bytes: usize,
+    /// Kept-back content bytes in the request in flight (`Content-Bytes-Replayed`).
+    sent_replayed: usize,
 }
 
 impl WohSession {
@@ -97,6 +148,9 @@ impl WohSession {
             detached: false,
             refresh_due: false,
             one_event,
+            replay_events: 0,
+            replay_bytes: 0,
+            sent_replayed: 0,
         }
     }
 
@@ -137,7 +191,8 @@ impl WohSession {
         let keep_alive_due = self.phase == Phase::Open
             && keep_alive_interval.is_some_and(|interval| now >= self.last_request + interval);
         let refresh_due = self.refresh_due && self.phase == Phase::Open;
-        if self.pending.is_empty() && !keep_alive_due && !refresh_due {
+        let has_new = self.pending.len() > self.replay_events;
+        if !has_new && !keep_alive_due && !refresh_due {
             return None;
         }
         self.refresh_due = false;
@@ -146,6 +201,7 @@ impl WohSession {
         } else {
             std::mem::take(&mut self.pending)
         };
+        self.take_replay(self.sent.len());
         self.pending_bytes = self.pending.iter().map(event_bytes).sum();
         if self.sent.iter().any(|e| matches!(e, WohEvent::Close(_))) {
             self.close_sent_to_origin = true;
@@ -163,7 +219,10 @@ impl WohSession {
 
     /// Whether the driver should read the client now.
     pub fn reads_client(&self, client_gone: bool) -> bool {
-        let reading = matches!(self.phase, Phase::Open | Phase::PublishedClosing(_));
+        let reading = matches!(
+            self.phase,
+            Phase::Open | Phase::PublishedClosing(_) | Phase::OriginClosing(_)
+        );
         reading && !client_gone && self.pending_bytes < WOH_PENDING_BYTES_MAX
     }
 
@@ -186,7 +245,7 @@ impl WohSession {
             .flatten()
             .map(|at| if held_back { at.max(recheck) } else { at });
         let closing = match self.phase {
-            Phase::PublishedClosing(at) => Some(at),
+            Phase::PublishedClosing(at) | Phase::OriginClosing(at) => Some(at),
             _ => None,
         };
         let waiting = !self.pending.is_empty() || self.refresh_due;
@@ -199,8 +258,11 @@ impl WohSession {
 
     /// A message or close from the client.
     pub fn on_client_message(&mut self, message: WsEvent) -> ClientStep {
-        let forward =
-            !self.detached && matches!(self.phase, Phase::Open | Phase::PublishedClosing(_));
+        let forward = !self.detached
+            && matches!(
+                self.phase,
+                Phase::Open | Phase::PublishedClosing(_) | Phase::OriginClosing(_)
+            );
         match message {
             WsEvent::Close { code, reason } => {
                 if self.detached {
@@ -208,7 +270,13 @@ impl WohSession {
                 }
                 if forward {
                     self.push(WohEvent::Close(code.map(|c| (c, reason.clone()))));
-                    self.phase = Phase::ClientClosing(code, reason);
+                    self.phase = if matches!(self.phase, Phase::OriginClosing(_)) {
+                        // Both closes are exchanged: what is pending, ending in this CLOSE,
+                        // is still sent, and its answer ends the session.
+                        Phase::Gone
+                    } else {
+                        Phase::ClientClosing(code, reason)
+                    };
                 }
             }
             _ if !forward => {}
@@ -240,14 +308,112 @@ impl WohSession {
         }
     }
 
-    /// The request in flight was answered. True when its events should be acted on; false
-    /// when the client is already gone and the answer only completes the session.
+    /// The origin sent CLOSE at `now` in an answer's events; the client's reply is awaited
+    /// until `now + close_timeout`.
+    pub fn on_origin_close(&mut self, now: Instant, close_timeout: Duration) -> OriginCloseStep {
+        match self.phase {
+            Phase::ClientClosing(..) => OriginCloseStep::End,
+            Phase::Open => {
+                self.phase = Phase::OriginClosing(now + close_timeout);
+                OriginCloseStep::AwaitClientReply
+            }
+            // A published close already went out, and its reply is awaited the same way;
+            // a second CLOSE changes nothing.
+            Phase::PublishedClosing(_) | Phase::OriginClosing(_) | Phase::Gone => {
+                OriginCloseStep::AwaitClientReply
+            }
+        }
+    }
+
+    /// Kept-back content bytes in the request just started or in flight: its
+    /// `Content-Bytes-Replayed` when not zero.
+    pub fn replayed_bytes(&self) -> usize {
+        self.sent_replayed
+    }
+
+    /// The request in flight was answered and all of it accepted. True when its events
+    /// should be acted on; false when the client is already gone and the answer only
+    /// completes the session.
     pub fn on_reply(&mut self) -> bool {
+        matches!(self.on_reply_accepting(None), Ok(true))
+    }
+
+    /// `on_reply` for an answer with `Content-Bytes-Accepted` (`None`: everything). What was
+    /// not accepted goes back to the front of the pending events; an error ends the
+    /// connection. After the client left, the answer only completes the session.
+    pub fn on_reply_accepting(&mut self, accepted: Option<usize>) -> Result<bool, KeepBackError> {
         debug_assert!(self.in_flight, "a reply without a request");
         self.in_flight = false;
         self.retries = 0;
-        self.sent.clear();
-        self.phase != Phase::Gone
+        let sent = std::mem::take(&mut self.sent);
+        if self.phase == Phase::Gone {
+            return Ok(false);
+        }
+        if let Some(accepted) = accepted {
+            self.keep_back(sent, accepted)?;
+        }
+        Ok(true)
+    }
+
+    /// Puts back the events of `sent` whose content was not among the first `accepted`
+    /// bytes, the first one cut where acceptance stopped.
+    fn keep_back(&mut self, sent: Vec<WohEvent>, accepted: usize) -> Result<(), KeepBackError> {
+        let content: usize = sent.iter().map(content_bytes).sum();
+        let close = sent.iter().find_map(|e| match e {
+            WohEvent::Close(close) => Some(close.as_ref().map_or(0, |(_, r)| 2 + r.len())),
+            _ => None,
+        });
+        let total = content + close.unwrap_or(0);
+        if accepted > total {
+            return Err(KeepBackError::MoreThanSent {
+                accepted,
+                sent: total,
+            });
+        }
+        if close.is_some() && accepted >= content && accepted < total {
+            return Err(KeepBackError::CloseNotAccepted);
+        }
+        if accepted >= content {
+            return Ok(());
+        }
+        let kept = unaccepted(sent, accepted);
+        let kept_bytes: usize = kept.iter().map(event_bytes).sum();
+        // A CLOSE is sent again at once, so it must come with progress; other kept content
+        // waits for something new, which cannot come once the client is not read.
+        let stuck = close.is_some() || self.pending_bytes + kept_bytes >= WOH_PENDING_BYTES_MAX;
+        if accepted == 0 && stuck {
+            return Err(KeepBackError::NoProgress {
+                pending: self.pending_bytes + kept_bytes,
+            });
+        }
+        let mut replay: Vec<WohEvent> = Vec::with_capacity(kept.len() + self.pending.len());
+        let mut new_events = 0;
+        for event in kept {
+            if let WohEvent::Close(_) = event {
+                // The close goes again after its content; progress was made, so at once.
+                self.close_sent_to_origin = false;
+                new_events += 1;
+            }
+            self.pending_bytes += event_bytes(&event);
+            replay.push(event);
+        }
+        self.replay_events = replay.len() - new_events;
+        self.replay_bytes = content - accepted;
+        replay.append(&mut self.pending);
+        self.pending = replay;
+        Ok(())
+    }
+
+    /// Marks the first `taken` pending events as sent, counting the kept-back ones among them.
+    fn take_replay(&mut self, taken: usize) {
+        let replayed_events = taken.min(self.replay_events);
+        self.sent_replayed = if replayed_events == self.replay_events {
+            self.replay_bytes
+        } else {
+            self.sent[..replayed_events].iter().map(content_bytes).sum()
+        };
+        self.replay_events -= replayed_events;
+        self.replay_bytes -= self.sent_replayed;
     }
 
     /// After a reply's events were acted on: the close to send the client when this answer
@@ -312,9 +478,10 @@ impl WohSession {
         }
     }
 
-    /// A deadline passed: a published close whose reply never came ends the client.
+    /// A deadline passed: a close (published or from the origin) whose reply never came ends
+    /// the client.
     pub fn on_timer(&mut self, now: Instant) {
-        if let Phase::PublishedClosing(at) = self.phase {
+        if let Phase::PublishedClosing(at) | Phase::OriginClosing(at) = self.phase {
             if now >= at {
                 self.on_client_lost();
             }
@@ -324,6 +491,47 @@ impl WohSession {
     fn push(&mut self, event: WohEvent) {
         self.pending_bytes += event_bytes(&event);
         self.pending.push(event);
+    }
+}
+
+/// The bytes of an event that `Content-Bytes-Accepted` counts: a message's or ping's content.
+fn content_bytes(event: &WohEvent) -> usize {
+    match event {
+        WohEvent::Text(c) | WohEvent::Binary(c) | WohEvent::Ping(c) | WohEvent::Pong(c) => c.len(),
+        _ => 0,
+    }
+}
+
+/// The events of `sent` from the `accepted`-th content byte on: events wholly accepted are
+/// dropped and the first one partly accepted keeps its tail (Pushpin's
+/// `removeContentFromFrames`); everything after it, a CLOSE included, is kept.
+fn unaccepted(sent: Vec<WohEvent>, accepted: usize) -> Vec<WohEvent> {
+    let mut left = accepted;
+    let mut kept = Vec::new();
+    for event in sent {
+        let len = content_bytes(&event);
+        if left == 0 || matches!(event, WohEvent::Close(_)) {
+            kept.push(event);
+        } else if left >= len && len > 0 {
+            left -= len;
+        } else if len == 0 {
+            // A ping or pong without content, before acceptance stopped: accepted with it.
+        } else {
+            kept.push(cut_front(event, left));
+            left = 0;
+        }
+    }
+    kept
+}
+
+/// `event` without its first `n` content bytes.
+fn cut_front(event: WohEvent, n: usize) -> WohEvent {
+    match event {
+        WohEvent::Text(c) => WohEvent::Text(c.slice(n..)),
+        WohEvent::Binary(c) => WohEvent::Binary(c.slice(n..)),
+        WohEvent::Ping(c) => WohEvent::Ping(c.slice(n..)),
+        WohEvent::Pong(c) => WohEvent::Pong(c.slice(n..)),
+        other => other,
     }
 }
 

@@ -1,5 +1,5 @@
-//! A scripted GRIP origin: a real HTTP/1.1 server on 127.0.0.1 (or an address a test names) in
-//! plain threads.
+//! A scripted GRIP origin: a real HTTP/1.1 server on 127.0.0.1, `[::1]` or an address a
+//! test names, in plain threads.
 //!
 //! Owns: `Backend` (listener, one thread per connection, keep-alive, Content-Length and chunked
 //! request bodies, `Expect: 100-continue`), the record of every request it received, and the
@@ -9,7 +9,7 @@
 //! response, `requests()` contains the request.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, Shutdown, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -136,7 +136,7 @@ type Handler = Arc<dyn Fn(&BackendRequest) -> BackendResponse + Send + Sync>;
 
 /// The origin server. Stops on drop.
 pub struct Backend {
-    /// The address it listens on: 127.0.0.1 unless started with `start_at`.
+    /// The address it listens on: 127.0.0.1 unless started with `start_at` or `start_v6`.
     ip: IpAddr,
     port: u16,
     handler: Handler,
@@ -166,6 +166,14 @@ impl Backend {
         F: Fn(&BackendRequest) -> BackendResponse + Send + Sync + 'static,
     {
         Backend::start_bound(ip, 0, handler)
+    }
+
+    /// Starts on a fresh port of the IPv6 loopback, `[::1]`.
+    pub fn start_v6<F>(handler: F) -> Backend
+    where
+        F: Fn(&BackendRequest) -> BackendResponse + Send + Sync + 'static,
+    {
+        Backend::start_bound(IpAddr::V6(Ipv6Addr::LOCALHOST), 0, handler)
     }
 
     /// Starts on `port` (0 = any free port), retrying the bind until the deadline.

@@ -53,7 +53,10 @@
 //! terminating chunk, every held response is answered with its timeout response, and the exit
 //! status is 0.
 //! Logs: stderr only, captured to a file in a temp dir; its tail is printed when a test fails.
-//! No test parses log lines, so their format is free, with two exceptions: a publish listener
+//! Every log line is `TIMESTAMP LEVEL [thread] message`, one line per event, the timestamp in
+//! RFC 3339 UTC with milliseconds (`2026-12-06T15:41:37.123Z`) and the level one of `ERROR`,
+//! `WARN`, `INFO`, `DEBUG`, `TRACE` (`logging.rs`); an access line names the path and `->`
+//! the target. No other test parses log lines, with two exceptions: a publish listener
 //! bound to an address that is not loopback logs a `WARN` line at start that names `publish`
 //! and `authentication` (`http_edges.rs`); and `hostile_clients.rs` bounds how many lines a
 //! flood produces by counting lines that contain a fixed text, so a refusal at

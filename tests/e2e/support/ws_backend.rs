@@ -4,7 +4,8 @@
 //! and its script, the same as the WebSocket-over-HTTP origin's (`woh.rs`): `sub:CH` answers
 //! with a control message subscribing to CH, `close:CODE:REASON` closes, `raw:X` answers X
 //! without the prefix, `ctl:JSON` answers `c:JSON`, other text and binary are echoed with the `m:` prefix; pings are
-//! answered by tungstenite, closes echoed.
+//! answered by tungstenite, closes echoed. It records the close frames it receives
+//! (`closes`), a client's close or the reply to its own.
 //! Must not: share code with ringpin.
 // tungstenite's handshake callback returns its own large error type; there is no choice here.
 #![allow(clippy::result_large_err)]
@@ -22,6 +23,7 @@ use tungstenite::{accept_hdr, Message, WebSocket};
 use super::woh::subscribe_message;
 
 type Handshakes = Arc<Mutex<Vec<Vec<(String, String)>>>>;
+type Closes = Arc<Mutex<Vec<(u16, String)>>>;
 
 /// The origin. Stops accepting on drop.
 pub struct WsBackend {
@@ -29,6 +31,7 @@ pub struct WsBackend {
     stop: Arc<AtomicBool>,
     accept_thread: Option<JoinHandle<()>>,
     handshakes: Handshakes,
+    closes: Closes,
 }
 
 impl WsBackend {
@@ -38,16 +41,17 @@ impl WsBackend {
         let port = listener.local_addr().expect("local_addr").port();
         let stop = Arc::new(AtomicBool::new(false));
         let handshakes: Handshakes = Arc::default();
+        let closes: Closes = Arc::default();
         let accept_thread = {
-            let (stop, handshakes) = (stop.clone(), handshakes.clone());
+            let (stop, handshakes, closes) = (stop.clone(), handshakes.clone(), closes.clone());
             thread::spawn(move || {
                 for stream in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         return;
                     }
                     let Ok(stream) = stream else { continue };
-                    let handshakes = handshakes.clone();
-                    thread::spawn(move || serve(stream, grip, &handshakes));
+                    let (handshakes, closes) = (handshakes.clone(), closes.clone());
+                    thread::spawn(move || serve(stream, grip, &handshakes, &closes));
                 }
             })
         };
@@ -56,6 +60,7 @@ impl WsBackend {
             stop,
             accept_thread: Some(accept_thread),
             handshakes,
+            closes,
         }
     }
 
@@ -66,6 +71,11 @@ impl WsBackend {
     /// The header fields of every handshake received, in order.
     pub fn handshakes(&self) -> Vec<Vec<(String, String)>> {
         self.handshakes.lock().expect("lock").clone()
+    }
+
+    /// The code and reason of every close frame received, in order.
+    pub fn closes(&self) -> Vec<(u16, String)> {
+        self.closes.lock().expect("lock").clone()
     }
 }
 
@@ -79,7 +89,7 @@ impl Drop for WsBackend {
     }
 }
 
-fn serve(stream: TcpStream, grip: bool, handshakes: &Handshakes) {
+fn serve(stream: TcpStream, grip: bool, handshakes: &Handshakes, closes: &Closes) {
     let callback = |request: &Request, mut response: Response| {
         let headers = request
             .headers()
@@ -99,6 +109,10 @@ fn serve(stream: TcpStream, grip: bool, handshakes: &Handshakes) {
         return;
     };
     while let Ok(message) = ws.read() {
+        if let Message::Close(Some(frame)) = &message {
+            let close = (u16::from(frame.code), frame.reason.to_string());
+            closes.lock().expect("lock").push(close);
+        }
         if answer(&mut ws, message).is_err() {
             return;
         }

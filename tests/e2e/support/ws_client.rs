@@ -4,6 +4,7 @@
 //! `ws_reject`, which returns the HTTP response of an upgrade the server refused.
 //! Must not: share code with ringpin; tungstenite is the independent implementation.
 
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -77,6 +78,27 @@ impl WsConn {
             reason: reason.to_string().into(),
         };
         self.ws.close(Some(frame)).expect("send close");
+    }
+
+    /// Reads the next message, which must be a close frame, and answers it with a close frame
+    /// of its own (`code`, `reason`) written straight to the socket, instead of tungstenite's
+    /// echo (left unsent); returns the received code and reason.
+    pub fn answer_close_with(&mut self, code: u16, reason: &str) -> (u16, String) {
+        let closed = match self.next() {
+            Message::Close(Some(frame)) => (u16::from(frame.code), frame.reason.to_string()),
+            other => panic!("expected a close frame, got {other:?}"),
+        };
+        let mut payload = code.to_be_bytes().to_vec();
+        payload.extend_from_slice(reason.as_bytes());
+        assert!(payload.len() < 126, "a control frame's payload is short");
+        // FIN + close, masked with a zero key so the payload goes as it is.
+        let mut frame = vec![0x88, 0x80 | payload.len() as u8, 0, 0, 0, 0];
+        frame.extend_from_slice(&payload);
+        self.ws
+            .get_mut()
+            .write_all(&frame)
+            .expect("write close reply");
+        closed
     }
 
     /// The next message, within `DEADLINE`; panics on a timeout or an error.

@@ -33,7 +33,7 @@ use std::time::Duration;
 
 /// One way to send the link request: a target and the exact request bytes for it.
 #[derive(Debug)]
-struct Attempt {
+pub(super) struct Attempt {
     endpoint: Endpoint,
     head: Vec<u8>,
 }
@@ -80,7 +80,7 @@ async fn fetch_once(
     url: &LinkUrl,
     grip_last: &[String],
 ) -> LinkResult {
-    let attempts = attempts(ctx, route, req, base, url, grip_last);
+    let attempts = attempts(ctx, route, req, base, url, link_request(url, grip_last));
     let abandoned = Rc::new(Err(LinkFetchError::Abandoned));
     let is_abandoned = |r: &LinkResult| matches!(r.as_ref(), Err(LinkFetchError::Abandoned));
     let fetch = || async {
@@ -109,30 +109,42 @@ fn collapse_key(attempts: &[Attempt]) -> Vec<u8> {
     key
 }
 
-/// The request for each target: through `route` when `url` has the client request's host
-/// and port, else straight to `url`'s host.
-fn attempts(
+/// The GET of a next link: `Host` and one `Grip-Last` per channel.
+fn link_request(url: &LinkUrl, grip_last: &[String]) -> RequestHead {
+    let mut head = bare_request("GET", url);
+    for value in grip_last {
+        head.headers.push("Grip-Last", value.as_bytes());
+    }
+    head
+}
+
+/// A request for `url` that carries only `Host`.
+pub(super) fn bare_request(method: &str, url: &LinkUrl) -> RequestHead {
+    let mut headers = Headers::new();
+    headers.push("Host", url.host_header());
+    RequestHead {
+        method: method.to_owned(),
+        target: url.path_and_query.clone(),
+        version: Version::Http11,
+        headers,
+    }
+}
+
+/// The request `client_side` for each target: through `route` when `url` has the client
+/// request's host and port (rewritten and signed as the client's request would be), else
+/// straight to `url`'s host as it is. Headers of `client_side` that the rewrite drops
+/// (`Grip-*`) are added back after it.
+pub(super) fn attempts(
     ctx: &ShardContext,
     route: &Route,
     req: &ClientRequest,
     base: &LinkUrl,
     url: &LinkUrl,
-    grip_last: &[String],
+    client_side: RequestHead,
 ) -> Vec<Attempt> {
-    let mut headers = Headers::new();
-    headers.push("Host", url.host_header());
-    let client_side = RequestHead {
-        method: "GET".to_owned(),
-        target: url.path_and_query.clone(),
-        version: Version::Http11,
-        headers,
-    };
-    let with_grip_last = |mut head: RequestHead| {
-        for value in grip_last {
-            head.headers.push("Grip-Last", value.as_bytes());
-        }
+    let encode = |head: &RequestHead| {
         let mut bytes = Vec::with_capacity(512);
-        encode_request_head(&head, &mut bytes);
+        encode_request_head(head, &mut bytes);
         bytes
     };
     if !url.same_origin(base) {
@@ -141,9 +153,10 @@ fn attempts(
                 true => Endpoint::https(url.host.trim_matches(['[', ']']), url.port),
                 false => Endpoint::plain(url.host.trim_matches(['[', ']']), url.port),
             },
-            head: with_grip_last(client_side),
+            head: encode(&client_side),
         }];
     }
+    let grip_last: Vec<&[u8]> = client_side.headers.get_all("Grip-Last").collect();
     let token = ctx.route_grip_sig(route);
     let mut attempts = Vec::new();
     for target in route.http_targets() {
@@ -156,21 +169,35 @@ fn attempts(
             body: BodyFraming::None,
             forwarded_proto: req.forwarded_proto(),
         };
+        let mut head = build_origin_request(&client_side, &forward);
+        for value in &grip_last {
+            head.headers.push("Grip-Last", *value);
+        }
         attempts.push(Attempt {
             endpoint: Endpoint::of(route, target, &req.host),
-            head: with_grip_last(build_origin_request(&client_side, &forward)),
+            head: encode(&head),
         });
     }
     attempts
 }
 
-/// Sends the attempts through `origin::failover`: the next one only when connecting fails,
-/// and one fresh retry when a reused connection turns out dead (a GET may be sent again).
+/// Sends the attempts and reads the answer as an instruction (`interpret`).
 async fn run_attempts(
     ctx: &ShardContext,
     route: &Route,
     attempts: &[Attempt],
 ) -> Result<Instruction, LinkFetchError> {
+    let (name, head, body) = send_attempts(ctx, attempts).await?;
+    interpret(route, ctx, name, head, body)
+}
+
+/// Sends the attempts through `origin::failover`: the next one only when connecting fails,
+/// and one fresh retry when a reused connection turns out dead (a GET may be sent again).
+/// Returns the target that answered, the answer's head and its body.
+pub(super) async fn send_attempts(
+    ctx: &ShardContext,
+    attempts: &[Attempt],
+) -> Result<(String, ResponseHead, Bytes), LinkFetchError> {
     let targets: Vec<Endpoint> = attempts.iter().map(|a| a.endpoint.clone()).collect();
     let exchanged = with_failover(
         &ctx.pool,
@@ -186,8 +213,7 @@ async fn run_attempts(
             if reusable {
                 ctx.pool.put(&attempt.endpoint, origin);
             }
-            let name = attempt.endpoint.to_string();
-            interpret(route, ctx, name, head, body)
+            Ok((attempt.endpoint.to_string(), head, body))
         }
         Err(FailoverError::Exhausted { open_max }) => Err(LinkFetchError::Exhausted { open_max }),
         Err(FailoverError::ConnectFailed { tried }) => Err(LinkFetchError::Connect { tried }),

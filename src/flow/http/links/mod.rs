@@ -3,5 +3,6 @@
 //!
 //! Part of the HTTP flow: only HTTP holds follow links.
 
+pub mod gone_link;
 pub mod link_fetch;
 pub mod next_link;

@@ -195,6 +195,183 @@ fn a_client_close_goes_to_the_origin_and_its_answer_echoes_the_code() {
 }
 
 #[test]
+fn an_origin_close_waits_for_the_client_reply_and_sends_it_back_as_close() {
+    let t0 = Instant::now();
+    let mut s = WohSession::new(t0, false);
+    s.on_client_message(text("a"));
+    request(&mut s, t0);
+    assert!(s.on_reply());
+    let step = s.on_origin_close(t0, secs(5));
+    assert_eq!(step, OriginCloseStep::AwaitClientReply);
+    assert_eq!(s.phase(), &Phase::OriginClosing(t0 + secs(5)));
+    assert_eq!(s.next_deadline(t0, 0, None), Some(t0 + secs(5)));
+    assert!(s.reads_client(false));
+    s.on_client_message(text("late"));
+    let reply = WsEvent::Close {
+        code: Some(4001),
+        reason: "ok".into(),
+    };
+    assert_eq!(s.on_client_message(reply), ClientStep::Continue);
+    assert!(
+        !s.reads_client(false),
+        "nothing is read after the close reply"
+    );
+    assert_eq!(s.close_echo_due(), None, "the client already has its close");
+    let sent = request(&mut s, t0);
+    assert_eq!(
+        sent,
+        Some(vec![
+            woh_text("late"),
+            WohEvent::Close(Some((4001, "ok".into())))
+        ])
+    );
+    assert!(!s.is_done());
+    assert!(
+        !s.on_reply(),
+        "the answer to the last CLOSE only ends the session"
+    );
+    assert!(s.is_done());
+}
+
+#[test]
+fn an_origin_close_without_a_client_reply_ends_in_disconnect_at_the_deadline() {
+    let t0 = Instant::now();
+    let mut s = WohSession::new(t0, false);
+    s.on_origin_close(t0, secs(5));
+    s.on_timer(t0 + secs(4));
+    assert_eq!(s.phase(), &Phase::OriginClosing(t0 + secs(5)));
+    s.on_timer(t0 + secs(5));
+    assert_eq!(
+        request(&mut s, t0 + secs(5)),
+        Some(vec![WohEvent::Disconnect])
+    );
+}
+
+#[test]
+fn an_origin_close_answering_the_client_close_ends_at_once() {
+    let t0 = Instant::now();
+    let mut s = WohSession::new(t0, false);
+    s.on_client_message(WsEvent::Close {
+        code: Some(1000),
+        reason: String::new(),
+    });
+    request(&mut s, t0);
+    assert!(s.on_reply());
+    assert_eq!(s.on_origin_close(t0, secs(5)), OriginCloseStep::End);
+}
+
+fn close(code: u16, reason: &str) -> WsEvent {
+    WsEvent::Close {
+        code: Some(code),
+        reason: reason.into(),
+    }
+}
+
+#[test]
+fn content_kept_back_goes_first_with_the_next_new_message_counted_as_replayed() {
+    // Pushpin's websocketoverhttptest `replay`: 5 of "[foo][hello" accepted.
+    let t0 = Instant::now();
+    let mut s = WohSession::new(t0, false);
+    s.on_client_message(text("[foo][hello"));
+    request(&mut s, t0);
+    assert_eq!(s.replayed_bytes(), 0);
+    assert_eq!(s.on_reply_accepting(Some(5)), Ok(true));
+    assert_eq!(
+        request(&mut s, t0),
+        None,
+        "kept-back bytes alone start nothing"
+    );
+    s.on_client_message(text(" world]"));
+    assert_eq!(
+        request(&mut s, t0),
+        Some(vec![woh_text("[hello"), woh_text(" world]")])
+    );
+    assert_eq!(s.replayed_bytes(), 6);
+    assert_eq!(s.on_reply_accepting(None), Ok(true));
+    s.on_client_message(text("next"));
+    request(&mut s, t0);
+    assert_eq!(s.replayed_bytes(), 0);
+}
+
+#[test]
+fn kept_back_content_rides_on_the_keep_alive_request_and_whole_events_are_dropped() {
+    let t0 = Instant::now();
+    let interval = Some(secs(20));
+    let mut s = WohSession::new(t0, false);
+    s.on_client_message(text("ab"));
+    s.on_client_message(WsEvent::Ping(Bytes::new()));
+    s.on_client_message(text("cd"));
+    s.on_client_message(text("ef"));
+    s.next_request(t0, 0, interval);
+    assert_eq!(s.on_reply_accepting(Some(3)), Ok(true));
+    assert_eq!(s.next_request(t0 + secs(19), 0, interval), None);
+    let sent = s
+        .next_request(t0 + secs(20), 0, interval)
+        .map(<[_]>::to_vec);
+    assert_eq!(sent, Some(vec![woh_text("d"), woh_text("ef")]));
+    assert_eq!(s.replayed_bytes(), 3);
+}
+
+#[test]
+fn a_kept_back_close_goes_again_at_once_and_must_come_with_progress() {
+    let t0 = Instant::now();
+    let mut s = WohSession::new(t0, false);
+    s.on_client_message(text("ab"));
+    s.on_client_message(close(1000, "x"));
+    request(&mut s, t0);
+    assert_eq!(s.on_reply_accepting(Some(1)), Ok(true));
+    assert_eq!(s.close_echo_due(), None, "the close was not accepted yet");
+    let again = request(&mut s, t0);
+    let close_event = WohEvent::Close(Some((1000, "x".into())));
+    assert_eq!(again, Some(vec![woh_text("b"), close_event.clone()]));
+    assert_eq!(s.replayed_bytes(), 1);
+    assert_eq!(
+        s.on_reply_accepting(Some(1)),
+        Err(KeepBackError::CloseNotAccepted)
+    );
+
+    let mut s = WohSession::new(t0, false);
+    s.on_client_message(text("ab"));
+    s.on_client_message(close(1000, "x"));
+    request(&mut s, t0);
+    assert_eq!(
+        s.on_reply_accepting(Some(0)),
+        Err(KeepBackError::NoProgress { pending: 35 })
+    );
+
+    let mut s = WohSession::new(t0, false);
+    s.on_client_message(text("ab"));
+    s.on_client_message(close(1000, "x"));
+    request(&mut s, t0);
+    assert_eq!(s.on_reply_accepting(Some(5)), Ok(true), "content and close");
+    assert_eq!(s.close_echo_due(), Some((Some(1000), "x".into())));
+}
+
+#[test]
+fn accepting_more_than_was_sent_or_nothing_at_the_bound_ends_the_connection() {
+    let t0 = Instant::now();
+    let mut s = WohSession::new(t0, false);
+    s.on_client_message(text("hello"));
+    request(&mut s, t0);
+    assert_eq!(
+        s.on_reply_accepting(Some(6)),
+        Err(KeepBackError::MoreThanSent {
+            accepted: 6,
+            sent: 5
+        })
+    );
+
+    let mut s = WohSession::new(t0, false);
+    let big = "x".repeat(WOH_PENDING_BYTES_MAX);
+    s.on_client_message(text(&big));
+    request(&mut s, t0);
+    assert!(matches!(
+        s.on_reply_accepting(Some(0)),
+        Err(KeepBackError::NoProgress { .. })
+    ));
+}
+
+#[test]
 fn a_lost_client_gets_one_final_disconnect_and_the_session_ends() {
     let t0 = Instant::now();
     let mut s = WohSession::new(t0, false);
@@ -397,8 +574,11 @@ fn simulate(seed: u64) {
         }
         match rng.below(12) {
             0..=3 if !client_gone && s.reads_client(false) => {
-                if !s.is_detached() && matches!(s.phase(), Phase::Open | Phase::PublishedClosing(_))
-                {
+                let open = matches!(
+                    s.phase(),
+                    Phase::Open | Phase::PublishedClosing(_) | Phase::OriginClosing(_)
+                );
+                if !s.is_detached() && open {
                     origin.forwarded.push(next_message);
                 }
                 s.on_client_message(text(&next_message.to_string()));
@@ -413,6 +593,8 @@ fn simulate(seed: u64) {
                     client_gone = true;
                     s.on_client_lost();
                 }
+                // A reply to the origin's close: the client is done.
+                client_gone |= s.phase() == &Phase::Gone;
             }
             5 if !client_gone => {
                 client_gone = true;
@@ -425,6 +607,12 @@ fn simulate(seed: u64) {
                 // `detach` only ever arrives in an answer's events.
                 if answered_events && rng.below(20) == 0 {
                     s.on_detach();
+                }
+                if answered_events && rng.below(10) == 0 {
+                    if let OriginCloseStep::End = s.on_origin_close(now, secs(5)) {
+                        client_gone = true;
+                        s.on_client_lost();
+                    }
                 }
                 if answered_events && s.close_echo_due().is_some() {
                     client_gone = true;
