@@ -130,6 +130,18 @@ pub const OUTBOUND_ITEMS_MAX_DEFAULT: usize = 100;
 /// `ringpin publish`'s bound on connecting, each read and write, and a ZeroMQ message's
 /// linger.
 pub const PUBLISH_CMD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Channels the status page's busiest-channels count tracks (`control::top_channels`).
+pub const STATUS_TOP_CHANNELS_TRACKED: usize = 64;
+/// Busiest channels the status page lists.
+pub const STATUS_TOP_CHANNELS_SHOWN: usize = 10;
+/// How often `/status/events` sends a snapshot of the counters.
+pub const STATUS_EVENT_INTERVAL: Duration = Duration::from_secs(1);
+/// `/status/events` streams open at once; more get 503, so a page left open in many tabs
+/// cannot make the router executor format snapshots without bound.
+pub const STATUS_STREAMS_MAX: usize = 16;
+/// How long the router executor waits for a status client to take one snapshot before it
+/// closes the stream.
+pub const STATUS_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request waits for an origin socket when its shard has `origins_per_shard`
 /// open and none idle, before it gets `503` (or `--origin-timeout`, when shorter): long
 /// enough to ride out a burst of slow origin answers, short enough that a client is not left

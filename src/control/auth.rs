@@ -44,6 +44,23 @@ pub(super) fn is_protected(auth: &PublishAuth, path: &str) -> bool {
     auth.is_required() && path != "/"
 }
 
+/// The `access_token` query parameter of a `/status` page or events request (RFC 6750 §2.3):
+/// a browser's `EventSource` cannot send an `Authorization` header. Other paths take none,
+/// so a publish credential never has to appear in a URL.
+pub(super) fn status_query_token(path: &str) -> Option<&str> {
+    let (path, query) = path.split_once('?')?;
+    if !matches!(
+        path,
+        "/status" | "/status/" | "/status/events" | "/status/events/"
+    ) {
+        return None;
+    }
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("access_token="))
+        .filter(|token| !token.is_empty())
+}
+
 /// Checks a request's `Authorization` value against `auth` at `now_unix_secs`.
 pub(super) fn check(
     auth: &PublishAuth,
@@ -168,6 +185,23 @@ mod tests {
             );
         }
         assert!(AuthRefusal::NotBearer.challenge().contains("invalid_token"));
+    }
+
+    #[test]
+    fn only_status_requests_may_carry_the_token_in_their_query() {
+        assert_eq!(status_query_token("/status?access_token=abc"), Some("abc"));
+        assert_eq!(
+            status_query_token("/status/events?x=1&access_token=j.w.t"),
+            Some("j.w.t")
+        );
+        for path in [
+            "/publish/?access_token=abc",
+            "/status",
+            "/status?access_token=",
+            "/metrics?access_token=a",
+        ] {
+            assert_eq!(status_query_token(path), None, "{path}");
+        }
     }
 
     #[test]

@@ -8,10 +8,11 @@
 //! (`PublishService` does).
 
 use super::auth::{self, AuthRefusal};
+use super::status;
 use super::PublishService;
 use crate::config::PublishAuth;
 use crate::http::{parse_request, BodyDecoder, BodyKind, HeadLimits, RequestHead, Version};
-use crate::limits::{PUBLISH_BODY_BYTES_MAX, PUBLISH_IDLE_TIMEOUT};
+use crate::limits::{PUBLISH_BODY_BYTES_MAX, PUBLISH_IDLE_TIMEOUT, STATUS_STREAMS_MAX};
 use crate::netio::{Conn, HeadError};
 use crate::publish::endpoint::{self, EndpointAction, PublishRequest, BODY_TOO_LARGE_TEXT};
 use crate::shard::listener::AcceptBackoff;
@@ -59,13 +60,36 @@ pub async fn serve(service: Rc<PublishService>, auth: Rc<PublishAuth>, stream: T
         };
         let keep_alive = head.is_keep_alive();
         let reply = match authorize(&auth, &head) {
-            Ok(()) => answer(&service, &head, &body).await,
+            Ok(()) => match answer(&service, &head, &body).await {
+                Answer::Reply(reply) => reply,
+                Answer::StatusEvents => return serve_status_events(&service, &mut conn).await,
+            },
             Err(refusal) => refuse(&service, &head, peer, &refusal),
         };
         if conn.write_all(&reply).await.is_err() || !keep_alive {
             return;
         }
     }
+}
+
+/// What a request gets: a reply, or the status events stream, which ends the connection.
+enum Answer {
+    Reply(Vec<u8>),
+    StatusEvents,
+}
+
+/// Serves `/status/events` on this connection until the client leaves; 503 when
+/// `STATUS_STREAMS_MAX` are open already.
+async fn serve_status_events(service: &PublishService, conn: &mut Conn) {
+    if service.status_streams.get() >= STATUS_STREAMS_MAX {
+        let text = "Too many status streams.\n";
+        let busy = reply_bytes(503, text, "text/plain", &[], false, Version::Http11);
+        let _ = conn.write_all(&busy).await;
+        return;
+    }
+    service.status_streams.set(service.status_streams.get() + 1);
+    status::stream_events(conn, || service.status_snapshot()).await;
+    service.status_streams.set(service.status_streams.get() - 1);
 }
 
 /// Reads one request and its body. `Err(Some(bytes))` is a refusal to write before closing
@@ -114,7 +138,12 @@ fn authorize(auth: &PublishAuth, head: &RequestHead) -> Result<(), AuthRefusal> 
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    auth::check(auth, head.headers.get_str("authorization"), now)
+    let from_query = auth::status_query_token(head.path()).map(|token| format!("Bearer {token}"));
+    let authorization = head
+        .headers
+        .get_str("authorization")
+        .or(from_query.as_deref());
+    auth::check(auth, authorization, now)
 }
 
 /// The 401 for a request without a valid credential: counted, logged at most once a second,
@@ -149,7 +178,8 @@ fn refuse(
 /// inboxes before the reply is written, so a publish whose reply the publisher has seen is
 /// ordered before any publish it sends afterwards, on any connection. A full inbox therefore
 /// slows the reply: backpressure, not loss.
-async fn answer(service: &PublishService, head: &RequestHead, body: &[u8]) -> Vec<u8> {
+async fn answer(service: &PublishService, head: &RequestHead, body: &[u8]) -> Answer {
+    let started = std::time::Instant::now();
     let has_content_length = head.headers.contains("content-length");
     let request = PublishRequest {
         method: &head.method,
@@ -178,6 +208,8 @@ async fn answer(service: &PublishService, head: &RequestHead, body: &[u8]) -> Ve
     );
     let text = match reply.action {
         EndpointAction::Metrics => service.metrics(),
+        EndpointAction::StatusPage => status::PAGE_HTML.to_owned(),
+        EndpointAction::StatusEvents => return Answer::StatusEvents,
         _ => reply.body.clone(),
     };
     let allow: Vec<(&str, &str)> = reply
@@ -194,11 +226,14 @@ async fn answer(service: &PublishService, head: &RequestHead, body: &[u8]) -> Ve
         head.version,
     );
     match reply.action {
-        EndpointAction::Publish(items) => service.publish(items).await,
+        EndpointAction::Publish(items) => {
+            service.publish(items).await;
+            service.counters.publish_latency.observe(started.elapsed());
+        }
         EndpointAction::Recover => service.recover().await,
         _ => {}
     }
-    bytes
+    Answer::Reply(bytes)
 }
 
 fn reply_bytes(

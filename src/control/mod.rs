@@ -9,6 +9,8 @@
 mod auth;
 mod connection;
 mod service;
+mod status;
+mod top_channels;
 mod zmq_command;
 mod zmq_input;
 

@@ -31,6 +31,10 @@ pub struct PublishService {
     pub(super) counters: RouterCounters,
     /// Where process-wide channel edges go: the ZeroMQ SUB inputs' threads, if any.
     subscription_outs: RefCell<Vec<SubscriptionSender>>,
+    /// Items published per channel, bounded, for the status page.
+    pub(super) top_channels: RefCell<super::top_channels::TopChannels>,
+    /// `/status/events` streams open now (at most `STATUS_STREAMS_MAX`).
+    pub(super) status_streams: std::cell::Cell<usize>,
     /// One permit: routing and queueing happen under it, so the order the sequencer releases
     /// items in is the order they enter the inboxes, even when a full inbox makes one task
     /// wait while another publishes.
@@ -53,6 +57,8 @@ impl PublishService {
             shard_counters,
             counters,
             subscription_outs: RefCell::new(Vec::new()),
+            top_channels: RefCell::default(),
+            status_streams: std::cell::Cell::new(0),
             send_order: Semaphore::new(1),
         }
     }
@@ -112,6 +118,7 @@ impl PublishService {
         self.drain_interest();
         self.counters.items_published.add(items.len() as u64);
         for item in items {
+            self.top_channels.borrow_mut().add(&item.channel);
             let routed = self.router.borrow_mut().on_publish(item, Instant::now());
             self.send_routed(routed).await;
         }
@@ -171,6 +178,16 @@ impl PublishService {
         for inbox in &self.shards {
             send_waiting(inbox, ShardMsg::Sessions(query.clone())).await;
         }
+    }
+
+    /// The status page's snapshot of every counter now.
+    pub(super) fn status_snapshot(&self) -> serde_json::Value {
+        self.drain_interest();
+        let unix_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let top = self.top_channels.borrow();
+        super::status::snapshot(&self.shard_counters, &self.counters, &top, unix_ms)
     }
 
     pub(super) fn metrics(&self) -> String {

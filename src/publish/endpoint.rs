@@ -45,6 +45,10 @@ pub enum EndpointAction {
     Recover,
     /// Fill the body with the Prometheus text of the current counters.
     Metrics,
+    /// Send the status page.
+    StatusPage,
+    /// Serve the status events stream instead of a reply.
+    StatusEvents,
 }
 
 /// The reply to send, with a `Content-Length`; the caller decides on keep-alive.
@@ -83,6 +87,19 @@ pub fn handle(req: &PublishRequest<'_>) -> EndpointReply {
     if path == "/metrics" {
         return metrics(req.method);
     }
+    if let Some(action) = status(path) {
+        return match req.method {
+            "GET" => EndpointReply {
+                status: 200,
+                reason: "OK",
+                content_type: "text/html; charset=utf-8",
+                body: String::new(),
+                allow: None,
+                action,
+            },
+            method => method_not_allowed(method, "GET"),
+        };
+    }
     let Some(format) = negotiate(req.accept) else {
         let body = "Not Acceptable. Supported formats are text/plain and application/json.\n";
         return text(406, "Not Acceptable", body);
@@ -93,6 +110,16 @@ pub fn handle(req: &PublishRequest<'_>) -> EndpointReply {
         "/recover" if req.method == "POST" => message("Updated", format, EndpointAction::Recover),
         "/publish" | "/recover" => method_not_allowed(req.method, "POST"),
         _ => text(404, "Not Found", "Not Found\n"),
+    }
+}
+
+/// ringpin's live status page and its events stream (`control::status`), whatever the Accept
+/// and the query (which may carry the page's `access_token`).
+fn status(path: &str) -> Option<EndpointAction> {
+    match trim_one_slash(path.split('?').next().unwrap_or(path)) {
+        "/status" => Some(EndpointAction::StatusPage),
+        "/status/events" => Some(EndpointAction::StatusEvents),
+        _ => None,
     }
 }
 

@@ -86,6 +86,9 @@ pub struct EncodedItem {
     pub response: Option<HttpResponseFormat>,
     /// For WebSocket clients.
     pub ws: Option<EncodedWs>,
+    /// When the router released it, for the delivery-latency histogram; `None` when it was
+    /// encoded elsewhere (tests, benchmarks).
+    pub routed_at: Option<std::time::Instant>,
 }
 
 /// Encodes every format of `item` once.
@@ -104,6 +107,7 @@ pub fn encode_item_with(item: PublishItem, deflate: bool) -> EncodedItem {
         stream: item.http_stream.map(encode_stream),
         response: item.http_response,
         ws: item.ws_message.map(|format| encode_ws(format, deflate)),
+        routed_at: None,
     }
 }
 

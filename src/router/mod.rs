@@ -76,7 +76,7 @@ impl Router {
         self.items_published += 1;
         let has_subscribers = !self.channels.shards(&item.channel).is_empty();
         let released = self.sequencer.on_publish(item, has_subscribers, now);
-        self.route(released)
+        self.route(released, now)
     }
 
     /// `/recover`: forgets every channel's last id (PUSHPIN.md §3.5); the caller then sends
@@ -88,7 +88,7 @@ impl Router {
     /// Releases the parked items whose `message_wait` has passed by `now`.
     pub fn on_timeout(&mut self, now: Instant) -> Vec<Routed> {
         let released = self.sequencer.on_timeout(now);
-        self.route(released)
+        self.route(released, now)
     }
 
     /// When `on_timeout` should next be called, if any item is parked.
@@ -106,7 +106,7 @@ impl Router {
         self.channels.len()
     }
 
-    fn route(&mut self, released: Vec<PublishItem>) -> Vec<Routed> {
+    fn route(&mut self, released: Vec<PublishItem>, now: Instant) -> Vec<Routed> {
         let mut out = Vec::with_capacity(released.len());
         for item in released {
             let shards = self.channels.shards(&item.channel);
@@ -114,7 +114,9 @@ impl Router {
                 self.items_unrouted += 1;
                 continue;
             }
-            out.push((Arc::new(encode_item_with(item, self.ws_deflate)), shards));
+            let mut encoded = encode_item_with(item, self.ws_deflate);
+            encoded.routed_at = Some(now);
+            out.push((Arc::new(encoded), shards));
         }
         out
     }

@@ -360,6 +360,10 @@ impl ShardContext {
                 let subscribers = subs.subscribers(&item.channel);
                 if !subscribers.is_empty() {
                     self.note_delivered(&item);
+                    if let Some(routed_at) = item.routed_at {
+                        let waited = now.saturating_duration_since(routed_at);
+                        self.counters.delivery_latency.observe(waited);
+                    }
                 }
                 self.writer
                     .deliver(&item, subscribers, &mut *held, now, &mut report);

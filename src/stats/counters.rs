@@ -79,6 +79,9 @@ pub struct ShardCounters {
     pub refetches: Counter,
     /// Next-link fetches that failed (each retry counts).
     pub link_fetches_failed: Counter,
+    /// From the router releasing an item to the start of this shard's delivery pass for it
+    /// (items with subscribers here).
+    pub delivery_latency: super::Histogram,
 }
 
 /// What the router counts.
@@ -92,6 +95,9 @@ pub struct RouterCounters {
     pub publish_unauthorized: Counter,
     /// Channels with at least one subscriber.
     pub channels: Gauge,
+    /// An HTTP publish request's handling: from its body read to its items queued to the
+    /// shards (the reply follows).
+    pub publish_latency: super::Histogram,
     /// Per publish input, indexed by `Input`; each is written by its input's own thread.
     pub inputs: [Arc<InputCounters>; Input::ALL.len()],
 }

@@ -4,6 +4,7 @@
 //! Must not: keep state; it renders a snapshot.
 
 use super::counters::{Input, RouterCounters, ShardCounters};
+use super::histogram::{self, Histogram};
 use std::fmt::Write;
 use std::sync::Arc;
 
@@ -170,6 +171,19 @@ pub fn render(shards: &[Arc<ShardCounters>], router: &RouterCounters) -> String 
         metric(&mut out, name, kind, help, read(router));
     }
     render_inputs(&mut out, router);
+    let deliveries: Vec<&Histogram> = shards.iter().map(|s| &s.delivery_latency).collect();
+    histogram::render(
+        &mut out,
+        "ringpin_delivery_latency_seconds",
+        "From the router releasing a published item to a shard's delivery pass for it.",
+        &deliveries,
+    );
+    histogram::render(
+        &mut out,
+        "ringpin_publish_latency_seconds",
+        "HTTP publish requests, from the body read to the items queued to the shards.",
+        &[&router.publish_latency],
+    );
     metric(
         &mut out,
         "ringpin_shards",

@@ -38,6 +38,7 @@ mod sequencing;
 mod shutdown;
 mod slow_consumer;
 mod sse;
+mod status_page;
 mod stream_hold;
 mod tls;
 mod websocket;

@@ -227,6 +227,7 @@ fn response_only(item: &EncodedItem, response: HttpResponseFormat) -> EncodedIte
         stream: None,
         response: Some(response),
         ws: None,
+        routed_at: item.routed_at,
     }
 }
 

@@ -21,6 +21,7 @@ fn item(stream: Option<EncodedStream>, response: Option<HttpResponseFormat>) -> 
         stream,
         response,
         ws: None,
+        routed_at: None,
     })
 }
 

@@ -33,6 +33,7 @@ fn item(
         stream,
         response,
         ws: None,
+        routed_at: None,
     })
 }
 
