@@ -45,6 +45,8 @@ impl Default for Config {
             // Pushpin: log_level=2 (info).
             log_level: log::LevelFilter::Info,
             debug: false,
+            // Pushpin: auto_cross_origin=false.
+            auto_cross_origin: false,
             outbound_bytes_max: limits::OUTBOUND_BYTES_MAX_DEFAULT,
             outbound_items_max: limits::OUTBOUND_ITEMS_MAX_DEFAULT,
             slow_client: SlowClientPolicy::Close,
@@ -112,6 +114,9 @@ impl Config {
                 .or(conf.runner.log_level)
                 .unwrap_or(defaults.log_level),
             debug: cli.debug || conf.proxy.debug.unwrap_or(defaults.debug),
+            auto_cross_origin: (cli.auto_cross_origin)
+                .or(conf.proxy.auto_cross_origin)
+                .unwrap_or(defaults.auto_cross_origin),
             outbound_bytes_max: cli
                 .outbound_bytes_max
                 .unwrap_or(defaults.outbound_bytes_max),

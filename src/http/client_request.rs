@@ -1,12 +1,33 @@
 //! ClientRequest: a client's request as the flows pass it around, and `Next`, what the
 //! connection does after it.
 //!
-//! Owns: the request head, the body read so far and the decoder for the rest.
+//! Owns: the request head, the body read so far and the decoder for the rest, and the
+//! request's cross-origin state (`CrossOrigin`, data only: `cross_origin::` acts on it).
 //! Must not: read or write sockets.
 
 use std::net::SocketAddr;
 
-use super::{BodyDecoder, BodyKind, RequestHead};
+use super::{BodyDecoder, BodyKind, Headers, RequestHead};
+
+/// A request served with Pushpin's auto cross-origin support (`aco`, PUSHPIN.md §1.9): what
+/// its responses are decorated from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CrossOrigin {
+    /// The request fields the CORS headers answer: `Origin`,
+    /// `Access-Control-Request-Method` and `Access-Control-Request-Headers`.
+    pub request_fields: Headers,
+    /// Set when the request was a JSONP one: responses are wrapped in its callback.
+    pub jsonp: Option<Jsonp>,
+}
+
+/// How a JSONP request's responses are wrapped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Jsonp {
+    /// The callback, percent-decoded, never empty.
+    pub callback: Vec<u8>,
+    /// `jsonp_mode=extended`: the callback gets code, reason, headers and body.
+    pub extended: bool,
+}
 
 /// Whether the connection may carry another request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,4 +57,7 @@ pub struct ClientRequest {
     pub peer: SocketAddr,
     /// Whether the client wants the connection kept open.
     pub keep_alive: bool,
+    /// Set when CORS and JSONP apply to this request (boxed: most requests have none, and a
+    /// held connection's task keeps its request).
+    pub cross_origin: Option<Box<CrossOrigin>>,
 }

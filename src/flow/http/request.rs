@@ -10,11 +10,13 @@ use super::accept::accept_grip;
 use super::proxy::{ask_origin, Asked};
 use super::test_target;
 use crate::config::{Proto, Route, Target};
+use crate::cross_origin::{convert_request, request_fields, JsonpError};
+use crate::http::CrossOrigin;
 use crate::http::{BodyDecoder, BodyKind, ClientRequest, Next, RequestHead, Version};
 use crate::limits::REQUEST_BODY_BUFFER_BYTES_MAX;
 use crate::netio::Conn;
 use crate::reply::{capitalized, ORIGIN_ERROR_TEXT};
-use crate::shard::respond::respond_error;
+use crate::shard::respond::{respond_error, respond_error_for};
 use crate::shard::ShardContext;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -58,9 +60,20 @@ pub async fn handle_request(
     };
     let host = head.host().unwrap_or_default();
     let routes = ctx.current_routes();
-    let Some(route) = routes.select(&host, head.path(), Proto::Http, false) else {
+    let route = routes.select(&host, head.path(), Proto::Http, false);
+    let mut head = head;
+    let cross_origin = match cross_origin_of(ctx, route, &mut head, &mut body) {
+        Ok(cross) => cross,
+        Err((cross, err)) => {
+            log::debug!("shard={} peer={peer} bad JSONP request: {err}", ctx.id.0);
+            let text = err.text();
+            return respond_error_for(ctx, conn, &head, 400, text, keep_alive, Some(&cross)).await;
+        }
+    };
+    let Some(route) = route else {
         let text = format!("No route for host: {host}\n");
-        return respond_error(ctx, conn, &head, 502, &text, keep_alive).await;
+        let cross = cross_origin.as_deref();
+        return respond_error_for(ctx, conn, &head, 502, &text, keep_alive, cross).await;
     };
     let mut req = ClientRequest {
         head,
@@ -71,6 +84,7 @@ pub async fn handle_request(
         body_kind,
         peer,
         keep_alive: keep_alive && !ctx.control.is_shutting_down(),
+        cross_origin,
     };
     let next = match route.targets.first() {
         Some(Target::Test) => {
@@ -78,15 +92,51 @@ pub async fn handle_request(
             accept_grip(ctx, conn, &mut req, route, answer).await
         }
         Some(Target::Http(_)) => forward(ctx, conn, route, &mut req).await,
-        None => {
-            let text = ORIGIN_ERROR_TEXT;
-            respond_error(ctx, conn, &req.head, 502, text, keep_alive).await
-        }
+        None => respond_failure(ctx, conn, &req, 502, ORIGIN_ERROR_TEXT, keep_alive).await,
     };
     if version == Version::Http10 && next == Next::KeepAlive && !keep_alive {
         return Next::Close;
     }
     next
+}
+
+/// Cross-origin support for this request, when the config or its route turns it on
+/// (PUSHPIN.md §1.9): a JSONP request is converted for the origin here; `Err` for a bad one,
+/// which gets 400 with CORS fields, as in Pushpin.
+fn cross_origin_of(
+    ctx: &ShardContext,
+    route: Option<&Route>,
+    head: &mut RequestHead,
+    body: &mut Vec<u8>,
+) -> Result<Option<Box<CrossOrigin>>, (CrossOrigin, JsonpError)> {
+    if !ctx.config.auto_cross_origin && !route.is_some_and(|r| r.aco) {
+        return Ok(None);
+    }
+    let jsonp_config = route.map(|r| r.jsonp.clone()).unwrap_or_default();
+    let mut cross = CrossOrigin {
+        request_fields: request_fields(head),
+        jsonp: None,
+    };
+    match convert_request(head, body, &jsonp_config) {
+        Ok(jsonp) => {
+            cross.jsonp = jsonp;
+            Ok(Some(Box::new(cross)))
+        }
+        Err(err) => Err((cross, err)),
+    }
+}
+
+/// Answers `req` with ringpin's own error, decorated for cross-origin requests.
+pub(super) async fn respond_failure(
+    ctx: &ShardContext,
+    conn: &mut Conn,
+    req: &ClientRequest,
+    status: u16,
+    text: &str,
+    keep_alive: bool,
+) -> Next {
+    let cross = req.cross_origin.as_deref();
+    respond_error_for(ctx, conn, &req.head, status, text, keep_alive, cross).await
 }
 
 /// Forwards `req` along `route` and answers the client: a relayed answer, or a GRIP one
