@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod control;
+pub mod cross_origin;
 pub mod fanout;
 pub mod flow;
 pub mod grip;

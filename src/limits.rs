@@ -13,6 +13,9 @@ pub const CLIENT_HEAD_BYTES_MAX: usize = 8192;
 pub const CLIENT_URI_BYTES_MAX: usize = 4096;
 /// Most header fields a client request may carry (condure's limit).
 pub const CLIENT_HEADERS_MAX: usize = 64;
+/// Most fields a JSONP request's `_headers` parameter may set; more gets 400 (ringpin's
+/// bound: Pushpin has none, but the URI holding them is bounded anyway).
+pub const JSONP_HEADERS_MAX: usize = CLIENT_HEADERS_MAX;
 /// A connection with no traffic either way for this long is closed (condure `--stream-timeout`).
 pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(1800);
 /// Default time a client has to send a whole request head (`--client-head-timeout`): from

@@ -55,6 +55,8 @@ pub struct CliArgs {
     pub log_level: Option<log::LevelFilter>,
     /// `--debug`.
     pub debug: bool,
+    /// `--auto-cross-origin BOOL`.
+    pub auto_cross_origin: Option<bool>,
     /// `--outbound-bytes-max N`.
     pub outbound_bytes_max: Option<usize>,
     /// `--outbound-items-max N`.
@@ -136,6 +138,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--message-wait",
     "--update-on-first-subscription",
     "--allow-compression",
+    "--auto-cross-origin",
     "--ws-message-bytes-max",
     "--port",
 ];
@@ -253,6 +256,7 @@ fn apply_value(cli: &mut CliArgs, flag: &str, value: &str) -> Result<(), ConfigE
             let millis = parse_count(value).map_err(invalid)?;
             cli.message_wait = Some(Duration::from_millis(millis));
         }
+        "--auto-cross-origin" => cli.auto_cross_origin = Some(parse_bool(value).map_err(invalid)?),
         "--update-on-first-subscription" => {
             cli.update_on_first_subscription = Some(parse_bool(value).map_err(invalid)?)
         }
@@ -329,6 +333,7 @@ Options (as --flag VALUE or --flag=VALUE):
   --sig-iss ISS               Grip-Sig issuer (default pushpin)
   --log-level LEVEL           error|warn|info|debug|trace, or Pushpin's 0-3 (default info)
   --debug                     detailed error bodies on every route (default off)
+  --auto-cross-origin BOOL    CORS headers and JSONP on every route, as the aco route prop (default no)
   --outbound-bytes-max N      bytes queued per connection before --slow-client applies (default 262144)
   --outbound-items-max N      items queued per connection before --slow-client applies (default 100)
   --slow-client drop|close    what a full queue does to its connection (default close)

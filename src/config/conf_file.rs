@@ -52,7 +52,7 @@ pub struct ProxySection {
     pub sig_key: Option<String>,
     /// `x_forwarded_for` (Pushpin default empty: no rules).
     pub x_forwarded_for: Option<Vec<XffRule>>,
-    /// `auto_cross_origin`: parsed so that `true` can be reported as unsupported.
+    /// `auto_cross_origin`: CORS and JSONP on every route (Pushpin default false).
     pub auto_cross_origin: Option<bool>,
 }
 
@@ -188,7 +188,7 @@ fn apply_key(
     match section {
         "global" => apply_global(&mut conf.global, key, value),
         "runner" => apply_runner(&mut conf.runner, key, value, warnings),
-        "proxy" => apply_proxy(&mut conf.proxy, key, value, warnings),
+        "proxy" => apply_proxy(&mut conf.proxy, key, value),
         "handler" => apply_handler(&mut conf.handler, key, value, warnings),
         _ => Ok(Key::Unsupported),
     }
@@ -258,12 +258,7 @@ fn parse_runner_log_level(
     level.ok_or_else(|| "no global level (e.g. 2)".to_string())
 }
 
-fn apply_proxy(
-    proxy: &mut ProxySection,
-    key: &str,
-    value: &str,
-    warnings: &mut Vec<String>,
-) -> Result<Key, String> {
+fn apply_proxy(proxy: &mut ProxySection, key: &str, value: &str) -> Result<Key, String> {
     let text = |value: &str| Ok(value.to_string());
     match key {
         "routesfile" => proxy.routesfile = optional(value, text)?,
@@ -271,12 +266,7 @@ fn apply_proxy(
         "sig_iss" => proxy.sig_iss = optional(value, text)?,
         "sig_key" => proxy.sig_key = optional(value, text)?,
         "x_forwarded_for" => proxy.x_forwarded_for = Some(parse_xff_rules(value)?),
-        "auto_cross_origin" => {
-            proxy.auto_cross_origin = optional(value, parse_bool)?;
-            if proxy.auto_cross_origin == Some(true) {
-                warnings.push("[proxy] auto_cross_origin=true is not supported (ignored)".into());
-            }
-        }
+        "auto_cross_origin" => proxy.auto_cross_origin = optional(value, parse_bool)?,
         _ => return Ok(Key::Unsupported),
     }
     Ok(Key::Supported)

@@ -26,7 +26,9 @@ use std::time::Duration;
 pub use cli::{parse_args, usage, CliArgs};
 pub use conf_file::{parse_conf, ConfFile};
 pub use error::ConfigError;
-pub use routes::{parse_routes, HttpTarget, Proto, Route, RouteWarning, Routes, Target};
+pub use routes::{
+    parse_routes, HttpTarget, JsonpConfig, JsonpMode, Proto, Route, RouteWarning, Routes, Target,
+};
 pub use values::parse_sig_key;
 pub use watch::{check_reload, RoutesWatch};
 
@@ -136,6 +138,9 @@ pub struct Config {
     pub log_level: log::LevelFilter,
     /// Detailed error bodies for every route (`[proxy] debug`, `--debug`).
     pub debug: bool,
+    /// CORS headers and JSONP for every route (`[proxy] auto_cross_origin`,
+    /// `--auto-cross-origin`), as the `aco` route prop does for one. Default off.
+    pub auto_cross_origin: bool,
     /// Bytes one connection may have queued before `slow_client` applies.
     pub outbound_bytes_max: usize,
     /// Items one connection may have queued before `slow_client` applies.

@@ -50,6 +50,8 @@ impl Default for Config {
             // Pushpin: log_level=2 (info).
             log_level: log::LevelFilter::Info,
             debug: false,
+            // Pushpin: auto_cross_origin=false.
+            auto_cross_origin: false,
             outbound_bytes_max: limits::OUTBOUND_BYTES_MAX_DEFAULT,
             outbound_items_max: limits::OUTBOUND_ITEMS_MAX_DEFAULT,
             slow_client: SlowClientPolicy::Close,
@@ -173,6 +175,9 @@ fn apply_limits(cli: &CliArgs, conf: &ConfFile, config: &mut Config) {
     c.allow_compression = (cli.allow_compression)
         .or(conf.runner.allow_compression)
         .unwrap_or(c.allow_compression);
+    c.auto_cross_origin = (cli.auto_cross_origin)
+        .or(conf.proxy.auto_cross_origin)
+        .unwrap_or(c.auto_cross_origin);
 }
 
 /// `--publish-*` > `[handler] publish_*`; an empty value is unset. An issuer needs a key.

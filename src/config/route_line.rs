@@ -6,7 +6,7 @@
 //! Invariants: a line is either rejected whole (`Err`, Pushpin skips it) or kept with
 //! warnings for props it ignores; quoting never changes which prop a token is, only its text.
 
-use super::routes::{Domain, HttpTarget, Proto, Route, RouteWarning, Target};
+use super::routes::{Domain, HttpTarget, JsonpMode, Proto, Route, RouteWarning, Target};
 use super::values::parse_sig_key;
 
 /// One whitespace-separated part of a line: a value and its comma-separated props.
@@ -243,8 +243,12 @@ fn apply_condition_prop(
         "debug" => route.debug = true,
         "aco" => route.aco = true,
         "no_grip" => route.no_grip = true,
-        "sockjs" | "sockjs_as_path" | "session" | "jsonp_mode" | "jsonp_cb" | "jsonp_body"
-        | "jsonp_defcb" | "jsonp_defmethod" => warnings.push(format!(
+        "jsonp_mode" => route.jsonp.mode = parse_jsonp_mode(prop)?,
+        "jsonp_cb" => route.jsonp.callback_param = value_or_empty(prop),
+        "jsonp_body" => route.jsonp.body_param = value_or_empty(prop),
+        "jsonp_defcb" => route.jsonp.default_callback = value_or_empty(prop),
+        "jsonp_defmethod" => route.jsonp.default_method = value_or_empty(prop),
+        "sockjs" | "sockjs_as_path" | "session" => warnings.push(format!(
             "condition property {} is not supported (ignored)",
             prop.name
         )),
@@ -320,6 +324,15 @@ fn non_empty_value(prop: &Prop) -> Result<String, String> {
 
 fn value_or_empty(prop: &Prop) -> String {
     prop.value.clone().unwrap_or_default()
+}
+
+/// `jsonp_mode=basic|extended`; anything else rejects the line, as in Pushpin.
+fn parse_jsonp_mode(prop: &Prop) -> Result<JsonpMode, String> {
+    match prop.value.as_deref() {
+        Some("basic") => Ok(JsonpMode::Basic),
+        Some("extended") => Ok(JsonpMode::Extended),
+        _ => Err("jsonp_mode must be set to 'basic' or 'extended'".to_string()),
+    }
 }
 
 fn parse_proto(prop: &Prop) -> Result<Proto, String> {

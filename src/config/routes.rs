@@ -82,6 +82,53 @@ pub enum Target {
     Http(HttpTarget),
 }
 
+/// How a JSONP response is wrapped (`jsonp_mode`, PUSHPIN.md §1.9).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum JsonpMode {
+    /// `basic`: the callback gets the response body itself.
+    Basic,
+    /// `extended` (Pushpin's default): the callback gets code, reason, headers and body.
+    #[default]
+    Extended,
+}
+
+/// A route's JSONP props; only used when cross-origin support is on (`aco`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JsonpConfig {
+    /// `jsonp_mode`.
+    pub mode: JsonpMode,
+    /// `jsonp_cb`: the query parameter naming the callback; empty means `callback`.
+    pub callback_param: String,
+    /// `jsonp_body`: a query parameter carrying the request body (as JSON); empty means
+    /// Pushpin's `_body`, which sets no `Content-Type`.
+    pub body_param: String,
+    /// `jsonp_defcb`: the callback used when the request names none but has the body param.
+    pub default_callback: String,
+    /// `jsonp_defmethod`: the origin method when the request has no `_method`; empty means
+    /// `POST` in basic mode and `GET` in extended mode.
+    pub default_method: String,
+}
+
+impl JsonpConfig {
+    /// The query parameter naming the callback.
+    pub fn callback_param(&self) -> &str {
+        if self.callback_param.is_empty() {
+            "callback"
+        } else {
+            &self.callback_param
+        }
+    }
+
+    /// The origin method of a JSONP request without `_method`.
+    pub fn default_method(&self) -> &str {
+        match (self.default_method.as_str(), self.mode) {
+            ("", JsonpMode::Basic) => "POST",
+            ("", JsonpMode::Extended) => "GET",
+            (method, _) => method,
+        }
+    }
+}
+
 /// One routes line: a condition (domain plus condition props) and its targets, tried in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Route {
@@ -115,8 +162,10 @@ pub struct Route {
     pub no_grip: bool,
     /// `debug`: detailed error bodies for this route.
     pub debug: bool,
-    /// `aco`: auto cross-origin (not implemented by ringpin; kept so callers can warn).
+    /// `aco`: CORS headers and JSONP for this route (PUSHPIN.md §1.9).
     pub aco: bool,
+    /// `jsonp_*` props.
+    pub jsonp: JsonpConfig,
     /// `orig_headers`: copy the client headers with Pushpin's `eb9bf0f5-` prefix.
     pub orig_headers: bool,
     /// The targets, tried in order when connecting fails (PUSHPIN.md §1.3).
@@ -143,6 +192,7 @@ impl Default for Route {
             no_grip: false,
             debug: false,
             aco: false,
+            jsonp: JsonpConfig::default(),
             orig_headers: false,
             targets: Vec::new(),
         }

@@ -90,6 +90,7 @@ debug=true
 sig_iss=conf-iss
 sig_key=base64:Y29uZg==
 x_forwarded_for=truncate:0
+auto_cross_origin=true
 [handler]
 push_in_http_addr=0.0.0.0
 push_in_http_port=5561
@@ -117,6 +118,7 @@ fn conf_values_override_defaults_and_port_offset_moves_the_bound_publish_ports()
         sig_iss: "conf-iss".into(),
         log_level: log::LevelFilter::Debug,
         debug: true,
+        auto_cross_origin: true,
         x_forwarded_for: vec![XffRule::Truncate(0)],
         message_wait: Duration::from_millis(100),
         id_cache_ttl: Duration::ZERO,
@@ -209,6 +211,7 @@ fn command_line_overrides_conf() {
         "--update-on-first-subscription=yes",
         "--ws-message-bytes-max=4096",
         "--allow-compression=no",
+        "--auto-cross-origin=no",
     ];
     let (config, _) = resolve(&list, Some(CONF)).expect("conf and flags resolve");
     let expected = Config {
@@ -226,7 +229,8 @@ fn command_line_overrides_conf() {
         sig_key: b"cli".to_vec(),
         sig_iss: "cli-iss".into(),
         log_level: log::LevelFilter::Error,
-        debug: true, // --debug cannot switch off a conf `debug=true`
+        debug: true,              // --debug cannot switch off a conf `debug=true`
+        auto_cross_origin: false, // --auto-cross-origin no overrides the conf's true
         outbound_bytes_max: 1000,
         outbound_items_max: 10,
         slow_client: SlowClientPolicy::Drop,

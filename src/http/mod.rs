@@ -20,7 +20,7 @@ pub mod response;
 
 pub use body::{BodyDecoder, BodyKind, DecodeProgress};
 pub use chunk::{encode_chunk, encode_chunk_into, LAST_CHUNK};
-pub use client_request::{ClientRequest, Next};
+pub use client_request::{ClientRequest, CrossOrigin, Jsonp, Next};
 pub use error::ParseError;
 pub use head::Version;
 pub use headers::{HeaderField, Headers};

@@ -8,11 +8,12 @@
 use super::direct_send::FlushOutcome;
 use super::random::random_u64;
 use super::{HeldGuard, ShardContext};
+use crate::cross_origin::finish_held;
 use crate::fanout::Transport;
 use crate::grip::{
     merge_published, ChannelSub, ClientResponse, KeepAlive, KeepAliveSchedule, SubscriberFilters,
 };
-use crate::http::{encode_chunk, Version};
+use crate::http::{encode_chunk, CrossOrigin, Version};
 use crate::limits::HELD_READ_BYTES_MAX;
 use crate::limits::RESPONSE_ASIDE_ITEMS_MAX;
 use crate::netio::Conn;
@@ -254,7 +255,8 @@ fn queue_and_flush(ctx: &ShardContext, guard: &HeldGuard, bytes: Bytes) {
 /// Holds a long-poll until an `http-response` item arrives or `timeout` passes, then writes
 /// the published response (merged into `original`) or `original` itself, without its body
 /// when `with_body` is false (a `HEAD`). `adopt` is the registration kept from the replay
-/// that produced this hold, if any.
+/// that produced this hold, if any. With `cross`, the answer gets CORS fields or its JSONP
+/// wrap, as Pushpin's handler gives them (`cross_origin::finish_held`).
 #[allow(clippy::too_many_arguments)]
 pub async fn hold_response(
     ctx: &Rc<ShardContext>,
@@ -267,6 +269,7 @@ pub async fn hold_response(
     with_body: bool,
     filters: Option<Box<SubscriberFilters>>,
     adopt: Option<HeldGuard>,
+    cross: Option<&CrossOrigin>,
 ) -> HoldEnd {
     conn.shrink();
     let _ = conn.set_read_timeout(None);
@@ -281,6 +284,10 @@ pub async fn hold_response(
         ResponseWait::Answer(response) => response,
     };
     drop(guard);
+    let response = match cross {
+        Some(cross) => finish_held(cross, response),
+        None => response,
+    };
     let bytes = crate::reply::encode_response(&response, version, keep_alive, with_body);
     match conn.write_all(&bytes).await {
         Ok(()) if keep_alive => HoldEnd::Complete,

@@ -1,7 +1,7 @@
 //! How a client connection gets an error response from ringpin itself, and how it ends after
 //! one.
 //!
-//! Owns: `respond_error` (counting and logging ringpin's own error answers) and
+//! Owns: `respond_error` and `respond_error_for` (counting and logging ringpin's own error answers) and
 //! `linger_close`, the close that follows an error response that ends the connection.
 //! Must not: choose the status or text (the flows do, from typed errors), encode bytes
 //! (`reply::error_bytes` does), write anything after the response but the FIN, or keep a
@@ -15,11 +15,12 @@
 //! closed.
 
 use super::ShardContext;
-use crate::http::{Next, RequestHead};
+use crate::cross_origin::finish_own;
+use crate::http::{CrossOrigin, Next, RequestHead};
 use crate::limits::CLIENT_LINGER_READ_BYTES;
 use crate::limits::{CLIENT_LINGER_BYTES_MAX, CLIENT_LINGER_TIMEOUT};
 use crate::netio::Conn;
-use crate::reply::error_bytes;
+use crate::reply::{encode_full_response, error_response};
 use futures_lite::future::or;
 use futures_lite::AsyncReadExt;
 
@@ -32,6 +33,20 @@ pub async fn respond_error(
     text: &str,
     keep_alive: bool,
 ) -> Next {
+    respond_error_for(ctx, conn, head, status, text, keep_alive, None).await
+}
+
+/// `respond_error` for a request with cross-origin support: the response gets its CORS
+/// fields, or is wrapped in its JSONP callback, as Pushpin's proxy does with its own errors.
+pub async fn respond_error_for(
+    ctx: &ShardContext,
+    conn: &mut Conn,
+    head: &RequestHead,
+    status: u16,
+    text: &str,
+    keep_alive: bool,
+    cross: Option<&CrossOrigin>,
+) -> Next {
     ctx.counters.requests_failed.add(1);
     log::info!(
         "shard={} {} {} -> error code={status} {}",
@@ -41,10 +56,12 @@ pub async fn respond_error(
         text.trim_end()
     );
     let keep_alive = keep_alive && head.is_keep_alive();
-    match conn
-        .write_all(&error_bytes(status, text, head.version, keep_alive))
-        .await
-    {
+    let mut response = error_response(status, text);
+    if let Some(cross) = cross {
+        response = finish_own(cross, response);
+    }
+    let bytes = encode_full_response(&response, head.version, keep_alive);
+    match conn.write_all(&bytes).await {
         Ok(()) if keep_alive => Next::KeepAlive,
         Ok(()) => {
             linger_close(conn).await;

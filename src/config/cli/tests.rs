@@ -136,6 +136,9 @@ fn tuning_flags_and_switches_parse_in_both_spellings() {
             c.update_on_first_subscription = Some(false)
         }),
         (&["--debug"], |c| c.debug = true),
+        (&["--auto-cross-origin", "true"], |c| {
+            c.auto_cross_origin = Some(true)
+        }),
         (&["--help"], |c| c.help = true),
         (&["-h", "--version"], |c| {
             c.help = true;

@@ -117,7 +117,7 @@ fn unsupported_keys_and_ignored_values_warn_once_each() {
                 },
                 ..none()
             },
-            &["[proxy] auto_cross_origin=true is not supported (ignored)"],
+            &[],
         )),
     );
     check(

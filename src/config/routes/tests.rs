@@ -257,6 +257,10 @@ fn malformed_route_lines_are_refused_with_a_reason() {
         "*,sig_key=file:/k.pem h:1",
         "sig_key: file: (PEM, ES256/RS256) keys are not supported; use an HS256 key",
     );
+    check(
+        "*,jsonp_mode=full h:1",
+        "jsonp_mode must be set to 'basic' or 'extended'",
+    );
     check("* h:1,host=", "host needs a value");
     check("* h:1,sub", "sub needs a value");
     check(r#"* "h:1"#, "unterminated quote");
@@ -276,6 +280,30 @@ fn check_parse_routes(text: &str, kept_lines: &[usize], expected: &[(usize, &str
 }
 
 #[test]
+fn jsonp_props_configure_the_route_and_default_by_mode() {
+    let route = |line: &str| parse_route_line(line, 1).expect("parses").expect("a route");
+    let plain = route("*,aco h:1");
+    assert!(plain.aco);
+    assert_eq!(plain.jsonp, JsonpConfig::default());
+    assert_eq!(plain.jsonp.callback_param(), "callback");
+    assert_eq!(plain.jsonp.default_method(), "GET");
+    let basic = route("*,jsonp_mode=basic,jsonp_cb=cb,jsonp_body=b,jsonp_defcb=f h:1");
+    assert_eq!(
+        basic.jsonp,
+        JsonpConfig {
+            mode: JsonpMode::Basic,
+            callback_param: "cb".into(),
+            body_param: "b".into(),
+            default_callback: "f".into(),
+            default_method: String::new(),
+        }
+    );
+    assert_eq!(basic.jsonp.default_method(), "POST");
+    let put = route("*,jsonp_mode=extended,jsonp_defmethod=PUT h:1");
+    assert_eq!(put.jsonp.default_method(), "PUT");
+}
+
+#[test]
 fn parse_routes_warns_about_ignored_props_and_keeps_the_line() {
     let check = check_parse_routes;
     check("", &[], &[]);
@@ -285,7 +313,6 @@ fn parse_routes_warns_about_ignored_props_and_keeps_the_line() {
         &[1],
         &[
             (1, "condition property sockjs is not supported (ignored)"),
-            (1, "condition property jsonp_cb is not supported (ignored)"),
             (1, "unknown condition property foo (ignored)"),
             (1, "unknown target property bar (ignored)"),
             (1, "test target ignores property x"),

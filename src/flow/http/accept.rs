@@ -11,8 +11,10 @@ use super::links::next_link;
 use super::links::next_link::grip_last_values;
 use super::proxy::{ask_origin, Asked};
 use super::request::access_log;
+use super::request::respond_failure;
 use super::test_target;
 use crate::config::{Route, Target};
+use crate::cross_origin::add_cors;
 use crate::fanout::Transport;
 use crate::grip::{parse_instruction, ClientResponse, HoldMode, Instruction, SubscriberFilters};
 use crate::http::{ClientRequest, Next};
@@ -20,7 +22,6 @@ use crate::netio::Conn;
 use crate::origin::response::GripAnswer;
 use crate::reply::{encode_response, stream_start, ORIGIN_ERROR_TEXT};
 use crate::shard::hold::{hold_response, hold_stream, HoldEnd};
-use crate::shard::respond::respond_error;
 use crate::shard::{HeldGuard, ShardContext};
 use bytes::Bytes;
 use std::rc::Rc;
@@ -162,6 +163,7 @@ async fn accept_once(
                 !is_head,
                 filters,
                 kept,
+                req.cross_origin.as_deref(),
             )
             .await
         }
@@ -175,7 +177,7 @@ async fn accept_once(
 
 /// Turns a GRIP answer into an `Instruction`, answering the client itself (400 for a request
 /// body too large to have been forwarded whole, 502 for instructions that do not parse) when
-/// it cannot; logs the accept.
+/// it cannot; adds the CORS fields a response that is not a long-poll's gets; logs the accept.
 async fn parse_answer(
     ctx: &ShardContext,
     conn: &mut Conn,
@@ -192,7 +194,7 @@ async fn parse_answer(
     } = answer;
     if !req.body_complete {
         let text = "Request too large to accept GRIP instruct.\n";
-        return Err(respond_error(ctx, conn, &req.head, 400, text, false).await);
+        return Err(respond_failure(ctx, conn, req, 400, text, false).await);
     }
     let subscriptions_max = ctx.config.connection_subscriptions_max;
     let parsed = parse_instruction(
@@ -203,7 +205,7 @@ async fn parse_answer(
         &route.prefix,
         subscriptions_max,
     );
-    let instruction = match parsed {
+    let mut instruction = match parsed {
         Ok(instruction) => instruction,
         Err(err) => {
             crate::log_limited!(
@@ -216,7 +218,7 @@ async fn parse_answer(
             } else {
                 ORIGIN_ERROR_TEXT.to_owned()
             };
-            return Err(respond_error(ctx, conn, &req.head, 502, &text, req.keep_alive).await);
+            return Err(respond_failure(ctx, conn, req, 502, &text, req.keep_alive).await);
         }
     };
     if instruction.channels_dropped > 0 {
@@ -226,6 +228,13 @@ async fn parse_answer(
             ctx.id.0,
             instruction.channels_dropped
         );
+    }
+    if let Some(cross) = req.cross_origin.as_deref() {
+        // A stream's head and a plain GRIP answer get CORS fields (JSONP or not, as Pushpin's
+        // handler does); a long-poll's final response is decorated when it is written.
+        if instruction.hold != Some(HoldMode::Response) {
+            add_cors(cross, &mut instruction.response.headers);
+        }
     }
     access_log(
         ctx,

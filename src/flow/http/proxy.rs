@@ -9,6 +9,7 @@
 
 use super::client_watch::{while_client_stays, ClientGone};
 use super::relay::relay;
+use super::request::respond_failure;
 use crate::config::{HttpTarget, Route};
 use crate::http::{
     encode_chunk_into, encode_request_head, BodyDecoder, BodyKind, RequestHead, ResponseHead,
@@ -26,7 +27,6 @@ use crate::origin::response::GripAnswer;
 use crate::origin::response::{classify, OriginReply};
 use crate::origin::OriginError;
 use crate::reply::{capitalized, ORIGIN_ERROR_TEXT};
-use crate::shard::respond::respond_error;
 use crate::shard::ShardContext;
 use bytes::Bytes;
 use futures_lite::future::or;
@@ -139,7 +139,7 @@ pub(super) async fn origin_failed(
     } else {
         ORIGIN_ERROR_TEXT.to_owned()
     };
-    respond_error(ctx, client, &req.head, err.status(), &text, req.keep_alive).await
+    respond_failure(ctx, client, req, err.status(), &text, req.keep_alive).await
 }
 
 /// Fails with `Err(None)` after `after`: the deadline branch of an `or` race.
@@ -259,7 +259,7 @@ fn origin_request(
             BodyFraming::Length(req.body.len() as u64)
         }
     } else {
-        match req.body_kind {
+        match req.body_kind() {
             BodyKind::Length(n) => BodyFraming::Length(n),
             _ => BodyFraming::Chunked,
         }
@@ -324,7 +324,7 @@ async fn stream_request_body(
     req: &mut ClientRequest,
     mut out: Vec<u8>,
 ) -> Result<(), String> {
-    let chunked = !matches!(req.body_kind, BodyKind::Length(_));
+    let chunked = !matches!(req.body_kind(), BodyKind::Length(_));
     let mut piece = std::mem::take(&mut req.body);
     loop {
         if chunked {

@@ -10,11 +10,13 @@ use super::accept::accept_grip;
 use super::proxy::{ask_origin, Asked};
 use super::test_target;
 use crate::config::{Proto, Route, Target};
+use crate::cross_origin::{convert_request, request_fields, JsonpError};
+use crate::http::CrossOrigin;
 use crate::http::{BodyDecoder, BodyKind, ClientRequest, Next, RequestHead, Version};
 use crate::limits::REQUEST_BODY_BUFFER_BYTES_MAX;
 use crate::netio::Conn;
 use crate::reply::{capitalized, ORIGIN_ERROR_TEXT};
-use crate::shard::respond::respond_error;
+use crate::shard::respond::{respond_error, respond_error_for};
 use crate::shard::ShardContext;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -23,45 +25,33 @@ use std::rc::Rc;
 pub async fn handle_request(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
-    head: RequestHead,
+    mut head: RequestHead,
     peer: SocketAddr,
 ) -> Next {
     let keep_alive = head.is_keep_alive();
-    let version = head.version;
-    let body_kind = match head.body_kind() {
-        Ok(kind) => kind,
-        Err(err) => {
-            let text = format!("{}\n", capitalized(&err.to_string()));
-            return respond_error(ctx, conn, &head, err.status(), &text, false).await;
-        }
-    };
-    let wants_continue = head.expects_continue() && body_kind != BodyKind::Empty;
-    if wants_continue
-        && conn
-            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-            .await
-            .is_err()
-    {
-        return Next::Close;
-    }
-    let mut decoder = BodyDecoder::new(body_kind);
-    let mut body = Vec::new();
-    let body_complete = match conn
-        .read_body(&mut decoder, &mut body, REQUEST_BODY_BUFFER_BYTES_MAX)
-        .await
-    {
-        Ok(complete) => complete,
-        Err(err) => {
-            log::info!("shard={} peer={peer} bad request body: {err}", ctx.id.0);
-            return respond_error(ctx, conn, &head, 400, "Invalid request body.\n", false).await;
-        }
+    let (decoder, mut body, body_complete) = match read_body(ctx, conn, &head, peer).await {
+        Ok(read) => read,
+        Err(next) => return next,
     };
     let host = head.host().unwrap_or_default();
     let routes = ctx.current_routes();
     let tls = conn.stream.is_tls();
-    let Some(route) = routes.select(&host, head.path(), Proto::Http, tls) else {
+    let route = routes.select(&host, head.path(), Proto::Http, tls);
+    let cross_origin = match cross_origin_of(ctx, route, &mut head, &mut body) {
+        Ok(cross) => cross,
+        Err((cross, err)) => {
+            log::debug!("shard={} peer={peer} bad JSONP request: {err}", ctx.id.0);
+            let text = err.text();
+            return respond_error_for(ctx, conn, &head, 400, text, keep_alive, Some(&cross)).await;
+        }
+    };
+    let Some(route) = route else {
         let text = format!("No route for host: {host}\n");
-        return respond_error(ctx, conn, &head, 502, &text, keep_alive).await;
+        let cross = cross_origin.as_deref();
+        return Box::pin(respond_error_for(
+            ctx, conn, &head, 502, &text, keep_alive, cross,
+        ))
+        .await;
     };
     let mut req = ClientRequest {
         head,
@@ -69,10 +59,10 @@ pub async fn handle_request(
         body,
         body_complete,
         decoder,
-        body_kind,
         peer,
         tls,
         keep_alive: keep_alive && !ctx.control.is_shutting_down(),
+        cross_origin,
     };
     let next = match route.targets.first() {
         Some(Target::Test) => {
@@ -80,15 +70,51 @@ pub async fn handle_request(
             accept_grip(ctx, conn, &mut req, route, answer).await
         }
         Some(Target::Http(_)) => forward(ctx, conn, route, &mut req).await,
-        None => {
-            let text = ORIGIN_ERROR_TEXT;
-            respond_error(ctx, conn, &req.head, 502, text, keep_alive).await
-        }
+        None => respond_failure(ctx, conn, &req, 502, ORIGIN_ERROR_TEXT, keep_alive).await,
     };
-    if version == Version::Http10 && next == Next::KeepAlive && !keep_alive {
+    if req.head.version == Version::Http10 && next == Next::KeepAlive && !keep_alive {
         return Next::Close;
     }
     next
+}
+
+/// Cross-origin support for this request, when the config or its route turns it on
+/// (PUSHPIN.md §1.9): a JSONP request is converted for the origin here; `Err` for a bad one,
+/// which gets 400 with CORS fields, as in Pushpin.
+fn cross_origin_of(
+    ctx: &ShardContext,
+    route: Option<&Route>,
+    head: &mut RequestHead,
+    body: &mut Vec<u8>,
+) -> Result<Option<Box<CrossOrigin>>, (CrossOrigin, JsonpError)> {
+    if !ctx.config.auto_cross_origin && !route.is_some_and(|r| r.aco) {
+        return Ok(None);
+    }
+    let jsonp_config = route.map(|r| r.jsonp.clone()).unwrap_or_default();
+    let mut cross = CrossOrigin {
+        request_fields: request_fields(head),
+        jsonp: None,
+    };
+    match convert_request(head, body, &jsonp_config) {
+        Ok(jsonp) => {
+            cross.jsonp = jsonp;
+            Ok(Some(Box::new(cross)))
+        }
+        Err(err) => Err((cross, err)),
+    }
+}
+
+/// Answers `req` with ringpin's own error, decorated for cross-origin requests.
+pub(super) async fn respond_failure(
+    ctx: &ShardContext,
+    conn: &mut Conn,
+    req: &ClientRequest,
+    status: u16,
+    text: &str,
+    keep_alive: bool,
+) -> Next {
+    let cross = req.cross_origin.as_deref();
+    respond_error_for(ctx, conn, &req.head, status, text, keep_alive, cross).await
 }
 
 /// Forwards `req` along `route` and answers the client: a relayed answer, or a GRIP one
@@ -104,6 +130,46 @@ async fn forward(
     match Box::pin(ask_origin(ctx, client, route, req, &[])).await {
         Asked::Done(next) => next,
         Asked::Grip(answer) => accept_grip(ctx, client, req, route, answer).await,
+    }
+}
+
+/// Sends `100 Continue` when asked, then reads up to `REQUEST_BODY_BUFFER_BYTES_MAX` of the
+/// body: the decoder for the rest, the bytes read, and whether that was all of it; or the
+/// error answer already given.
+async fn read_body(
+    ctx: &ShardContext,
+    conn: &mut Conn,
+    head: &RequestHead,
+    peer: SocketAddr,
+) -> Result<(BodyDecoder, Vec<u8>, bool), Next> {
+    let body_kind = match head.body_kind() {
+        Ok(kind) => kind,
+        Err(err) => {
+            let text = format!("{}\n", capitalized(&err.to_string()));
+            return Err(respond_error(ctx, conn, head, err.status(), &text, false).await);
+        }
+    };
+    let wants_continue = head.expects_continue() && body_kind != BodyKind::Empty;
+    if wants_continue
+        && conn
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+            .await
+            .is_err()
+    {
+        return Err(Next::Close);
+    }
+    let mut decoder = BodyDecoder::new(body_kind);
+    let mut body = Vec::new();
+    match conn
+        .read_body(&mut decoder, &mut body, REQUEST_BODY_BUFFER_BYTES_MAX)
+        .await
+    {
+        Ok(complete) => Ok((decoder, body, complete)),
+        Err(err) => {
+            log::info!("shard={} peer={peer} bad request body: {err}", ctx.id.0);
+            let text = "Invalid request body.\n";
+            Err(respond_error(ctx, conn, head, 400, text, false).await)
+        }
     }
 }
 
