@@ -250,4 +250,35 @@ mod tests {
         assert!(text.contains("\nringpin_items_rejected_total{input=\"http\"} 0\n"));
         assert!(text.contains("\nringpin_zmq_subscriptions 0\n"));
     }
+
+    /// The Grafana dashboard in `contrib/` may only chart metrics that exist.
+    #[test]
+    fn every_metric_the_grafana_dashboard_charts_is_rendered() {
+        let dashboard = include_str!("../../contrib/grafana/ringpin-dashboard.json");
+        let text = render(
+            &[Arc::new(ShardCounters::default())],
+            &RouterCounters::default(),
+        );
+        let families: Vec<&str> = (text.lines())
+            .filter_map(|line| line.strip_prefix("# TYPE "))
+            .filter_map(|rest| rest.split(' ').next())
+            .collect();
+        let mut charted = 0;
+        for (at, _) in dashboard.match_indices("ringpin_") {
+            let name: String = dashboard[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if name == "ringpin_" || name.starts_with("ringpin_overview") {
+                continue;
+            }
+            let family = name.strip_suffix("_bucket").unwrap_or(&name);
+            assert!(
+                families.contains(&family),
+                "{name} is charted but not rendered"
+            );
+            charted += 1;
+        }
+        assert!(charted > 15, "only {charted} metric references found");
+    }
 }
