@@ -7,36 +7,29 @@ use ringpin::grip::{
     is_grip_response, parse_header_params, parse_instruction, request_url, resolve_link,
     unescape_cstring, Instruction,
 };
-use ringpin::http::{encode_response_head, parse_response, Headers, ResponseHead, Version};
+use ringpin::http::{
+    encode_response_head, parse_response, HeadLimits, Headers, ResponseHead, Version,
+};
 
 /// Channels an instruction may subscribe to in these checks.
 const SUBSCRIPTIONS_MAX: usize = 4;
 
-/// Reads `Name: value` lines up to the first empty line as header fields; the rest is the
-/// body. Corpus files are therefore readable origin responses without a status line.
-fn split_response(data: &[u8]) -> (Headers, Bytes) {
-    let mut headers = Headers::new();
-    let mut at = 0;
-    while at < data.len() {
-        let end = data[at..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(data.len(), |n| at + n);
-        let line = data[at..end].strip_suffix(b"\r").unwrap_or(&data[at..end]);
-        at = (end + 1).min(data.len());
-        if line.is_empty() {
-            break;
-        }
-        let text = String::from_utf8_lossy(line);
-        let (name, value) = text.split_once(':').unwrap_or((&text, ""));
-        headers.push(name.trim(), value.trim().as_bytes().to_vec());
-    }
-    (headers, Bytes::copy_from_slice(&data[at..]))
+/// Reads `Name: value` lines up to the first empty line as an origin's header fields,
+/// through `parse_response` as ringpin reads them (so only fields httparse accepts reach
+/// `parse_instruction`); the rest is the body. Corpus files are therefore readable origin
+/// responses without a status line.
+fn split_response(data: &[u8]) -> Option<(Headers, Bytes)> {
+    let mut wire = b"HTTP/1.1 200 OK\r\n".to_vec();
+    wire.extend_from_slice(data);
+    let (head, used) = parse_response(&wire, &HeadLimits::ORIGIN).ok()??;
+    Some((head.headers, Bytes::copy_from_slice(&wire[used..])))
 }
 
 /// Header-form instructions: every `Grip-*` header and its parameters.
 pub fn instruct(data: &[u8]) {
-    let (headers, body) = split_response(data);
+    let Some((headers, body)) = split_response(data) else {
+        return;
+    };
     for field in headers.iter() {
         let value = String::from_utf8_lossy(&field.value);
         let _ = parse_header_params(&value);
@@ -68,7 +61,10 @@ pub fn instruct_json(data: &[u8]) {
     let (mut headers, body) = if data.starts_with(b"{") {
         (Headers::new(), Bytes::copy_from_slice(data))
     } else {
-        split_response(data)
+        let Some(split) = split_response(data) else {
+            return;
+        };
+        split
     };
     headers.set("Content-Type", b"application/grip-instruct".to_vec());
     if let Ok(instruction) = parse_instruction(200, "OK", &headers, body, "", SUBSCRIPTIONS_MAX) {
@@ -100,7 +96,7 @@ fn check_instruction(instruction: &Instruction) {
     };
     let mut out = Vec::new();
     encode_response_head(&head, &mut out);
-    let limits = ringpin::http::HeadLimits {
+    let limits = HeadLimits {
         head_bytes_max: out.len() + 1,
         uri_bytes_max: 0,
         headers_max: head.headers.len().max(1),
