@@ -192,7 +192,9 @@ fn parse_headers(v: &Value) -> Result<Headers, InstructError> {
     }
     let mut headers = Headers::new();
     for (name, value) in pairs {
-        if !is_token(name) || value.contains(['\r', '\n', '\0']) {
+        // RFC 9110 §5.5: no control character but HTAB, so strict clients can parse the head.
+        let is_control = |b: u8| (b < 0x20 && b != b'\t') || b == 0x7f;
+        if !is_token(name) || value.bytes().any(is_control) {
             return Err(field(
                 format!("response.headers.{name}"),
                 "is not a valid header",

@@ -245,10 +245,15 @@ impl LinkRetry {
 }
 
 /// `rest` after `scheme://`, compared without case.
+/// Compares bytes, not `str` slices: a multi-byte character may straddle the scheme's end.
 fn strip_scheme<'a>(url: &'a str, scheme: &str) -> Option<&'a str> {
-    let prefix = url.get(..scheme.len() + 3)?;
-    let (name, sep) = prefix.split_at(scheme.len());
-    (name.eq_ignore_ascii_case(scheme) && sep == "://").then(|| &url[scheme.len() + 3..])
+    let end = scheme.len() + 3;
+    let bytes = url.as_bytes();
+    let matches = bytes.len() >= end
+        && bytes[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+        && &bytes[scheme.len()..end] == b"://";
+    // `end` follows an ASCII '/', so it is a character boundary.
+    matches.then(|| &url[end..])
 }
 
 /// True when `reference` starts with `scheme:` (RFC 3986 §3.1).

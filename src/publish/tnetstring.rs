@@ -7,7 +7,8 @@
 //! Invariants: a parse never reads past its value, never recurses deeper than
 //! `TNET_DEPTH_MAX`, and allocates at most what the input's own lengths justify, so hostile
 //! bytes cost at most their own size; every `Tnet` that `encode_tnetstring` writes parses back
-//! to an equal value.
+//! to an equal value, except a non-finite float (`NaN`, `inf`), which the parser refuses on
+//! purpose (an item becomes JSON, which has none) and ringpin never encodes.
 //!
 //! A tnetstring is `LENGTH:DATA` followed by one type byte: `,` bytes, `#` integer, `^` float,
 //! `!` boolean, `~` null, `}` dictionary (alternating keys and values; keys are byte strings)

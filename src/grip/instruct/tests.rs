@@ -625,6 +625,8 @@ fn malformed_json_instruct_responses_are_errors() {
         {"response": {"headers": {"A B": "1"}}} | response.headers.A B: is not a valid header
         {"response": {"headers": {"": "1"}}} | response.headers.: is not a valid header
         {"response": {"headers": {"A": "1\r\nB: 2"}}} | response.headers.A: is not a valid header
+        {"response": {"headers": {"A": "st\u007fream"}}} | response.headers.A: is not a valid header
+        {"response": {"headers": {"A": "x\u0001"}}} | response.headers.A: is not a valid header
         {"response": {"body": 1}} | response.body: must be a string
         {"response": {"body-bin": "***"}} | response.body-bin: is not valid base64
         "#,

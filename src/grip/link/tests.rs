@@ -207,3 +207,13 @@ fn odd_input_never_panics_and_always_yields_an_absolute_path() {
         }
     }
 }
+
+/// Found by the `grip_instruct` fuzz target: a reference whose fourth or fifth byte is inside
+/// a multi-byte character panicked (`str::split_at` off a character boundary) instead of
+/// resolving as a relative reference.
+#[test]
+fn a_multi_byte_character_where_a_scheme_would_end_is_a_relative_reference() {
+    assert_eq!(resolved("abcéxxx"), "example.com:7999|/a/b/abcéxxx");
+    assert_eq!(resolved("httpéxx"), "example.com:7999|/a/b/httpéxx");
+    assert_eq!(resolved("httpséx/y"), "example.com:7999|/a/b/httpséx/y");
+}

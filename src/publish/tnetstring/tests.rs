@@ -183,3 +183,14 @@ fn random_values_round_trip_and_random_damage_never_panics() {
         assert_eq!(parse_tnetstring(&wire), Err(TnetError::TrailingBytes(1)));
     }
 }
+
+/// Found by the `tnetstring_roundtrip` fuzz target: the encoder writes a non-finite float,
+/// which the parser refuses on purpose (an item becomes JSON); the module doc says so.
+#[test]
+fn an_encoded_non_finite_float_is_refused_not_round_tripped() {
+    for value in [f64::INFINITY, f64::NEG_INFINITY, f64::NAN] {
+        let mut wire = Vec::new();
+        encode_tnetstring(&Tnet::Float(value), &mut wire);
+        assert_eq!(parse_tnetstring(&wire), Err(TnetError::BadData("float")));
+    }
+}
