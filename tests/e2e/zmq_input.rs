@@ -239,6 +239,17 @@ fn a_bound_sub_input_takes_the_channel_from_the_first_frame() {
     publish_over_sub(&publisher, &mut client, "sb");
 }
 
+/// Publishes one `http-stream` item through the command socket and asserts its success.
+fn publish_by_command(req: &zmq::Socket, channel: &str, content: &[u8]) {
+    let items = tnet_list(&[stream_item_tnet(channel, content)]);
+    let args = tnet_map(&[("items", items)]);
+    let published = call(
+        req,
+        tnet_map(&[("method", tnet_bytes(b"publish")), ("args", args)]),
+    );
+    assert!(published.contains("7:success,4:true!"), "{published}");
+}
+
 /// Sends one tnetstring request on a REQ socket and returns the reply's bytes.
 pub fn call(req: &zmq::Socket, request: Vec<u8>) -> String {
     req.send(request, 0).expect("send");
@@ -282,13 +293,7 @@ fn the_command_socket_reports_its_uris_publishes_and_refuses_what_it_does_not_kn
     let mut client = StreamClient::open(proxy.addr, "/stream");
     assert_eq!(client.read_until("start\n"), "start\n");
     wait_subscribed(&proxy, 1);
-    let items = tnet_list(&[stream_item_tnet("cmd", b"by command\n")]);
-    let args = tnet_map(&[("items", items)]);
-    let published = call(
-        &req,
-        tnet_map(&[("method", tnet_bytes(b"publish")), ("args", args)]),
-    );
-    assert!(published.contains("7:success,4:true!"), "{published}");
+    publish_by_command(&req, "cmd", b"by command\n");
     assert_eq!(client.read_until("by command\n"), "by command\n");
 
     let unknown = call(&req, tnet_map(&[("method", tnet_bytes(b"frobnicate"))]));
@@ -398,13 +403,7 @@ fn random_messages_on_every_zeromq_socket_leave_each_input_working() {
     assert!(client
         .read_until("sub still works\n")
         .ends_with("sub still works\n"));
-    let items = tnet_list(&[stream_item_tnet("fz", b"command still works\n")]);
-    let args = tnet_map(&[("items", items)]);
-    let published = call(
-        &req,
-        tnet_map(&[("method", tnet_bytes(b"publish")), ("args", args)]),
-    );
-    assert!(published.contains("7:success,4:true!"), "{published}");
+    publish_by_command(&req, "fz", b"command still works\n");
     assert!(client
         .read_until("command still works\n")
         .ends_with("command still works\n"));
