@@ -1,10 +1,12 @@
 """The campaign's table from its logs: executions, time, speed, coverage, crashes.
-Run from the repository root: python3 results/2026-12-06-fuzz-campaign-epyc2c/summarize.py"""
+Run from the repository root: python3 results/2026-12-06-fuzz-campaign-epyc2c/summarize.py [DIR]
+(DIR: a later pass's folder of logs; this folder by default)."""
 import glob
 import os
 import re
+import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
+here = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 exits = {}
 if os.path.exists(f'{here}/exits.txt'):
     for line in open(f'{here}/exits.txt'):
