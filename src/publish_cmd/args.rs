@@ -37,8 +37,11 @@ pub struct PublishArgs {
     pub no_eol: bool,
     /// `--ws`: a `ws-message` only (ringpin).
     pub ws_only: bool,
-    /// `--spec`: a GRIP URL (`http://…`) or a ZeroMQ PUSH spec (`tcp://…`, `ipc://…`).
+    /// `--spec`: a GRIP URL (`http://…`, `https://…`) or a ZeroMQ PUSH spec (`tcp://…`,
+    /// `ipc://…`).
     pub spec: String,
+    /// `--cacert FILE`: PEM certificates trusted for an `https` spec besides Mozilla's roots.
+    pub cacert: Option<String>,
     /// How to authenticate, if at all.
     pub auth: Option<Auth>,
 }
@@ -87,6 +90,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--bearer",
     "--jwt-key",
     "--jwt-iss",
+    "--cacert",
 ];
 
 /// Parses the arguments after `publish`.
@@ -163,6 +167,7 @@ fn apply_value(
         "--spec" => out.spec = value,
         "-u" | "--user" => out.auth = Some(Auth::Basic(value)),
         "-B" | "--bearer" => out.auth = Some(Auth::Bearer(value)),
+        "--cacert" => out.cacert = Some(value),
         "--jwt-key" => jwt.0 = Some(value),
         _ => jwt.1 = Some(value),
     }
@@ -215,6 +220,7 @@ Options (as --flag VALUE or --flag=VALUE):
   --no-eol                don't add a newline to HTTP payloads
   --ws                    publish a ws-message only (ringpin)
   --spec SPEC             GRIP URL or ZeroMQ PUSH spec (default http://localhost:5561)
+  --cacert FILE           also trust the PEM certificates in FILE for an https spec
   -u, --user USER:PASS    authenticate with HTTP Basic
   -B, --bearer TOKEN      authenticate with a Bearer token
   --jwt-key KEY           authenticate with a fresh HS256 JWT signed with KEY (plain or base64:...)
@@ -263,6 +269,8 @@ mod tests {
         let a = parse_ok("ch --close --spec tcp://127.0.0.1:5560");
         assert!(a.close && a.content.is_none());
         assert_eq!(a.spec, "tcp://127.0.0.1:5560");
+        let a = parse_ok("ch x --spec https://grip.example --cacert ca.pem");
+        assert_eq!(a.cacert.as_deref(), Some("ca.pem"));
         assert!(parse_ok("ch --hint").hint);
         assert_eq!(parse_ok("ch - --ws").content.as_deref(), Some("-"));
     }

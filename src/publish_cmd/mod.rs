@@ -1,14 +1,15 @@
 //! `ringpin publish`: Pushpin's `pushpin-publish` as a subcommand of the same binary.
 //!
-//! `args.rs` parses the command line and `item.rs` builds the item, both without I/O; this
-//! file reads the content (`@FILE`, `-` for stdin), sends the item to a GRIP URL
-//! (`POST {url}/publish/`) or a ZeroMQ PUSH spec (`J` + the item's JSON, which both ringpin's
+//! `args.rs` parses the command line, `item.rs` builds the item and `url.rs` splits a GRIP
+//! URL, all without I/O; this file reads the content (`@FILE`, `-` for stdin), sends the item
+//! to a GRIP URL (`POST {url}/publish/`, over rustls for `https`) or a ZeroMQ PUSH spec (`J` + the item's JSON, which both ringpin's
 //! and Pushpin's PULL inputs take), and reports: `Published` and exit 0, or the server's
 //! message on stderr and exit 1 (2 for a bad command line).
 //! Must not: run inside the proxy; it is a short-lived client with blocking std sockets.
 
 pub mod args;
 pub mod item;
+pub mod url;
 
 use crate::limits::PUBLISH_CMD_TIMEOUT;
 use args::{Auth, Parsed, PublishArgs};
@@ -17,6 +18,7 @@ use item::{build_item, ContentSource};
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
+use url::GripUrl;
 
 /// Runs `ringpin publish` with the arguments after `publish`.
 pub fn main(argv: &[String]) -> ExitCode {
@@ -68,39 +70,32 @@ pub fn run(args: &PublishArgs) -> Result<(), String> {
         .map(|(bytes, source)| (bytes.as_slice(), *source));
     let item = build_item(args, content)?;
     if args.spec.starts_with("http://") || args.spec.starts_with("https://") {
-        publish_http(&args.spec, args.auth.as_ref(), &item)
+        publish_http(args, &item)
     } else {
-        if args.auth.is_some() {
-            return Err("credentials apply to GRIP URLs; ZeroMQ inputs have none".into());
+        if args.auth.is_some() || args.cacert.is_some() {
+            return Err("credentials and --cacert apply to GRIP URLs; ZeroMQ inputs have none".into());
         }
         publish_zmq(&args.spec, &item)
     }
 }
 
 /// `POST {url}/publish/` with `{"items": [item]}`; Ok on a 2xx, else the reply's text.
-fn publish_http(url: &str, auth: Option<&Auth>, item: &serde_json::Value) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or("https GRIP URLs are not supported by ringpin publish yet")?;
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let path = path.trim_end_matches('/');
+fn publish_http(args: &PublishArgs, item: &serde_json::Value) -> Result<(), String> {
+    let url = GripUrl::parse(&args.spec)?;
     let body = serde_json::json!({ "items": [item] }).to_string();
     let mut request = format!(
-        "POST {path}/publish/ HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
+        "POST {} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\n",
+        url.publish_path,
+        url.authority,
         body.len()
     );
-    if let Some(auth) = auth {
+    if let Some(auth) = &args.auth {
         request.push_str(&format!("Authorization: {}\r\n", authorization(auth)?));
     }
     request.push_str("\r\n");
     request.push_str(&body);
-    let address = if authority.contains(':') {
-        authority.to_owned()
-    } else {
-        format!("{authority}:80")
-    };
-    let reply = exchange(&address, request.as_bytes())?;
+    let reply = exchange(&url, args.cacert.as_deref(), request.as_bytes())?;
     let text = String::from_utf8_lossy(&reply);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head
@@ -109,9 +104,9 @@ fn publish_http(url: &str, auth: Option<&Auth>, item: &serde_json::Value) -> Res
         .and_then(|s| s.parse::<u16>().ok());
     match status {
         Some(200..=299) => Ok(()),
-        Some(status) if body.trim().is_empty() => Err(format!("{url} answered {status}")),
+        Some(status) if body.trim().is_empty() => Err(format!("{} answered {status}", args.spec)),
         Some(_) => Err(body.trim().to_owned()),
-        None => Err(format!("{url} sent no HTTP response")),
+        None => Err(format!("{} sent no HTTP response", args.spec)),
     }
 }
 
@@ -131,27 +126,46 @@ fn authorization(auth: &Auth) -> Result<String, String> {
     })
 }
 
-/// Sends `request` to `address` and reads until the server closes, within
-/// `PUBLISH_CMD_TIMEOUT` per step.
-fn exchange(address: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+/// Sends `request` to `url`'s server, over TLS for `https`, and reads until the server
+/// closes, within `PUBLISH_CMD_TIMEOUT` per step.
+fn exchange(url: &GripUrl, cacert: Option<&str>, request: &[u8]) -> Result<Vec<u8>, String> {
+    let address = url.socket_address();
     let error = |e: std::io::Error| format!("{address}: {e}");
     let addr = (address.to_socket_addrs().map_err(error)?)
         .next()
         .ok_or(format!("{address}: no address"))?;
-    let mut stream = TcpStream::connect_timeout(&addr, PUBLISH_CMD_TIMEOUT).map_err(error)?;
+    let stream = TcpStream::connect_timeout(&addr, PUBLISH_CMD_TIMEOUT).map_err(error)?;
     stream
         .set_read_timeout(Some(PUBLISH_CMD_TIMEOUT))
         .map_err(error)?;
     stream
         .set_write_timeout(Some(PUBLISH_CMD_TIMEOUT))
         .map_err(error)?;
-    stream.write_all(request).map_err(error)?;
+    if !url.tls {
+        return send_and_read(stream, request).map_err(error);
+    }
+    let tls = crate::tls::origin::OriginTls::new(cacert.map(std::path::Path::new))
+        .map_err(|e| format!("--cacert: {e}"))?;
+    let name = rustls_pki_types::ServerName::try_from(url.host.clone())
+        .map_err(|_| format!("{}: not a TLS server name", url.host))?;
+    let session = rustls::ClientConnection::new(tls.config(false), name)
+        .map_err(|e| format!("{address}: {e}"))?;
+    send_and_read(rustls::StreamOwned::new(session, stream), request).map_err(error)
+}
+
+/// Writes `request` and reads the reply to its end (or `PUBLISH_BODY_BYTES_MAX`). A TLS peer
+/// that closes without `close_notify` ends the reply too: `Connection: close` framed it.
+fn send_and_read(mut stream: impl Read + Write, request: &[u8]) -> std::io::Result<Vec<u8>> {
+    stream.write_all(request)?;
+    stream.flush()?;
     let mut reply = Vec::new();
-    (&mut stream)
+    let read = (&mut stream)
         .take(crate::limits::PUBLISH_BODY_BYTES_MAX as u64)
-        .read_to_end(&mut reply)
-        .map_err(error)?;
-    Ok(reply)
+        .read_to_end(&mut reply);
+    match read {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !reply.is_empty() => Ok(reply),
+        other => other.map(|_| reply),
+    }
 }
 
 /// One PUSH message, `J` + the item's JSON, lingering up to `PUBLISH_CMD_TIMEOUT` for it to

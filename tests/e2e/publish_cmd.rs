@@ -3,13 +3,15 @@
 //! stdin, response codes and headers, `--close`, and credentials; it prints `Published` and
 //! exits 0, or prints the server's message and exits 1.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::{Command, Output, Stdio};
+use std::sync::{mpsc, Mutex};
 
 use crate::publish_auth::wait_subscribed_with;
+use crate::support::tls::{read_request_head, start_tls_origin, TestCa};
 use crate::support::{
     free_port, get_request, wait_subscribed, Backend, BackendResponse, Conn, Proxy, StreamClient,
-    TempDir,
+    TempDir, DEADLINE,
 };
 
 /// Runs `ringpin publish ARGS`, feeding `stdin`.
@@ -157,4 +159,59 @@ fn a_bad_command_line_exits_2_and_an_unreachable_server_exits_1() {
     let help = ringpin_publish(&["--help"], b"");
     assert!(help.status.success());
     assert!(String::from_utf8_lossy(&help.stdout).contains("--no-eol"));
+}
+
+/// An https GRIP endpoint (a TLS server signed by a test CA) that records each publish
+/// request and answers `200 Published`, closing without `close_notify` as many servers do.
+fn https_grip_endpoint(ca: &TestCa) -> (u16, mpsc::Receiver<String>) {
+    let (sent, received) = mpsc::channel();
+    let sent = Mutex::new(sent);
+    let port = start_tls_origin(&ca.issue(&["localhost"]), move |mut stream| {
+        let Some(head) = read_request_head(&mut stream) else {
+            return;
+        };
+        let length = head
+            .lines()
+            .find_map(|line| line.strip_prefix("Content-Length: "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        if stream.read_exact(&mut body).is_err() {
+            return;
+        }
+        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nPublished\n";
+        let _ = stream.write_all(reply);
+        let _ = stream.flush();
+        let request = format!("{head}{}", String::from_utf8_lossy(&body));
+        let _ = sent.lock().map(|sent| sent.send(request));
+    });
+    (port, received)
+}
+
+#[test]
+fn an_https_spec_is_published_to_over_tls_checked_against_the_cacert() {
+    let ca = TestCa::new();
+    let dir = TempDir::new("publish-https");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.pem).expect("write CA");
+    let (port, requests) = https_grip_endpoint(&ca);
+    let spec = format!("https://localhost:{port}/realm/");
+    let ca_arg = ca_file.to_str().expect("utf-8 path");
+    let args = ["ch", "over tls", "--spec", &spec, "--cacert", ca_arg, "-B", "tok"];
+    assert_published(&ringpin_publish(&args, b""));
+    let request = requests.recv_timeout(DEADLINE).expect("the endpoint got the publish");
+    assert!(request.starts_with("POST /realm/publish/ HTTP/1.1\r\n"), "{request}");
+    assert!(request.contains(&format!("\r\nHost: localhost:{port}\r\n")), "{request}");
+    assert!(request.contains("\r\nAuthorization: Bearer tok\r\n"), "{request}");
+    assert!(request.contains(r#""channel":"ch""#), "{request}");
+    assert!(request.contains("over tls"), "{request}");
+
+    let untrusted = ringpin_publish(&["ch", "x", "--spec", &spec], b"");
+    assert_eq!(untrusted.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(stderr.contains("certificate"), "{stderr}");
+    assert!(
+        requests.try_recv().is_err(),
+        "nothing is sent to a server whose certificate is not trusted"
+    );
 }
