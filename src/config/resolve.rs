@@ -397,9 +397,9 @@ fn resolve_sig_key(
     parse_sig_key(raw).map_err(|reason| ConfigError::invalid(setting, raw, reason))
 }
 
-/// The start-up warning for a publish listener that other hosts may reach: publishing needs
-/// no authentication (none is built), so anyone who reaches it can publish to every channel
-/// and read `/metrics`.
+/// The start-up warning for a publish listener that other hosts may reach while publishing
+/// needs no credential (no `--publish-key` or `--publish-token`), so anyone who reaches it can
+/// publish to every channel and read `/metrics`.
 fn publish_exposure_warning(addr: SocketAddr, auth: &PublishAuth) -> Option<String> {
     (!addr.ip().is_loopback() && !auth.is_required()).then(|| {
         format!(
