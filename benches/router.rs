@@ -4,6 +4,7 @@
 //! thread, so its cost caps publishes per second for the whole process; `on_interest` runs
 //! whenever a shard gains its first or loses its last subscriber of a channel. The items are
 //! `no-seq` and de-duplication is off, so the figures are routing and encoding alone.
+//! `publish_body` is a whole many-channel publish: parse a 2,500-item body, then route each.
 
 mod common;
 
@@ -156,10 +157,58 @@ fn bench_channel_map(c: &mut Criterion) {
     group.finish();
 }
 
+/// Items in one many-channel publish body: issue 14's case, 2,500 channels with a few
+/// subscribers each and one item per channel per publish.
+const BODY_ITEMS: usize = 2_500;
+
+/// A publish body of `BODY_ITEMS` items, one per channel `user-0`.., each with `formats`
+/// (`{}` replaced by the 128-byte content).
+fn many_channel_body(formats: &str) -> Vec<u8> {
+    let content = String::from_utf8(common::payload(128)).expect("ASCII filler");
+    let formats = formats.replace("{}", &content);
+    let items: Vec<String> = (0..BODY_ITEMS)
+        .map(|i| format!(r#"{{"channel": "{}", "formats": {formats}}}"#, channel_name(i)))
+        .collect();
+    format!(r#"{{"items": [{}]}}"#, items.join(", ")).into_bytes()
+}
+
+/// What the publish endpoint does with a many-channel body before it answers: parse, then
+/// sequence, look up and encode every item. Throughput is per item, so the figure reads as
+/// the routing cost per item that issue 14 bounds (≤ 1 µs).
+fn bench_publish_body(c: &mut Criterion) {
+    let names: Vec<String> = (0..BODY_ITEMS).map(channel_name).collect();
+    let mut router = router_with_channels(&names);
+    let now = Instant::now();
+    let mut group = c.benchmark_group("router/publish_body");
+    group.throughput(Throughput::Elements(BODY_ITEMS as u64));
+    let cases = [
+        ("http-stream", r#"{"http-stream": {"content": "{}"}}"#),
+        (
+            "stream+response+ws",
+            r#"{"http-stream": {"content": "{}"}, "http-response": {"body": "{}"}, "ws-message": {"content": "{}"}}"#,
+        ),
+    ];
+    for (label, formats) in cases {
+        let body = many_channel_body(formats);
+        let id = format!("items={BODY_ITEMS}/channels={BODY_ITEMS}/formats={label}/payload=128B");
+        group.bench_function(id, |b| {
+            b.iter(|| {
+                let items = parse_items(black_box(&body)).expect("a valid publish body");
+                let mut routed = 0;
+                for item in items {
+                    routed += router.on_publish(item, now).len();
+                }
+                routed
+            })
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = common::config();
-    targets = bench_on_publish, bench_channel_map
+    targets = bench_on_publish, bench_publish_body, bench_channel_map
 }
 
 fn main() {
