@@ -6,7 +6,7 @@
 //! `/recover`; the Prometheus rendering of every shard's counters.
 //! Must not: touch client connections; everything reaches shards through inboxes.
 
-use crate::limits::CONTROL_TICK;
+use crate::limits::{CONTROL_TICK, DELIVERY_BATCH_ITEMS_MAX};
 use crate::publish::item::PublishItem;
 use crate::router::inbox::{
     InboxSendError, InputInboxReceiver, RouterInboxReceiver, ShardInboxSender, SubscriptionSender,
@@ -113,17 +113,28 @@ impl PublishService {
     /// Ordering across shards holds because this one router thread releases every channel's
     /// items in one order and queues each to every interested shard's FIFO inbox in that
     /// order; each shard then delivers its inbox in order.
+    ///
+    /// Every item of the request is routed before the first is queued: a shard woken by the
+    /// first item would compete with this thread for the cores while it routes the rest, and
+    /// the publisher's answer would wait for deliveries it does not need to wait for. Then a
+    /// shard is woken once per `DELIVERY_BATCH_ITEMS_MAX` items queued to it and once at the
+    /// end, not per item.
     pub async fn publish(&self, items: Vec<PublishItem>) {
         let _permit = self.send_order.acquire_permit(1).await;
         self.drain_interest();
         self.counters.items_published.add(items.len() as u64);
-        for item in items {
-            self.top_channels.borrow_mut().add(&item.channel);
-            let routed = self.router.borrow_mut().on_publish(item, Instant::now());
-            self.send_routed(routed).await;
+        let mut routed = Vec::with_capacity(items.len());
+        {
+            let (mut router, mut top) = (self.router.borrow_mut(), self.top_channels.borrow_mut());
+            for item in items {
+                top.add(&item.channel);
+                routed.extend(router.on_publish(item, Instant::now()));
+            }
+            routed.extend(router.on_timeout(Instant::now()));
         }
-        let expired = self.router.borrow_mut().on_timeout(Instant::now());
-        self.send_routed(expired).await;
+        let mut unwoken = vec![0; self.shards.len()];
+        self.queue_routed(routed, &mut unwoken).await;
+        self.wake_unwoken(&mut unwoken);
     }
 
     /// The router executor's timer: drains interest and releases parked items whose
@@ -132,7 +143,9 @@ impl PublishService {
         let _permit = self.send_order.acquire_permit(1).await;
         self.drain_interest();
         let expired = self.router.borrow_mut().on_timeout(Instant::now());
-        self.send_routed(expired).await;
+        let mut unwoken = vec![0; self.shards.len()];
+        self.queue_routed(expired, &mut unwoken).await;
+        self.wake_unwoken(&mut unwoken);
     }
 
     /// How long the timer may sleep: until the next parked item's deadline, at most
@@ -145,7 +158,10 @@ impl PublishService {
         }
     }
 
-    async fn send_routed(&self, routed: Vec<Routed>) {
+    /// Queues `routed` to its shards without waking them; `unwoken[shard]` counts what each
+    /// holds unwoken, and a shard is woken when that reaches `DELIVERY_BATCH_ITEMS_MAX` (the
+    /// most it delivers per pass). The caller wakes the rest with `wake_unwoken`.
+    async fn queue_routed(&self, routed: Vec<Routed>, unwoken: &mut [usize]) {
         for (encoded, shards) in routed {
             log::debug!(
                 "publish channel={} shards={}",
@@ -153,10 +169,26 @@ impl PublishService {
                 shards.len()
             );
             for shard in shards.iter() {
-                let Some(inbox) = self.shards.get(shard.0 as usize) else {
+                let index = shard.0 as usize;
+                let (Some(inbox), Some(count)) = (self.shards.get(index), unwoken.get_mut(index))
+                else {
                     continue;
                 };
-                send_waiting(inbox, ShardMsg::Deliver(Arc::clone(&encoded))).await;
+                send_waiting(inbox, ShardMsg::Deliver(Arc::clone(&encoded)), false).await;
+                *count += 1;
+                if *count >= DELIVERY_BATCH_ITEMS_MAX {
+                    inbox.wake();
+                    *count = 0;
+                }
+            }
+        }
+    }
+
+    fn wake_unwoken(&self, unwoken: &mut [usize]) {
+        for (inbox, count) in self.shards.iter().zip(unwoken.iter_mut()) {
+            if *count > 0 {
+                inbox.wake();
+                *count = 0;
             }
         }
     }
@@ -167,7 +199,7 @@ impl PublishService {
         let _permit = self.send_order.acquire_permit(1).await;
         self.router.borrow_mut().on_recover();
         for inbox in &self.shards {
-            send_waiting(inbox, ShardMsg::Recover).await;
+            send_waiting(inbox, ShardMsg::Recover, true).await;
         }
     }
 
@@ -176,7 +208,7 @@ impl PublishService {
     pub async fn ask_sessions(&self, query: SessionQuery) {
         let _permit = self.send_order.acquire_permit(1).await;
         for inbox in &self.shards {
-            send_waiting(inbox, ShardMsg::Sessions(query.clone())).await;
+            send_waiting(inbox, ShardMsg::Sessions(query.clone()), true).await;
         }
     }
 
@@ -239,13 +271,20 @@ pub async fn input_loop(service: Rc<PublishService>, mut inbox: InputInboxReceiv
 }
 
 /// Queues `msg`, waiting while the shard's inbox is full: a slow shard slows publishing
-/// (backpressure) instead of losing items.
-async fn send_waiting(inbox: &ShardInboxSender, mut msg: ShardMsg) {
+/// (backpressure) instead of losing items. Wakes the shard when `wake`, and always before
+/// waiting on a full inbox, which only the shard can drain.
+async fn send_waiting(inbox: &ShardInboxSender, mut msg: ShardMsg, wake: bool) {
     loop {
-        match inbox.send(msg) {
-            Ok(()) => return,
+        match inbox.send_quiet(msg) {
+            Ok(()) => {
+                if wake {
+                    inbox.wake();
+                }
+                return;
+            }
             Err(InboxSendError::Full(back)) => {
                 msg = back;
+                inbox.wake();
                 glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
             }
             Err(InboxSendError::Closed(_)) => {
