@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::str::FromStr;
 
 /// Flags that take no value.
-const SWITCHES: &[&str] = &["--markdown", "--help", "-h"];
+const SWITCHES: &[&str] = &["--markdown", "--tls", "--help", "-h"];
 
 /// Parsed `--name value` pairs, consumed by the typed getters.
 #[derive(Debug)]

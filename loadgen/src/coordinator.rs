@@ -481,6 +481,8 @@ fn merge(
         duplicated: sum(|r| r.duplicated),
         reordered: sum(|r| r.reordered),
         malformed: sum(|r| r.malformed),
+        tls_handshake_failures: sum(|r| r.tls_handshake_failures),
+        tls_negotiated: reports.iter().find_map(|r| r.tls_negotiated.clone()),
         latency_us,
         send_ns: phase.send_ns,
         last_recv_ns,

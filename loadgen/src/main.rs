@@ -29,6 +29,8 @@ mod sse;
 mod sys;
 mod targets;
 mod throughput;
+mod tls;
+mod tls_cert;
 mod tnetstring;
 mod worker;
 mod wsframe;
@@ -62,6 +64,11 @@ Usage:
                           zmq-push: send it on one PUSH per --zmq-specs PULL input.
                           The publish URLs are still read for ringpin_subscriptions.
       --zmq-specs S,...   the proxy's ZeroMQ inputs (tcp://127.0.0.1:PORT or ipc://PATH)
+      --tls               subscribers speak TLS (rustls, ring) to the proxy's TLS listener;
+                          the chain must be signed by --tls-ca FILE (PEM) for
+                          --tls-server-name NAME (default localhost); no insecure mode.
+                          Handshake failures count as connect failures and in the report's
+                          tls.handshake_failures.
       Exit status: 0 when every client was held and every message delivered, else 1.
   ringpin-loadgen floor-server --listen ADDR --publish-listen ADDR --mode send|uring [--batch N]
       The kernel floor: holds connections like a stream proxy and writes each published
@@ -91,6 +98,10 @@ Usage:
       Items/s into ringpin and delivered, per publish input (http: one item per POST, keep-alive;
       zmq-push: one frame per item), into one channel with --clients subscribers; writes
       throughput-summary-C-M.md and each run's report into DIR.
+  ringpin-loadgen tls-cert --out DIR [--names localhost,127.0.0.1]
+      Writes a new test CA (DIR/ca.pem, for run --tls-ca) and a server certificate it signed
+      for the names (DIR/server.pem, leaf then CA, and DIR/server.key, for ringpin's
+      --tls-cert/--tls-key or Pushpin's runner/certs/default.crt and .key).
   ringpin-loadgen worker ...   (internal: started by run)
 ";
 
@@ -112,6 +123,7 @@ fn main() {
         Some("demo") => report_error(demo::main(rest)),
         Some("throughput") => report_error(throughput::main(rest)),
         Some("plot") => report_error(plot::main(rest)),
+        Some("tls-cert") => report_error(tls_cert::main(rest)),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             0

@@ -39,6 +39,12 @@ pub struct WorkerReport {
     pub reordered: u64,
     /// Bodies, events or frames that were not a valid message of this run.
     pub malformed: u64,
+    /// TLS connections closed before their handshake finished (also in `failed`).
+    #[serde(default)]
+    pub tls_handshake_failures: u64,
+    /// `VERSION/SUITE` of the worker's first completed TLS handshake.
+    #[serde(default)]
+    pub tls_negotiated: Option<String>,
     /// Latency histogram (µs), V2-serialized, base64.
     pub latency_us_hist: String,
     /// Per message (index = seq - 1): the latest receive time over this worker's
@@ -170,6 +176,8 @@ mod tests {
             duplicated: 0,
             reordered: 0,
             malformed: 0,
+            tls_handshake_failures: 1,
+            tls_negotiated: Some("TLSv1_3/TLS13_AES_256_GCM_SHA384".into()),
             latency_us_hist: "HISTFAAAA".into(),
             last_recv_ns: vec![1, 2, 0],
             timed_out: false,

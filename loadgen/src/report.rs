@@ -7,7 +7,7 @@
 //! Invariants: the JSON field names are a contract: `tool`, `version`, `date`, `command`,
 //! `machine`, `target`, `mode`, `clients`, `messages`, `size`, `interval_ms`, `connect`,
 //! `deliveries`, `latency_us`, `time_to_last_delivery_ms`, `time_to_last_delivery_ms_max`,
-//! `deliveries_per_s`, `proxy`, `publish`. Fields may be added, never renamed.
+//! `deliveries_per_s`, `proxy`, `publish`, `tls`. Fields may be added, never renamed.
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -36,6 +36,10 @@ pub struct RunResult {
     pub reordered: u64,
     /// Invalid messages.
     pub malformed: u64,
+    /// TLS connections closed before their handshake finished (also in `failed`).
+    pub tls_handshake_failures: u64,
+    /// `VERSION/SUITE` of the first completed TLS handshake any worker saw.
+    pub tls_negotiated: Option<String>,
     /// Merged latency histogram, µs.
     pub latency_us: Histogram<u64>,
     /// Per message: send time of its first publish (0: never published).
@@ -171,6 +175,17 @@ pub struct Proxy {
     rss_bytes_per_connection: Option<f64>,
 }
 
+/// `tls` section (null for plain TCP): what the subscribers checked and got.
+#[derive(Debug, Serialize)]
+pub struct Tls {
+    server_name: String,
+    /// `VERSION/SUITE`, e.g. `TLSv1_3/TLS13_AES_256_GCM_SHA384`; null if no handshake ended.
+    negotiated: Option<String>,
+    /// Connections closed before their handshake finished (they count in
+    /// `connect.failures` too).
+    handshake_failures: u64,
+}
+
 /// `publish` section: how fast items went in, and end to end.
 #[derive(Debug, Serialize)]
 pub struct Publish {
@@ -229,6 +244,7 @@ pub struct Report {
     proxy: Option<Proxy>,
     loadgen: Loadgen,
     publish: Publish,
+    tls: Option<Tls>,
     timed_out: bool,
 }
 
@@ -340,6 +356,11 @@ impl Report {
                     .and_then(|c| ratio(c as f64, r.received as f64)),
             },
             publish: Publish::build(s, r, last_ns),
+            tls: s.tls.as_ref().map(|t| Tls {
+                server_name: t.server_name.clone(),
+                negotiated: r.tls_negotiated.clone(),
+                handshake_failures: r.tls_handshake_failures,
+            }),
             timed_out: r.timed_out,
         }
     }
@@ -378,6 +399,14 @@ impl Report {
             self.connect.failures,
             self.connect.disconnects
         );
+        if let Some(tls) = &self.tls {
+            t += &format!(
+                "tls            {} for {}  handshake failures {}\n",
+                tls.negotiated.as_deref().unwrap_or("no handshake finished"),
+                tls.server_name,
+                tls.handshake_failures
+            );
+        }
         t += &format!(
             "deliveries     expected {}  received {}  lost {}  duplicated {}  reordered {}  malformed {}\n",
             d.expected, d.received, d.lost, d.duplicated, d.reordered, d.malformed

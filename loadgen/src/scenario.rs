@@ -12,6 +12,7 @@ use std::path::PathBuf;
 
 use crate::args::Args;
 use crate::message::{self, Framing};
+use crate::tls::{TlsConfig, TlsTarget};
 
 /// Sockets one worker may hold: RLIMIT_NOFILE is hard-capped at 20,000 per process on the
 /// development machines (DESIGN.md §3), less room for pipes, epoll and stdio.
@@ -140,12 +141,14 @@ pub struct WorkerSpec {
     pub connect_rate: u64,
     /// The worker exits by itself this long after starting.
     pub timeout_s: u64,
+    /// Subscribers speak TLS, checked against this CA and name.
+    pub tls: Option<TlsTarget>,
 }
 
 impl WorkerSpec {
     /// The argv (after `worker`) that [`WorkerSpec::parse`] reads back.
     pub fn to_argv(&self) -> Vec<String> {
-        let pairs = [
+        let mut pairs = vec![
             ("--index", self.index.to_string()),
             ("--first", self.first.to_string()),
             ("--clients", self.clients.to_string()),
@@ -157,6 +160,10 @@ impl WorkerSpec {
             ("--connect-rate", self.connect_rate.to_string()),
             ("--timeout-s", self.timeout_s.to_string()),
         ];
+        if let Some(tls) = &self.tls {
+            pairs.push(("--tls-ca", tls.ca.display().to_string()));
+            pairs.push(("--tls-server-name", tls.server_name.clone()));
+        }
         pairs
             .into_iter()
             .flat_map(|(k, v)| [k.to_string(), v])
@@ -177,6 +184,14 @@ impl WorkerSpec {
             size: a.parsed("--size", 0)?,
             connect_rate: a.parsed("--connect-rate", 0)?,
             timeout_s: a.parsed("--timeout-s", 120)?,
+            tls: match (a.take("--tls-ca"), a.take("--tls-server-name")) {
+                (Some(ca), Some(server_name)) => Some(TlsTarget {
+                    ca: PathBuf::from(ca),
+                    server_name,
+                }),
+                (None, None) => None,
+                _ => return Err("a TLS worker needs --tls-ca and --tls-server-name".into()),
+            },
         };
         a.finish()?;
         Ok(spec)
@@ -228,6 +243,8 @@ pub struct Scenario {
     pub connect_rate: u64,
     /// Extra wait after all are held when the proxy has no `ringpin_subscriptions`.
     pub settle_ms: u64,
+    /// `--tls`: subscribers speak TLS to `proxy`, checked against this CA and name.
+    pub tls: Option<TlsTarget>,
 }
 
 impl Scenario {
@@ -257,6 +274,7 @@ impl Scenario {
             timeout_s: a.parsed("--timeout-s", 120)?,
             connect_rate: a.parsed("--connect-rate", 0)?,
             settle_ms: a.parsed("--settle-ms", 500)?,
+            tls: parse_tls(&mut a)?,
         };
         a.finish()?;
         s.validate()?;
@@ -327,12 +345,37 @@ impl Scenario {
                     size: self.size,
                     connect_rate: rate,
                     timeout_s: self.timeout_s + WORKER_GRACE_S,
+                    tls: self.tls.clone(),
                 };
                 first += clients;
                 spec
             })
             .collect()
     }
+}
+
+/// The name a TLS proxy's certificate must be valid for unless `--tls-server-name` says.
+pub const TLS_SERVER_NAME_DEFAULT: &str = "localhost";
+
+/// `--tls` with `--tls-ca FILE` and `--tls-server-name NAME`. The CA file is read here, so a
+/// bad one fails the run before any worker starts (each worker reads it again).
+fn parse_tls(a: &mut Args) -> Result<Option<TlsTarget>, String> {
+    let on = a.switch("--tls");
+    let ca = a.take("--tls-ca");
+    let server_name = a.take("--tls-server-name");
+    if !on {
+        return match (ca, server_name) {
+            (None, None) => Ok(None),
+            _ => Err("--tls-ca and --tls-server-name need --tls".into()),
+        };
+    }
+    let ca = ca.ok_or("--tls needs --tls-ca FILE, the CA that signed the proxy's certificate")?;
+    let target = TlsTarget {
+        ca: PathBuf::from(ca),
+        server_name: server_name.unwrap_or_else(|| TLS_SERVER_NAME_DEFAULT.into()),
+    };
+    TlsConfig::load(&target)?;
+    Ok(Some(target))
 }
 
 /// A worker outlives the coordinator's timeout by this much, so the coordinator can still
@@ -505,6 +548,50 @@ mod tests {
         }
         // Long-poll over a PULL input is fine: it has no subscriptions to lose.
         assert!(run("--publish-via zmq-push --zmq-specs ipc://x --mode longpoll").is_ok());
+    }
+
+    #[test]
+    fn tls_runs_need_a_readable_ca_and_pass_it_to_every_worker() {
+        let set = crate::tls_cert::generate(&["localhost".into()]).expect("certificates");
+        let dir = std::env::temp_dir().join(format!("loadgen-scenario-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, &set.ca_pem).expect("write CA");
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").expect("write garbage");
+        let run = |extra: &str| {
+            Scenario::parse(&argv(&format!("{BASE} --clients 10 --workers 2 {extra}")))
+        };
+        let s = run(&format!("--tls --tls-ca {}", ca.display())).expect("valid");
+        let target = s.tls.clone().expect("tls");
+        assert_eq!(
+            (target.ca.as_path(), target.server_name.as_str()),
+            (ca.as_path(), "localhost")
+        );
+        for spec in s.worker_specs() {
+            assert_eq!(spec.tls.as_ref(), Some(&target));
+            assert_eq!(WorkerSpec::parse(&spec.to_argv()), Ok(spec));
+        }
+        let s = run(&format!(
+            "--tls --tls-ca {} --tls-server-name 127.0.0.1",
+            ca.display()
+        ));
+        assert_eq!(
+            s.expect("valid").tls.map(|t| t.server_name),
+            Some("127.0.0.1".into())
+        );
+        assert_eq!(run("").expect("valid").tls, None);
+        for bad in [
+            "--tls".to_string(),
+            format!("--tls-ca {}", ca.display()),
+            "--tls-server-name localhost".to_string(),
+            format!("--tls --tls-ca {}", garbage.display()),
+            format!("--tls --tls-ca {}", dir.join("missing.pem").display()),
+            format!("--tls --tls-ca {} --tls-server-name bad!name", ca.display()),
+        ] {
+            assert!(run(&bad).is_err(), "{bad}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

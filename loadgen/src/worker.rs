@@ -1,8 +1,10 @@
 //! Worker: one process, one thread, one epoll loop holding up to ~18,000 subscribers.
 //!
-//! Owns: the sockets, connect pacing, time-stamping each read, and the per-worker
-//! counters, latency histogram and per-message latest-receive times.
-//! Must not: parse protocol bytes (client.rs does) or publish (the coordinator does).
+//! Owns: the sockets, connect pacing, time-stamping each read, and the per-worker counters,
+//! latency histogram and per-message latest-receive times. `conn.rs` moves each
+//! connection's bytes between its socket, its TLS session (with `--tls`) and its client.
+//! Must not: parse protocol bytes (client.rs does), encrypt or decrypt (tls.rs does), or
+//! publish (the coordinator does).
 //! Invariants:
 //! * every read is stamped with `CLOCK_MONOTONIC` right after it returns, and a message's
 //!   latency is that stamp minus the send time the publisher wrote into the message;
@@ -10,10 +12,12 @@
 //!   `done k` is reported when it reaches `held`, so the coordinator never waits for a
 //!   connection that cannot deliver;
 //! * at most [`PENDING_CONNECTS_MAX`] clients are between connect and held at once, so a
-//!   burst never overflows the proxy's accept backlog.
+//!   burst never overflows the proxy's accept backlog;
+//! * a TLS connection closed after its TCP connect completed and before its handshake did is
+//!   one handshake failure (a bad chain, an alert, the proxy closing), and a connect failure.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, TcpStream};
+use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 
 use base64::Engine;
@@ -27,7 +31,12 @@ use crate::protocol::{WorkerLine, WorkerReport};
 use crate::scenario::{Mode, WorkerSpec};
 use crate::seqtrack::SeqTracker;
 use crate::sys::{self, Epoll, EV_ERROR, EV_READ, EV_WRITE};
+use crate::tls::{TlsConfig, TlsError};
 use crate::wsframe;
+
+mod conn;
+
+use conn::{feed, write_plain, write_tls, Conn};
 
 /// Clients between connect and held at once, per worker.
 pub const PENDING_CONNECTS_MAX: u64 = 512;
@@ -35,6 +44,9 @@ pub const PENDING_CONNECTS_MAX: u64 = 512;
 const TOKEN_STDIN: u64 = u64::MAX;
 /// One shared read buffer: 64 KiB holds hundreds of messages.
 const READ_BUF_BYTES: usize = 64 << 10;
+/// One shared buffer that TLS plaintext passes through on its way to a client (rustls hands
+/// out at most a record, 16 KiB, at a time).
+const PLAIN_BUF_BYTES: usize = 16 << 10;
 /// Events taken per `epoll_wait`.
 const EVENTS_PER_WAIT: usize = 1024;
 /// Period of `progress` and `recv` lines.
@@ -46,15 +58,6 @@ pub const LATENCY_US_MAX: u64 = 60_000_000;
 /// Connection failures described on stderr, per worker (the rest are only counted).
 const FAILURES_LOGGED_MAX: u64 = 5;
 
-struct Conn {
-    stream: TcpStream,
-    client: Client,
-    tracker: SeqTracker,
-    connected: bool,
-    held: bool,
-    want_write: bool,
-}
-
 #[derive(Debug, Default, Clone, Copy)]
 struct Counters {
     opened: u64,
@@ -65,6 +68,7 @@ struct Counters {
     duplicated: u64,
     reordered: u64,
     malformed: u64,
+    tls_handshake_failures: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +82,9 @@ enum Stop {
 pub struct Worker {
     spec: WorkerSpec,
     cfg: ClientConfig,
+    tls: Option<TlsConfig>,
+    /// `VERSION/SUITE` of the first completed TLS handshake.
+    tls_negotiated: Option<String>,
     epoll: Epoll,
     conns: Vec<Option<Conn>>,
     n: Counters,
@@ -92,6 +99,7 @@ pub struct Worker {
     last_recv_line: (u64, u64),
     stdin_buf: Vec<u8>,
     read_buf: Vec<u8>,
+    plain_buf: Vec<u8>,
     events: Vec<Event>,
     stop: Option<Stop>,
 }
@@ -162,8 +170,16 @@ impl Worker {
         let hist = Histogram::new_with_bounds(1, LATENCY_US_MAX, 3)
             .map_err(|e| format!("histogram: {e}"))?;
         let messages = spec.messages as usize;
+        let tls = spec.tls.as_ref().map(TlsConfig::load).transpose()?;
         Ok(Worker {
             cfg: client_config(&spec),
+            plain_buf: if tls.is_some() {
+                vec![0; PLAIN_BUF_BYTES]
+            } else {
+                Vec::new()
+            },
+            tls,
+            tls_negotiated: None,
             conns: Vec::with_capacity(spec.clients as usize),
             n: Counters::default(),
             hist,
@@ -260,11 +276,16 @@ impl Worker {
         let src = Ipv4Addr::new(127, 0, 0, 2 + (global % SOURCE_ADDRS) as u8);
         let stream = sys::connect_nonblocking(src, self.spec.proxy)
             .map_err(|e| format!("connect from {src}: {e}"))?;
+        let tls = match &self.tls {
+            Some(config) => Some(Box::new(config.session().map_err(|e| e.to_string())?)),
+            None => None,
+        };
         self.epoll
             .add(stream.as_raw_fd(), token, EV_READ | EV_WRITE)
             .map_err(|e| format!("epoll add: {e}"))?;
         Ok(Conn {
             stream,
+            tls,
             client: Client::new(&self.cfg),
             tracker: SeqTracker::default(),
             connected: false,
@@ -339,6 +360,7 @@ impl Worker {
             conns,
             cfg,
             read_buf,
+            plain_buf,
             events,
             ..
         } = self;
@@ -357,16 +379,32 @@ impl Worker {
             Err(e) => return self.close(idx, &format!("read: {e}")),
         };
         let now = clock::now_ns();
-        if n == 0 {
-            conn.client.on_eof(cfg, &mut |e| events.push(e));
-        } else {
-            conn.client
-                .on_bytes(cfg, &read_buf[..n], &mut |e| events.push(e));
+        let fed = feed(conn, cfg, &read_buf[..n], plain_buf, &mut |e| {
+            events.push(e)
+        });
+        if self.tls_negotiated.is_none() {
+            self.tls_negotiated = conn.tls.as_ref().and_then(|t| t.negotiated());
         }
         for i in 0..self.events.len() {
             let event = self.events[i];
             self.on_client_event(idx, event, now);
         }
+        if let Err(e) = fed {
+            self.on_tls_error(idx, &e);
+        }
+    }
+
+    /// Sends the alert rustls queued (best effort: the proxy learns why), then closes.
+    fn on_tls_error(&mut self, idx: usize, e: &TlsError) {
+        if let Some(Conn {
+            stream,
+            tls: Some(tls),
+            ..
+        }) = self.conns[idx].as_mut()
+        {
+            let _ = tls.write_ciphertext(stream);
+        }
+        self.close(idx, &e.to_string());
     }
 
     fn on_client_event(&mut self, idx: usize, event: Event, now: u64) {
@@ -415,7 +453,8 @@ impl Worker {
         }
     }
 
-    /// Sends what the client has queued; arms EPOLLOUT only while something is left.
+    /// Sends what the client has queued (through its TLS session, if any); arms EPOLLOUT
+    /// only while something is left that the socket refused.
     fn flush(&mut self, idx: usize) {
         let Some(conn) = self.conns[idx].as_mut() else {
             return;
@@ -423,15 +462,14 @@ impl Worker {
         if !conn.connected {
             return;
         }
-        while !conn.client.pending_output().is_empty() {
-            match conn.stream.write(conn.client.pending_output()) {
-                Ok(n) => conn.client.consume_output(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return self.close(idx, &format!("write: {e}")),
-            }
-        }
-        let want_write = !conn.client.pending_output().is_empty();
+        let sent = match conn.tls.as_mut() {
+            None => write_plain(&mut conn.stream, &mut conn.client),
+            Some(tls) => write_tls(&mut conn.stream, &mut conn.client, tls),
+        };
+        let want_write = match sent {
+            Ok(left) => left,
+            Err(e) => return self.close(idx, &format!("write: {e}")),
+        };
         if want_write != conn.want_write {
             conn.want_write = want_write;
             let interest = EV_READ | if want_write { EV_WRITE } else { 0 };
@@ -444,7 +482,10 @@ impl Worker {
         }
         // A long-poll subscriber is held once its request is out: the proxy answers only
         // when there is something to deliver.
-        if self.cfg.mode == Mode::Longpoll && !want_write && !conn.held {
+        let request_out = !want_write
+            && conn.client.pending_output().is_empty()
+            && !conn.tls.as_ref().is_some_and(|t| t.is_handshaking());
+        if self.cfg.mode == Mode::Longpoll && request_out && !conn.held {
             self.mark_held(idx);
         }
     }
@@ -455,6 +496,9 @@ impl Worker {
         let Some(conn) = self.conns[idx].take() else {
             return;
         };
+        if conn.connected && conn.tls.as_ref().is_some_and(|t| t.is_handshaking()) {
+            self.n.tls_handshake_failures += 1;
+        }
         if !conn.held {
             return self.count_failure(why);
         }
@@ -543,6 +587,8 @@ impl Worker {
             duplicated: self.n.duplicated,
             reordered: self.n.reordered,
             malformed: self.n.malformed,
+            tls_handshake_failures: self.n.tls_handshake_failures,
+            tls_negotiated: self.tls_negotiated.clone(),
             latency_us_hist: base64::engine::general_purpose::STANDARD.encode(hist_bytes),
             last_recv_ns: self.last_recv_ns.clone(),
             timed_out,

@@ -5,7 +5,9 @@
 //! out to the connections it holds, which is all loadgen can observe of a proxy. It can be
 //! told to skip a delivery, so the tests prove that loadgen notices a loss and fails. It can
 //! also take publishes over ZeroMQ, as ringpin does: a bound SUB input that subscribes to the
-//! channel once a client holds, and a PULL input.
+//! channel once a client holds, and a PULL input. And it can speak TLS to its subscribers
+//! (rustls, with a certificate from `ringpin-loadgen tls-cert`), writing every delivery as
+//! several records, so `run --tls` is tested end to end.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -14,7 +16,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Stream,
     Longpoll,
@@ -23,7 +25,7 @@ enum Kind {
 
 /// A held subscriber: how to deliver to it.
 struct Hold {
-    stream: TcpStream,
+    stream: Box<dyn Write + Send>,
     kind: Kind,
 }
 
@@ -178,7 +180,7 @@ impl Head {
 }
 
 /// Reads a request head, or `None` at EOF.
-fn read_head(reader: &mut BufReader<TcpStream>) -> Option<Head> {
+fn read_head(reader: &mut impl BufRead) -> Option<Head> {
     let mut line = String::new();
     if reader.read_line(&mut line).ok()? == 0 {
         return None;
@@ -204,7 +206,7 @@ fn ws_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Answers a subscribe request; returns how the connection is then held.
-fn answer(head: &Head, writer: &mut TcpStream) -> Kind {
+fn answer(head: &Head, writer: &mut dyn Write) -> Kind {
     let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
     let (kind, bytes) = if head.line.contains("/stream") {
         (
@@ -248,7 +250,7 @@ fn serve_client(conn: TcpStream, s: &Shared) {
         s.holds.lock().expect("lock").insert(
             id,
             Hold {
-                stream: writer,
+                stream: Box::new(writer),
                 kind,
             },
         );
@@ -326,6 +328,117 @@ fn fan_out(s: &Shared, body: &[u8]) {
             holds.remove(&id);
         }
     }
+}
+
+/// A fake proxy whose subscribers speak TLS, with the certificate in `certs` (from
+/// `tls-cert`); publishing stays plain HTTP.
+fn start_tls(certs: &std::path::Path) -> FakeProxy {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(certs.join("server.pem"))
+        .expect("server.pem")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("chain");
+    let key = PrivateKeyDer::from_pem_file(certs.join("server.key")).expect("server.key");
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("certificate");
+    let config = Arc::new(config);
+    let shared = Arc::new(Shared::default());
+    let clients = TcpListener::bind("127.0.0.1:0").expect("bind client port");
+    let publish = TcpListener::bind("127.0.0.1:0").expect("bind publish port");
+    let proxy = FakeProxy {
+        client_port: clients.local_addr().expect("addr").port(),
+        publish_port: publish.local_addr().expect("addr").port(),
+    };
+    let s = shared.clone();
+    thread::spawn(move || {
+        for conn in clients.incoming().flatten() {
+            let (s, config) = (s.clone(), config.clone());
+            thread::spawn(move || serve_tls_client(conn, config, &s));
+        }
+    });
+    thread::spawn(move || {
+        for conn in publish.incoming().flatten() {
+            let s = shared.clone();
+            thread::spawn(move || serve_publish(conn, &s));
+        }
+    });
+    proxy
+}
+
+type TlsStream = rustls::StreamOwned<rustls::ServerConnection, TcpStream>;
+
+/// Writes at most half of what it is given per record (write_all comes back for the rest),
+/// so every delivery reaches the subscriber cut over several TLS records.
+struct HalfRecords(TlsStream);
+
+impl Write for HalfRecords {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(&buf[..buf.len().div_ceil(2)])
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Handshakes, answers one stream subscribe and holds it until the client goes away; a
+/// failed handshake just closes.
+fn serve_tls_client(conn: TcpStream, config: Arc<rustls::ServerConfig>, s: &Shared) {
+    let raw = conn.try_clone().expect("clone");
+    let session = rustls::ServerConnection::new(config).expect("session");
+    let mut tls = rustls::StreamOwned::new(session, conn);
+    while tls.conn.is_handshaking() {
+        if tls.conn.complete_io(&mut tls.sock).is_err() {
+            return;
+        }
+    }
+    let mut reader = BufReader::new(tls);
+    let Some(head) = read_head(&mut reader) else {
+        return;
+    };
+    let mut writer = HalfRecords(reader.into_inner());
+    assert_eq!(
+        answer(&head, &mut writer),
+        Kind::Stream,
+        "TLS: streams only"
+    );
+    let id = {
+        let mut next = s.next_id.lock().expect("lock");
+        *next += 1;
+        *next
+    };
+    let hold = Hold {
+        stream: Box::new(writer),
+        kind: Kind::Stream,
+    };
+    s.holds.lock().expect("lock").insert(id, hold);
+    // The session belongs to the hold now; the raw socket tells when the client closes.
+    let _ = std::io::copy(&mut &raw, &mut std::io::sink());
+    s.holds.lock().expect("lock").remove(&id);
+}
+
+/// `ringpin-loadgen tls-cert --out DIR`: a new CA and a server certificate for localhost
+/// and 127.0.0.1, in a fresh directory.
+fn tls_cert(tag: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("loadgen-e2e-{}-{tag}", std::process::id()));
+    let out = Command::new(env!("CARGO_BIN_EXE_ringpin-loadgen"))
+        .args(["tls-cert", "--out"])
+        .arg(&dir)
+        .output()
+        .expect("tls-cert runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir
 }
 
 /// Runs loadgen against the fake proxy; returns the exit code and the JSON report.
@@ -414,6 +527,7 @@ fn stream_run_delivers_every_message_to_every_client() {
     );
     assert!(r["latency_us"]["p50"].as_u64().expect("p50") >= 1);
     assert!(r["proxy"].is_null(), "no pids given");
+    assert!(r["tls"].is_null(), "plain TCP");
     assert_eq!(r["loadgen"]["workers"], 2);
 }
 
@@ -425,6 +539,43 @@ fn sse_longpoll_and_ws_runs_deliver_every_message() {
         assert_eq!(code, 0, "{mode}: {r:#}");
         assert_eq!(r["deliveries"]["received"], 60, "{mode}");
         assert_eq!(r["deliveries"]["malformed"], 0, "{mode}");
+    }
+}
+
+#[test]
+fn a_tls_stream_run_delivers_every_message_cut_over_records() {
+    let certs = tls_cert("tls-ok");
+    let proxy = start_tls(&certs);
+    let ca = certs.join("ca.pem").display().to_string();
+    for name in ["localhost", "127.0.0.1"] {
+        let flags = ["--tls", "--tls-ca", &ca, "--tls-server-name", name];
+        let (code, r) = run_loadgen_with(&proxy, "stream", 24, 4, &flags);
+        assert_eq!(code, 0, "{name}: {r:#}");
+        assert_eq!(r["deliveries"]["received"], 96, "{name}");
+        assert_eq!(r["deliveries"]["malformed"], 0, "{name}");
+        assert_eq!(r["tls"]["server_name"], name);
+        assert_eq!(r["tls"]["handshake_failures"], 0, "{name}");
+        let negotiated = r["tls"]["negotiated"].as_str().expect("negotiated");
+        assert!(negotiated.starts_with("TLSv1_3/"), "{negotiated}");
+    }
+    let _ = std::fs::remove_dir_all(certs);
+}
+
+#[test]
+fn a_tls_run_against_a_certificate_from_another_ca_fails_every_handshake() {
+    let served = tls_cert("tls-served");
+    let other = tls_cert("tls-other");
+    let proxy = start_tls(&served);
+    let ca = other.join("ca.pem").display().to_string();
+    let (code, r) = run_loadgen_with(&proxy, "stream", 12, 2, &["--tls", "--tls-ca", &ca]);
+    assert_eq!(code, 1, "an untrusted proxy must fail the run: {r:#}");
+    assert_eq!(r["tls"]["handshake_failures"], 12);
+    assert!(r["tls"]["negotiated"].is_null());
+    assert_eq!(r["connect"]["failures"], 12);
+    assert_eq!(r["connect"]["held"], 0);
+    assert_eq!(r["deliveries"]["received"], 0);
+    for dir in [served, other] {
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
 

@@ -26,6 +26,8 @@ fn result(proxy: Option<ProxySample>) -> RunResult {
         duplicated: 1,
         reordered: 0,
         malformed: 0,
+        tls_handshake_failures: 0,
+        tls_negotiated: None,
         latency_us: h,
         send_ns: vec![1_000_000_000, 2_000_000_000],
         last_recv_ns: vec![1_005_000_000, 0],
@@ -92,6 +94,7 @@ fn the_json_keeps_the_contract_field_names() {
         serde_json::json!([5.0, null])
     );
     assert_eq!(v["time_to_last_delivery_ms_max"], 5.0);
+    assert!(v["tls"].is_null(), "plain TCP");
     assert!(!r.is_clean(), "a lost message makes the run unclean");
 }
 
