@@ -2,9 +2,9 @@
 in one POST, against two ringpin binaries in interleaved rounds.
 
 Per round it reports the POST's round trip, the time until every subscriber has its item,
-and, from /proc, each ringpin thread's write(2) calls (`syscw`) and voluntary context
-switches during the publish: the router's wake-up bytes and the shards' wake-ups. Those two
-counts do not depend on how busy the machine is; the times do.
+and, from /proc, each ringpin thread's voluntary context switches during the publish (a
+shard's count is how often it went to sleep and was woken). The counts depend little on how
+busy the machine is; the times do.
 
 Usage (repository root, after `cargo build --release`):
   python3 results/2026-12-06-publish-wakes-epyc2c/ab.py BEFORE_BIN AFTER_BIN [N K ROUNDS]
@@ -26,9 +26,8 @@ def threads(pid):
         base = f"/proc/{pid}/task/{tid}"
         try:
             name = open(f"{base}/comm").read().strip()
-            io = dict(l.split(": ") for l in open(f"{base}/io").read().splitlines())
             status = dict(l.split(":\t") for l in open(f"{base}/status").read().splitlines() if ":\t" in l)
-            out[f"{name}/{tid}"] = (int(io["syscw"]), int(status["voluntary_ctxt_switches"]))
+            out[f"{name}/{tid}"] = int(status["voluntary_ctxt_switches"])
         except OSError:
             pass
     return out
@@ -36,11 +35,9 @@ def threads(pid):
 
 def delta(a, b):
     d = {}
-    for k, (w, c) in b.items():
-        w0, c0 = a.get(k, (0, 0))
+    for k, c in b.items():
         name = k.split("/")[0]
-        dw, dc = d.get(name, (0, 0))
-        d[name] = (dw + w - w0, dc + c - c0)
+        d[name] = d.get(name, 0) + c - a.get(k, 0)
     return d
 
 
@@ -70,8 +67,9 @@ def wait_ready(port):
             time.sleep(0.1)
 
 
-def one(binary, label, round_no):
-    client, pub = 27990, 27591
+def one(binary, label, round_no, run_no):
+    # Fresh ports per run: a just-stopped ringpin may still hold its listeners for a moment.
+    client, pub = 28000 + 2 * run_no, 28001 + 2 * run_no
     proc = subprocess.Popen([binary, "--listen", f"127.0.0.1:{client}", "--publish-listen",
                              f"127.0.0.1:{pub}", "--shards", "2", "--route", f"* 127.0.0.1:{BACKEND}",
                              "--push-in-spec", "", "--push-in-sub-spec", "", "--command-spec", "",
@@ -115,15 +113,17 @@ def one(binary, label, round_no):
     proc.wait()
     return {"binary": label, "round": round_no, "post_ms": round(t_post * 1000, 1),
             "last_ms": round(t_last * 1000, 1), "missing": len(pending),
-            "threads": {k: {"writes": w, "vol_ctx_switches": c} for k, (w, c) in sorted(counts.items())}}
+            "vol_ctx_switches": dict(sorted(counts.items()))}
 
 
 backend = subprocess.Popen(["target/release/ringpin-loadgen", "backend",
                             "--listen", f"127.0.0.1:{BACKEND}"], stderr=subprocess.DEVNULL)
 time.sleep(0.5)
 try:
+    run_no = 0
     for r in range(ROUNDS):
         for binary, label in ((before, "before"), (after, "after")):
-            print(json.dumps(one(binary, label, r)), flush=True)
+            print(json.dumps(one(binary, label, r, run_no)), flush=True)
+            run_no += 1
 finally:
     backend.terminate()
