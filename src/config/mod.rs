@@ -71,6 +71,18 @@ pub enum RoutesSource {
     File(PathBuf),
 }
 
+impl std::fmt::Display for RoutesSource {
+    /// Where the routes come from, for the log: `the built-in test route`, `3 --route lines`
+    /// or the file's path.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RoutesSource::Builtin => f.write_str("the built-in test route"),
+            RoutesSource::Lines(lines) => write!(f, "{} --route lines", lines.len()),
+            RoutesSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
 /// Credentials the publish endpoint accepts (`--publish-key`/`--publish-iss`,
 /// `--publish-token`). With neither a key nor a token, anyone who reaches the endpoint may
 /// publish, as in Pushpin. `Debug` shows which are set, never their values.

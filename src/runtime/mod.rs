@@ -259,7 +259,11 @@ fn startup_routes(config: &Config) -> Result<crate::config::Routes, StartError> 
     for warning in &warnings {
         log::warn!("routes line {}: {}", warning.line, warning.message);
     }
-    log::info!("routes loaded with {} entries", routes.len());
+    log::info!(
+        "routes loaded from {} with {} entries",
+        config.routes_source,
+        routes.len()
+    );
     if routes.is_empty() {
         // A later reload must find at least one route.
         log::warn!("no valid route: every request gets 502 until the routes are reloaded");
@@ -483,7 +487,11 @@ fn reload_routes(config: &Config, control: &Control) {
     }
     match loaded.and_then(|loaded| check_reload(loaded, &file)) {
         Ok((routes, _)) => {
-            log::info!("routes loaded with {} entries", routes.len());
+            log::info!(
+                "routes loaded from {} with {} entries",
+                config.routes_source,
+                routes.len()
+            );
             match control.routes.lock() {
                 Ok(mut current) => *current = Arc::new(routes),
                 Err(poisoned) => *poisoned.into_inner() = Arc::new(routes),
