@@ -19,7 +19,8 @@
 //     {"request": {"url", "type", "headers"}}    the page sent a request (any kind; header
 //                                                names in lower case)
 //     {"console": text}, {"pageerror": message}  what the page logged or threw
-// End of stdin closes the browser and exits 0; a failure to launch exits 1.
+// Usage: node driver.mjs [PROFILE_DIR]. End of stdin closes the browser, removes the profile
+// directory and exits 0; a failure to launch exits 1.
 //
 // Flags: --no-sandbox (CI runs as root), and everything that would make Chromium reach out by
 // itself (component updates, sync, QUIC probes, background networking) is off: the machine
@@ -91,7 +92,10 @@ async function run(page, command) {
 }
 
 async function main() {
-  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'ringpin-chromium-'));
+  // The caller's directory (argv[2]) if it names one, so it can remove it should node be
+  // killed; a new temp dir otherwise. Either way it must be empty: a fresh profile.
+  const profile = process.argv[2] ?? fs.mkdtempSync(path.join(os.tmpdir(), 'ringpin-chromium-'));
+  fs.mkdirSync(profile, { recursive: true });
   let browser;
   try {
     browser = await launch(profile);

@@ -1,11 +1,11 @@
 //! A real browser for the suite: Debian's headless Chromium, driven by playwright-core in
 //! `tests/browser/driver.mjs` (its header documents the JSON-line protocol spoken here).
 //!
-//! Owns: `Browser` (the node process, which owns Chromium and its fresh profile directory;
-//! end of stdin closes both, and drop kills node by pid if it lingers), the installation of
-//! playwright-core (`tests/browser/bootstrap.sh`, `npm ci` when `node_modules` is missing or
-//! stale), and the check that `/usr/bin/chromium` exists: without it a browser test fails
-//! with the command that installs it, never skips.
+//! Owns: `Browser` (the node process, which owns Chromium and its fresh profile directory,
+//! made in a `TempDir` of the test's; end of stdin closes both, and drop kills node by pid if
+//! it lingers), the installation of playwright-core (`tests/browser/bootstrap.sh`, `npm ci`
+//! when `node_modules` is missing or stale), and the check that `/usr/bin/chromium` exists:
+//! without it a browser test fails with the command that installs it, never skips.
 //! Invariants: every wait has a deadline; what the page reports is kept in arrival order;
 //! every line the driver printed is shown when a test fails.
 
@@ -85,6 +85,7 @@ impl Browser {
         let stderr = File::create(dir.path().join("driver.stderr")).expect("driver stderr");
         let mut child = Command::new("node")
             .arg(browser_dir().join("driver.mjs"))
+            .arg(dir.path().join("profile"))
             .current_dir(browser_dir())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
