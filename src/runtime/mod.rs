@@ -62,8 +62,8 @@ pub enum StartError {
     /// The TLS certificates could not be loaded.
     #[error("tls: {0}")]
     Tls(crate::tls::CertError),
-    /// The signal mask or a shard inbox could not be set up.
-    #[error("cannot set up signals or inboxes: {0}")]
+    /// The signal mask, a shard inbox or a listener's second descriptor could not be set up.
+    #[error("cannot set up signals, inboxes or listeners: {0}")]
     Signals(std::io::Error),
 }
 
@@ -345,6 +345,9 @@ fn spawn_shards(
     };
     for index in 0..shard_count {
         let fds = bind_shard_listeners(config, tls)?;
+        let stops = (fds.iter().map(|(fd, _)| sys::ListenerStop::new(fd)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StartError::Signals)?;
         let (tx, rx) = shard_inbox().map_err(StartError::Signals)?;
         shards.inboxes.push(tx);
         let counters = Arc::new(ShardCounters::default());
@@ -367,6 +370,7 @@ fn spawn_shards(
                 let ctx =
                     ShardContext::new(id, config, control, router_tx, counters, clients, origins);
                 crate::shard::run(Rc::new(ctx), fds, rx, crate::flow::serve).await;
+                drop(stops);
             })
             .map_err(|e| StartError::Executor {
                 name: name.clone(),
@@ -395,6 +399,7 @@ fn spawn_router(
     };
     let auth = config.publish_auth.clone();
     let ws_deflate = config.allow_compression;
+    let stop = sys::ListenerStop::new(&publish_fd).map_err(StartError::Signals)?;
     LocalExecutorBuilder::new(Placement::Unbound)
         .name("ringpin-router")
         .io_memory(EXECUTOR_IO_MEMORY_BYTES)
@@ -427,6 +432,7 @@ fn spawn_router(
                 glommio::timer::sleep(service.next_sleep()).await;
                 service.on_tick().await;
             }
+            drop(stop);
         })
         .map_err(|e| StartError::Executor {
             name: "ringpin-router".into(),

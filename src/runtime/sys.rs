@@ -1,13 +1,15 @@
 //! Process-level syscalls std does not offer: SO_REUSEPORT listeners with a chosen backlog,
-//! the RLIMIT_NOFILE raise, and the signal mask. Each `unsafe` block says why it is sound.
+//! stopping them before exit (`ListenerStop`), the RLIMIT_NOFILE raise, and the signal mask.
+//! Each `unsafe` block says why it is sound.
 //!
-//! Owns: nothing after the call returns (descriptors are handed to the caller as `OwnedFd`).
+//! Owns: nothing after the call returns (descriptors are handed to the caller as `OwnedFd`),
+//! except a `ListenerStop`'s second descriptor of its listener.
 //! Must not: be used on the delivery path.
 
 use crate::shard::sys::check;
 use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// A listening TCP socket on `addr` with SO_REUSEADDR, optionally SO_REUSEPORT, and `backlog`.
 pub fn bind_listener(addr: SocketAddr, reuse_port: bool, backlog: i32) -> io::Result<OwnedFd> {
@@ -43,6 +45,31 @@ pub fn bind_listener(addr: SocketAddr, reuse_port: bool, backlog: i32) -> io::Re
     // SAFETY: plain listen(2) on the socket we own.
     check(unsafe { libc::listen(fd, backlog) })?;
     Ok(owned)
+}
+
+/// A second descriptor of a listening socket that stops it listening when dropped.
+///
+/// Why: the executor that owns a listener keeps an io_uring accept pending on it, and the
+/// kernel tears a dead process's rings down only after it has exited; until then the socket
+/// still listens, so a restart on the same port fails with "address in use" and connections
+/// are accepted that nobody will serve. `shutdown(SHUT_RD)` ends the listening state at once
+/// (the pending accept fails); the port then binds again with SO_REUSEADDR.
+#[derive(Debug)]
+pub struct ListenerStop(OwnedFd);
+
+impl ListenerStop {
+    /// Duplicates `listener`'s descriptor.
+    pub fn new(listener: &OwnedFd) -> io::Result<ListenerStop> {
+        listener.try_clone().map(ListenerStop)
+    }
+}
+
+impl Drop for ListenerStop {
+    fn drop(&mut self) {
+        // SAFETY: shutdown(2) on a descriptor this value owns; no memory is passed. An error
+        // (the socket already closed or never listening) leaves nothing to undo.
+        unsafe { libc::shutdown(self.0.as_raw_fd(), libc::SHUT_RD) };
+    }
 }
 
 fn sockaddr_of(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {

@@ -14,6 +14,7 @@
 
 mod support;
 
+mod browser;
 mod cors_jsonp;
 mod django_eventstream;
 mod filters;

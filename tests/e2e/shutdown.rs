@@ -1,6 +1,7 @@
 //! SIGTERM with holds open (DESIGN.md §4, `support/mod.rs`): ringpin drains instead of cutting
 //! connections. A held stream ends with its terminating chunk, a held long-poll gets a complete
-//! response (its timeout response), and the process exits with status 0 within 10 s.
+//! response (its timeout response), and the process exits with status 0 within 10 s, leaving
+//! its ports free for a restart at once.
 
 use std::time::Instant;
 
@@ -53,4 +54,26 @@ fn sigterm_answers_a_held_long_poll_with_its_timeout_response_and_exits_cleanly(
     assert_eq!(response.grip_headers(), Vec::<&str>::new());
     let status = proxy.wait_exit(exit_deadline);
     assert!(status.success(), "ringpin exited with {status}");
+}
+
+#[test]
+fn once_ringpin_has_exited_its_ports_are_free_for_a_restart_at_once() {
+    let backend = Backend::start(|_| BackendResponse::stream_hold("live", "start\n"));
+    let mut proxy = Proxy::start(backend.port(), &[]);
+    let mut client = StreamClient::open(proxy.addr, "/stream");
+    assert_eq!(client.read_until("start\n"), "start\n");
+
+    let exit_deadline = terminate(&mut proxy);
+    client.expect_end();
+    let status = proxy.wait_exit(exit_deadline);
+    assert!(status.success(), "ringpin exited with {status}");
+
+    // What a service manager's restart does next: bind the same ports. Nothing may still be
+    // listening there, not even for the moment the kernel takes to tear down a dead
+    // process's io_uring (whose pending accepts hold the listening sockets).
+    for addr in [proxy.addr, proxy.publish_addr] {
+        if let Err(e) = std::net::TcpListener::bind(addr) {
+            panic!("{addr} is still taken after ringpin exited: {e}");
+        }
+    }
 }

@@ -1,4 +1,5 @@
-"""URL map: the event stream at /events/ (?channel=C), and the test's /send/ and /kick/."""
+"""URL map: the event stream at /events/ (?channel=C), the tests' /send/ and /kick/, and the
+browser's page at /eventsource/."""
 import django_eventstream
 from django.urls import include, path
 
@@ -8,4 +9,5 @@ urlpatterns = [
     path("events/", include(django_eventstream.urls)),
     path("send/", views.send),
     path("kick/", views.kick),
+    path("eventsource/", views.eventsource_page),
 ]

@@ -1,4 +1,7 @@
-"""Views the test calls on Django directly (not through ringpin) to publish and to kick."""
+"""Views the tests call on Django directly (not through ringpin) to publish and to kick, and the
+page a browser loads through ringpin (tests/e2e/browser.rs)."""
+from pathlib import Path
+
 from django.http import HttpResponse
 from django_eventstream import send_event
 from django_eventstream.eventstream import channel_permission_changed
@@ -19,3 +22,9 @@ def kick(request):
     DENIED.add(channel)
     channel_permission_changed(None, channel)
     return HttpResponse("kicked\n", content_type="text/plain")
+
+
+def eventsource_page(request):
+    """GET /eventsource/: an HTML page whose EventSource follows channel "test"."""
+    page = Path(__file__).with_name("eventsource.html").read_text(encoding="utf-8")
+    return HttpResponse(page, content_type="text/html; charset=utf-8")

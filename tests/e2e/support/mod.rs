@@ -2,7 +2,8 @@
 //! (`backend.rs`), raw HTTP clients with deadlines (`client.rs`), the routes/conf files a
 //! test hands to ringpin (`files.rs`), the real Django origin of `tests/django/`
 //! (`django.rs`), a WebSocket client (`ws_client.rs`), a WebSocket-over-HTTP origin
-//! (`woh.rs`), a plain WebSocket origin (`ws_backend.rs`), hosts of their own for several
+//! (`woh.rs`), a plain WebSocket origin (`ws_backend.rs`), headless Chromium driven by
+//! playwright-core (`browser.rs`), hosts of their own for several
 //! ringpins (`hosts.rs`: network namespaces, else loopback addresses) and pubcontrol's and
 //! gripcontrol's ZeroMQ publishing run in Python (`publisher.rs`).
 //!
@@ -51,7 +52,8 @@
 //! Stop: SIGTERM; ringpin must exit within 10 s, else it gets SIGKILL. Exiting on its own during
 //! a test fails that test. SIGTERM drains (`shutdown.rs`): every held stream ends with its
 //! terminating chunk, every held response is answered with its timeout response, and the exit
-//! status is 0.
+//! status is 0. Once it has exited, its ports are free at once: a ringpin restarted on them
+//! (`Proxy::start_at`, as a service manager restarts it) binds them (`shutdown.rs`).
 //! Logs: stderr only, captured to a file in a temp dir; its tail is printed when a test fails.
 //! Every log line is `TIMESTAMP LEVEL [thread] message`, one line per event, the timestamp in
 //! RFC 3339 UTC with milliseconds (`2026-12-06T15:41:37.123Z`) and the level one of `ERROR`,
@@ -108,6 +110,7 @@
 //! handoff to the router happens before the reply, through one ordered path per channel).
 
 mod backend;
+mod browser;
 mod client;
 mod django;
 mod files;
@@ -122,6 +125,7 @@ mod ws_client;
 pub use backend::{
     pattern_body, sign_jwt, verify_grip_sig, Backend, BackendRequest, BackendResponse,
 };
+pub use browser::Browser;
 pub use client::{
     assert_same_bytes, find, get, get_request, preview, raw_response, request, Conn, Response,
     SseClient, StreamClient, DEADLINE,
@@ -131,7 +135,7 @@ pub use files::TempDir;
 pub use hosts::{Host, Hosts};
 pub use proxy::{
     free_port, metric, metrics, parse_metric, publish, publish_ok, publish_request, response_item,
-    stream_close_item, stream_item, wait_metric, wait_subscribed, Proxy, EXIT_TIMEOUT,
+    stream_close_item, stream_item, wait_metric, wait_subscribed, Ports, Proxy, EXIT_TIMEOUT,
     METRIC_NAMES,
 };
 pub use publisher::Publisher;

@@ -1,9 +1,9 @@
 //! The ringpin process under test, and the publish/metrics calls tests make to it.
 //!
-//! Owns: `Proxy` (free ports, spawn with the suite's flags or a test's own argv, wait until
-//! ready, signals, `/proc/PID/status` memory figures, SIGTERM then SIGKILL on drop, stderr in a
-//! temp dir printed when a test fails), `publish*`, the publish item builders, `metric*`,
-//! `wait_subscribed`.
+//! Owns: `Proxy` (free ports, or the ports of a ringpin it replaces; spawn with the suite's
+//! flags or a test's own argv, wait until ready, signals, `/proc/PID/status` memory figures,
+//! SIGTERM then SIGKILL on drop, stderr in a temp dir printed when a test fails), `publish*`,
+//! the publish item builders, `metric*`, `wait_subscribed`.
 //! Must not: parse ringpin's logs beyond handing them to a test that counts lines
 //! (`log_text`); the contract is the one written in `support/mod.rs`.
 
@@ -112,6 +112,39 @@ impl Proxy {
     /// before it runs, like `prlimit --nofile=N:N`.
     pub fn start_with_nofile(nofile: u64, args: impl Fn(Ports) -> Vec<String>) -> Proxy {
         Proxy::start_limited(None, Some(nofile), args)
+    }
+
+    /// As `start_with`, on `ports` exactly: a ringpin restarted where its clients and
+    /// publishers knew the last one (`ports()` of the one it replaces). Each attempt retries
+    /// the same ports, which the old process has just released.
+    pub fn start_at(ports: Ports, args: impl Fn(Ports) -> Vec<String>) -> Proxy {
+        let mut failures = String::new();
+        for attempt in 1..=START_ATTEMPTS {
+            let argv = args(ports);
+            let mut proxy = Proxy::spawn(None, ports, &argv, None);
+            match proxy.wait_ready() {
+                Ok(()) => {
+                    proxy.ready = true;
+                    return proxy;
+                }
+                Err(why) => {
+                    failures.push_str(&format!(
+                        "attempt {attempt} {argv:?}: {why}\n{}\n",
+                        proxy.log_tail()
+                    ));
+                    proxy.stop();
+                }
+            }
+        }
+        panic!("ringpin did not start again on {ports:?}:\n{failures}");
+    }
+
+    /// The two listener addresses, for `start_at`.
+    pub fn ports(&self) -> Ports {
+        Ports {
+            addr: self.addr,
+            publish_addr: self.publish_addr,
+        }
     }
 
     fn start_limited(
