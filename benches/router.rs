@@ -167,7 +167,12 @@ fn many_channel_body(formats: &str) -> Vec<u8> {
     let content = String::from_utf8(common::payload(128)).expect("ASCII filler");
     let formats = formats.replace("{}", &content);
     let items: Vec<String> = (0..BODY_ITEMS)
-        .map(|i| format!(r#"{{"channel": "{}", "formats": {formats}}}"#, channel_name(i)))
+        .map(|i| {
+            format!(
+                r#"{{"channel": "{}", "formats": {formats}}}"#,
+                channel_name(i)
+            )
+        })
         .collect();
     format!(r#"{{"items": [{}]}}"#, items.join(", ")).into_bytes()
 }

@@ -324,6 +324,8 @@ pub const WS_ORIGIN_PAUSE_RECHECK: Duration = Duration::from_millis(50);
 pub const REJECTION_BODY_BYTES_MAX: usize = 100_000;
 /// io_uring buffer memory per executor; ringpin does no file DMA, so keep it small.
 pub const EXECUTOR_IO_MEMORY_BYTES: usize = 512 * 1024;
+/// How long start-up waits for each executor to run its first task before giving up.
+pub const EXECUTOR_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Items a long-poll keeps while its request is replayed: the first one that follows the
 /// new answer completes it.
 pub const RESPONSE_ASIDE_ITEMS_MAX: usize = 8;

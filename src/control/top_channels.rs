@@ -102,7 +102,11 @@ mod tests {
         top.add("new");
         let new = top.top(STATUS_TOP_CHANNELS_TRACKED);
         let new = new.iter().find(|(c, _, _)| c == "new").expect("tracked");
-        assert_eq!((new.1, new.2), (3, 2), "count = floor + 1, overestimate = floor");
+        assert_eq!(
+            (new.1, new.2),
+            (3, 2),
+            "count = floor + 1, overestimate = floor"
+        );
         top.add("new");
         assert_eq!(top.top(1)[0], ("new".to_string(), 4, 2));
     }

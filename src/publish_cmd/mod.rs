@@ -73,7 +73,9 @@ pub fn run(args: &PublishArgs) -> Result<(), String> {
         publish_http(args, &item)
     } else {
         if args.auth.is_some() || args.cacert.is_some() {
-            return Err("credentials and --cacert apply to GRIP URLs; ZeroMQ inputs have none".into());
+            return Err(
+                "credentials and --cacert apply to GRIP URLs; ZeroMQ inputs have none".into(),
+            );
         }
         publish_zmq(&args.spec, &item)
     }

@@ -9,7 +9,7 @@ pub mod sys;
 
 use crate::config::{check_reload, file_signature, load_routes, Config, RoutesSource, RoutesWatch};
 use crate::control::{self, PublishService};
-use crate::limits::EXECUTOR_IO_MEMORY_BYTES;
+use crate::limits::{EXECUTOR_IO_MEMORY_BYTES, EXECUTOR_START_TIMEOUT};
 use crate::limits::{
     LISTEN_BACKLOG, NOFILE_RESERVED_FDS, NOFILE_RESERVED_PER_SHARD_FDS, ORIGIN_FDS_SHARE_PERCENT,
     ROUTES_FILE_POLL_INTERVAL, ROUTES_FILE_SETTLE_TIME,
@@ -361,10 +361,12 @@ fn spawn_shards(
         let (config, control, router_tx) =
             (Arc::clone(config), Arc::clone(control), router_tx.clone());
         let name = format!("ringpin-shard-{index}");
+        let (started, running) = std::sync::mpsc::sync_channel(1);
         let handle = LocalExecutorBuilder::new(placement)
             .name(&name)
             .io_memory(EXECUTOR_IO_MEMORY_BYTES)
             .spawn(move || async move {
+                let _ = started.send(());
                 let id = ShardId(index as u16);
                 let (clients, origins) = (budget.clients_per_shard, budget.origins_per_shard);
                 let ctx =
@@ -376,7 +378,7 @@ fn spawn_shards(
                 name: name.clone(),
                 reason: e.to_string(),
             })?;
-        shards.handles.push(handle);
+        shards.handles.push(await_started(&name, &running, handle)?);
     }
     Ok(shards)
 }
@@ -400,10 +402,12 @@ fn spawn_router(
     let auth = config.publish_auth.clone();
     let ws_deflate = config.allow_compression;
     let stop = sys::ListenerStop::new(&publish_fd).map_err(StartError::Signals)?;
-    LocalExecutorBuilder::new(Placement::Unbound)
+    let (started, running) = std::sync::mpsc::sync_channel(1);
+    let handle = LocalExecutorBuilder::new(Placement::Unbound)
         .name("ringpin-router")
         .io_memory(EXECUTOR_IO_MEMORY_BYTES)
         .spawn(move || async move {
+            let _ = started.send(());
             let interest_wake = router_rx.take_wake_socket();
             let service = Rc::new(PublishService::new(
                 router_rx,
@@ -437,7 +441,44 @@ fn spawn_router(
         .map_err(|e| StartError::Executor {
             name: "ringpin-router".into(),
             reason: e.to_string(),
-        })
+        })?;
+    await_started("ringpin-router", &running, handle)
+}
+
+/// Waits until the executor behind `handle` runs its first task, which sends on `running`.
+///
+/// glommio builds each executor (its io_uring rings and their locked memory) on the new
+/// thread, after `spawn` has returned `Ok`; one that cannot be built (`RLIMIT_MEMLOCK` below
+/// what the rings need, say) ends its thread and drops the sender unsent. Without this check
+/// ringpin would log that it is listening and answer nothing.
+fn await_started(
+    name: &str,
+    running: &std::sync::mpsc::Receiver<()>,
+    handle: glommio::ExecutorJoinHandle<()>,
+) -> Result<glommio::ExecutorJoinHandle<()>, StartError> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let reason = match running.recv_timeout(EXECUTOR_START_TIMEOUT) {
+        Ok(()) => return Ok(handle),
+        Err(RecvTimeoutError::Disconnected) => match handle.join() {
+            Err(e) if e.to_string().contains("MemLock") => format!(
+                "{e}: its io_uring rings need {} KiB of locked memory; raise RLIMIT_MEMLOCK \
+                 (ulimit -l, or LimitMEMLOCK= in a systemd unit)",
+                EXECUTOR_IO_MEMORY_BYTES / 1024
+            ),
+            Err(e) => e.to_string(),
+            Ok(()) => "its thread ended before it ran".into(),
+        },
+        Err(RecvTimeoutError::Timeout) => {
+            format!(
+                "not running {} s after start",
+                EXECUTOR_START_TIMEOUT.as_secs()
+            )
+        }
+    };
+    Err(StartError::Executor {
+        name: name.into(),
+        reason,
+    })
 }
 
 /// Blocks until SIGTERM/SIGINT; reloads routes on SIGHUP and when the routes file changes, and

@@ -40,6 +40,7 @@ mod sequencing;
 mod shutdown;
 mod slow_consumer;
 mod sse;
+mod startup;
 mod status_page;
 mod stream_hold;
 mod tls;

@@ -179,7 +179,8 @@ fn https_grip_endpoint(ca: &TestCa) -> (u16, mpsc::Receiver<String>) {
         if stream.read_exact(&mut body).is_err() {
             return;
         }
-        let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nPublished\n";
+        let reply =
+            b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\nPublished\n";
         let _ = stream.write_all(reply);
         let _ = stream.flush();
         let request = format!("{head}{}", String::from_utf8_lossy(&body));
@@ -197,12 +198,25 @@ fn an_https_spec_is_published_to_over_tls_checked_against_the_cacert() {
     let (port, requests) = https_grip_endpoint(&ca);
     let spec = format!("https://localhost:{port}/realm/");
     let ca_arg = ca_file.to_str().expect("utf-8 path");
-    let args = ["ch", "over tls", "--spec", &spec, "--cacert", ca_arg, "-B", "tok"];
+    let args = [
+        "ch", "over tls", "--spec", &spec, "--cacert", ca_arg, "-B", "tok",
+    ];
     assert_published(&ringpin_publish(&args, b""));
-    let request = requests.recv_timeout(DEADLINE).expect("the endpoint got the publish");
-    assert!(request.starts_with("POST /realm/publish/ HTTP/1.1\r\n"), "{request}");
-    assert!(request.contains(&format!("\r\nHost: localhost:{port}\r\n")), "{request}");
-    assert!(request.contains("\r\nAuthorization: Bearer tok\r\n"), "{request}");
+    let request = requests
+        .recv_timeout(DEADLINE)
+        .expect("the endpoint got the publish");
+    assert!(
+        request.starts_with("POST /realm/publish/ HTTP/1.1\r\n"),
+        "{request}"
+    );
+    assert!(
+        request.contains(&format!("\r\nHost: localhost:{port}\r\n")),
+        "{request}"
+    );
+    assert!(
+        request.contains("\r\nAuthorization: Bearer tok\r\n"),
+        "{request}"
+    );
     assert!(request.contains(r#""channel":"ch""#), "{request}");
     assert!(request.contains("over tls"), "{request}");
 
