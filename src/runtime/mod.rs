@@ -7,7 +7,9 @@
 
 pub mod sys;
 
-use crate::config::{check_reload, file_signature, load_routes, Config, RoutesSource, RoutesWatch};
+use crate::config::{
+    check_reload, file_signature, load_routes, Config, FileSignature, RoutesSource, RoutesWatch,
+};
 use crate::control::{self, PublishService};
 use crate::limits::{EXECUTOR_IO_MEMORY_BYTES, EXECUTOR_START_TIMEOUT};
 use crate::limits::{
@@ -108,6 +110,10 @@ pub fn run(config: Config) -> Result<(), StartError> {
             1024
         }
     };
+    // The routes file's signature before it is read: the watcher compares against this, so a
+    // change made between this read and the watcher's start (the executors start first) is
+    // still seen as a change.
+    let routes_signature = routes_file(&config).and_then(file_signature);
     let routes = startup_routes(&config)?;
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let shard_count = match config.shards {
@@ -169,7 +175,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
             .join(", "),
         config.publish_listen
     );
-    watch_signals_and_routes(&config, &control, server_tls.as_ref());
+    watch_signals_and_routes(&config, &control, server_tls.as_ref(), routes_signature);
     for handle in shards.handles {
         let _ = handle.join();
     }
@@ -488,13 +494,15 @@ fn await_started(
 /// `ROUTES_FILE_SETTLE_TIME` (`config::RoutesWatch`), so a file being written is not read
 /// half-way; SIGHUP reads at once. Either way a read that overlaps a write is done again
 /// (`config::load_routes`), and a result with no route is refused (`config::check_reload`).
-fn watch_signals_and_routes(config: &Config, control: &Control, tls: Option<&ServerTls>) {
-    let routes_file = match &config.routes_source {
-        RoutesSource::File(path) => Some(path.clone()),
-        _ => None,
-    };
-    let signature = || routes_file.as_deref().and_then(file_signature);
-    let mut watch = RoutesWatch::new(signature(), ROUTES_FILE_SETTLE_TIME);
+fn watch_signals_and_routes(
+    config: &Config,
+    control: &Control,
+    tls: Option<&ServerTls>,
+    read_at_start: FileSignature,
+) {
+    let routes_file = routes_file(config);
+    let signature = || routes_file.and_then(file_signature);
+    let mut watch = RoutesWatch::new(read_at_start, ROUTES_FILE_SETTLE_TIME);
     loop {
         match sys::wait_signal(ROUTES_FILE_POLL_INTERVAL) {
             Some(libc::SIGTERM) | Some(libc::SIGINT) => {
@@ -516,6 +524,14 @@ fn watch_signals_and_routes(config: &Config, control: &Control, tls: Option<&Ser
                 }
             }
         }
+    }
+}
+
+/// The routes file, when the routes come from one.
+fn routes_file(config: &Config) -> Option<&std::path::Path> {
+    match &config.routes_source {
+        RoutesSource::File(path) => Some(path),
+        _ => None,
     }
 }
 
