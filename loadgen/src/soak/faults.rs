@@ -213,7 +213,10 @@ fn backend_hang(ctx: &mut FaultContext) -> Result<(String, bool), String> {
         waited.as_secs_f64(),
         ctx.plan.origin_timeout.as_secs()
     );
-    Ok((detail, status == 504 && back))
+    // 504: the request reached the hung backend and ringpin gave up after the origin
+    // timeout. 503: every origin socket the shard may use was already stuck on the hung
+    // backend, and the request gave up waiting for one after the same timeout (README).
+    Ok((detail, matches!(status, 503 | 504) && back))
 }
 
 /// `GET /gone` answers 502 with the `/gone` route (nothing listens there), else the
