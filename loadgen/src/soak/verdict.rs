@@ -337,7 +337,8 @@ pub(crate) fn checks(
     out
 }
 
-/// ringpin closed slow readers, if any was added early enough to be.
+/// ringpin applied its slow-client policy (`--slow-client close` closes the connection,
+/// `drop` drops items for it), if a slow reader was added early enough to overflow.
 fn slow_reader_check(faults: &FaultLog, end: &EndState, faults_end_s: f64) -> Check {
     let due = faults
         .records
@@ -346,16 +347,14 @@ fn slow_reader_check(faults: &FaultLog, end: &EndState, faults_end_s: f64) -> Ch
             r.kind == FaultKind::SlowReaders && r.at_s + SLOW_CLOSE_WITHIN_S <= faults_end_s
         })
         .count();
-    let closed = end
-        .metrics
-        .as_ref()
-        .ok()
-        .and_then(|m| metric_sum(m, "ringpin_slow_clients_closed_total"));
+    let metric = |name| end.metrics.as_ref().ok().and_then(|m| metric_sum(m, name));
+    let closed = metric("ringpin_slow_clients_closed_total");
+    let dropped = metric("ringpin_deliveries_dropped_total");
     check(
-        "slow readers were closed by ringpin's slow-client policy",
-        due == 0 || closed.is_some_and(|n| n > 0),
+        "slow readers met ringpin's slow-client policy",
+        due == 0 || closed.is_some_and(|n| n > 0) || dropped.is_some_and(|n| n > 0),
         format!(
-            "{due} slow-reader faults at least {SLOW_CLOSE_WITHIN_S} s before the faults ended; ringpin_slow_clients_closed_total = {closed:?}"
+            "{due} slow-reader faults at least {SLOW_CLOSE_WITHIN_S} s before the faults ended; ringpin_slow_clients_closed_total = {closed:?}, ringpin_deliveries_dropped_total = {dropped:?}"
         ),
     )
 }
