@@ -77,9 +77,12 @@ fn write_outputs(plan: &Plan, report: &SoakReport) -> Result<(), String> {
         std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))
     };
     write("soak.json", &(report.to_json() + "\n"))?;
-    let markdown = report.to_markdown();
-    write("soak.md", &markdown)?;
-    eprint!("{markdown}");
+    write("soak.md", &report.to_markdown())?;
+    eprint!("{}", report.summary());
+    eprintln!(
+        "soak: the whole report is in {}",
+        plan.out.join("soak.md").display()
+    );
     Ok(())
 }
 

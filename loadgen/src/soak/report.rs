@@ -35,6 +35,31 @@ pub(crate) const REPORTED_METRICS: [&str; 12] = [
     "ringpin_subscriptions",
 ];
 
+/// What the checks mean, under every markdown report (loadgen/README.md has the details).
+const DEFINITIONS: &str = "
+## Definitions
+
+* Healthy subscriber: one no fault chose (replacements included). Its join point is item 1 if it was held before the first publish, else the first item of its channel published 5 s after it was held, or the first item it received if earlier; from there to its channel's last item it must receive every item, in order, once.
+* Streams, SSE and WebSockets: one connection each; a healthy one whose connection ends fails the run.
+* Long-polls are lossless by design: each request names the last item received (`after=N`); the backend answers item N+1 at once if it is published, else holds with `prev-id=N`, so ringpin delivers only N+1 and re-requests with `Grip-Last` on any gap. A long-poll that gets 502/503/504 during a backend fault reconnects with the same `after=N` and stays healthy.
+* Flat RSS: after warm-up, the second half's largest RSS is at most the first half's times (1 + growth %) plus 8 MiB.
+* Descriptors back to baseline: at the end, no more client sockets and non-socket descriptors than just before the first fault (give or take 8), and all descriptors at most that sample plus 2% (at least 64).
+";
+
+/// `argv` as one shell line: empty or spaced words quoted.
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if a.is_empty() || a.contains([' ', '"', '\'']) {
+                format!("{a:?}")
+            } else {
+                a.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The run's settings.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct PlanSummary {
@@ -281,6 +306,13 @@ impl SoakReport {
         serde_json::to_string_pretty(self).expect("a report always serializes")
     }
 
+    /// The verdict and the checks, for the terminal.
+    pub(crate) fn summary(&self) -> String {
+        let mut s = format!("# Soak: {}\n\n", if self.ok { "PASS" } else { "FAIL" });
+        self.checks_markdown(&mut s);
+        s
+    }
+
     /// The report as markdown.
     pub(crate) fn to_markdown(&self) -> String {
         let mut s = String::new();
@@ -293,8 +325,8 @@ impl SoakReport {
             "- machine: {} ({} cores), kernel {}, {} GiB",
             m["cpu"], m["cores"], m["kernel"], m["mem_gib"]
         );
-        let _ = writeln!(s, "- command: `{}`", self.command.join(" "));
-        let _ = writeln!(s, "- ringpin: `{}`", self.ringpin.command.join(" "));
+        let _ = writeln!(s, "- command: `{}`", shell_words(&self.command));
+        let _ = writeln!(s, "- ringpin: `{}`", shell_words(&self.ringpin.command));
         let p = &self.plan;
         let _ = writeln!(
             s,
@@ -305,6 +337,7 @@ impl SoakReport {
         self.deliveries_markdown(&mut s);
         self.faults_markdown(&mut s);
         self.resources_markdown(&mut s);
+        s.push_str(DEFINITIONS);
         s
     }
 
@@ -418,5 +451,26 @@ impl SoakReport {
         for line in &l.first_errors {
             let _ = writeln!(s, "    {line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_show_empty_and_spaced_words_quoted() {
+        let argv = [
+            "ringpin",
+            "--push-in-spec",
+            "",
+            "--ringpin-args",
+            "--slow-client drop",
+        ];
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            shell_words(&argv),
+            r#"ringpin --push-in-spec "" --ringpin-args "--slow-client drop""#
+        );
     }
 }

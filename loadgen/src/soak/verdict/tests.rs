@@ -191,3 +191,31 @@ fn a_fault_kind_never_injected_or_answered_wrongly_fails() {
         .find(|c| c.name.contains("backend_hang"));
     assert!(hang.is_some_and(|c| !c.ok && c.detail.contains("got 502")));
 }
+
+#[test]
+fn slow_readers_pass_when_ringpin_closed_them_or_dropped_their_items() {
+    let mut faults = FaultLog::default();
+    faults.records.push(crate::soak::faults::FaultRecord {
+        at_s: 10.0,
+        kind: FaultKind::SlowReaders,
+        detail: String::new(),
+        ok: true,
+    });
+    let end = |metrics: &str| EndState {
+        metrics: Ok(metrics.to_string()),
+        running_at_end: true,
+        stopped_cleanly: true,
+        exit: String::new(),
+        publish_errors: 0,
+        flood: (0, 0),
+        drained: true,
+    };
+    let none = "ringpin_slow_clients_closed_total 0\nringpin_deliveries_dropped_total 0\n";
+    let closed = "ringpin_slow_clients_closed_total 2\nringpin_deliveries_dropped_total 0\n";
+    let dropped = "ringpin_slow_clients_closed_total 0\nringpin_deliveries_dropped_total 9\n";
+    assert!(!slow_reader_check(&faults, &end(none), 60.0).ok);
+    assert!(slow_reader_check(&faults, &end(closed), 60.0).ok);
+    assert!(slow_reader_check(&faults, &end(dropped), 60.0).ok);
+    // Added too late to overflow before the window closed: not required.
+    assert!(slow_reader_check(&faults, &end(none), 25.0).ok);
+}
