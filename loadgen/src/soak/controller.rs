@@ -209,7 +209,8 @@ struct PhaseThreads {
     faults: JoinHandle<(FaultLog, Backend)>,
 }
 
-fn start_threads(plan: &Plan, s: Started) -> (PhaseThreads, Ringpin, Fleet) {
+/// Starts the publish phase's threads; returns them, and the moment of the first publish.
+fn start_threads(plan: &Plan, s: Started) -> (PhaseThreads, Ringpin, Fleet, Instant) {
     let Started {
         ringpin,
         backend,
@@ -259,7 +260,7 @@ fn start_threads(plan: &Plan, s: Started) -> (PhaseThreads, Ringpin, Fleet) {
         flood,
         faults,
     };
-    (threads, ringpin, fleet)
+    (threads, ringpin, fleet, start)
 }
 
 /// What the publish phase and the drain produced.
@@ -273,8 +274,7 @@ struct Gathered {
 }
 
 fn soak(plan: &Plan, s: Started, command: Vec<String>) -> Result<SoakReport, String> {
-    let (threads, mut ringpin, mut fleet) = start_threads(plan, s);
-    let start = Instant::now();
+    let (threads, mut ringpin, mut fleet, start) = start_threads(plan, s);
     let watched = watch(plan, &mut fleet, start);
     if watched.is_err() {
         threads.stop.store(true, Ordering::Relaxed);

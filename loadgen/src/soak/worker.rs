@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::net::SocketAddrV4;
 use std::os::fd::AsRawFd;
+use std::rc::Rc;
 
 use crate::args::Args;
 use crate::client::{Client, ClientConfig, Event};
@@ -170,9 +171,10 @@ pub(super) struct Worker {
     pub(super) subs: Vec<Entry>,
     /// Subscribers to connect, each not before its time (ns), in time order.
     pub(super) waiting: VecDeque<(u64, usize)>,
-    /// Client configs by `mode index * channels + channel`, and the long-poll one.
-    pub(super) configs: Vec<ClientConfig>,
-    pub(super) longpoll_config: ClientConfig,
+    /// Client configs by `mode index * channels + channel`, and the long-poll one; shared,
+    /// since the client state machine takes its config on every call.
+    pub(super) configs: Vec<Rc<ClientConfig>>,
+    pub(super) longpoll_config: Rc<ClientConfig>,
     pub(super) rng: Rng,
     pub(super) rst_next: bool,
     pub(super) next_source: u64,
@@ -214,7 +216,7 @@ fn emit(line: &WorkerLine) {
     let _ = out.flush();
 }
 
-fn client_configs(spec: &WorkerSpec) -> Vec<ClientConfig> {
+fn client_configs(spec: &WorkerSpec) -> Vec<Rc<ClientConfig>> {
     let key = wsframe::generate_key();
     let mask = (spec.seed as u32 | 1).to_be_bytes();
     let mut configs = Vec::new();
@@ -233,13 +235,13 @@ fn client_configs(spec: &WorkerSpec) -> Vec<ClientConfig> {
                 )
                 .into_bytes(),
             };
-            configs.push(ClientConfig {
+            configs.push(Rc::new(ClientConfig {
                 mode,
                 request,
                 value_len: message::value_len(spec.size, mode.framing()),
                 ws_accept: wsframe::expected_accept(&key),
                 ws_mask: mask,
-            });
+            }));
         }
     }
     configs
@@ -271,7 +273,7 @@ impl Worker {
             .collect();
         Ok(Worker {
             configs: client_configs(&spec),
-            longpoll_config: ClientConfig {
+            longpoll_config: Rc::new(ClientConfig {
                 mode: Mode::Longpoll,
                 // Never sent: a long-poll's requests name its last item, so the worker
                 // writes them itself and takes this marker back out (worker_conn.rs).
@@ -279,7 +281,7 @@ impl Worker {
                 value_len: message::value_len(spec.size, Framing::Line),
                 ws_accept: String::new(),
                 ws_mask: [0; 4],
-            },
+            }),
             waiting: (0..subs.len()).map(|i| (0, i)).collect(),
             subs,
             conns: Vec::new(),

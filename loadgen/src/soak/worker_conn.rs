@@ -16,6 +16,7 @@
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
+use std::rc::Rc;
 
 use crate::client::{Client, ClientConfig, Event, Failure};
 use crate::scenario::Mode;
@@ -137,13 +138,14 @@ impl Worker {
         sys::connect_nonblocking(src, self.spec.proxy)
     }
 
-    fn config(&self, sub: &Subscriber) -> &ClientConfig {
-        match MODES.iter().position(|&m| m == sub.mode) {
+    fn config(&self, sub: &Subscriber) -> Rc<ClientConfig> {
+        let config = match MODES.iter().position(|&m| m == sub.mode) {
             Some(m) if sub.mode != Mode::Longpoll => {
                 &self.configs[m * self.spec.channels as usize + sub.channel as usize]
             }
             _ => &self.longpoll_config,
-        }
+        };
+        Rc::clone(config)
     }
 
     /// Queues subscriber `i` to connect again after a short pause.
@@ -170,7 +172,7 @@ impl Worker {
             }
         };
         let sub = &self.subs[i].sub;
-        let mut client = Client::new(self.config(sub));
+        let mut client = Client::new(&self.config(sub));
         let mut out = Vec::new();
         if sub.mode == Mode::Longpoll {
             client.consume_output(client.pending_output().len());
@@ -284,7 +286,7 @@ impl Worker {
         read_buf: &mut [u8],
         events: &mut Vec<Event>,
     ) -> Result<bool, String> {
-        let cfg = self.config(&self.subs[i].sub).clone();
+        let cfg = self.config(&self.subs[i].sub);
         let Some(conn) = self.conns[token].as_mut() else {
             return Ok(false);
         };
