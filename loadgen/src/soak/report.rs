@@ -323,7 +323,10 @@ impl SoakReport {
         let _ = writeln!(
             s,
             "- machine: {} ({} cores), kernel {}, {} GiB",
-            m["cpu"], m["cores"], m["kernel"], m["mem_gib"]
+            m["cpu"].as_str().unwrap_or("?"),
+            m["cores"],
+            m["kernel"].as_str().unwrap_or("?"),
+            m["mem_gib"]
         );
         let _ = writeln!(s, "- command: `{}`", shell_words(&self.command));
         let _ = writeln!(s, "- ringpin: `{}`", shell_words(&self.ringpin.command));
