@@ -250,9 +250,15 @@ fn hup_good(ctx: &mut FaultContext) -> Result<(String, bool), String> {
 }
 
 fn hup_broken(ctx: &mut FaultContext) -> Result<(String, bool), String> {
+    let refused_before = ctx.routes.refused_reloads();
     ctx.routes.write(processes::BROKEN_ROUTES)?;
     ctx.routes.hup()?;
-    std::thread::sleep(Duration::from_secs(1));
+    // ringpin says it refused the reload; only then does the old table prove anything.
+    let deadline = Instant::now() + RECOVERY_WAIT;
+    while ctx.routes.refused_reloads() == refused_before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let refused = ctx.routes.refused_reloads() > refused_before;
     let after_hup = probes::get_status(ctx.proxy, "/gone", probes::PROBE_TIMEOUT);
     std::thread::sleep(WATCHER_READ_WAIT);
     let after_watch = probes::get_status(ctx.proxy, "/gone", probes::PROBE_TIMEOUT);
@@ -261,9 +267,9 @@ fn hup_broken(ctx: &mut FaultContext) -> Result<(String, bool), String> {
     ctx.routes
         .write(&processes::routes_text(port, ctx.with_gone))?;
     let want = gone_status(ctx.with_gone);
-    let kept = after_hup == want && after_watch == want && probe == 200;
+    let kept = refused && after_hup == want && after_watch == want && probe == 200;
     let detail = format!(
-        "GET /gone answered {after_hup} after SIGHUP and {after_watch} after the file watcher (old routes: {want}); GET /probe {probe}"
+        "ringpin logged the refusal: {refused}; GET /gone answered {after_hup} after it and {after_watch} after the file watcher (old routes: {want}); GET /probe {probe}"
     );
     Ok((detail, kept))
 }

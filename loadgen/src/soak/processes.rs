@@ -19,6 +19,8 @@ use super::probes;
 
 /// How long a started process gets to accept connections.
 const READY_WAIT: Duration = Duration::from_secs(20);
+/// Longest wait for every thread of a SIGSTOPped backend to have stopped.
+const STOP_WAIT: Duration = Duration::from_secs(5);
 /// SIGTERM to SIGKILL when stopping ringpin (it drains first).
 const STOP_GRACE: Duration = Duration::from_secs(15);
 
@@ -32,6 +34,9 @@ pub(crate) fn routes_text(backend: u16, with_gone: bool) -> String {
     }
     text + &format!("* 127.0.0.1:{backend}\n")
 }
+
+/// What ringpin logs when it refuses a reload and keeps its routes.
+pub(crate) const REFUSED_RELOAD: &str = "routes reload failed, keeping the old routes";
 
 /// A routes file without one valid route: a reload must refuse it and keep the old table.
 pub(crate) const BROKEN_ROUTES: &str =
@@ -56,6 +61,19 @@ pub(crate) fn wait_for_status(
     }
 }
 
+/// True when every thread of `pid` is stopped (state `T` in `/proc/PID/task/TID/stat`).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat"))
+            .ok()
+            .and_then(|stat| Some(stat.rsplit_once(')')?.1.split_whitespace().next()? == "T"))
+            .unwrap_or(true)
+    })
+}
+
 fn spawn_logged(program: &Path, args: &[String], log: &Path) -> Result<Child, String> {
     let file = std::fs::File::create(log).map_err(|e| format!("{}: {e}", log.display()))?;
     Command::new(program)
@@ -72,9 +90,16 @@ fn spawn_logged(program: &Path, args: &[String], log: &Path) -> Result<Child, St
 pub(crate) struct RoutesHandle {
     pub(crate) path: PathBuf,
     pub(crate) pid: u32,
+    /// ringpin's log, where it says that it refused a reload.
+    pub(crate) log: PathBuf,
 }
 
 impl RoutesHandle {
+    /// How many reloads ringpin has refused so far, by its log.
+    pub(crate) fn refused_reloads(&self) -> usize {
+        std::fs::read_to_string(&self.log).map_or(0, |text| text.matches(REFUSED_RELOAD).count())
+    }
+
     pub(crate) fn write(&self, text: &str) -> Result<(), String> {
         let tmp = self.path.with_extension("new");
         std::fs::write(&tmp, text)
@@ -142,9 +167,20 @@ impl Backend {
     }
 
     /// SIGSTOP: it keeps its sockets, and the kernel keeps accepting into its backlog, but
-    /// nothing is answered until [`Backend::resume`].
+    /// nothing is answered until [`Backend::resume`]. Returns once every thread has stopped:
+    /// the kernel stops a thread group only after one of its threads has run to take the
+    /// signal, and on a loaded machine the others answer requests meanwhile.
     pub(crate) fn hang(&self) -> Result<(), String> {
-        os::signal(self.child.id(), libc::SIGSTOP).map_err(|e| format!("SIGSTOP backend: {e}"))
+        let pid = self.child.id();
+        os::signal(pid, libc::SIGSTOP).map_err(|e| format!("SIGSTOP backend: {e}"))?;
+        let deadline = Instant::now() + STOP_WAIT;
+        while !all_threads_stopped(pid) {
+            if Instant::now() >= deadline {
+                return Err(format!("the backend did not stop within {STOP_WAIT:?}"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
     }
 
     /// SIGCONT after [`Backend::hang`].
@@ -237,6 +273,7 @@ impl Ringpin {
         RoutesHandle {
             path: self.routes.clone(),
             pid: self.pid,
+            log: self.log.clone(),
         }
     }
 
@@ -271,6 +308,12 @@ impl Ringpin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_running_process_is_not_stopped() {
+        assert!(!all_threads_stopped(std::process::id()));
+        assert!(!all_threads_stopped(u32::MAX), "no such process");
+    }
 
     #[test]
     fn the_two_route_variants_differ_only_in_gone() {

@@ -245,7 +245,7 @@ pub(crate) fn summarize_log(text: &str) -> LogSummary {
         if line.contains("panicked") {
             s.panics += 1;
         }
-        if line.contains("routes reload failed") {
+        if line.contains(super::processes::REFUSED_RELOAD) {
             s.refused_reloads += 1;
         }
     }
