@@ -25,6 +25,7 @@ mod publisher;
 mod report;
 mod scenario;
 mod seqtrack;
+mod soak;
 mod sse;
 mod sys;
 mod targets;
@@ -102,7 +103,20 @@ Usage:
       Writes a new test CA (DIR/ca.pem, for run --tls-ca) and a server certificate it signed
       for the names (DIR/server.pem, leaf then CA, and DIR/server.key, for ringpin's
       --tls-cert/--tls-key or Pushpin's runner/certs/default.crt and .key).
+  ringpin-loadgen soak (--minutes M | --seconds S) [--subscribers 15000] [--channels 100]
+                      [--rate 20] [--size 256] [--seed 1] [--ringpin target/release/ringpin]
+                      [--ringpin-args FLAGS] [--origin-timeout-s 2] [--hang-s H] [--workers W]
+                      [--fault-interval-s F] [--warmup-s W] [--settle-s S]
+                      [--disconnect-per-fault K] [--slow-per-fault K] [--rss-growth-pct 10]
+                      [--out soak-out] [--base-port 46000]
+      Starts ringpin and a GRIP backend, holds the subscribers over every transport, publishes
+      numbered items into the channels and injects seeded faults meanwhile (disconnects, slow
+      readers, backend restarts and hangs, SIGHUP with good and broken routes, malformed
+      input); checks every healthy subscriber got every item in order once, no panic, flat
+      RSS and descriptors. Writes soak.json, soak.md, rss.svg, fds.svg into --out; exit 1 on
+      any failed check.
   ringpin-loadgen worker ...   (internal: started by run)
+  ringpin-loadgen soak-worker ... | soak-backend ...   (internal: started by soak)
 ";
 
 fn main() {
@@ -124,6 +138,9 @@ fn main() {
         Some("throughput") => report_error(throughput::main(rest)),
         Some("plot") => report_error(plot::main(rest)),
         Some("tls-cert") => report_error(tls_cert::main(rest)),
+        Some("soak") => report_error(soak::main(rest, argv.clone())),
+        Some("soak-worker") => soak::worker_main(rest),
+        Some("soak-backend") => soak::backend_main(rest),
         Some("-h" | "--help" | "help") => {
             print!("{USAGE}");
             0
