@@ -110,11 +110,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
             1024
         }
     };
-    // The routes file's signature before it is read: the watcher compares against this, so a
-    // change made between this read and the watcher's start (the executors start first) is
-    // still seen as a change.
-    let routes_signature = routes_file(&config).and_then(file_signature);
-    let routes = startup_routes(&config)?;
+    let (routes, routes_signature) = startup_routes(&config)?;
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let shard_count = match config.shards {
         0 => cores.len().max(1),
@@ -260,7 +256,12 @@ fn start_zmq_inputs(
 }
 
 /// The routes to start with; a table with no route starts anyway, as in Pushpin.
-fn startup_routes(config: &Config) -> Result<crate::config::Routes, StartError> {
+///
+/// Also returns the routes file's signature from before it was read: the watcher compares
+/// against that, so a change made between this read and the watcher's start (the executors
+/// start first) is still seen as a change.
+fn startup_routes(config: &Config) -> Result<(crate::config::Routes, FileSignature), StartError> {
+    let signature = routes_file(config).and_then(file_signature);
     let (routes, warnings) = load_routes(&config.routes_source)?;
     for warning in &warnings {
         log::warn!("routes line {}: {}", warning.line, warning.message);
@@ -274,7 +275,7 @@ fn startup_routes(config: &Config) -> Result<crate::config::Routes, StartError> 
         // A later reload must find at least one route.
         log::warn!("no valid route: every request gets 502 until the routes are reloaded");
     }
-    Ok(routes)
+    Ok((routes, signature))
 }
 
 /// The running shards: their threads, their inboxes and their counters, by shard index.
