@@ -41,6 +41,8 @@ BASE_PORT = 28_100
 HELD_MARKER = b"[stream open"  # ringpin: "[stream open: ...", Pushpin: "[stream opened]"
 SETTLE_S = 2.0
 CONNECT_TIMEOUT_S = 600.0
+CONNECT_RATE = 1000  # new connections per second per worker (instance)
+refused = [0]  # in a worker: stream requests answered with another status
 
 
 def rss_bytes(pid):
@@ -264,7 +266,13 @@ def worker(port, count, mode, first_addr):
     socks = []
     pending = {}
     request = b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n"
+    started = time.time()
     for i in range(count):
+        # Paced: Pushpin answers 500 to part of a burst of stream requests (its handler
+        # falls behind); loadgen paces it at the same rate.
+        ahead = started + i / CONNECT_RATE - time.time()
+        if ahead > 0:
+            time.sleep(ahead)
         s = socket.socket()
         s.setsockopt(socket.SOL_IP, 24, 1)  # IP_BIND_ADDRESS_NO_PORT
         s.bind((f"127.0.0.{2 + (first_addr + i) % 200}", 0))
@@ -280,10 +288,17 @@ def worker(port, count, mode, first_addr):
         if mode == "held" and i % 200 == 199:
             drain(sel, pending, 0)
     deadline = time.time() + CONNECT_TIMEOUT_S
+    shown = time.time()
     while pending and time.time() < deadline:
         drain(sel, pending, 0.5)
+        if time.time() - shown > 10:
+            print(f"worker {port}: {len(pending)} of {count} unanswered", file=sys.stderr)
+            shown = time.time()
     if pending:
         print(f"unanswered {len(pending)}", flush=True)
+        return 1
+    if refused[0]:
+        print(f"refused {refused[0]} (answered without a stream)", flush=True)
         return 1
     print("ready", flush=True)
     while True:
@@ -302,7 +317,11 @@ def drain(sel, pending, timeout):
         fd = s.fileno()
         if fd in pending:
             pending[fd] += data
-            if HELD_MARKER in pending[fd]:
+            got = pending[fd]
+            if HELD_MARKER in got:
+                del pending[fd]
+            elif got.startswith(b"HTTP/") and b"\r\n" in got and b" 200 " not in got[:16]:
+                refused[0] += 1
                 del pending[fd]
         if not data:
             sel.unregister(s)
@@ -380,6 +399,8 @@ def measure(target, mode, n):
 
 
 def main():
+    # A SIGTERM (a `timeout` around this script) still stops what it started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     if sys.argv[1] == "--worker":
         port, count, mode, first = sys.argv[2:6]
         sys.exit(worker(int(port), int(count), mode, int(first)))

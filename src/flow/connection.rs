@@ -18,13 +18,14 @@ use crate::shard::listener::ConnectionGuard;
 use crate::shard::respond::respond_error;
 use crate::shard::ShardContext;
 use std::io;
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 /// Serves one client connection until it closes (a TLS one has finished its handshake),
-/// holding `guard` to the end. Not an `async fn`: one would keep its arguments twice (as
-/// captured values and as locals), and this future is every plain connection's whole task.
+/// holding `guard` to the end. This future is every plain connection's whole task, idle and
+/// held ones included, so anything large or rare runs in a boxed future (`Box::pin`) that
+/// is freed when it ends; and it is not an `async fn`, which would keep its arguments twice
+/// (as captured values and as locals).
 #[allow(clippy::manual_async_fn)]
 pub fn serve(
     ctx: Rc<ShardContext>,
@@ -33,56 +34,62 @@ pub fn serve(
 ) -> impl std::future::Future<Output = ()> {
     async move {
         let _guard = &guard;
-        serve_on(&ctx, &mut conn).await
+        let _ = conn.stream.set_nodelay(true);
+        let mut first = true;
+        loop {
+            let mut handled = {
+                let first = std::mem::take(&mut first);
+                let Some(deadline) = next_head_deadline(&ctx, &mut conn, first).await else {
+                    break;
+                };
+                match Box::pin(serve_request(&ctx, &mut conn, deadline)).await {
+                    Some(handled) => handled,
+                    None => break,
+                }
+            };
+            // The request's boxed future is freed by now: a held stream keeps only `handled`
+            // and the borrowing future that runs it.
+            let next = match &mut handled {
+                Handled::Done(next) => *next,
+                Handled::Stream(held) => held.run(&ctx, &mut conn).await,
+            };
+            ctx.busy.set(ctx.busy.get() - 1);
+            if next == Next::Close || ctx.control.is_shutting_down() {
+                break;
+            }
+            conn.shrink();
+        }
+        // A TLS connection sends what is still queued and its close_notify; plain TCP
+        // needs nothing.
+        if conn.stream.is_tls() {
+            Box::pin(conn.close(crate::limits::TLS_CLOSE_TIMEOUT)).await;
+        }
     }
 }
 
-/// The connection's loop. Its own state is what every idle and held connection keeps, so
-/// anything large or rare runs in a boxed future (`Box::pin`) that is freed when it ends.
-async fn serve_on(ctx: &Rc<ShardContext>, conn: &mut Conn) {
-    let peer = match conn.stream.peer_addr() {
-        Ok(peer) => peer,
-        Err(_) => return,
+/// Waits for a request's first byte and returns the deadline of its head: the first
+/// request's head must be whole within the head timeout of the connection's start (after a
+/// TLS handshake), else it gets 408; a keep-alive connection waits up to the idle timeout,
+/// then its head must be whole within the head timeout of its first byte. `None` when the
+/// connection must close: the client closed or stayed idle (closed without a response,
+/// since the client may be sending a request at that very moment), or got its 408.
+async fn next_head_deadline(ctx: &ShardContext, conn: &mut Conn, first: bool) -> Option<Instant> {
+    let head_timeout = ctx.config.client_head_timeout;
+    let started = Instant::now();
+    let wait = match first {
+        true => head_timeout,
+        false => ctx.config.client_idle_timeout,
     };
-    let _ = conn.stream.set_nodelay(true);
-    // The first head must be whole within the head timeout of accept; a keep-alive
-    // connection's next one within the head timeout of its first byte.
-    let mut head_deadline = Instant::now() + ctx.config.client_head_timeout;
-    let mut first = true;
-    loop {
-        let wait = match first {
-            true => head_deadline.saturating_duration_since(Instant::now()),
-            false => ctx.config.client_idle_timeout,
-        };
-        match wait_for_request(conn, wait).await {
-            Arrival::Bytes => {}
-            Arrival::TimedOut if first => {
-                Box::pin(time_out_head(ctx, conn, peer)).await;
-                break;
-            }
-            // Idle between requests: closed without a response, since the client may be
-            // sending a request at that very moment.
-            Arrival::TimedOut | Arrival::Closed => break,
+    let arrival = wait_for_request(conn, wait).await;
+    let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
+    match arrival {
+        Arrival::Bytes if first => Some(started + head_timeout),
+        Arrival::Bytes => Some(Instant::now() + head_timeout),
+        Arrival::TimedOut if first => {
+            Box::pin(time_out_head(ctx, conn)).await;
+            None
         }
-        if !std::mem::take(&mut first) {
-            head_deadline = Instant::now() + ctx.config.client_head_timeout;
-        }
-        let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
-        let next = match Box::pin(serve_request(ctx, conn, peer, head_deadline)).await {
-            Some(Handled::Done(next)) => next,
-            // The request's boxed future is freed by now: a held stream keeps only this.
-            Some(Handled::Stream(held)) => held.run(ctx, conn).await,
-            None => break,
-        };
-        ctx.busy.set(ctx.busy.get() - 1);
-        if next == Next::Close || ctx.control.is_shutting_down() {
-            break;
-        }
-        conn.shrink();
-    }
-    // A TLS connection sends what is still queued and its close_notify; plain TCP needs nothing.
-    if conn.stream.is_tls() {
-        Box::pin(conn.close(crate::limits::TLS_CLOSE_TIMEOUT)).await;
+        Arrival::TimedOut | Arrival::Closed => None,
     }
 }
 
@@ -121,16 +128,17 @@ async fn wait_for_request(conn: &mut Conn, wait: Duration) -> Arrival {
 async fn serve_request(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
-    peer: SocketAddr,
     head_deadline: Instant,
 ) -> Option<Handled> {
+    // Asked here rather than kept: the address would be part of every connection's task.
+    let peer = conn.stream.peer_addr().ok()?;
     let head = match conn
         .read_head_by(|b| parse_request(b, &HeadLimits::CLIENT), head_deadline)
         .await
     {
         Ok(head) => head,
         Err(HeadError::TimedOut) => {
-            time_out_head(ctx, conn, peer).await;
+            time_out_head(ctx, conn).await;
             return None;
         }
         Err(HeadError::Parse(err)) => {
@@ -164,8 +172,12 @@ async fn serve_request(
 /// A head that did not arrive in time: `408`, then the write side is shut and what the client
 /// still sends is read and dropped for a moment (a close with unread bytes would send a reset
 /// that can destroy the 408 before the client reads it); the caller closes.
-async fn time_out_head(ctx: &ShardContext, conn: &mut Conn, peer: SocketAddr) {
+async fn time_out_head(ctx: &ShardContext, conn: &mut Conn) {
     ctx.counters.requests_failed.add(1);
+    let peer = conn
+        .stream
+        .peer_addr()
+        .map_or("?".to_owned(), |p| p.to_string());
     crate::log_limited!(
         Info,
         "shard={} peer={peer} request head not received within {:?}; 408",
@@ -180,20 +192,21 @@ async fn time_out_head(ctx: &ShardContext, conn: &mut Conn, peer: SocketAddr) {
 
 #[cfg(test)]
 mod tests {
-    /// Every plain client connection's task is `shard::listener::plain_task`, `flow::serve`
-    /// inside the panic catch, held for the connection's whole life, so its size is a floor
-    /// under the memory of each of 100,000 idle or held connections. A buffer kept across an
-    /// `.await` anywhere in the task becomes part of it (a 512-byte and a 1 KiB stack array
-    /// once grew it by 2.6 KB, `results/2026-12-06-hostile-input-fanout-epyc2c`), and so
-    /// does every state of a request's flow that is not boxed: it was 3,784 bytes when the
-    /// whole request ran inline. The budget keeps the task, with glommio's 56-byte header,
-    /// inside the allocator's 1 KiB size class (`results/2026-12-06-memory-per-connection-epyc2c`).
+    /// Every plain client connection's task is `shard::listener::plain_task`, `serve` inside
+    /// the panic catch, held for the connection's whole life, so its size is a floor under
+    /// the memory of each of 100,000 idle or held connections. A buffer kept across an
+    /// `.await` anywhere in it becomes part of it (a 512-byte and a 1 KiB stack array once
+    /// grew it by 2.6 KB, `results/2026-12-06-hostile-input-fanout-epyc2c`), and so does
+    /// every state of a request's flow that is not boxed: it was 3,784 bytes while whole
+    /// requests ran inline, 656 since they run boxed and a stream hold runs after them. The
+    /// bound keeps the task, with glommio's 48 bytes of task header and schedule, inside
+    /// mimalloc's 768-byte size class (`results/2026-12-06-memory-per-connection-epyc2c`).
     /// Serve requests in the boxed request phase (`serve_request`), keep the held phase
-    /// (`http::HeldStream`) small, and keep values out of async fn arguments (they are
-    /// stored twice).
+    /// (`http::HeldStream`) small and borrowed, and keep values out of async fn arguments
+    /// (they are stored twice).
     #[test]
     fn a_connection_task_stays_within_its_memory_budget() {
-        const TASK_FUTURE_BYTES_MAX: usize = 3840;
+        const TASK_FUTURE_BYTES_MAX: usize = 768 - 48;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr");
         let size = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
@@ -210,7 +223,6 @@ mod tests {
             .expect("executor")
             .join()
             .expect("ran");
-        eprintln!("connection task future: {size} bytes");
         assert!(
             size <= TASK_FUTURE_BYTES_MAX,
             "a connection task's future is {size} bytes, over {TASK_FUTURE_BYTES_MAX}"

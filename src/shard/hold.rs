@@ -100,7 +100,8 @@ fn next_step(ctx: &ShardContext, guard: &HeldGuard) -> Next {
 
 /// A registered stream hold, ready to run: what its loop needs and nothing of the request
 /// that produced it, so the connection's task can free the request's state (its largest)
-/// before the hold begins, and a held stream costs only this and its socket.
+/// before the hold begins, and a held stream costs only this and its socket. Dropping it
+/// unregisters the hold; `finish` also restores the connection's read timeout.
 #[derive(Debug)]
 pub struct StreamHold {
     guard: HeldGuard,
@@ -130,7 +131,7 @@ impl StreamHold {
         // A held connection may be silent for longer than the idle timeout. glommio arms a
         // read timer on every pending read and keeps it armed when the read future is
         // dropped, so the timeout is switched off for the hold (the request's last read
-        // completed, which disarmed it) and restored afterwards.
+        // completed, which disarmed it) and restored by `finish`.
         let _ = conn.set_read_timeout(None);
         let guard = ctx.register_hold(&conn.stream, sink, channels);
         ctx.counters.held_streams.add(1);
@@ -142,7 +143,7 @@ impl StreamHold {
     }
 
     /// Writes the queued and published items, with keep-alives in between, until the stream
-    /// ends; then `finish` it.
+    /// ends; then `finish` it. Borrows the hold, so the caller's task keeps it only once.
     pub fn run<'a>(
         &'a self,
         ctx: &'a Rc<ShardContext>,
@@ -162,8 +163,8 @@ impl StreamHold {
 
 impl Drop for StreamHold {
     fn drop(&mut self) {
-        // Here rather than after the loop, so a hold dropped unfinished (its task panicked
-        // or was cancelled) is counted out too.
+        // Here rather than in `finish`, so a hold dropped unfinished (its task panicked or
+        // was cancelled) is counted out too.
         self.guard.ctx.counters.held_streams.add(-1);
     }
 }
@@ -180,10 +181,6 @@ pub(crate) fn stream_loop<'a>(
     keep_alive: Option<&'a KeepAlive>,
 ) -> impl std::future::Future<Output = HoldEnd> + 'a {
     async move {
-        let keep_alive_bytes = keep_alive.map(|k| match transport {
-            Transport::HttpStreamChunked => encode_chunk(&k.data),
-            _ => k.data.clone(),
-        });
         let mut schedule =
             keep_alive.map(|k| KeepAliveSchedule::new(k, Instant::now(), random_u64()));
         // Small: it is part of every held stream's task. A client rarely sends anything
@@ -202,9 +199,9 @@ pub(crate) fn stream_loop<'a>(
                 ctx.woken(guard.key).await;
                 Event::Woken
             };
-            let event = match front {
+            let event = match &front {
                 Some(front) => {
-                    let write = async { Event::Wrote(conn.stream.write(&front).await) };
+                    let write = async { Event::Wrote(conn.stream.write(front).await) };
                     or(wake, write).await
                 }
                 None => {
@@ -216,9 +213,10 @@ pub(crate) fn stream_loop<'a>(
                     or(wake, or(read, timer_or_never(keep_alive_in))).await
                 }
             };
-            let bytes = keep_alive_bytes.as_ref();
+            let keep_alive = keep_alive.map(|k| (k, transport));
+            let read = &read_buf[..];
             if let Some(end) =
-                on_stream_event(ctx, conn, guard, event, &read_buf, &mut schedule, bytes)
+                on_stream_event(ctx, conn, guard, event, read, &mut schedule, keep_alive)
             {
                 return end;
             }
@@ -234,7 +232,7 @@ fn on_stream_event(
     event: Event,
     read_buf: &[u8],
     schedule: &mut Option<KeepAliveSchedule>,
-    keep_alive_bytes: Option<&Bytes>,
+    keep_alive: Option<(&KeepAlive, Transport)>,
 ) -> Option<HoldEnd> {
     match event {
         Event::Woken => {}
@@ -260,8 +258,14 @@ fn on_stream_event(
             let due = schedule
                 .as_mut()
                 .is_some_and(|s| s.on_timer(Instant::now(), last, random_u64()));
-            if let Some(bytes) = keep_alive_bytes.filter(|_| due) {
-                queue_and_flush(ctx, guard, bytes.clone());
+            // Encoded when due rather than kept: the bytes would be part of every held
+            // stream's task, for one write every 20 s or so.
+            if let Some((k, transport)) = keep_alive.filter(|_| due) {
+                let bytes = match transport {
+                    Transport::HttpStreamChunked => encode_chunk(&k.data),
+                    _ => k.data.clone(),
+                };
+                queue_and_flush(ctx, guard, bytes);
             }
         }
     }

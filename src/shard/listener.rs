@@ -238,6 +238,45 @@ impl AcceptBackoff {
 mod tests {
     use super::*;
 
+    /// Shaped like `flow::serve`: the guard is a captured value of the handler's future,
+    /// which is suspended once before it panics.
+    #[allow(clippy::manual_async_fn)]
+    fn panicking_handler(
+        _ctx: Rc<ShardContext>,
+        conn: Conn,
+        guard: ConnectionGuard,
+    ) -> impl Future<Output = ()> {
+        async move {
+            let _guard = &guard;
+            let _conn = &conn;
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+            panic!("a bug in a connection's flow");
+        }
+    }
+
+    #[test]
+    fn a_panicking_connection_task_is_counted_and_counted_out() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (panics, connections) = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(512 * 1024)
+            .spawn(move || async move {
+                let ctx = crate::shard::test_context();
+                let tcp = TcpStream::connect(addr).await.expect("connect");
+                let guard = ConnectionGuard::admit(&ctx, None);
+                assert_eq!(ctx.counters.connections.get(), 1);
+                let task = plain_task(Rc::clone(&ctx), tcp, guard, panicking_handler);
+                let outcome = glommio::spawn_local(task).await;
+                assert!(outcome.is_err(), "the panic is caught in the task");
+                let counters = &ctx.counters;
+                (counters.connection_panics.get(), counters.connections.get())
+            })
+            .expect("executor")
+            .join()
+            .expect("ran");
+        assert_eq!((panics, connections), (1, 0));
+    }
+
     #[test]
     fn accept_failures_in_a_row_back_off_doubling_to_the_maximum_and_a_success_resets() {
         let mut backoff = AcceptBackoff::default();

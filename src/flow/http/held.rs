@@ -29,7 +29,8 @@ pub enum Handled {
 /// A registered stream hold and what follows its end.
 #[derive(Debug)]
 pub struct HeldStream {
-    hold: StreamHold,
+    /// `None` once the stream has ended.
+    hold: Option<StreamHold>,
     keep_alive: bool,
     gone: Option<Box<GoneNotice>>,
 }
@@ -63,26 +64,32 @@ impl HeldStream {
             })
         });
         HeldStream {
-            hold,
+            hold: Some(hold),
             keep_alive,
             gone,
         }
     }
 
     /// Runs the hold until the stream ends, unregisters it, and notifies the gone link.
-    /// Not an `async fn`, which would keep `self` twice.
+    /// Borrows the hold, so the connection's task keeps it only once (a value moved into a
+    /// future is stored again there).
     #[allow(clippy::manual_async_fn)]
     pub fn run<'a>(
-        self,
+        &'a mut self,
         ctx: &'a Rc<ShardContext>,
         conn: &'a mut Conn,
     ) -> impl Future<Output = Next> + 'a {
         async move {
-            let end = self.hold.run(ctx, conn).await;
+            let end = match &self.hold {
+                Some(hold) => hold.run(ctx, conn).await,
+                None => HoldEnd::Gone,
+            };
             // Unregistered before the connection serves anything else, so no published item
             // is written into its next response.
-            self.hold.finish(ctx, conn);
-            if let Some(gone) = self.gone {
+            if let Some(hold) = self.hold.take() {
+                hold.finish(ctx, conn);
+            }
+            if let Some(gone) = self.gone.take() {
                 gone_link::notify(ctx, &gone.route, &gone.req, &gone.link);
             }
             match end {
