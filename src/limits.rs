@@ -330,6 +330,9 @@ pub const RESPONSE_ASIDE_ITEMS_MAX: usize = 8;
 /// Bytes a client may pipeline while its connection is held or waits for its origin; past
 /// them it is not read any more.
 pub const HELD_READ_BYTES_MAX: usize = CLIENT_HEAD_BYTES_MAX;
+/// Items a connection's outbound queue has room for when it first gets one (a stream's head
+/// and first body); it grows past this as items wait.
+pub const OUTBOUND_ITEMS_INITIAL: usize = 2;
 /// A held stream reads what its client sends (rarely anything) this many bytes at a time:
 /// the array is part of every held stream's task, so 100,000 of them hold 3.2 MB of it.
 pub const HELD_READ_CHUNK_BYTES: usize = 32;
