@@ -31,9 +31,9 @@ pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const TLS_CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long a TLS handshake with an `ssl` origin may take after the TCP connect.
 pub const ORIGIN_TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// The read buffer a connection waits for its first bytes with; it grows to `READ_CHUNK_BYTES`
-/// only once bytes arrive, so an idle connection costs no more memory than a held stream
-/// (measured: 7.6 KB RSS per idle connection, 8.0-8.4 KB per held stream).
+/// The read buffer `netio::Conn::fill` waits with when a connection has none; it grows to
+/// `READ_CHUNK_BYTES` only once bytes arrive. A client connection waiting for a request
+/// holds no buffer at all (`Conn::wait_for_bytes`).
 pub const CLIENT_FIRST_READ_BYTES: usize = 512;
 
 /// Request body bytes buffered for retries and GRIP accept (Pushpin: 100,000).
@@ -332,6 +332,12 @@ pub const RESPONSE_ASIDE_ITEMS_MAX: usize = 8;
 /// Bytes a client may pipeline while its connection is held or waits for its origin; past
 /// them it is not read any more.
 pub const HELD_READ_BYTES_MAX: usize = CLIENT_HEAD_BYTES_MAX;
+/// Items a connection's outbound queue has room for when it first gets one (a stream's head
+/// and first body); it grows past this as items wait.
+pub const OUTBOUND_ITEMS_INITIAL: usize = 2;
+/// A held stream reads what its client sends (rarely anything) this many bytes at a time:
+/// the array is part of every held stream's task, so 100,000 of them hold 3.2 MB of it.
+pub const HELD_READ_CHUNK_BYTES: usize = 32;
 /// The lingering close reads and discards the client's bytes this many at a time.
 pub const CLIENT_LINGER_READ_BYTES: usize = 4096;
 /// The per-address connection counts (`--connections-per-ip-max`) are split over this many

@@ -3,10 +3,11 @@
 //!
 //! Owns: buffered reads (heads, bodies) and writes on one socket.
 //! Must not: know HTTP semantics beyond calling the pure parsers it is handed.
-//! The full-size read buffer is allocated only once bytes arrive: a read with no buffer waits
-//! with a small one (`CLIENT_FIRST_READ_BYTES`), so a connection that sends nothing owns 512
-//! bytes of buffer, not 16 KiB. It is released with `shrink()` when a connection goes idle or
-//! is held, because 100K held connections must not keep 16 KiB each of buffer nobody reads.
+//! A client connection waits for each request with no read buffer at all (`wait_for_bytes`);
+//! the buffer is allocated once bytes arrive, and released with `shrink()` when the
+//! connection goes idle or is held, because 100K held connections must not keep 16 KiB each
+//! of buffer nobody reads. Other reads with no buffer (`fill`) wait with a small one
+//! (`CLIENT_FIRST_READ_BYTES`).
 
 use crate::http::{BodyDecoder, DecodeProgress, ParseError};
 use crate::limits::CLIENT_FIRST_READ_BYTES;
@@ -130,6 +131,26 @@ impl Conn {
         let n = *result.as_ref().unwrap_or(&0);
         self.buf.truncate(old_len + n);
         result
+    }
+
+    /// Waits for the peer's next bytes holding no read buffer: the wait reads one byte into
+    /// a one-byte array, so an idle connection's task holds nothing but its socket, and only
+    /// then is the buffer allocated, with `READ_CHUNK_BYTES` of room for the rest. Returns
+    /// at once when bytes are buffered already (a pipelined request); false when the peer
+    /// closed. A read timeout (`set_read_timeout`) ends the wait with `TimedOut`.
+    pub async fn wait_for_bytes(&mut self) -> io::Result<bool> {
+        if !self.buffered().is_empty() {
+            return Ok(true);
+        }
+        let mut byte = [0u8; 1];
+        if self.stream.read(&mut byte).await? == 0 {
+            return Ok(false);
+        }
+        self.buf.clear();
+        self.start = 0;
+        self.buf.reserve_exact(READ_CHUNK_BYTES);
+        self.buf.push(byte[0]);
+        Ok(true)
     }
 
     /// Reads until `parse` finds a complete head; consumes it.

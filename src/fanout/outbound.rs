@@ -9,6 +9,7 @@
 //! touched, so the client sees a gap, never a torn message. Memory per connection is therefore
 //! at most `bytes_max` plus one item, whatever the publisher does.
 
+use crate::limits::OUTBOUND_ITEMS_INITIAL;
 use bytes::Bytes;
 use std::collections::VecDeque;
 
@@ -72,6 +73,12 @@ impl OutboundQueue {
             return PushOutcome::Queued;
         }
         let was_empty = self.items.is_empty();
+        if self.items.capacity() == 0 {
+            // A held connection's queue lives as long as the connection, and most never hold
+            // more than a stream's head and first body, or one item at a time: room for two,
+            // not the four a first push would reserve (64 bytes less for each of 100,000).
+            self.items.reserve_exact(OUTBOUND_ITEMS_INITIAL);
+        }
         self.bytes_pending += bytes.len();
         self.items.push_back(bytes);
         if was_empty {
@@ -199,6 +206,17 @@ mod tests {
         assert_eq!(q.push(b("0123456789")), PushOutcome::BecameReady);
         assert_eq!(q.push(b("x")), PushOutcome::Overflow);
         assert_eq!(q.push_unbounded(b("0\r\n\r\n")), PushOutcome::Queued);
+    }
+
+    #[test]
+    fn a_queue_holds_no_memory_until_its_first_push_then_room_for_two_items() {
+        let mut q = OutboundQueue::new(100, 10);
+        assert_eq!(q.items.capacity(), 0);
+        q.push_unbounded(b("HTTP/1.1 200 OK\r\n\r\n"));
+        q.push(b("first body"));
+        assert_eq!(q.items.capacity(), OUTBOUND_ITEMS_INITIAL);
+        q.push(b("third"));
+        assert_eq!(q.items_pending(), 3, "the queue still grows past it");
     }
 
     #[test]

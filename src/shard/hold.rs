@@ -14,8 +14,8 @@ use crate::grip::{
     merge_published, ChannelSub, ClientResponse, KeepAlive, KeepAliveSchedule, SubscriberFilters,
 };
 use crate::http::{encode_chunk, CrossOrigin, Version};
-use crate::limits::HELD_READ_BYTES_MAX;
 use crate::limits::RESPONSE_ASIDE_ITEMS_MAX;
+use crate::limits::{HELD_READ_BYTES_MAX, HELD_READ_CHUNK_BYTES};
 use crate::netio::Conn;
 use bytes::Bytes;
 use futures_lite::future::{or, pending};
@@ -98,110 +98,178 @@ fn next_step(ctx: &ShardContext, guard: &HeldGuard) -> Next {
     }
 }
 
-/// Holds a stream: `initial` (head and first body bytes) is written first, then every item
-/// published to `channels`, with keep-alives in between; `filters` apply per item.
-pub async fn hold_stream(
-    ctx: &Rc<ShardContext>,
-    conn: &mut Conn,
+/// A registered stream hold, ready to run: what its loop needs and nothing of the request
+/// that produced it, so the connection's task can free the request's state (its largest)
+/// before the hold begins, and a held stream costs only this and its socket. Dropping it
+/// unregisters the hold; `finish` also restores the connection's read timeout.
+#[derive(Debug)]
+pub struct StreamHold {
+    guard: HeldGuard,
     transport: Transport,
-    initial: Vec<Bytes>,
-    channels: Vec<String>,
     keep_alive: Option<KeepAlive>,
-    filters: Option<Box<SubscriberFilters>>,
-) -> HoldEnd {
-    let mut sink = ctx.new_sink(transport);
-    sink.filters = filters;
-    for bytes in initial {
-        sink.queue.push_unbounded(bytes);
+}
+
+impl StreamHold {
+    /// Registers a stream hold on `channels`: `initial` (head and first body bytes) is queued
+    /// first, then every item published to them; `filters` apply per item. Nothing is
+    /// written until `run`.
+    pub fn start(
+        ctx: &Rc<ShardContext>,
+        conn: &mut Conn,
+        transport: Transport,
+        initial: Vec<Bytes>,
+        channels: Vec<String>,
+        keep_alive: Option<KeepAlive>,
+        filters: Option<Box<SubscriberFilters>>,
+    ) -> StreamHold {
+        let mut sink = ctx.new_sink(transport);
+        sink.filters = filters;
+        for bytes in initial {
+            sink.queue.push_unbounded(bytes);
+        }
+        conn.shrink();
+        // A held connection may be silent for longer than the idle timeout. glommio arms a
+        // read timer on every pending read and keeps it armed when the read future is
+        // dropped, so the timeout is switched off for the hold (the request's last read
+        // completed, which disarmed it) and restored by `finish`.
+        let _ = conn.set_read_timeout(None);
+        let guard = ctx.register_hold(&conn.stream, sink, channels);
+        ctx.counters.held_streams.add(1);
+        StreamHold {
+            guard,
+            transport,
+            keep_alive,
+        }
     }
-    conn.shrink();
-    // A held connection may be silent for longer than the idle timeout. glommio arms a read
-    // timer on every pending read and keeps it armed when the read future is dropped, so
-    // the timeout is switched off for the hold (the request loop's last read completed,
-    // which disarmed it) and restored afterwards.
-    let _ = conn.set_read_timeout(None);
-    let guard = ctx.register_hold(&conn.stream, sink, channels);
-    ctx.counters.held_streams.add(1);
-    let end = stream_loop(ctx, conn, &guard, transport, keep_alive).await;
-    ctx.counters.held_streams.add(-1);
-    drop(guard);
-    let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
-    end
+
+    /// Writes the queued and published items, with keep-alives in between, until the stream
+    /// ends; then `finish` it. Borrows the hold, so the caller's task keeps it only once.
+    pub fn run<'a>(
+        &'a self,
+        ctx: &'a Rc<ShardContext>,
+        conn: &'a mut Conn,
+    ) -> impl std::future::Future<Output = HoldEnd> + 'a {
+        let keep_alive = self.keep_alive.as_ref();
+        stream_loop(ctx, conn, &self.guard, self.transport, keep_alive)
+    }
+
+    /// Unregisters the hold and restores the connection's read timeout: it may serve its
+    /// next request.
+    pub fn finish(self, ctx: &ShardContext, conn: &Conn) {
+        drop(self);
+        let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
+    }
+}
+
+impl Drop for StreamHold {
+    fn drop(&mut self) {
+        // Here rather than in `finish`, so a hold dropped unfinished (its task panicked or
+        // was cancelled) is counted out too.
+        self.guard.ctx.counters.held_streams.add(-1);
+    }
 }
 
 /// Runs a registered stream hold until it ends or its `Recovery` wants a refetch.
-pub(crate) async fn stream_loop(
-    ctx: &Rc<ShardContext>,
-    conn: &mut Conn,
-    guard: &HeldGuard,
+/// Not an `async fn` (which would keep its arguments twice): this future is most of every
+/// held stream's task.
+#[allow(clippy::manual_async_fn)]
+pub(crate) fn stream_loop<'a>(
+    ctx: &'a Rc<ShardContext>,
+    conn: &'a mut Conn,
+    guard: &'a HeldGuard,
     transport: Transport,
-    keep_alive: Option<KeepAlive>,
-) -> HoldEnd {
-    let keep_alive_bytes = keep_alive.as_ref().map(|k| match transport {
-        Transport::HttpStreamChunked => encode_chunk(&k.data),
-        _ => k.data.clone(),
-    });
-    let mut schedule = keep_alive
-        .as_ref()
-        .map(|k| KeepAliveSchedule::new(k, Instant::now(), random_u64()));
-    let mut read_buf = [0u8; 256];
-    loop {
-        let step = next_step(ctx, guard);
-        let keep_alive_in = schedule.map(|s| {
-            let at = s.next_deadline(last_write(ctx, guard));
-            at.saturating_duration_since(Instant::now())
-        });
-        if let Some(end) = end_of_stream(ctx, &step, transport) {
-            return end;
-        }
-        let event = match step {
-            Next::Write(front) => {
-                let wake = async {
-                    ctx.woken(guard.key).await;
-                    Event::Woken
-                };
-                let write = async { Event::Wrote(conn.stream.write(&front).await) };
-                or(wake, write).await
-            }
-            _ => {
-                let wake = async {
-                    ctx.woken(guard.key).await;
-                    Event::Woken
-                };
-                let read = async { Event::Read(conn.stream.read(&mut read_buf).await) };
-                or(wake, or(read, timer_or_never(keep_alive_in))).await
-            }
-        };
-        match event {
-            Event::Woken => {}
-            Event::Wrote(Ok(n)) => {
-                if !advance_and_flush(ctx, guard, n) {
-                    return HoldEnd::Gone;
+    keep_alive: Option<&'a KeepAlive>,
+) -> impl std::future::Future<Output = HoldEnd> + 'a {
+    async move {
+        let mut schedule =
+            keep_alive.map(|k| KeepAliveSchedule::new(k, Instant::now(), random_u64()));
+        // Small: it is part of every held stream's task. A client rarely sends anything
+        // while its stream is held, and what it may send is bounded by `HELD_READ_BYTES_MAX`.
+        let mut read_buf = [0u8; HELD_READ_CHUNK_BYTES];
+        loop {
+            let front = match next_step(ctx, guard) {
+                Next::Write(front) => Some(front),
+                Next::Idle => None,
+                step => match end_of_stream(ctx, &step, transport) {
+                    Some(end) => return end,
+                    None => None,
+                },
+            };
+            let wake = async {
+                ctx.woken(guard.key).await;
+                Event::Woken
+            };
+            let event = match &front {
+                Some(front) => {
+                    let write = async { Event::Wrote(conn.stream.write(front).await) };
+                    or(wake, write).await
                 }
-            }
-            Event::Read(Ok(0)) | Event::Read(Err(_)) | Event::Wrote(Err(_)) => {
-                return HoldEnd::Gone
-            }
-            Event::Read(Ok(n)) => {
-                if conn.buffered().len() + n > HELD_READ_BYTES_MAX {
-                    return HoldEnd::Close;
+                None => {
+                    let keep_alive_in = schedule.map(|s| {
+                        let at = s.next_deadline(last_write(ctx, guard));
+                        at.saturating_duration_since(Instant::now())
+                    });
+                    let read = async { Event::Read(conn.stream.read(&mut read_buf).await) };
+                    or(wake, or(read, timer_or_never(keep_alive_in))).await
                 }
-                conn.extend_buffered(&read_buf[..n]);
-            }
-            Event::Timer => {
-                // Items are written by the delivery loop without waking this task, so in idle
-                // mode a write may have moved the deadline since the timer was armed: then
-                // the loop simply re-arms (PUSHPIN.md §2.2: the timer restarts on writes).
-                let last = last_write(ctx, guard);
-                let due = schedule
-                    .as_mut()
-                    .is_some_and(|s| s.on_timer(Instant::now(), last, random_u64()));
-                if let Some(bytes) = keep_alive_bytes.as_ref().filter(|_| due) {
-                    queue_and_flush(ctx, guard, bytes.clone());
-                }
+            };
+            let keep_alive = keep_alive.map(|k| (k, transport));
+            let read = &read_buf[..];
+            if let Some(end) =
+                on_stream_event(ctx, conn, guard, event, read, &mut schedule, keep_alive)
+            {
+                return end;
             }
         }
     }
+}
+
+/// Acts on what the stream loop waited for; `Some` when the stream ends.
+fn on_stream_event(
+    ctx: &ShardContext,
+    conn: &mut Conn,
+    guard: &HeldGuard,
+    event: Event,
+    read_buf: &[u8],
+    schedule: &mut Option<KeepAliveSchedule>,
+    keep_alive: Option<(&KeepAlive, Transport)>,
+) -> Option<HoldEnd> {
+    match event {
+        Event::Woken => {}
+        Event::Wrote(Ok(n)) => {
+            if !advance_and_flush(ctx, guard, n) {
+                return Some(HoldEnd::Gone);
+            }
+        }
+        Event::Read(Ok(0)) | Event::Read(Err(_)) | Event::Wrote(Err(_)) => {
+            return Some(HoldEnd::Gone)
+        }
+        Event::Read(Ok(n)) => {
+            if conn.buffered().len() + n > HELD_READ_BYTES_MAX {
+                return Some(HoldEnd::Close);
+            }
+            conn.extend_buffered(&read_buf[..n]);
+        }
+        Event::Timer => {
+            // Items are written by the delivery loop without waking this task, so in idle
+            // mode a write may have moved the deadline since the timer was armed: then the
+            // loop simply re-arms (PUSHPIN.md §2.2: the timer restarts on writes).
+            let last = last_write(ctx, guard);
+            let due = schedule
+                .as_mut()
+                .is_some_and(|s| s.on_timer(Instant::now(), last, random_u64()));
+            // Encoded when due rather than kept: the bytes would be part of every held
+            // stream's task, for one write every 20 s or so.
+            if let Some((k, transport)) = keep_alive.filter(|_| due) {
+                let bytes = match transport {
+                    Transport::HttpStreamChunked => encode_chunk(&k.data),
+                    _ => k.data.clone(),
+                };
+                queue_and_flush(ctx, guard, bytes);
+            }
+        }
+    }
+    None
 }
 
 /// How a stream ends at this step, if it does: the client is gone, it was too slow, a

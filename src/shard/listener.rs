@@ -13,6 +13,7 @@ use super::peer_limit::PeerSlot;
 use super::ShardContext;
 use crate::limits::{ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, TLS_HANDSHAKE_TIMEOUT};
 use crate::netio::{Conn, Stream};
+use futures_lite::future::CatchUnwind;
 use futures_lite::FutureExt;
 use glommio::net::{TcpListener, TcpStream};
 use std::future::Future;
@@ -26,15 +27,18 @@ use std::time::Duration;
 pub type TlsConfig = Arc<rustls::ServerConfig>;
 
 /// What serves one accepted connection until it closes (`flow::serve`), given its connection
-/// after any TLS handshake.
-pub trait ConnectionHandler: Fn(Rc<ShardContext>, Conn) -> Self::Served + Copy + 'static {
+/// after any TLS handshake and its guard, which the returned future must own: its drop
+/// counts the connection out (and a panic in, when it is dropped by one).
+pub trait ConnectionHandler:
+    Fn(Rc<ShardContext>, Conn, ConnectionGuard) -> Self::Served + Copy + 'static
+{
     /// The connection's task.
     type Served: Future<Output = ()> + 'static;
 }
 
 impl<F, Fut> ConnectionHandler for F
 where
-    F: Fn(Rc<ShardContext>, Conn) -> Fut + Copy + 'static,
+    F: Fn(Rc<ShardContext>, Conn, ConnectionGuard) -> Fut + Copy + 'static,
     Fut: Future<Output = ()> + 'static,
 {
     type Served = Fut;
@@ -92,8 +96,14 @@ pub async fn accept_loop(
             continue;
         };
         let guard = ConnectionGuard::admit(&ctx, peer_slot);
-        let task = connection_task(Rc::clone(&ctx), stream, tls.clone(), guard, serve);
-        glommio::spawn_local(AssertUnwindSafe(task).catch_unwind()).detach();
+        let ctx = Rc::clone(&ctx);
+        match tls.clone() {
+            None => glommio::spawn_local(plain_task(ctx, stream, guard, serve)).detach(),
+            Some(config) => {
+                let task = tls_task(ctx, stream, config, guard, serve);
+                glommio::spawn_local(task).detach()
+            }
+        };
     }
 }
 
@@ -132,32 +142,42 @@ impl Drop for ConnectionGuard {
     }
 }
 
-/// One accepted connection's task: the TLS handshake when `tls` is set, then `serve`.
-/// Written so that each byte of it is held once: the whole task stays within the allocator's
-/// 4 KiB class (a nested async block around it kept a second copy of the socket, the
-/// handshake's result and the panic bookkeeping, and cost every held stream 1.3 KB of RSS;
-/// `results/2026-12-06-session4-fanout-epyc2c`).
-pub async fn connection_task(
+/// A plain TCP connection's task: `serve` inside the panic catch, and nothing else. It is
+/// held for the connection's whole life, idle and held ones included, so nothing wraps it:
+/// a wrapping async block keeps its own copy of every value it moves into the inner future
+/// (an upvar is never freed), and a nested block once cost every held stream 1.3 KB of RSS
+/// (`results/2026-12-06-session4-fanout-epyc2c`).
+pub fn plain_task<H: ConnectionHandler>(
     ctx: Rc<ShardContext>,
     tcp: TcpStream,
-    tls: Option<TlsConfig>,
-    _guard: ConnectionGuard,
-    serve: impl ConnectionHandler,
-) {
-    let conn = match handshake(&ctx, tcp, tls).await {
-        Some(stream) => Conn::new(stream),
-        None => return,
-    };
-    serve(ctx, conn).await;
+    guard: ConnectionGuard,
+    serve: H,
+) -> CatchUnwind<AssertUnwindSafe<H::Served>> {
+    AssertUnwindSafe(serve(ctx, Conn::new(tcp), guard)).catch_unwind()
 }
 
-/// The connection's stream: plain, or after a TLS handshake. A handshake that fails or takes
-/// longer than `TLS_HANDSHAKE_TIMEOUT` closes the connection (counted, logged at debug: any
-/// client can cause it).
-async fn handshake(ctx: &ShardContext, tcp: TcpStream, tls: Option<TlsConfig>) -> Option<Stream> {
-    let Some(config) = tls else {
-        return Some(Stream::Plain(tcp));
+/// A TLS connection's task: the handshake (boxed, and freed when it ends), then `serve`.
+/// A TLS connection's buffers are far larger than the copies this wrapper keeps.
+fn tls_task(
+    ctx: Rc<ShardContext>,
+    tcp: TcpStream,
+    config: TlsConfig,
+    guard: ConnectionGuard,
+    serve: impl ConnectionHandler,
+) -> impl Future<Output = std::thread::Result<()>> {
+    let task = async move {
+        let Some(stream) = Box::pin(handshake(&ctx, tcp, config)).await else {
+            return;
+        };
+        serve(ctx, Conn::new(stream), guard).await;
     };
+    AssertUnwindSafe(task).catch_unwind()
+}
+
+/// A TLS connection's stream after its handshake. A handshake that fails or takes longer
+/// than `TLS_HANDSHAKE_TIMEOUT` closes the connection (counted, logged at debug: any client
+/// can cause it).
+async fn handshake(ctx: &ShardContext, tcp: TcpStream, config: TlsConfig) -> Option<Stream> {
     match crate::tls::stream::accept(tcp, config, TLS_HANDSHAKE_TIMEOUT).await {
         Ok(stream) => Some(stream),
         Err(err) => {
@@ -217,6 +237,45 @@ impl AcceptBackoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Shaped like `flow::serve`: the guard is a captured value of the handler's future,
+    /// which is suspended once before it panics.
+    #[allow(clippy::manual_async_fn)]
+    fn panicking_handler(
+        _ctx: Rc<ShardContext>,
+        conn: Conn,
+        guard: ConnectionGuard,
+    ) -> impl Future<Output = ()> {
+        async move {
+            let _guard = &guard;
+            let _conn = &conn;
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+            panic!("a bug in a connection's flow");
+        }
+    }
+
+    #[test]
+    fn a_panicking_connection_task_is_counted_and_counted_out() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (panics, connections) = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(512 * 1024)
+            .spawn(move || async move {
+                let ctx = crate::shard::test_context();
+                let tcp = TcpStream::connect(addr).await.expect("connect");
+                let guard = ConnectionGuard::admit(&ctx, None);
+                assert_eq!(ctx.counters.connections.get(), 1);
+                let task = plain_task(Rc::clone(&ctx), tcp, guard, panicking_handler);
+                let outcome = glommio::spawn_local(task).await;
+                assert!(outcome.is_err(), "the panic is caught in the task");
+                let counters = &ctx.counters;
+                (counters.connection_panics.get(), counters.connections.get())
+            })
+            .expect("executor")
+            .join()
+            .expect("ran");
+        assert_eq!((panics, connections), (1, 0));
+    }
 
     #[test]
     fn accept_failures_in_a_row_back_off_doubling_to_the_maximum_and_a_success_resets() {

@@ -495,6 +495,25 @@ impl ShardContext {
     }
 }
 
+/// A shard context with the default configuration and the built-in `test` route, for unit
+/// tests that run connection tasks on a glommio executor; the router's end is dropped.
+#[cfg(test)]
+pub(crate) fn test_context() -> Rc<ShardContext> {
+    let config = Arc::new(Config::default());
+    let control = Arc::new(Control::new(Routes::builtin_test()));
+    let (router, _interest) = crate::router::inbox::router_inbox().expect("socket pair");
+    let counters = Arc::new(ShardCounters::default());
+    Rc::new(ShardContext::new(
+        ShardId(0),
+        config,
+        control,
+        router,
+        counters,
+        16,
+        16,
+    ))
+}
+
 /// Unregisters a held connection when dropped. Declare it after the connection's stream so
 /// it drops first: the delivery loop must never see a descriptor that was closed.
 #[derive(Debug)]

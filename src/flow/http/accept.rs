@@ -21,15 +21,26 @@ use crate::http::{ClientRequest, Next};
 use crate::netio::Conn;
 use crate::origin::response::GripAnswer;
 use crate::reply::{encode_response, stream_start, ORIGIN_ERROR_TEXT};
-use crate::shard::hold::{hold_response, hold_stream, HoldEnd};
+use crate::shard::hold::{hold_response, HoldEnd, StreamHold};
 use crate::shard::{HeldGuard, ShardContext};
 use bytes::Bytes;
 use std::rc::Rc;
+
+/// What a request's GRIP answers led to.
+pub(super) enum Outcome {
+    /// The request is finished.
+    Done(Next),
+    /// A stream hold, registered, for the connection's task to run once the request's state
+    /// is freed; with the session's gone link, to notify once the stream ends.
+    Stream(StreamHold, Option<String>),
+}
 
 /// What one GRIP answer led to.
 enum Accepted {
     /// The request is finished.
     Done(Next),
+    /// A stream hold, registered and not yet run.
+    Stream(StreamHold),
     /// A long-poll must be re-requested with these `(channel, last id)` for `Grip-Last`;
     /// its registration is kept meanwhile.
     Refetch(Vec<(String, String)>, Option<HeldGuard>),
@@ -41,14 +52,14 @@ enum Accepted {
 /// must recover (a `prev-id` gap, a `hint`, `/recover`, the first-subscription update:
 /// PUSHPIN.md §3.4, §3.8, §4). Each re-request is caused by one event, so this loop is
 /// bounded by what is published. Once the session ends, its first answer's gone link, if
-/// any, is notified (Pushpin 1.41).
+/// any, is notified (Pushpin 1.41): here, or by the caller after a stream hold it returns.
 pub(super) async fn accept_grip(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
     req: &mut ClientRequest,
     route: &Route,
     mut answer: GripAnswer,
-) -> Next {
+) -> Outcome {
     // One immediate re-request per request and event: an origin that keeps answering with
     // a stale prev-id is then held anyway, and the next item's gap recovers it.
     let mut check_stale = true;
@@ -69,6 +80,7 @@ pub(super) async fn accept_grip(
         );
         let last_ids = match once.await {
             Accepted::Done(next) => break next,
+            Accepted::Stream(hold) => return Outcome::Stream(hold, gone),
             Accepted::Refetch(last_ids, guard) => {
                 check_stale = true;
                 kept = guard;
@@ -89,7 +101,7 @@ pub(super) async fn accept_grip(
     if let Some(link) = gone {
         gone_link::notify(ctx, route, req, &link);
     }
-    next
+    Outcome::Done(next)
 }
 
 /// Acts on one GRIP answer; `gone`, when given, gets the answer's gone link.
@@ -138,10 +150,10 @@ async fn accept_once(
             });
         }
         Some(HoldMode::Stream) => {
-            match accept_stream(ctx, conn, req, &target, instruction, filters).await {
-                Ok(end) => end,
-                Err(next) => return Accepted::Done(next),
-            }
+            return match accept_stream(ctx, conn, req, &target, instruction, filters).await {
+                Ok(hold) => Accepted::Stream(hold),
+                Err(next) => Accepted::Done(next),
+            };
         }
         Some(HoldMode::Response) => {
             // With a kept registration, what was published during the replay is judged
@@ -281,8 +293,9 @@ async fn accept_linked(
     }
 }
 
-/// A stream hold without a next link: the filtered initial response, then `hold_stream`.
-/// `Err` when the stream ended at once (a failed filter, or a `prev-id` without a link).
+/// A stream hold without a next link: the filtered initial response, and the hold
+/// registered for the connection's task to run. `Err` when the stream ended at once (a
+/// failed filter, or a `prev-id` without a link).
 async fn accept_stream(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
@@ -290,9 +303,7 @@ async fn accept_stream(
     target: &str,
     instruction: Instruction,
     filters: Option<Box<SubscriberFilters>>,
-) -> Result<HoldEnd, Next> {
-    // Only what the hold needs stays alive across its await: this future is part of every
-    // connection's task.
+) -> Result<StreamHold, Next> {
     let (transport, initial, failed, channels, keep_alive) = {
         let i = instruction;
         let (response, failed) = filter_initial_body(ctx, target, i.response, filters.as_deref());
@@ -310,7 +321,9 @@ async fn accept_stream(
         );
     }
     let names = channels.into_iter().map(|c| c.name).collect();
-    Ok(hold_stream(ctx, conn, transport, initial, names, keep_alive, filters).await)
+    Ok(StreamHold::start(
+        ctx, conn, transport, initial, names, keep_alive, filters,
+    ))
 }
 
 /// A stream hold (or a next-link chain) answering a `HEAD`: the head a `GET` would get, and

@@ -8,7 +8,7 @@
 //! to its `Conn` buffer, up to `HELD_READ_BYTES_MAX`; past that the client is not read any
 //! more (TCP flow control pushes back) rather than letting the buffer grow.
 //! Invariants: the client's read timeout is off while it is watched (glommio keeps a dropped
-//! read's timer armed, see `hold::hold_stream`) and set back to `--client-idle-timeout`
+//! read's timer armed, see `hold::StreamHold::start`) and set back to `--client-idle-timeout`
 //! afterwards; a dropped glommio read loses no bytes, since it only waits for readiness.
 
 use crate::limits::HELD_READ_BYTES_MAX;

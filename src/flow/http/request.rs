@@ -6,7 +6,8 @@
 //! Must not: parse wire formats itself (`http`, `grip` do) or hold a `RefCell` borrow across
 //! an await.
 
-use super::accept::accept_grip;
+use super::accept::{accept_grip, Outcome};
+use super::held::{Handled, HeldStream};
 use super::proxy::{ask_origin, Asked};
 use super::test_target;
 use crate::config::{Proto, Route, Target};
@@ -21,17 +22,18 @@ use crate::shard::ShardContext;
 use std::net::SocketAddr;
 use std::rc::Rc;
 
-/// Serves one non-upgrade request whose head was read and checked.
+/// Serves one non-upgrade request whose head was read and checked: answers it, or returns
+/// the stream hold it led to.
 pub async fn handle_request(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
     mut head: RequestHead,
     peer: SocketAddr,
-) -> Next {
+) -> Handled {
     let keep_alive = head.is_keep_alive();
     let (decoder, mut body, body_complete) = match read_body(ctx, conn, &head, peer).await {
         Ok(read) => read,
-        Err(next) => return next,
+        Err(next) => return Handled::Done(next),
     };
     let host = head.host().unwrap_or_default();
     let routes = ctx.current_routes();
@@ -42,16 +44,16 @@ pub async fn handle_request(
         Err((cross, err)) => {
             log::debug!("shard={} peer={peer} bad JSONP request: {err}", ctx.id.0);
             let text = err.text();
-            return respond_error_for(ctx, conn, &head, 400, text, keep_alive, Some(&cross)).await;
+            let cross = Some(&cross);
+            let next = respond_error_for(ctx, conn, &head, 400, text, keep_alive, cross).await;
+            return Handled::Done(next);
         }
     };
     let Some(route) = route else {
         let text = format!("No route for host: {host}\n");
         let cross = cross_origin.as_deref();
-        return Box::pin(respond_error_for(
-            ctx, conn, &head, 502, &text, keep_alive, cross,
-        ))
-        .await;
+        let respond = respond_error_for(ctx, conn, &head, 502, &text, keep_alive, cross);
+        return Handled::Done(Box::pin(respond).await);
     };
     let mut req = ClientRequest {
         head,
@@ -64,18 +66,23 @@ pub async fn handle_request(
         keep_alive: keep_alive && !ctx.control.is_shutting_down(),
         cross_origin,
     };
-    let next = match route.targets.first() {
+    let outcome = match route.targets.first() {
         Some(Target::Test) => {
             let answer = test_target::answer(&req.head);
             accept_grip(ctx, conn, &mut req, route, answer).await
         }
         Some(Target::Http(_)) => forward(ctx, conn, route, &mut req).await,
-        None => respond_failure(ctx, conn, &req, 502, ORIGIN_ERROR_TEXT, keep_alive).await,
+        None => Outcome::Done(
+            respond_failure(ctx, conn, &req, 502, ORIGIN_ERROR_TEXT, keep_alive).await,
+        ),
     };
-    if req.head.version == Version::Http10 && next == Next::KeepAlive && !keep_alive {
-        return Next::Close;
+    match outcome {
+        Outcome::Stream(hold, gone) => Handled::Stream(HeldStream::new(hold, route, req, gone)),
+        Outcome::Done(Next::KeepAlive) if req.head.version == Version::Http10 && !keep_alive => {
+            Handled::Done(Next::Close)
+        }
+        Outcome::Done(next) => Handled::Done(next),
     }
-    next
 }
 
 /// Cross-origin support for this request, when the config or its route turns it on
@@ -124,11 +131,11 @@ async fn forward(
     client: &mut Conn,
     route: &Route,
     req: &mut ClientRequest,
-) -> Next {
+) -> Outcome {
     // Boxed: asking the origin (and relaying) is over before any hold starts, but inline
     // it would be the largest state of every connection's future, held streams included.
     match Box::pin(ask_origin(ctx, client, route, req, &[])).await {
-        Asked::Done(next) => next,
+        Asked::Done(next) => Outcome::Done(next),
         Asked::Grip(answer) => accept_grip(ctx, client, req, route, answer).await,
     }
 }

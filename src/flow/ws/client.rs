@@ -207,7 +207,7 @@ impl<'c> WsClient<'c> {
         deflate: bool,
     ) -> Self {
         conn.shrink();
-        // As in `hold_stream`: glommio keeps a dropped read's timer armed, and this loop drops
+        // As in `StreamHold::start`: glommio keeps a dropped read's timer armed, and this loop drops
         // reads on every wake, so the read timeout is off while the connection is held.
         let _ = conn.set_read_timeout(None);
         let mut sink = ctx.new_sink(Transport::WebSocket);

@@ -117,7 +117,7 @@ pub async fn hold_linked_stream(
     ctx.counters.held_streams.add(1);
     let mut refresh = spawn_refresh(ctx, guard.key, following.link.as_ref());
     let end = loop {
-        let keep_alive = following.keep_alive.clone();
+        let keep_alive = following.keep_alive.as_ref();
         let end = stream_loop(ctx, conn, &guard, transport, keep_alive).await;
         if !matches!(end, HoldEnd::Refetch(..)) {
             break end;
