@@ -6,7 +6,7 @@
 //! `/recover`; the Prometheus rendering of every shard's counters.
 //! Must not: touch client connections; everything reaches shards through inboxes.
 
-use crate::limits::{CONTROL_TICK, DELIVERY_BATCH_ITEMS_MAX};
+use crate::limits::CONTROL_TICK;
 use crate::publish::item::PublishItem;
 use crate::router::inbox::{
     InboxSendError, InputInboxReceiver, RouterInboxReceiver, ShardInboxSender, SubscriptionSender,
@@ -113,28 +113,17 @@ impl PublishService {
     /// Ordering across shards holds because this one router thread releases every channel's
     /// items in one order and queues each to every interested shard's FIFO inbox in that
     /// order; each shard then delivers its inbox in order.
-    ///
-    /// Every item of the request is routed before the first is queued: a shard woken by the
-    /// first item would compete with this thread for the cores while it routes the rest, and
-    /// the publisher's answer would wait for deliveries it does not need to wait for. Then a
-    /// shard is woken once per `DELIVERY_BATCH_ITEMS_MAX` items queued to it and once at the
-    /// end, not per item.
     pub async fn publish(&self, items: Vec<PublishItem>) {
         let _permit = self.send_order.acquire_permit(1).await;
         self.drain_interest();
         self.counters.items_published.add(items.len() as u64);
-        let mut routed = Vec::with_capacity(items.len());
-        {
-            let (mut router, mut top) = (self.router.borrow_mut(), self.top_channels.borrow_mut());
-            for item in items {
-                top.add(&item.channel);
-                routed.extend(router.on_publish(item, Instant::now()));
-            }
-            routed.extend(router.on_timeout(Instant::now()));
+        for item in items {
+            self.top_channels.borrow_mut().add(&item.channel);
+            let routed = self.router.borrow_mut().on_publish(item, Instant::now());
+            self.send_routed(routed).await;
         }
-        let mut unwoken = vec![0; self.shards.len()];
-        self.queue_routed(routed, &mut unwoken).await;
-        self.wake_unwoken(&mut unwoken);
+        let expired = self.router.borrow_mut().on_timeout(Instant::now());
+        self.send_routed(expired).await;
     }
 
     /// The router executor's timer: drains interest and releases parked items whose
@@ -143,9 +132,7 @@ impl PublishService {
         let _permit = self.send_order.acquire_permit(1).await;
         self.drain_interest();
         let expired = self.router.borrow_mut().on_timeout(Instant::now());
-        let mut unwoken = vec![0; self.shards.len()];
-        self.queue_routed(expired, &mut unwoken).await;
-        self.wake_unwoken(&mut unwoken);
+        self.send_routed(expired).await;
     }
 
     /// How long the timer may sleep: until the next parked item's deadline, at most
@@ -158,10 +145,7 @@ impl PublishService {
         }
     }
 
-    /// Queues `routed` to its shards without waking them; `unwoken[shard]` counts what each
-    /// holds unwoken, and a shard is woken when that reaches `DELIVERY_BATCH_ITEMS_MAX` (the
-    /// most it delivers per pass). The caller wakes the rest with `wake_unwoken`.
-    async fn queue_routed(&self, routed: Vec<Routed>, unwoken: &mut [usize]) {
+    async fn send_routed(&self, routed: Vec<Routed>) {
         for (encoded, shards) in routed {
             log::debug!(
                 "publish channel={} shards={}",
@@ -169,26 +153,10 @@ impl PublishService {
                 shards.len()
             );
             for shard in shards.iter() {
-                let index = shard.0 as usize;
-                let (Some(inbox), Some(count)) = (self.shards.get(index), unwoken.get_mut(index))
-                else {
+                let Some(inbox) = self.shards.get(shard.0 as usize) else {
                     continue;
                 };
-                send_waiting(inbox, ShardMsg::Deliver(Arc::clone(&encoded)), false).await;
-                *count += 1;
-                if *count >= DELIVERY_BATCH_ITEMS_MAX {
-                    inbox.wake();
-                    *count = 0;
-                }
-            }
-        }
-    }
-
-    fn wake_unwoken(&self, unwoken: &mut [usize]) {
-        for (inbox, count) in self.shards.iter().zip(unwoken.iter_mut()) {
-            if *count > 0 {
-                inbox.wake();
-                *count = 0;
+                send_waiting(inbox, ShardMsg::Deliver(Arc::clone(&encoded))).await;
             }
         }
     }
@@ -199,7 +167,7 @@ impl PublishService {
         let _permit = self.send_order.acquire_permit(1).await;
         self.router.borrow_mut().on_recover();
         for inbox in &self.shards {
-            send_waiting(inbox, ShardMsg::Recover, true).await;
+            send_waiting(inbox, ShardMsg::Recover).await;
         }
     }
 
@@ -208,7 +176,7 @@ impl PublishService {
     pub async fn ask_sessions(&self, query: SessionQuery) {
         let _permit = self.send_order.acquire_permit(1).await;
         for inbox in &self.shards {
-            send_waiting(inbox, ShardMsg::Sessions(query.clone()), true).await;
+            send_waiting(inbox, ShardMsg::Sessions(query.clone())).await;
         }
     }
 
@@ -271,20 +239,13 @@ pub async fn input_loop(service: Rc<PublishService>, mut inbox: InputInboxReceiv
 }
 
 /// Queues `msg`, waiting while the shard's inbox is full: a slow shard slows publishing
-/// (backpressure) instead of losing items. Wakes the shard when `wake`, and always before
-/// waiting on a full inbox, which only the shard can drain.
-async fn send_waiting(inbox: &ShardInboxSender, mut msg: ShardMsg, wake: bool) {
+/// (backpressure) instead of losing items.
+async fn send_waiting(inbox: &ShardInboxSender, mut msg: ShardMsg) {
     loop {
-        match inbox.send_quiet(msg) {
-            Ok(()) => {
-                if wake {
-                    inbox.wake();
-                }
-                return;
-            }
+        match inbox.send(msg) {
+            Ok(()) => return,
             Err(InboxSendError::Full(back)) => {
                 msg = back;
-                inbox.wake();
                 glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
             }
             Err(InboxSendError::Closed(_)) => {

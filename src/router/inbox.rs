@@ -63,19 +63,13 @@ pub enum InboxSendError<T> {
 impl<T> WokenSender<T> {
     /// Queues `msg` without waiting and wakes the receiver if it may be asleep.
     pub fn send(&self, msg: T) -> Result<(), InboxSendError<T>> {
-        self.send_quiet(msg)?;
+        match self.queue.try_send(msg) {
+            Ok(()) => {}
+            Err(TrySendError::Full(msg)) => return Err(InboxSendError::Full(msg)),
+            Err(TrySendError::Disconnected(msg)) => return Err(InboxSendError::Closed(msg)),
+        }
         self.wake();
         Ok(())
-    }
-
-    /// Queues `msg` without waking the receiver: the sender calls `wake` once after a batch
-    /// (and before it waits on a full queue, or the receiver would never drain it).
-    pub fn send_quiet(&self, msg: T) -> Result<(), InboxSendError<T>> {
-        match self.queue.try_send(msg) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(msg)) => Err(InboxSendError::Full(msg)),
-            Err(TrySendError::Disconnected(msg)) => Err(InboxSendError::Closed(msg)),
-        }
     }
 
     /// Queues `msg`, blocking the calling thread while a bounded queue is full, and wakes the
@@ -88,8 +82,7 @@ impl<T> WokenSender<T> {
         true
     }
 
-    /// Wakes the receiver if it may be asleep: one byte, unless one is already on its way.
-    pub fn wake(&self) {
+    fn wake(&self) {
         if !self.wake.pending.swap(true, Ordering::AcqRel) {
             // A full socket buffer means wake-up bytes are already waiting: nothing is lost.
             let _ = (&self.wake.socket).write(&[1]);
@@ -217,22 +210,5 @@ mod tests {
         assert!(rx.try_recv().is_none());
         tx.send(item()).expect("queued");
         assert_eq!(socket.read(&mut buf).expect("a new byte after clearing"), 1);
-    }
-
-    #[test]
-    fn quiet_sends_wait_for_one_wake() {
-        let (tx, mut rx) = shard_inbox().expect("socket pair");
-        let mut socket = rx.take_wake_socket().expect("socket");
-        socket.set_nonblocking(true).expect("nonblocking");
-        for _ in 0..3 {
-            tx.send_quiet(item()).expect("queued");
-        }
-        let mut buf = [0u8; 8];
-        assert!(socket.read(&mut buf).is_err(), "no byte before the wake");
-        tx.wake();
-        tx.wake();
-        assert_eq!(socket.read(&mut buf).expect("one byte for the batch"), 1);
-        rx.clear_wake();
-        assert_eq!(std::iter::from_fn(|| rx.try_recv()).count(), 3);
     }
 }
