@@ -196,7 +196,7 @@ fn respond(method: &str, target: &str, body: &[u8]) -> Vec<u8> {
 
 /// WebSocket-over-HTTP (Pushpin's `over_http` targets): accept the opening and subscribe
 /// it to `channel` with a GRIP control message; acknowledge everything else.
-fn ws_over_http(channel: &str, events: &[u8]) -> Vec<u8> {
+pub(crate) fn ws_over_http(channel: &str, events: &[u8]) -> Vec<u8> {
     let headers = [
         ("Content-Type", "application/websocket-events"),
         ("Sec-WebSocket-Extensions", "grip"),
@@ -209,9 +209,11 @@ fn ws_over_http(channel: &str, events: &[u8]) -> Vec<u8> {
     reply(200, &headers, body.as_bytes())
 }
 
-fn reply(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+/// One complete response with `Content-Length`; also the soak backend's (`soak/backend.rs`).
+pub(crate) fn reply(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let reason = match status {
         200 => "OK",
+        400 => "Bad Request",
         404 => "Not Found",
         _ => "Error",
     };

@@ -26,6 +26,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::args::Args;
+use crate::backend::{reply, ws_over_http};
 
 use super::item;
 use super::state_file::PublishedCounts;
@@ -279,38 +280,6 @@ fn longpoll(req: &Request<'_>, channel: &str, shared: &Shared) -> Vec<u8> {
             reply(200, &headers, b"timeout\n")
         }
     }
-}
-
-/// WebSocket-over-HTTP: accept an opening and subscribe it to `channel` with a GRIP control
-/// message; acknowledge every other event with an empty events body.
-fn ws_over_http(channel: &str, events: &[u8]) -> Vec<u8> {
-    let headers = [
-        ("Content-Type", "application/websocket-events"),
-        ("Sec-WebSocket-Extensions", "grip"),
-    ];
-    if !events.starts_with(b"OPEN") {
-        return reply(200, &headers, b"");
-    }
-    let control = format!(r#"c:{{"type":"subscribe","channel":"{channel}"}}"#);
-    let body = format!("OPEN\r\nTEXT {:x}\r\n{control}\r\n", control.len());
-    reply(200, &headers, body.as_bytes())
-}
-
-fn reply(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let reason = match status {
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        _ => "Error",
-    };
-    let mut out = format!("HTTP/1.1 {status} {reason}\r\n");
-    for (name, value) in headers {
-        out += &format!("{name}: {value}\r\n");
-    }
-    out += &format!("Content-Length: {}\r\n\r\n", body.len());
-    let mut out = out.into_bytes();
-    out.extend_from_slice(body);
-    out
 }
 
 #[cfg(test)]
