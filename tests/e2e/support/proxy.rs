@@ -118,25 +118,8 @@ impl Proxy {
     /// publishers knew the last one (`ports()` of the one it replaces). Each attempt retries
     /// the same ports, which the old process has just released.
     pub fn start_at(ports: Ports, args: impl Fn(Ports) -> Vec<String>) -> Proxy {
-        let mut failures = String::new();
-        for attempt in 1..=START_ATTEMPTS {
-            let argv = args(ports);
-            let mut proxy = Proxy::spawn(None, ports, &argv, None);
-            match proxy.wait_ready() {
-                Ok(()) => {
-                    proxy.ready = true;
-                    return proxy;
-                }
-                Err(why) => {
-                    failures.push_str(&format!(
-                        "attempt {attempt} {argv:?}: {why}\n{}\n",
-                        proxy.log_tail()
-                    ));
-                    proxy.stop();
-                }
-            }
-        }
-        panic!("ringpin did not start again on {ports:?}:\n{failures}");
+        let what = format!("start again on {ports:?}");
+        Proxy::start_attempts(None, None, || ports, args, &what)
     }
 
     /// The two listener addresses, for `start_at`.
@@ -152,18 +135,31 @@ impl Proxy {
         nofile: Option<u64>,
         args: impl Fn(Ports) -> Vec<String>,
     ) -> Proxy {
+        let pick = || match host {
+            Some(host) => Ports {
+                addr: SocketAddr::from((host.ip, host.free_port())),
+                publish_addr: SocketAddr::from((host.ip, host.free_port())),
+            },
+            None => Ports {
+                addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+                publish_addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
+            },
+        };
+        Proxy::start_attempts(host, nofile, pick, args, "start")
+    }
+
+    /// Up to `START_ATTEMPTS` starts on the ports `pick` gives, until one is ready; panics
+    /// with every attempt's log tail, saying ringpin did not `what`.
+    fn start_attempts(
+        host: Option<&Host>,
+        nofile: Option<u64>,
+        pick: impl Fn() -> Ports,
+        args: impl Fn(Ports) -> Vec<String>,
+        what: &str,
+    ) -> Proxy {
         let mut failures = String::new();
         for attempt in 1..=START_ATTEMPTS {
-            let ports = match host {
-                Some(host) => Ports {
-                    addr: SocketAddr::from((host.ip, host.free_port())),
-                    publish_addr: SocketAddr::from((host.ip, host.free_port())),
-                },
-                None => Ports {
-                    addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
-                    publish_addr: SocketAddr::from(([127, 0, 0, 1], free_port())),
-                },
-            };
+            let ports = pick();
             let argv = args(ports);
             let mut proxy = Proxy::spawn(host, ports, &argv, nofile);
             match proxy.wait_ready() {
@@ -180,7 +176,7 @@ impl Proxy {
                 }
             }
         }
-        panic!("ringpin did not start:\n{failures}");
+        panic!("ringpin did not {what}:\n{failures}");
     }
 
     fn spawn(host: Option<&Host>, ports: Ports, args: &[String], nofile: Option<u64>) -> Proxy {
