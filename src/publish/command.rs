@@ -125,7 +125,8 @@ fn publish_items(items: Option<&Tnet>) -> Result<Vec<PublishItem>, CommandFailur
         .iter()
         .map(|item| {
             let value = tnet_to_json(item, "").map_err(|e| e.to_string())?;
-            super::item::parse_item(&value).map_err(|e| ZmqItemError::from(e).to_string())
+            super::item::parse_item(&super::json::Json::from(&value))
+                .map_err(|e| ZmqItemError::from(e).to_string())
         })
         .collect::<Result<_, String>>()
         .map_err(CommandFailure::bad_request)

@@ -9,7 +9,8 @@
 //! `text/plain`; the reply is decided before any item is delivered, so `200 Published`
 //! means accepted, not delivered.
 
-use super::item::{parse_items, PublishItem};
+use super::body::parse_items;
+use super::item::PublishItem;
 
 /// The 400 body for a request whose `Content-Length` exceeds the publish body limit.
 pub const BODY_TOO_LARGE_TEXT: &str = "Request body too large.\n";

@@ -1,21 +1,21 @@
 //! PublishItem: one validated item of a `/publish/` body (PUSHPIN.md §3.2).
 //!
-//! Owns: the item and format types, and `parse_items`, which turns the JSON body into items
-//! or the first `PublishError`, in the order Pushpin 1.36 checks fields.
+//! Owns: the item and format types, and `parse_item`, which turns one item's JSON into an
+//! item or the first `PublishError`, in the order Pushpin 1.36 checks fields (`body.rs` walks
+//! the body around the items).
 //! Must not: encode wire bytes (see `format.rs`), sequence, or deliver.
 //! Invariants: all or nothing, so one bad item refuses the whole body; formats may sit in
 //! `formats` or at the item's top level (pubcontrol); `http-response` headers never include
 //! `Grip-*`; no string that reaches a response head or a control frame can break it.
 
+use super::error::PublishError;
+use super::json::{Json, Object};
+use crate::http::headers::{remove_hop_by_hop, Headers};
+use crate::ws::frame::{is_sendable_close_code, CONTROL_PAYLOAD_BYTES_MAX};
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use bytes::Bytes;
-use serde_json::{Map, Value};
-
-use super::error::PublishError;
-use crate::http::headers::{remove_hop_by_hop, Headers};
-use crate::ws::frame::{is_sendable_close_code, CONTROL_PAYLOAD_BYTES_MAX};
 
 /// Standard base64, padding optional, for `content-bin` and `body-bin`.
 const BASE64_LENIENT: GeneralPurpose = GeneralPurpose::new(
@@ -128,7 +128,7 @@ pub struct PublishItem {
     pub id: Option<String>,
     /// The id of the item before it on the channel.
     pub prev_id: Option<String>,
-    /// Publisher metadata for filters (`sender`, `skip_users`, ...), keys in body order.
+    /// Publisher metadata for filters (`sender`, `skip_users`, ...), each key once, sorted (as in Pushpin's `QVariantMap`).
     pub meta: Vec<(String, String)>,
     /// Deliver without sequencing.
     pub no_seq: bool,
@@ -149,18 +149,9 @@ enum Action {
     Refresh,
 }
 
-/// Parses a `/publish/` body into items; any invalid item refuses the whole body.
-pub fn parse_items(body: &[u8]) -> Result<Vec<PublishItem>, PublishError> {
-    let doc: Value = serde_json::from_slice(body).map_err(|_| PublishError::NotJson)?;
-    let root = doc.as_object().ok_or(PublishError::NotObject)?;
-    let items = root.get("items").ok_or(PublishError::MissingItems)?;
-    let items = items.as_array().ok_or(PublishError::ItemsWrongType)?;
-    items.iter().map(parse_item).collect()
-}
-
 /// One item, checked in Pushpin's order: channel, id, prev-id, formats, meta, size, no-seq.
 /// The ZeroMQ inputs (`zmq_item.rs`) hand their decoded items here too.
-pub fn parse_item(v: &Value) -> Result<PublishItem, PublishError> {
+pub fn parse_item(v: &Json<'_>) -> Result<PublishItem, PublishError> {
     let item = v
         .as_object()
         .ok_or(PublishError::NotAnObject { parent: ITEM })?;
@@ -197,7 +188,9 @@ pub fn parse_item(v: &Value) -> Result<PublishItem, PublishError> {
     }
     let meta = parse_meta(item)?;
     if let Some(size) = item.get("size") {
-        match size.as_i64() {
+        // Not a whole number that fits i64 (a float, a string) is the wrong type, as in
+        // Pushpin.
+        match size.as_number().and_then(serde_json::Number::as_i64) {
             Some(n) if n >= 0 => {}
             Some(_) => return Err(invalid_value(ITEM, "size")),
             None => return Err(wrong_type(ITEM, "size")),
@@ -220,21 +213,22 @@ pub fn parse_item(v: &Value) -> Result<PublishItem, PublishError> {
 }
 
 /// `meta`: an object of strings.
-fn parse_meta(item: &Map<String, Value>) -> Result<Vec<(String, String)>, PublishError> {
+fn parse_meta(item: &Object<'_>) -> Result<Vec<(String, String)>, PublishError> {
     let Some(v) = item.get("meta") else {
         return Ok(Vec::new());
     };
     let meta = v.as_object().ok_or_else(|| wrong_type(ITEM, "meta"))?;
-    meta.iter()
+    meta.entries()
+        .into_iter()
         .map(|(key, value)| match value.as_str() {
-            Some(text) => Ok((key.clone(), text.to_string())),
+            Some(text) => Ok((key.to_string(), text.to_string())),
             None => Err(wrong_type("'meta'", key)),
         })
         .collect()
 }
 
 /// `http-response`: send (code, reason, headers, body | body-bin | body-patch), hint, close.
-fn parse_http_response(v: &Value) -> Result<HttpResponseFormat, PublishError> {
+fn parse_http_response(v: &Json<'_>) -> Result<HttpResponseFormat, PublishError> {
     let (format, action) = format_object(v, HTTP_RESPONSE)?;
     match action {
         Action::Hint => return Ok(HttpResponseFormat::Hint),
@@ -265,12 +259,14 @@ fn parse_http_response(v: &Value) -> Result<HttpResponseFormat, PublishError> {
     let body = if let Some(v) = format.get("body-bin") {
         ResponseBody::Bytes(base64(v, HTTP_RESPONSE, "body-bin")?)
     } else if let Some(v) = format.get("body") {
-        ResponseBody::Bytes(Bytes::from(string(v, HTTP_RESPONSE, "body")?.to_string()))
+        ResponseBody::Bytes(Bytes::copy_from_slice(
+            string(v, HTTP_RESPONSE, "body")?.as_bytes(),
+        ))
     } else if let Some(v) = format.get("body-patch") {
         if !v.is_array() {
             return Err(wrong_type(HTTP_RESPONSE, "body-patch"));
         }
-        ResponseBody::Patch(v.clone())
+        ResponseBody::Patch(v.to_value())
     } else {
         return Err(PublishError::MissingContent {
             format: HTTP_RESPONSE,
@@ -287,21 +283,21 @@ fn parse_http_response(v: &Value) -> Result<HttpResponseFormat, PublishError> {
 
 /// `headers`: `{"Name": "value"}` or `[["Name", "value"], ...]`; `Grip-*`, hop-by-hop and
 /// framing fields are dropped.
-fn parse_headers(v: &Value) -> Result<Headers, PublishError> {
+fn parse_headers(v: &Json<'_>) -> Result<Headers, PublishError> {
     let mut pairs: Vec<(&str, &str)> = Vec::new();
     match v {
-        Value::Object(map) => {
-            for (name, value) in map {
+        Json::Object(map) => {
+            for (name, value) in map.entries() {
                 let value = value.as_str().ok_or_else(|| wrong_type("headers", name))?;
                 pairs.push((name, value));
             }
         }
-        Value::Array(list) => {
+        Json::Array(list) => {
             for entry in list {
                 let entry = entry
                     .as_array()
                     .ok_or(PublishError::ElementWrongType { list: "headers" })?;
-                let [name, value] = entry.as_slice() else {
+                let [name, value] = entry else {
                     return Err(PublishError::HeaderPairLength);
                 };
                 let element = |e| PublishError::HeaderElementWrongType { element: e };
@@ -334,7 +330,7 @@ fn parse_headers(v: &Value) -> Result<Headers, PublishError> {
 }
 
 /// `http-stream`: send (content | content-bin, content-filters), hint, close.
-fn parse_http_stream(v: &Value) -> Result<HttpStreamFormat, PublishError> {
+fn parse_http_stream(v: &Json<'_>) -> Result<HttpStreamFormat, PublishError> {
     let (format, action) = format_object(v, HTTP_STREAM)?;
     match action {
         Action::Hint => return Ok(HttpStreamFormat::Hint),
@@ -360,7 +356,7 @@ fn parse_http_stream(v: &Value) -> Result<HttpStreamFormat, PublishError> {
 
 /// `ws-message`: send (type, content | content-bin, content-filters), close (code,
 /// reason), hint.
-fn parse_ws_message(v: &Value) -> Result<WsMessageFormat, PublishError> {
+fn parse_ws_message(v: &Json<'_>) -> Result<WsMessageFormat, PublishError> {
     let (format, action) = format_object(v, WS_MESSAGE)?;
     match action {
         Action::Hint => return Ok(WsMessageFormat::Hint),
@@ -411,7 +407,7 @@ fn parse_ws_message(v: &Value) -> Result<WsMessageFormat, PublishError> {
 }
 
 /// `ws-message` close: an optional `code` that may be sent (RFC 6455 §7.4), and `reason`.
-fn parse_ws_close(format: &Map<String, Value>) -> Result<WsMessageFormat, PublishError> {
+fn parse_ws_close(format: &Object<'_>) -> Result<WsMessageFormat, PublishError> {
     let code = match format.get("code") {
         Some(v) => Some(number_in(v, WS_MESSAGE, "code", u16::MAX as u64)? as u16),
         None => None,
@@ -424,10 +420,10 @@ fn parse_ws_close(format: &Map<String, Value>) -> Result<WsMessageFormat, Publis
 }
 
 /// A format's object and its `action` (default send).
-fn format_object<'a>(
-    v: &'a Value,
+fn format_object<'a, 'b>(
+    v: &'a Json<'b>,
     name: &'static str,
-) -> Result<(&'a Map<String, Value>, Action), PublishError> {
+) -> Result<(&'a Object<'b>, Action), PublishError> {
     let format = v
         .as_object()
         .ok_or(PublishError::NotAnObject { parent: name })?;
@@ -447,16 +443,13 @@ fn format_object<'a>(
 }
 
 /// `content-bin` (base64, preferred) or `content`; the flag says which one it was.
-fn content(
-    format: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<(Bytes, bool)>, PublishError> {
+fn content(format: &Object<'_>, name: &'static str) -> Result<Option<(Bytes, bool)>, PublishError> {
     if let Some(v) = format.get("content-bin") {
         return Ok(Some((base64(v, name, "content-bin")?, true)));
     }
     match format.get("content") {
         Some(v) => Ok(Some((
-            Bytes::from(string(v, name, "content")?.to_string()),
+            Bytes::copy_from_slice(string(v, name, "content")?.as_bytes()),
             false,
         ))),
         None => Ok(None),
@@ -465,7 +458,7 @@ fn content(
 
 /// `content-filters`: an optional list of strings.
 fn content_filters(
-    format: &Map<String, Value>,
+    format: &Object<'_>,
     name: &'static str,
 ) -> Result<Option<Vec<String>>, PublishError> {
     let Some(v) = format.get("content-filters") else {
@@ -488,10 +481,15 @@ fn content_filters(
 
 /// A whole JSON number from 0 to `max` (`5` or `5.0`); other numbers are out of range,
 /// other types are the wrong type.
-fn number_in(v: &Value, parent: &'static str, field: &str, max: u64) -> Result<u64, PublishError> {
-    if !v.is_number() {
+fn number_in(
+    v: &Json<'_>,
+    parent: &'static str,
+    field: &str,
+    max: u64,
+) -> Result<u64, PublishError> {
+    let Some(v) = v.as_number() else {
         return Err(wrong_type(parent, field));
-    }
+    };
     let whole = v.as_u64().or_else(|| {
         v.as_f64()
             .filter(|f| f.fract() == 0.0 && (0.0..=max as f64).contains(f))
@@ -505,7 +503,7 @@ fn number_in(v: &Value, parent: &'static str, field: &str, max: u64) -> Result<u
 
 /// An optional string field.
 fn optional_string(
-    obj: &Map<String, Value>,
+    obj: &Object<'_>,
     parent: &'static str,
     field: &str,
 ) -> Result<Option<String>, PublishError> {
@@ -515,12 +513,12 @@ fn optional_string(
 }
 
 /// `v` as a string.
-fn string<'a>(v: &'a Value, parent: &'static str, field: &str) -> Result<&'a str, PublishError> {
+fn string<'a>(v: &'a Json<'_>, parent: &'static str, field: &str) -> Result<&'a str, PublishError> {
     v.as_str().ok_or_else(|| wrong_type(parent, field))
 }
 
 /// `v` as a base64 string, decoded.
-fn base64(v: &Value, parent: &'static str, field: &str) -> Result<Bytes, PublishError> {
+fn base64(v: &Json<'_>, parent: &'static str, field: &str) -> Result<Bytes, PublishError> {
     BASE64_LENIENT
         .decode(string(v, parent, field)?)
         .map(Bytes::from)

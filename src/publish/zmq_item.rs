@@ -9,11 +9,14 @@
 //! `content-bin`/`body-bin` are turned into the base64 `*-bin` fields the JSON form uses, and
 //! nothing is decoded lossily.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 
 use super::error::PublishError;
 use super::item::{parse_item, PublishItem};
+use super::json::Json;
 use super::tnetstring::{parse_tnetstring, Tnet, TnetError};
 
 /// Why a ZeroMQ publish message was refused; the input logs it and goes on.
@@ -43,21 +46,29 @@ pub enum ZmqItemError {
 /// Decodes `payload` into one item. `channel` is the first frame of a SUB message (the item
 /// then need not name its channel); a PULL message passes `None`.
 pub fn parse_zmq_item(payload: &[u8], channel: Option<&[u8]>) -> Result<PublishItem, ZmqItemError> {
-    let mut value = match payload.split_first() {
+    // A tnetstring is turned into a `Value` first; the item then borrows from it.
+    let tnet_value: Value;
+    let mut item = match payload.split_first() {
         None => return Err(ZmqItemError::Empty),
-        Some((b'J', json)) => serde_json::from_slice(json).map_err(|_| ZmqItemError::NotJson)?,
-        Some((b'T', tnet)) => tnet_to_json(&parse_tnetstring(tnet)?, "")?,
-        Some(_) => tnet_to_json(&parse_tnetstring(payload)?, "")?,
+        Some((b'J', json)) => Json::parse(json).map_err(|_| ZmqItemError::NotJson)?,
+        Some((b'T', tnet)) => {
+            tnet_value = tnet_to_json(&parse_tnetstring(tnet)?, "")?;
+            Json::from(&tnet_value)
+        }
+        Some(_) => {
+            tnet_value = tnet_to_json(&parse_tnetstring(payload)?, "")?;
+            Json::from(&tnet_value)
+        }
     };
-    if let (Some(channel), Some(item)) = (channel, value.as_object_mut()) {
+    if let (Some(channel), Json::Object(fields)) = (channel, &mut item) {
         let channel = std::str::from_utf8(channel).map_err(|_| ZmqItemError::BadChannel)?;
-        match item.get("channel") {
+        match fields.get("channel") {
             Some(named) if named.as_str() != Some(channel) => return Err(ZmqItemError::BadChannel),
             _ => {}
         }
-        item.insert("channel".to_owned(), Value::String(channel.to_owned()));
+        fields.insert("channel", Json::String(Cow::Borrowed(channel)));
     }
-    Ok(parse_item(&value)?)
+    Ok(parse_item(&item)?)
 }
 
 /// The JSON form of a tnetstring value under `key` (the key that holds it, for the byte

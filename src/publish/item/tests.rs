@@ -1,6 +1,7 @@
 //! Publish item tests: every Pushpin error text, both format placements, and each format.
 
 use super::*;
+use crate::publish::body::parse_items;
 
 /// Parses `{"items": [ITEM]}`.
 fn one(item: &str) -> Result<PublishItem, PublishError> {
