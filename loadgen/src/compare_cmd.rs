@@ -35,7 +35,7 @@ impl Column {
 pub fn main(argv: &[String]) -> Result<(), String> {
     let plan = Plan::parse(argv, 5, 3, 120)?;
     let mut names = vec!["ringpin", "pushpin"];
-    if plan.mode == "stream" {
+    if plan.mode == "stream" && plan.floor_skipped().is_none() {
         names.extend(["floor-send", "floor-uring"]);
     }
     if !plan.targets.is_empty() {
@@ -53,8 +53,7 @@ pub fn main(argv: &[String]) -> Result<(), String> {
             let runs: Vec<_> = methods(&plan, name)
                 .map(|via| {
                     let label = compare::label(name, via).replace('/', "-");
-                    let file =
-                        format!("{}-{}-{label}-r{}.json", plan.mode, plan.clients, round + 1);
+                    let file = format!("{}-{label}-r{}.json", plan.scenario_tag(), round + 1);
                     (via, plan.json_dir.join(file))
                 })
                 .collect();
@@ -74,7 +73,7 @@ pub fn main(argv: &[String]) -> Result<(), String> {
     print!("{text}");
     let path = plan
         .json_dir
-        .join(format!("summary-{}-{}.md", plan.mode, plan.clients));
+        .join(format!("summary-{}.md", plan.scenario_tag()));
     std::fs::write(&path, &text).map_err(|e| format!("{}: {e}", path.display()))?;
     let complete = columns.values().all(|c| c.notes.is_empty());
     complete
@@ -92,12 +91,19 @@ fn methods<'a>(plan: &'a Plan, target: &'a str) -> impl Iterator<Item = PublishV
 
 fn summary(plan: &Plan, names: &[String], columns: &BTreeMap<String, Column>) -> String {
     let mut s = String::new();
+    let channels = match plan.channels {
+        1 => String::new(),
+        k => format!(" over {k} channels"),
+    };
     let _ = writeln!(
         s,
-        "# compare: {} × {} clients, {} messages of {} B, {} rounds (medians)\n",
+        "# compare: {} × {} clients{channels}, {} messages of {} B, {} rounds (medians)\n",
         plan.mode, plan.clients, plan.messages, plan.size, plan.rounds
     );
     let _ = writeln!(s, "Command: `{}`\n", compare::command_line());
+    if let Some(why) = plan.floor_skipped() {
+        let _ = writeln!(s, "Note: {why}.\n");
+    }
     let _ = writeln!(
         s,
         "| target | runs | delivered/expected | lost | time to last ms | p50 µs | p99 µs | proxy CPU µs/delivery | proxy B/conn | note |"
@@ -121,7 +127,32 @@ fn summary(plan: &Plan, names: &[String], columns: &BTreeMap<String, Column>) ->
         );
     }
     s.push('\n');
+    if plan.channels > 1 {
+        s.push_str(&posts_table(names, columns));
+    }
     s.push_str(&ratios(columns));
+    s
+}
+
+/// The publish POSTs of a many-channel run: their size and round trip (issue 14's key
+/// figure is the round trip of a 2,500-item POST).
+fn posts_table(names: &[String], columns: &BTreeMap<String, Column>) -> String {
+    let mut s = String::from(
+        "| target | items/POST | POSTs/message | POST round trip p50 µs | p99 µs | max µs |\n|---|---|---|---|---|---|\n",
+    );
+    for name in names {
+        let Some(c) = columns.get(name) else { continue };
+        let _ = writeln!(
+            s,
+            "| {name} | {} | {} | {} | {} | {} |",
+            fmt(c.med("/publish/items_per_post"), 0),
+            fmt(c.med("/publish/posts_per_message"), 0),
+            fmt(c.med("/publish/post_round_trip_us/p50"), 0),
+            fmt(c.med("/publish/post_round_trip_us/p99"), 0),
+            fmt(c.med("/publish/post_round_trip_us/max"), 0),
+        );
+    }
+    s.push('\n');
     s
 }
 

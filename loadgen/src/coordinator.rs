@@ -21,7 +21,8 @@ use crate::message;
 use crate::procstat::{self, Sample};
 use crate::progress::Progress;
 use crate::protocol::WorkerReport;
-use crate::publisher::{self, PublishUrl, Publisher};
+use crate::publish_plan::{self, PublishPlan};
+use crate::publisher::{PublishUrl, Publisher};
 use crate::report::{ProxySample, PublishOutcome, Report, RunResult};
 use crate::scenario::{Mode, PublishVia, Scenario};
 use crate::tnetstring;
@@ -49,6 +50,8 @@ const ZMQ_SUBSCRIBE_WAIT_MAX: Duration = Duration::from_secs(30);
 /// and the ZeroMQ sockets when messages go that way.
 struct Publishers {
     list: Vec<Publisher>,
+    /// The channels and each message's POSTs.
+    plan: PublishPlan,
     /// PUSH sockets from the start (`zmq-push`), or the XPUB once every client is held
     /// (`zmq-sub`).
     zmq: Option<ZmqPublisher>,
@@ -74,6 +77,7 @@ impl Publishers {
         };
         let mut p = Publishers {
             list,
+            plan: PublishPlan::new(s)?,
             zmq,
             has_gauge: true,
             baseline: 0,
@@ -141,36 +145,47 @@ impl Publishers {
         Ok(Some(wait))
     }
 
-    /// Items handed over per message: one POST per URL, one send per PUSH socket, one
-    /// XPUB send.
+    /// Items handed over per message: each POST to each URL, one send per channel per
+    /// PUSH socket, one XPUB send.
     fn items_per_message(&self, s: &Scenario) -> u64 {
         match s.publish_via {
-            PublishVia::Http => self.list.len() as u64,
-            PublishVia::ZmqPush => s.zmq_specs.len() as u64,
+            PublishVia::Http => (self.list.len() * self.plan.posts().len()) as u64,
+            PublishVia::ZmqPush => s.zmq_specs.len() as u64 * s.channels,
             PublishVia::ZmqSub => 1,
         }
     }
 
-    /// Publishes message `seq` once on the ZeroMQ sockets, or else to every endpoint, each
-    /// stamped just before its send or POST; returns the first stamp (the message's send
-    /// time for time-to-last-delivery).
-    fn publish(&mut self, s: &Scenario, seq: u64) -> Result<u64, String> {
-        if let Some(zmq) = &mut self.zmq {
-            let send_ns = clock::now_ns();
-            let stream = message::encode_framed(seq, send_ns, s.size, s.mode.framing());
-            let line = message::encode(seq, send_ns, s.size);
-            let item = tnetstring::publish_item(&s.channel, &stream, &line);
-            zmq.publish(&s.channel, &item).map_err(|e| e.to_string())?;
-            return Ok(send_ns);
-        }
+    /// Publishes message `seq` on the ZeroMQ sockets (one item per channel, each stamped
+    /// just before its send), or else to every endpoint as the plan's POSTs, one after
+    /// another, each POST's items stamped just before it is built and its round trip
+    /// recorded; returns the first stamp (the message's send time for time-to-last-delivery).
+    fn publish(&mut self, s: &Scenario, seq: u64, out: &mut PublishOutcome) -> Result<u64, String> {
         let mut first_ns = 0;
+        if let Some(zmq) = &mut self.zmq {
+            for name in self.plan.names() {
+                let send_ns = clock::now_ns();
+                let stream = message::encode_framed(seq, send_ns, s.size, s.mode.framing());
+                let line = message::encode(seq, send_ns, s.size);
+                let item = tnetstring::publish_item(name, &stream, &line);
+                zmq.publish(name, &item).map_err(|e| e.to_string())?;
+                if first_ns == 0 {
+                    first_ns = send_ns;
+                }
+            }
+            return Ok(first_ns);
+        }
         for p in &mut self.list {
-            let send_ns = clock::now_ns();
-            let stream = message::encode_framed(seq, send_ns, s.size, s.mode.framing());
-            let line = message::encode(seq, send_ns, s.size);
-            p.publish(&publisher::publish_body(&s.channel, &stream, &line))?;
-            if first_ns == 0 {
-                first_ns = send_ns;
+            for post in self.plan.posts() {
+                let send_ns = clock::now_ns();
+                let body = self
+                    .plan
+                    .body(post.clone(), &publish_plan::formats(s, seq, send_ns))?;
+                let sent = Instant::now();
+                p.publish(&body)?;
+                out.record_round_trip(sent.elapsed());
+                if first_ns == 0 {
+                    first_ns = send_ns;
+                }
             }
         }
         Ok(first_ns)
@@ -244,12 +259,7 @@ impl PublishPhase {
         PublishPhase {
             send_ns: vec![0; s.messages as usize],
             start_ns,
-            publish: PublishOutcome {
-                via: s.publish_via,
-                items: 0,
-                end_ns: 0,
-                subscribe,
-            },
+            publish: PublishOutcome::new(s.publish_via, subscribe),
             cpu_us: None,
             loadgen_cpu_us: None,
             timed_out,
@@ -363,6 +373,10 @@ fn publish_phase(
     let loadgen_before = procstat::sample(&fleet.pids()).ok();
     let cpu_before = sample_proxy(s)?;
     let mut phase = PublishPhase::new(s, clock::now_ns(), subscribe, false);
+    if s.publish_via == PublishVia::Http {
+        phase.publish.items_per_post = p.plan.items_per_post_max() as u64;
+        phase.publish.posts_per_message = p.plan.posts().len() as u64;
+    }
     if !publish_all(s, fleet, p, deadline, &mut phase)? {
         phase.timed_out = true;
         return Ok(phase);
@@ -431,7 +445,7 @@ fn publish_all(
         }
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
         last_start = Instant::now();
-        phase.send_ns[seq as usize - 1] = p.publish(s, seq)?;
+        phase.send_ns[seq as usize - 1] = p.publish(s, seq, &mut phase.publish)?;
         phase.publish.items += items_per_message;
         phase.publish.end_ns = clock::now_ns();
     }

@@ -6,6 +6,8 @@
 
 mod args;
 mod backend;
+mod batch;
+mod channels;
 mod chunked;
 mod client;
 mod clock;
@@ -21,6 +23,7 @@ mod plot;
 mod procstat;
 mod progress;
 mod protocol;
+mod publish_plan;
 mod publisher;
 mod report;
 mod scenario;
@@ -50,7 +53,13 @@ Usage:
       --interval-ms I     pause between publish starts (default 0)
       --workers W         worker processes (default: clients / per-worker, rounded up)
       --per-worker K      sockets per worker, at most 19000 (default 18000)
-      --channel C         GRIP channel (default loadgen)
+      --channel C         GRIP channel (default loadgen); with --channels K > 1, the base
+                          of channels C-0 … C-(K-1)
+      --channels K        subscriber i holds channel C-(i mod K); each message is one item
+                          per channel (default 1: channel C itself)
+      --items-per-post N  items per publish POST (default: as many as fit in Pushpin's
+                          1,000,000-byte body limit, never more); the POSTs go one after
+                          another, each stamped with its own send time
       --proxy-pids P,...  proxy processes to measure (CPU, RSS)
       --target-name NAME  proxy name in reports (default proxy)
       --json FILE         write the JSON report
@@ -81,7 +90,7 @@ Usage:
                           [--ringpin-args FLAGS] [--loadgen-workers W]
                           [--targets ringpin,pushpin,floor-send,floor-uring] [--interval-ms I]
                           [--pushpin-connect-rate R] [--publish http,zmq,zmq-push]
-                          [--instances N]
+                          [--instances N] [--channels K] [--items-per-post N]
       Per round, interleaved: ringpin, pushpin, floor-send, floor-uring (floors: stream only),
       each started fresh on its own ports, measured by a `run` per --publish method it has an
       input for (floors: http), stopped. Prints medians and ratios; writes every report and

@@ -70,6 +70,62 @@ pub struct PublishOutcome {
     pub end_ns: u64,
     /// The XPUB's wait for subscriptions (`zmq-sub` only).
     pub subscribe: Option<SubscribeWait>,
+    /// HTTP: the most items one POST carried, and POSTs per message per URL (0 otherwise).
+    pub items_per_post: u64,
+    pub posts_per_message: u64,
+    /// HTTP: every POST's round trip, write to whole response, µs.
+    pub post_round_trip_us: Option<Histogram<u64>>,
+}
+
+impl PublishOutcome {
+    /// Nothing published yet.
+    pub fn new(via: PublishVia, subscribe: Option<SubscribeWait>) -> PublishOutcome {
+        PublishOutcome {
+            via,
+            items: 0,
+            end_ns: 0,
+            subscribe,
+            items_per_post: 0,
+            posts_per_message: 0,
+            post_round_trip_us: None,
+        }
+    }
+
+    /// Records one POST's round trip.
+    pub fn record_round_trip(&mut self, took: std::time::Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let hist = self.post_round_trip_us.get_or_insert_with(|| {
+            Histogram::new_with_bounds(1, ROUND_TRIP_US_MAX, 3)
+                .expect("constant histogram bounds are valid")
+        });
+        hist.saturating_record(us.clamp(1, ROUND_TRIP_US_MAX));
+    }
+}
+
+/// Round trips recorded up to 60 s (the publisher's I/O timeout is 10 s).
+const ROUND_TRIP_US_MAX: u64 = 60_000_000;
+
+/// `publish.post_round_trip_us`: min / p50 / p99 / max over every POST.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RoundTrip {
+    pub count: u64,
+    pub min: u64,
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl RoundTrip {
+    /// The figures of a histogram; `None` when it is empty.
+    pub fn of(h: &Histogram<u64>) -> Option<RoundTrip> {
+        (!h.is_empty()).then(|| RoundTrip {
+            count: h.len(),
+            min: h.min(),
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
+        })
+    }
 }
 
 /// Proxy process measurements.
@@ -199,6 +255,12 @@ pub struct Publish {
     subscribe_wait_ms: Option<f64>,
     subscribed_instances: Option<u64>,
     expected_instances: Option<u64>,
+    /// HTTP: the most items in one POST (null over ZeroMQ).
+    items_per_post: Option<u64>,
+    /// HTTP: POSTs per message to each publish URL (null over ZeroMQ).
+    posts_per_message: Option<u64>,
+    /// HTTP: round trip of every POST, µs (null over ZeroMQ).
+    post_round_trip_us: Option<RoundTrip>,
 }
 
 impl Publish {
@@ -217,6 +279,9 @@ impl Publish {
             subscribe_wait_ms: p.subscribe.map(|w| w.waited.as_secs_f64() * 1e3),
             subscribed_instances: p.subscribe.map(|w| w.peers),
             expected_instances: p.subscribe.map(|w| w.expected),
+            items_per_post: (p.posts_per_message > 0).then_some(p.items_per_post),
+            posts_per_message: (p.posts_per_message > 0).then_some(p.posts_per_message),
+            post_round_trip_us: p.post_round_trip_us.as_ref().and_then(RoundTrip::of),
         }
     }
 }
@@ -232,6 +297,8 @@ pub struct Report {
     target: String,
     mode: &'static str,
     clients: u64,
+    /// `--channels`: subscriber i holds channel `i mod channels`.
+    channels: u64,
     messages: u64,
     size: usize,
     interval_ms: u64,
@@ -311,6 +378,7 @@ impl Report {
             target: s.target_name.clone(),
             mode: s.mode.name(),
             clients: s.clients,
+            channels: s.channels,
             messages: s.messages,
             size: s.size,
             interval_ms: s.interval_ms,
@@ -425,6 +493,9 @@ impl Report {
             opt(self.deliveries_per_s, 0)
         );
         t += &self.publish_line();
+        if self.channels > 1 {
+            t += &self.posts_line();
+        }
         if let Some(p) = &self.proxy {
             t += &format!(
                 "proxy          cpu {} µs ({} µs/delivery)  rss {:.1} -> {:.1} MiB ({} B/connection)\n",
@@ -485,10 +556,47 @@ impl Report {
         line + "\n"
     }
 
+    /// `channels K  N items/POST  P POSTs/message  POST round trip µs min … max …`.
+    fn posts_line(&self) -> String {
+        let p = &self.publish;
+        let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+        let rt = p.post_round_trip_us;
+        format!(
+            "posts          channels {}  {} items/POST  {} POSTs/message  POST round trip µs min {} p50 {} p99 {} max {}\n",
+            self.channels,
+            opt(p.items_per_post),
+            opt(p.posts_per_message),
+            opt(rt.map(|r| r.min)),
+            opt(rt.map(|r| r.p50)),
+            opt(rt.map(|r| r.p99)),
+            opt(rt.map(|r| r.max)),
+        )
+    }
+
     /// One markdown table row, columns: target | mode | clients | messages | size |
     /// p50 µs | p99 µs | max µs | last delivery max ms | deliveries/s | proxy µs/delivery |
-    /// proxy B/connection | lost.
+    /// proxy B/connection | lost; with more than one channel, then: channels | items/POST |
+    /// POSTs/message | POST round trip p50 µs | p99 µs | max µs.
     pub fn to_markdown_row(&self) -> String {
+        let row = self.to_markdown_row_common();
+        if self.channels == 1 {
+            return row;
+        }
+        let p = &self.publish;
+        let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+        let rt = p.post_round_trip_us;
+        format!(
+            "{row} {} | {} | {} | {} | {} | {} |",
+            self.channels,
+            opt(p.items_per_post),
+            opt(p.posts_per_message),
+            opt(rt.map(|r| r.p50)),
+            opt(rt.map(|r| r.p99)),
+            opt(rt.map(|r| r.max)),
+        )
+    }
+
+    fn to_markdown_row_common(&self) -> String {
         let opt =
             |v: Option<f64>, prec: usize| v.map_or("-".to_string(), |v| format!("{v:.prec$}"));
         let cpu = self.proxy.as_ref().and_then(|p| p.cpu_us_per_delivery);
