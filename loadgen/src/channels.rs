@@ -24,16 +24,14 @@ pub fn channel_of_subscriber(global: u64, count: u64) -> u64 {
 }
 
 /// The publisher thread that sends every item of channel `channel`.
-#[cfg_attr(not(test), allow(dead_code))] // the sustained mode (next commit)
 pub fn owner_of_channel(channel: u64, publishers: u64) -> u64 {
     channel % publishers.max(1)
 }
 
 /// The channels publisher thread `thread` owns, in ascending order.
-#[cfg_attr(not(test), allow(dead_code))] // the sustained mode (next commit)
 pub fn channels_of_thread(thread: u64, count: u64, publishers: u64) -> Vec<u64> {
-    (thread..count)
-        .step_by(publishers.max(1) as usize)
+    (0..count)
+        .filter(|&c| owner_of_channel(c, publishers) == thread)
         .collect()
 }
 

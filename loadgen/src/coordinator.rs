@@ -25,6 +25,7 @@ use crate::publish_plan::{self, PublishPlan};
 use crate::publisher::{PublishUrl, Publisher};
 use crate::report::{ProxySample, PublishOutcome, Report, RunResult};
 use crate::scenario::{Mode, PublishVia, Scenario};
+use crate::sustained::{self, SustainedTotals};
 use crate::tnetstring;
 use crate::worker::LATENCY_US_MAX;
 use crate::xpub_subscriptions::SubscribeWait;
@@ -247,6 +248,8 @@ struct PublishPhase {
     cpu_us: Option<u64>,
     loadgen_cpu_us: Option<u64>,
     timed_out: bool,
+    /// `--rate` runs: what the publisher threads did.
+    sustained: Option<SustainedTotals>,
 }
 
 impl PublishPhase {
@@ -263,6 +266,7 @@ impl PublishPhase {
             cpu_us: None,
             loadgen_cpu_us: None,
             timed_out,
+            sustained: None,
         }
     }
 }
@@ -377,7 +381,11 @@ fn publish_phase(
         phase.publish.items_per_post = p.plan.items_per_post_max() as u64;
         phase.publish.posts_per_message = p.plan.posts().len() as u64;
     }
-    if !publish_all(s, fleet, p, deadline, &mut phase)? {
+    let published = match s.rate {
+        Some(_) => publish_sustained(s, p, deadline, &mut phase)?,
+        None => publish_all(s, fleet, p, deadline, &mut phase)?,
+    };
+    if !published {
         phase.timed_out = true;
         return Ok(phase);
     }
@@ -452,6 +460,22 @@ fn publish_all(
     Ok(true)
 }
 
+/// The sustained mode: the publisher threads run the whole schedule; false when the
+/// deadline stopped them.
+fn publish_sustained(
+    s: &Scenario,
+    p: &Publishers,
+    deadline: Instant,
+    phase: &mut PublishPhase,
+) -> Result<bool, String> {
+    let out = sustained::run(s, p.plan.names(), deadline)?;
+    phase.start_ns = out.totals.start_ns;
+    phase.send_ns = out.first_send_ns;
+    phase.publish = out.publish;
+    phase.sustained = Some(out.totals);
+    Ok(!out.totals.stopped_early)
+}
+
 fn decode_histogram(b64: &str) -> Result<Histogram<u64>, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64)
@@ -502,6 +526,7 @@ fn merge(
         last_recv_ns,
         publish_start_ns: phase.start_ns,
         publish: phase.publish,
+        sustained: phase.sustained,
         loadgen_cpu_us: phase.loadgen_cpu_us,
         proxy,
         timed_out: phase.timed_out || reports.iter().any(|r| r.timed_out),

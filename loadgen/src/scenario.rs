@@ -240,6 +240,11 @@ pub struct Scenario {
     /// `--items-per-post N`: the most items one publish POST carries (`None`: as many as fit
     /// in [`crate::batch::PUBLISH_BODY_BYTES_MAX`]).
     pub items_per_post: Option<usize>,
+    /// `--rate R`: the sustained mode ([`crate::sustained`]): R items/s in total, one item
+    /// per POST, every channel `messages` items; `None`: one burst per message, as before.
+    pub rate: Option<u64>,
+    /// `--publishers P` (with `--rate`): publisher threads, each with its own connections.
+    pub publishers: u64,
     /// Proxy processes whose CPU and RSS are measured.
     pub proxy_pids: Vec<u32>,
     /// Name of the proxy in reports.
@@ -280,6 +285,8 @@ impl Scenario {
             channel: a.parsed("--channel", "loadgen".to_string())?,
             channels: a.parsed("--channels", 1)?,
             items_per_post: a.parsed_opt("--items-per-post")?,
+            rate: a.parsed_opt("--rate")?,
+            publishers: a.parsed_opt("--publishers")?.unwrap_or(0),
             proxy_pids: parse_pids(a.take("--proxy-pids").as_deref())?,
             target_name: a.parsed("--target-name", "proxy".to_string())?,
             json_path: a.take("--json").map(PathBuf::from),
@@ -318,7 +325,45 @@ impl Scenario {
             return Err("--timeout-s must be at least 1".into());
         }
         self.validate_channels()?;
+        self.validate_rate()?;
         self.validate_publish_via()
+    }
+
+    /// `--publishers` was parsed as 0 when absent; this also settles its default (1).
+    fn validate_rate(&self) -> Result<(), String> {
+        let Some(rate) = self.rate else {
+            return match self.publishers {
+                0 => Ok(()),
+                _ => Err("--publishers needs --rate".into()),
+            };
+        };
+        let refuse = |why: &str| Err(format!("--rate: {why}"));
+        if rate == 0 {
+            return refuse("must be at least 1 item/s");
+        }
+        if self.publishers > self.channels {
+            return refuse(
+                "--publishers must be at most --channels (a channel has one publisher thread)",
+            );
+        }
+        if self.items_per_post.is_some() {
+            return refuse("one item per POST; --items-per-post does not apply");
+        }
+        if self.interval_ms > 0 {
+            return refuse("the schedule paces every item; --interval-ms does not apply");
+        }
+        if self.mode == Mode::Longpoll {
+            return refuse("--mode longpoll cannot take items faster than it re-polls");
+        }
+        if self.publish_via == PublishVia::ZmqSub {
+            return refuse("use --publish-via http or zmq-push");
+        }
+        Ok(())
+    }
+
+    /// Publisher threads of the sustained mode (1 unless `--publishers` says).
+    pub fn publisher_threads(&self) -> u64 {
+        self.publishers.max(1)
     }
 
     fn validate_channels(&self) -> Result<(), String> {
@@ -657,6 +702,34 @@ mod tests {
             (
                 "--clients 5 --channels 2 --publish-via zmq-sub --zmq-specs ipc://x",
                 "--channels 1 only",
+            ),
+        ] {
+            let e = run(bad).expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn rate_runs_need_a_rate_and_refuse_what_cannot_be_paced() {
+        let run = |extra: &str| Scenario::parse(&argv(&format!("{BASE} --clients 20 {extra}")));
+        let s = run("--channels 20 --rate 200 --publishers 4").expect("valid");
+        assert_eq!((s.rate, s.publisher_threads()), (Some(200), 4));
+        let s = run("--channels 20 --rate 200").expect("valid");
+        assert_eq!(s.publisher_threads(), 1);
+        assert_eq!(run("").expect("valid").rate, None);
+        for (bad, why) in [
+            ("--publishers 2", "needs --rate"),
+            ("--rate 0", "at least 1"),
+            (
+                "--channels 3 --rate 10 --publishers 4",
+                "at most --channels",
+            ),
+            ("--rate 10 --items-per-post 2", "one item per POST"),
+            ("--rate 10 --interval-ms 5", "--interval-ms"),
+            ("--rate 10 --mode longpoll", "longpoll"),
+            (
+                "--rate 10 --publish-via zmq-sub --zmq-specs ipc://x",
+                "zmq-push",
             ),
         ] {
             let e = run(bad).expect_err(bad);

@@ -39,6 +39,7 @@ fn result(proxy: Option<ProxySample>) -> RunResult {
             end_ns: 1_001_000_000,
             ..PublishOutcome::new(PublishVia::Http, None)
         },
+        sustained: None,
         timed_out: false,
     }
 }
