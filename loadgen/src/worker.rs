@@ -611,3 +611,36 @@ impl Worker {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_channel_has_its_own_subscribe_request() {
+        let argv: Vec<String> = "--proxy 127.0.0.1:7999 --publish http://127.0.0.1:5561 --mode sse --clients 6 --channels 3 --messages 1 --size 128"
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        let spec = crate::scenario::Scenario::parse(&argv)
+            .expect("valid")
+            .worker_specs()
+            .remove(0);
+        let cfgs = client_configs(&spec);
+        assert_eq!(cfgs.len(), 3);
+        for (c, cfg) in cfgs.iter().enumerate() {
+            let request = String::from_utf8_lossy(&cfg.request).to_string();
+            assert!(
+                request.starts_with(&format!("GET /sse?channel=loadgen-{c} HTTP/1.1\r\n")),
+                "{request}"
+            );
+        }
+        let one = client_configs(&WorkerSpec {
+            channels: 1,
+            ..spec
+        });
+        assert!(
+            String::from_utf8_lossy(&one[0].request).starts_with("GET /sse?channel=loadgen HTTP")
+        );
+    }
+}
