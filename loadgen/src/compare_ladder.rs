@@ -58,7 +58,7 @@ fn highest_holding(
 pub fn measure_ceiling(plan: &Plan) -> Option<f64> {
     let top = *plan.rates.last()?;
     let publishers = plan.publishers.unwrap_or(1);
-    eprintln!("== loadgen's own ceiling: {top} items/s into a sink that answers 200 at once");
+    eprintln!("== loadgen's own ceiling: unpaced publishers into a sink that answers 200 at once");
     let measured = publish_sink::start().and_then(|url| {
         publish_sink::ceiling(&url, &plan.mode, plan.channels, publishers, plan.size, top)
     });
@@ -123,8 +123,7 @@ pub fn summary(
     }
     let _ = writeln!(
         s,
-        "Loadgen's own ceiling (its publishers into a sink that answers 200 at once, at {} items/s): {} items/s. A rate near it measures loadgen, not the proxy.\n",
-        plan.rates.last().copied().unwrap_or(0),
+        "Loadgen's own ceiling (the same publishers, unpaced, into an in-process sink that answers 200 at once): {} items/s. A rate near it measures loadgen, not the proxy.\n",
         fmt(ceiling, 0)
     );
     let rungs: Vec<String> = labels

@@ -14,8 +14,11 @@ use std::time::{Duration, Instant};
 use crate::scenario::Scenario;
 use crate::sustained::{self, SustainedTotals};
 
-/// How long the ceiling run publishes for, at most.
+/// The ceiling run sends as many items as the top rate offers in this long…
 const CEILING_RUN: Duration = Duration::from_secs(2);
+/// …unpaced: a schedule this fast has every item due at once, so the publishers go as fast
+/// as they can.
+const UNPACED_RATE_PER_S: u64 = 1_000_000_000;
 /// Bound on the whole ceiling run (connections, schedule, stragglers).
 const CEILING_DEADLINE: Duration = Duration::from_secs(10);
 
@@ -72,7 +75,7 @@ fn serve(conn: TcpStream) {
 }
 
 /// The loadgen publishers' own ceiling: the scenario's publishers (channels, publishers,
-/// size, mode) against the sink at `rate` items/s for about [`CEILING_RUN`].
+/// size, mode) sending, unpaced, the items `rate` offers in [`CEILING_RUN`] to the sink.
 pub fn ceiling(
     sink_url: &str,
     mode: &str,
@@ -85,7 +88,7 @@ pub fn ceiling(
     let messages = items.div_ceil(channels).max(1);
     let argv: Vec<String> = format!(
         "--proxy 127.0.0.1:1 --publish {sink_url} --mode {mode} --clients {channels} \
-         --channels {channels} --messages {messages} --size {size} --rate {rate} \
+         --channels {channels} --messages {messages} --size {size} --rate {UNPACED_RATE_PER_S} \
          --publishers {publishers}"
     )
     .split_whitespace()
