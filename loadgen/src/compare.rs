@@ -47,6 +47,16 @@ pub struct Plan {
     pub publish: Vec<PublishVia>,
     /// Proxy instances (`--instances N`); 0: as many as the descriptor cap needs.
     pub instances_wanted: u16,
+    /// `run --channels` for every target.
+    pub channels: u64,
+    /// `run --items-per-post` for every target (`None`: as many as fit).
+    pub items_per_post: Option<usize>,
+    /// `run --rate` for every target (a sustained run), or one rung of `--rates`.
+    pub rate: Option<u64>,
+    /// `run --publishers` for every sustained run.
+    pub publishers: Option<u64>,
+    /// `--rates r1,r2,…`: the rate ladder, ascending.
+    pub rates: Vec<u64>,
 }
 
 impl Plan {
@@ -82,6 +92,11 @@ impl Plan {
             publish: PublishVia::parse_list(&a.parsed("--publish", "http".to_string())?)
                 .map_err(|e| format!("--publish: {e}"))?,
             instances_wanted: a.parsed("--instances", 0)?,
+            channels: a.parsed("--channels", 1)?,
+            items_per_post: a.parsed_opt("--items-per-post")?,
+            rate: a.parsed_opt("--rate")?,
+            publishers: a.parsed_opt("--publishers")?,
+            rates: parse_rates(a.take("--rates").as_deref())?,
         };
         a.finish()?;
         if !["stream", "sse", "ws", "longpoll"].contains(&plan.mode.as_str()) {
@@ -92,6 +107,15 @@ impl Plan {
         }
         if plan.clients == 0 || plan.messages == 0 || plan.rounds == 0 {
             return Err("--clients, --messages and --rounds must be positive".into());
+        }
+        if plan.channels == 0 || plan.channels > plan.clients || plan.items_per_post == Some(0) {
+            return Err("--channels must be 1..=--clients and --items-per-post at least 1".into());
+        }
+        if plan.rate.is_some() && !plan.rates.is_empty() {
+            return Err("give --rate or --rates, not both".into());
+        }
+        if plan.publishers.is_some() && plan.rate.is_none() && plan.rates.is_empty() {
+            return Err("--publishers needs --rate or --rates".into());
         }
         if plan.instances_wanted != 0 && plan.instances_wanted < plan.instances_needed() {
             return Err(format!(
@@ -128,6 +152,75 @@ impl Plan {
     fn backend_port(&self) -> u16 {
         self.base_port + 3999
     }
+
+    /// Why the floor servers are left out of this plan, if they are: they deliver every
+    /// item to every connection, with no channels.
+    pub fn floor_skipped(&self) -> Option<String> {
+        (self.channels > 1).then(|| {
+            format!(
+                "floor-send and floor-uring are skipped with --channels {}: the floor server has no channels (it delivers every item to every connection)",
+                self.channels
+            )
+        })
+    }
+
+    /// `MODE-CLIENTS`, plus `-cK` with more than one channel: names this scenario's files.
+    pub fn scenario_tag(&self) -> String {
+        let mut tag = format!("{}-{}", self.mode, self.clients);
+        if self.channels > 1 {
+            tag += &format!("-c{}", self.channels);
+        }
+        if let Some(r) = self.rate {
+            tag += &format!("-rate{r}");
+        } else if !self.rates.is_empty() {
+            tag += "-rates";
+        }
+        tag
+    }
+
+    /// The scenario flags every target's `run` gets beyond the basic ones.
+    fn scenario_args(&self) -> Vec<(&'static str, String)> {
+        let mut args = Vec::new();
+        if self.channels > 1 {
+            args.push(("--channels", self.channels.to_string()));
+        }
+        if let Some(n) = self.items_per_post {
+            args.push(("--items-per-post", n.to_string()));
+        }
+        if let Some(r) = self.rate {
+            args.push(("--rate", r.to_string()));
+            if let Some(p) = self.publishers {
+                args.push(("--publishers", p.to_string()));
+            }
+        }
+        args
+    }
+
+    /// This plan at one rung of the rate ladder.
+    pub fn at_rate(&self, rate: u64) -> Plan {
+        Plan {
+            rate: Some(rate),
+            rates: Vec::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// `r1,r2,…`: positive, strictly ascending items/s.
+fn parse_rates(s: Option<&str>) -> Result<Vec<u64>, String> {
+    let Some(s) = s else { return Ok(Vec::new()) };
+    let rates: Vec<u64> = s
+        .split(',')
+        .map(|r| {
+            r.trim()
+                .parse()
+                .map_err(|_| format!("--rates: {r:?} is not a rate"))
+        })
+        .collect::<Result<_, _>>()?;
+    if rates.first() == Some(&0) || rates.windows(2).any(|w| w[0] >= w[1]) {
+        return Err("--rates: give positive rates in ascending order".into());
+    }
+    Ok(rates)
 }
 
 /// One measured run: the report, or why there is none.
@@ -260,6 +353,7 @@ fn run_args(plan: &Plan, t: &Target, json: &Path, via: PublishVia) -> Result<Vec
         .into_iter()
         .chain([("--connect-rate", rate.to_string())])
         .chain(workers)
+        .chain(plan.scenario_args())
         .chain(publish_args(t, via)?);
     Ok(std::iter::once("run".to_string())
         .chain(pairs.flat_map(|(k, v)| [k.to_string(), v]))
@@ -381,6 +475,56 @@ mod tests {
             "--publish http,http",
             "--publish smtp",
             "--instances x",
+        ] {
+            assert!(plan(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn channels_pass_through_to_every_run_and_skip_the_floor() {
+        let p = plan("--clients 60 --channels 20 --items-per-post 7").expect("valid");
+        assert_eq!(
+            p.scenario_args(),
+            [
+                ("--channels", "20".to_string()),
+                ("--items-per-post", "7".to_string())
+            ]
+        );
+        assert_eq!(p.scenario_tag(), "stream-60-c20");
+        assert!(p.floor_skipped().is_some());
+        let p = plan("--clients 60").expect("valid");
+        assert!(p.scenario_args().is_empty());
+        assert_eq!(p.scenario_tag(), "stream-60");
+        assert!(p.floor_skipped().is_none());
+        for bad in [
+            "--clients 5 --channels 6",
+            "--channels 0",
+            "--items-per-post 0",
+        ] {
+            assert!(plan(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn rates_parse_ascending_and_each_rung_passes_its_rate() {
+        let p =
+            plan("--clients 20 --channels 20 --rates 100,200,400 --publishers 2").expect("valid");
+        assert_eq!(p.rates, [100, 200, 400]);
+        assert_eq!(p.scenario_tag(), "stream-20-c20-rates");
+        let rung = p.at_rate(200);
+        assert_eq!(rung.scenario_tag(), "stream-20-c20-rate200");
+        assert!(rung
+            .scenario_args()
+            .contains(&("--rate", "200".to_string())));
+        assert!(rung
+            .scenario_args()
+            .contains(&("--publishers", "2".to_string())));
+        for bad in [
+            "--rates 200,100",
+            "--rates 0,100",
+            "--rates 100,x",
+            "--rate 100 --rates 100,200",
+            "--publishers 2",
         ] {
             assert!(plan(bad).is_err(), "{bad}");
         }

@@ -21,9 +21,11 @@ use crate::message;
 use crate::procstat::{self, Sample};
 use crate::progress::Progress;
 use crate::protocol::WorkerReport;
-use crate::publisher::{self, PublishUrl, Publisher};
+use crate::publish_plan::{self, PublishPlan};
+use crate::publisher::{PublishUrl, Publisher};
 use crate::report::{ProxySample, PublishOutcome, Report, RunResult};
 use crate::scenario::{Mode, PublishVia, Scenario};
+use crate::sustained::{self, SustainedTotals};
 use crate::tnetstring;
 use crate::worker::LATENCY_US_MAX;
 use crate::xpub_subscriptions::SubscribeWait;
@@ -49,6 +51,8 @@ const ZMQ_SUBSCRIBE_WAIT_MAX: Duration = Duration::from_secs(30);
 /// and the ZeroMQ sockets when messages go that way.
 struct Publishers {
     list: Vec<Publisher>,
+    /// The channels and each message's POSTs.
+    plan: PublishPlan,
     /// PUSH sockets from the start (`zmq-push`), or the XPUB once every client is held
     /// (`zmq-sub`).
     zmq: Option<ZmqPublisher>,
@@ -74,6 +78,7 @@ impl Publishers {
         };
         let mut p = Publishers {
             list,
+            plan: PublishPlan::new(s)?,
             zmq,
             has_gauge: true,
             baseline: 0,
@@ -141,36 +146,47 @@ impl Publishers {
         Ok(Some(wait))
     }
 
-    /// Items handed over per message: one POST per URL, one send per PUSH socket, one
-    /// XPUB send.
+    /// Items handed over per message: each POST to each URL, one send per channel per
+    /// PUSH socket, one XPUB send.
     fn items_per_message(&self, s: &Scenario) -> u64 {
         match s.publish_via {
-            PublishVia::Http => self.list.len() as u64,
-            PublishVia::ZmqPush => s.zmq_specs.len() as u64,
+            PublishVia::Http => (self.list.len() * self.plan.posts().len()) as u64,
+            PublishVia::ZmqPush => s.zmq_specs.len() as u64 * s.channels,
             PublishVia::ZmqSub => 1,
         }
     }
 
-    /// Publishes message `seq` once on the ZeroMQ sockets, or else to every endpoint, each
-    /// stamped just before its send or POST; returns the first stamp (the message's send
-    /// time for time-to-last-delivery).
-    fn publish(&mut self, s: &Scenario, seq: u64) -> Result<u64, String> {
-        if let Some(zmq) = &mut self.zmq {
-            let send_ns = clock::now_ns();
-            let stream = message::encode_framed(seq, send_ns, s.size, s.mode.framing());
-            let line = message::encode(seq, send_ns, s.size);
-            let item = tnetstring::publish_item(&s.channel, &stream, &line);
-            zmq.publish(&s.channel, &item).map_err(|e| e.to_string())?;
-            return Ok(send_ns);
-        }
+    /// Publishes message `seq` on the ZeroMQ sockets (one item per channel, each stamped
+    /// just before its send), or else to every endpoint as the plan's POSTs, one after
+    /// another, each POST's items stamped just before it is built and its round trip
+    /// recorded; returns the first stamp (the message's send time for time-to-last-delivery).
+    fn publish(&mut self, s: &Scenario, seq: u64, out: &mut PublishOutcome) -> Result<u64, String> {
         let mut first_ns = 0;
+        if let Some(zmq) = &mut self.zmq {
+            for name in self.plan.names() {
+                let send_ns = clock::now_ns();
+                let stream = message::encode_framed(seq, send_ns, s.size, s.mode.framing());
+                let line = message::encode(seq, send_ns, s.size);
+                let item = tnetstring::publish_item(name, &stream, &line);
+                zmq.publish(name, &item).map_err(|e| e.to_string())?;
+                if first_ns == 0 {
+                    first_ns = send_ns;
+                }
+            }
+            return Ok(first_ns);
+        }
         for p in &mut self.list {
-            let send_ns = clock::now_ns();
-            let stream = message::encode_framed(seq, send_ns, s.size, s.mode.framing());
-            let line = message::encode(seq, send_ns, s.size);
-            p.publish(&publisher::publish_body(&s.channel, &stream, &line))?;
-            if first_ns == 0 {
-                first_ns = send_ns;
+            for post in self.plan.posts() {
+                let send_ns = clock::now_ns();
+                let body = self
+                    .plan
+                    .body(post.clone(), &publish_plan::formats(s, seq, send_ns))?;
+                let sent = Instant::now();
+                p.publish(&body)?;
+                out.record_round_trip(sent.elapsed());
+                if first_ns == 0 {
+                    first_ns = send_ns;
+                }
             }
         }
         Ok(first_ns)
@@ -232,6 +248,8 @@ struct PublishPhase {
     cpu_us: Option<u64>,
     loadgen_cpu_us: Option<u64>,
     timed_out: bool,
+    /// `--rate` runs: what the publisher threads did.
+    sustained: Option<SustainedTotals>,
 }
 
 impl PublishPhase {
@@ -244,15 +262,11 @@ impl PublishPhase {
         PublishPhase {
             send_ns: vec![0; s.messages as usize],
             start_ns,
-            publish: PublishOutcome {
-                via: s.publish_via,
-                items: 0,
-                end_ns: 0,
-                subscribe,
-            },
+            publish: PublishOutcome::new(s.publish_via, subscribe),
             cpu_us: None,
             loadgen_cpu_us: None,
             timed_out,
+            sustained: None,
         }
     }
 }
@@ -363,7 +377,15 @@ fn publish_phase(
     let loadgen_before = procstat::sample(&fleet.pids()).ok();
     let cpu_before = sample_proxy(s)?;
     let mut phase = PublishPhase::new(s, clock::now_ns(), subscribe, false);
-    if !publish_all(s, fleet, p, deadline, &mut phase)? {
+    if s.publish_via == PublishVia::Http {
+        phase.publish.items_per_post = p.plan.items_per_post_max() as u64;
+        phase.publish.posts_per_message = p.plan.posts().len() as u64;
+    }
+    let published = match s.rate {
+        Some(_) => publish_sustained(s, p, deadline, &mut phase)?,
+        None => publish_all(s, fleet, p, deadline, &mut phase)?,
+    };
+    if !published {
         phase.timed_out = true;
         return Ok(phase);
     }
@@ -431,11 +453,27 @@ fn publish_all(
         }
         std::thread::sleep(next.saturating_duration_since(Instant::now()));
         last_start = Instant::now();
-        phase.send_ns[seq as usize - 1] = p.publish(s, seq)?;
+        phase.send_ns[seq as usize - 1] = p.publish(s, seq, &mut phase.publish)?;
         phase.publish.items += items_per_message;
         phase.publish.end_ns = clock::now_ns();
     }
     Ok(true)
+}
+
+/// The sustained mode: the publisher threads run the whole schedule; false when the
+/// deadline stopped them.
+fn publish_sustained(
+    s: &Scenario,
+    p: &Publishers,
+    deadline: Instant,
+    phase: &mut PublishPhase,
+) -> Result<bool, String> {
+    let out = sustained::run(s, p.plan.names(), deadline)?;
+    phase.start_ns = out.totals.start_ns;
+    phase.send_ns = out.first_send_ns;
+    phase.publish = out.publish;
+    phase.sustained = Some(out.totals);
+    Ok(!out.totals.stopped_early)
 }
 
 fn decode_histogram(b64: &str) -> Result<Histogram<u64>, String> {
@@ -488,6 +526,7 @@ fn merge(
         last_recv_ns,
         publish_start_ns: phase.start_ns,
         publish: phase.publish,
+        sustained: phase.sustained,
         loadgen_cpu_us: phase.loadgen_cpu_us,
         proxy,
         timed_out: phase.timed_out || reports.iter().any(|r| r.timed_out),

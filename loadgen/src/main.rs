@@ -6,33 +6,41 @@
 
 mod args;
 mod backend;
+mod batch;
+mod channels;
 mod chunked;
 mod client;
 mod clock;
 mod compare;
 mod compare_cmd;
+mod compare_ladder;
 mod coordinator;
 mod demo;
 mod fleet;
 mod floor_server;
 mod lines;
 mod message;
+mod pacing;
 mod plot;
 mod procstat;
 mod progress;
 mod protocol;
+mod publish_plan;
+mod publish_sink;
 mod publisher;
 mod report;
 mod scenario;
 mod seqtrack;
 mod soak;
 mod sse;
+mod sustained;
 mod sys;
 mod targets;
 mod throughput;
 mod tls;
 mod tls_cert;
 mod tnetstring;
+mod verdict;
 mod worker;
 mod wsframe;
 mod xpub_subscriptions;
@@ -50,7 +58,18 @@ Usage:
       --interval-ms I     pause between publish starts (default 0)
       --workers W         worker processes (default: clients / per-worker, rounded up)
       --per-worker K      sockets per worker, at most 19000 (default 18000)
-      --channel C         GRIP channel (default loadgen)
+      --channel C         GRIP channel (default loadgen); with --channels K > 1, the base
+                          of channels C-0 … C-(K-1)
+      --channels K        subscriber i holds channel C-(i mod K); each message is one item
+                          per channel (default 1: channel C itself)
+      --items-per-post N  items per publish POST (default: as many as fit in Pushpin's
+                          1,000,000-byte body limit, never more); the POSTs go one after
+                          another, each stamped with its own send time
+      --rate R            sustained mode: R items/s in total, one item per POST, on a fixed
+                          schedule; every channel gets M items (seq 1..M); reports offered
+                          and accepted items/s, publish round trip, schedule lag, verdict
+      --publishers P      with --rate: publisher threads (default 1, at most K), each with
+                          its own connections; channel c is sent by thread c mod P
       --proxy-pids P,...  proxy processes to measure (CPU, RSS)
       --target-name NAME  proxy name in reports (default proxy)
       --json FILE         write the JSON report
@@ -81,11 +100,14 @@ Usage:
                           [--ringpin-args FLAGS] [--loadgen-workers W]
                           [--targets ringpin,pushpin,floor-send,floor-uring] [--interval-ms I]
                           [--pushpin-connect-rate R] [--publish http,zmq,zmq-push]
-                          [--instances N]
+                          [--instances N] [--channels K] [--items-per-post N]
+                          [--rate R | --rates R1,R2,...] [--publishers P]
       Per round, interleaved: ringpin, pushpin, floor-send, floor-uring (floors: stream only),
       each started fresh on its own ports, measured by a `run` per --publish method it has an
       input for (floors: http), stopped. Prints medians and ratios; writes every report and
-      summary-MODE-N.md into DIR (default compare-out).
+      summary-MODE-N.md into DIR (default compare-out). --rates: every target at every rate
+      per round (fresh target per run); the summary gives each target's highest rate that
+      holds, ringpin/pushpin, and loadgen's own ceiling against a sink that answers 200.
   ringpin-loadgen demo [--clients 100000] [--messages 1] [--size 128] [--json-dir DIR]
                        [--timeout-s 300] [--publish http|zmq|http,zmq] [--instances N]
                        [--targets ringpin,floor-send]

@@ -9,6 +9,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddrV4, TcpStream};
 use std::time::Duration;
 
+#[cfg(test)]
+use crate::batch;
 use crate::chunked::ChunkedDecoder;
 
 /// How long a publish or metrics request may take before the run fails.
@@ -69,14 +71,7 @@ impl Publisher {
 
     /// POSTs a publish body; errors unless the endpoint answers 2xx.
     pub fn publish(&mut self, body: &[u8]) -> Result<(), String> {
-        let head = format!(
-            "POST {} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            self.url.publish_path,
-            body.len()
-        );
-        let mut req = head.into_bytes();
-        req.extend_from_slice(body);
-        let resp = self.request(&req)?;
+        let resp = self.post(body)?;
         if !(200..300).contains(&resp.status) {
             let text = String::from_utf8_lossy(&resp.body);
             return Err(format!(
@@ -87,6 +82,19 @@ impl Publisher {
             ));
         }
         Ok(())
+    }
+
+    /// POSTs a publish body and returns the response whatever its status (the sustained
+    /// mode counts refusals instead of stopping at the first).
+    pub fn post(&mut self, body: &[u8]) -> Result<Response, String> {
+        let head = format!(
+            "POST {} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.url.publish_path,
+            body.len()
+        );
+        let mut req = head.into_bytes();
+        req.extend_from_slice(body);
+        self.request(&req)
     }
 
     /// The proxy's `ringpin_subscriptions` gauge, or `None` when the endpoint has no
@@ -262,21 +270,12 @@ pub fn parse_gauge(text: &str, name: &str) -> Option<u64> {
 }
 
 /// The publish JSON for one message on `channel`: every format present, so one item
-/// serves every mode (`stream_content` is framed for the run's mode).
+/// serves every mode (`stream_content` is framed for the run's mode). The coordinator
+/// builds bodies through publish_plan.rs; this is the one-item reference its tests use.
+#[cfg(test)]
 pub fn publish_body(channel: &str, stream_content: &[u8], line_content: &[u8]) -> Vec<u8> {
-    let stream = String::from_utf8_lossy(stream_content);
-    let line = String::from_utf8_lossy(line_content);
-    let body = serde_json::json!({
-        "items": [{
-            "channel": channel,
-            "formats": {
-                "http-stream": { "content": stream },
-                "http-response": { "body": line },
-                "ws-message": { "content": line },
-            }
-        }]
-    });
-    serde_json::to_vec(&body).expect("serializing a JSON value cannot fail")
+    let formats = batch::formats_json(stream_content, line_content);
+    batch::body([batch::item_json(channel, &formats).as_slice()])
 }
 
 #[cfg(test)]
@@ -315,5 +314,25 @@ mod tests {
         assert_eq!(f["http-response"]["body"], "1 2 x\n");
         assert_eq!(f["ws-message"]["content"], "1 2 x\n");
         assert_eq!(v["items"][0]["channel"], "c");
+    }
+
+    #[test]
+    fn a_one_item_body_is_byte_for_byte_the_body_sent_before_batching() {
+        let (stream, line) = ("7 99 xx\n", "7 99 xx\n");
+        let before = serde_json::to_vec(&serde_json::json!({
+            "items": [{
+                "channel": "loadgen",
+                "formats": {
+                    "http-stream": { "content": stream },
+                    "http-response": { "body": line },
+                    "ws-message": { "content": line },
+                }
+            }]
+        }))
+        .expect("json");
+        assert_eq!(
+            publish_body("loadgen", stream.as_bytes(), line.as_bytes()),
+            before
+        );
     }
 }

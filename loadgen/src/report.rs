@@ -13,6 +13,8 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::scenario::{PublishVia, Scenario};
+use crate::sustained::SustainedTotals;
+use crate::verdict::{self, RateFigures};
 use crate::xpub_subscriptions::SubscribeWait;
 
 /// Raw results of a run, gathered by the coordinator.
@@ -54,6 +56,8 @@ pub struct RunResult {
     pub proxy: Option<ProxySample>,
     /// What the publish side did.
     pub publish: PublishOutcome,
+    /// `--rate` runs: the publisher threads' totals.
+    pub sustained: Option<SustainedTotals>,
     /// The run hit `--timeout-s`.
     pub timed_out: bool,
 }
@@ -70,6 +74,62 @@ pub struct PublishOutcome {
     pub end_ns: u64,
     /// The XPUB's wait for subscriptions (`zmq-sub` only).
     pub subscribe: Option<SubscribeWait>,
+    /// HTTP: the most items one POST carried, and POSTs per message per URL (0 otherwise).
+    pub items_per_post: u64,
+    pub posts_per_message: u64,
+    /// HTTP: every POST's round trip, write to whole response, µs.
+    pub post_round_trip_us: Option<Histogram<u64>>,
+}
+
+impl PublishOutcome {
+    /// Nothing published yet.
+    pub fn new(via: PublishVia, subscribe: Option<SubscribeWait>) -> PublishOutcome {
+        PublishOutcome {
+            via,
+            items: 0,
+            end_ns: 0,
+            subscribe,
+            items_per_post: 0,
+            posts_per_message: 0,
+            post_round_trip_us: None,
+        }
+    }
+
+    /// Records one POST's round trip.
+    pub fn record_round_trip(&mut self, took: std::time::Duration) {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let hist = self.post_round_trip_us.get_or_insert_with(|| {
+            Histogram::new_with_bounds(1, ROUND_TRIP_US_MAX, 3)
+                .expect("constant histogram bounds are valid")
+        });
+        hist.saturating_record(us.clamp(1, ROUND_TRIP_US_MAX));
+    }
+}
+
+/// Round trips recorded up to 60 s (the publisher's I/O timeout is 10 s).
+const ROUND_TRIP_US_MAX: u64 = 60_000_000;
+
+/// `publish.post_round_trip_us`: min / p50 / p99 / max over every POST.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RoundTrip {
+    pub count: u64,
+    pub min: u64,
+    pub p50: u64,
+    pub p99: u64,
+    pub max: u64,
+}
+
+impl RoundTrip {
+    /// The figures of a histogram; `None` when it is empty.
+    pub fn of(h: &Histogram<u64>) -> Option<RoundTrip> {
+        (!h.is_empty()).then(|| RoundTrip {
+            count: h.len(),
+            min: h.min(),
+            p50: h.value_at_quantile(0.5),
+            p99: h.value_at_quantile(0.99),
+            max: h.max(),
+        })
+    }
 }
 
 /// Proxy process measurements.
@@ -199,6 +259,12 @@ pub struct Publish {
     subscribe_wait_ms: Option<f64>,
     subscribed_instances: Option<u64>,
     expected_instances: Option<u64>,
+    /// HTTP: the most items in one POST (null over ZeroMQ).
+    items_per_post: Option<u64>,
+    /// HTTP: POSTs per message to each publish URL (null over ZeroMQ).
+    posts_per_message: Option<u64>,
+    /// HTTP: round trip of every POST, µs (null over ZeroMQ).
+    post_round_trip_us: Option<RoundTrip>,
 }
 
 impl Publish {
@@ -217,7 +283,105 @@ impl Publish {
             subscribe_wait_ms: p.subscribe.map(|w| w.waited.as_secs_f64() * 1e3),
             subscribed_instances: p.subscribe.map(|w| w.peers),
             expected_instances: p.subscribe.map(|w| w.expected),
+            items_per_post: (p.posts_per_message > 0).then_some(p.items_per_post),
+            posts_per_message: (p.posts_per_message > 0).then_some(p.posts_per_message),
+            post_round_trip_us: p.post_round_trip_us.as_ref().and_then(RoundTrip::of),
         }
+    }
+}
+
+/// `sustained` section: the rate run's figures and its verdict.
+#[derive(Debug, Serialize)]
+pub struct Sustained {
+    /// `--rate`: items/s the schedule offered in total.
+    rate_per_s: u64,
+    publishers: u64,
+    items_offered: u64,
+    items_accepted: u64,
+    items_refused: u64,
+    /// Items sent over the schedule's start to the last send's return.
+    offered_per_s: Option<f64>,
+    /// Items answered 2xx over the same span (ZeroMQ: sends).
+    accepted_per_s: Option<f64>,
+    /// How far behind the schedule the publishers sent, ms: worst, mean, and the last item's.
+    schedule_lag_ms_max: f64,
+    schedule_lag_ms_mean: f64,
+    schedule_lag_ms_end: f64,
+    verdict: SustainedVerdict,
+}
+
+/// `sustained.verdict`: whether the proxy holds this rate (rule in verdict.rs).
+#[derive(Debug, Serialize)]
+pub struct SustainedVerdict {
+    held: bool,
+    reasons: Vec<String>,
+    first_quarter_round_lag_ms: Option<f64>,
+    last_quarter_round_lag_ms: Option<f64>,
+}
+
+impl Sustained {
+    fn build(t: &SustainedTotals, r: &RunResult, expected: u64, ttld: &[Option<f64>]) -> Sustained {
+        let span_s = t.end_ns.saturating_sub(t.start_ns) as f64 / 1e9;
+        let accepted_per_s = ratio(t.items_accepted as f64, span_s);
+        let v = verdict::judge(&RateFigures {
+            offered_per_s: t.rate_per_s as f64,
+            accepted_per_s: accepted_per_s.unwrap_or(0.0),
+            lost: expected.saturating_sub(r.received),
+            duplicated: r.duplicated,
+            timed_out: r.timed_out || t.stopped_early,
+            round_lag_ms: ttld.to_vec(),
+        });
+        Sustained {
+            rate_per_s: t.rate_per_s,
+            publishers: t.publishers,
+            items_offered: t.items_offered,
+            items_accepted: t.items_accepted,
+            items_refused: t.items_refused,
+            offered_per_s: ratio(t.items_offered as f64, span_s),
+            accepted_per_s,
+            schedule_lag_ms_max: t.lag.max_ns as f64 / 1e6,
+            schedule_lag_ms_mean: t.lag.mean_ns() as f64 / 1e6,
+            schedule_lag_ms_end: t.lag.last_ns as f64 / 1e6,
+            verdict: SustainedVerdict {
+                held: v.held,
+                reasons: v.reasons,
+                first_quarter_round_lag_ms: v.first_quarter_lag_ms,
+                last_quarter_round_lag_ms: v.last_quarter_lag_ms,
+            },
+        }
+    }
+
+    /// The table's `sustained` and `verdict` lines.
+    fn lines(&self, publish: &Publish) -> String {
+        let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
+        let rt = publish.post_round_trip_us;
+        let mut t = format!(
+            "sustained      rate {}/s  publishers {}  offered {}/s  accepted {}/s ({}/{} accepted, {} refused)  publish round trip µs p50 {} p99 {} max {}\n",
+            self.rate_per_s,
+            self.publishers,
+            opt(self.offered_per_s),
+            opt(self.accepted_per_s),
+            self.items_accepted,
+            self.items_offered,
+            self.items_refused,
+            rt.map_or("-".into(), |r| r.p50.to_string()),
+            rt.map_or("-".into(), |r| r.p99.to_string()),
+            rt.map_or("-".into(), |r| r.max.to_string()),
+        );
+        t += &format!(
+            "schedule lag   max {:.1} ms  mean {:.1} ms  at the end {:.1} ms\n",
+            self.schedule_lag_ms_max, self.schedule_lag_ms_mean, self.schedule_lag_ms_end
+        );
+        let v = &self.verdict;
+        t += &match v.held {
+            true => format!("verdict        HOLDS {} items/s\n", self.rate_per_s),
+            false => format!(
+                "verdict        DOES NOT HOLD {} items/s: {}\n",
+                self.rate_per_s,
+                v.reasons.join("; ")
+            ),
+        };
+        t
     }
 }
 
@@ -232,6 +396,8 @@ pub struct Report {
     target: String,
     mode: &'static str,
     clients: u64,
+    /// `--channels`: subscriber i holds channel `i mod channels`.
+    channels: u64,
     messages: u64,
     size: usize,
     interval_ms: u64,
@@ -244,6 +410,8 @@ pub struct Report {
     proxy: Option<Proxy>,
     loadgen: Loadgen,
     publish: Publish,
+    /// `--rate` runs only (null otherwise).
+    sustained: Option<Sustained>,
     tls: Option<Tls>,
     timed_out: bool,
 }
@@ -300,6 +468,9 @@ impl Report {
     pub fn build(s: &Scenario, command: Vec<String>, r: &RunResult) -> Report {
         let expected = r.held * s.messages;
         let ttld = time_to_last_delivery_ms(r);
+        let sustained = r
+            .sustained
+            .map(|t| Sustained::build(&t, r, expected, &ttld));
         let last_ns = r.last_recv_ns.iter().copied().max().unwrap_or(0);
         let publish_s = last_ns.saturating_sub(r.publish_start_ns) as f64 / 1e9;
         Report {
@@ -311,6 +482,7 @@ impl Report {
             target: s.target_name.clone(),
             mode: s.mode.name(),
             clients: s.clients,
+            channels: s.channels,
             messages: s.messages,
             size: s.size,
             interval_ms: s.interval_ms,
@@ -356,6 +528,7 @@ impl Report {
                     .and_then(|c| ratio(c as f64, r.received as f64)),
             },
             publish: Publish::build(s, r, last_ns),
+            sustained,
             tls: s.tls.as_ref().map(|t| Tls {
                 server_name: t.server_name.clone(),
                 negotiated: r.tls_negotiated.clone(),
@@ -425,6 +598,12 @@ impl Report {
             opt(self.deliveries_per_s, 0)
         );
         t += &self.publish_line();
+        if self.channels > 1 && self.sustained.is_none() {
+            t += &self.posts_line();
+        }
+        if let Some(sustained) = &self.sustained {
+            t += &sustained.lines(&self.publish);
+        }
         if let Some(p) = &self.proxy {
             t += &format!(
                 "proxy          cpu {} µs ({} µs/delivery)  rss {:.1} -> {:.1} MiB ({} B/connection)\n",
@@ -485,10 +664,67 @@ impl Report {
         line + "\n"
     }
 
+    /// `channels K  N items/POST  P POSTs/message  POST round trip µs min … max …`.
+    fn posts_line(&self) -> String {
+        let p = &self.publish;
+        let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+        let rt = p.post_round_trip_us;
+        format!(
+            "posts          channels {}  {} items/POST  {} POSTs/message  POST round trip µs min {} p50 {} p99 {} max {}\n",
+            self.channels,
+            opt(p.items_per_post),
+            opt(p.posts_per_message),
+            opt(rt.map(|r| r.min)),
+            opt(rt.map(|r| r.p50)),
+            opt(rt.map(|r| r.p99)),
+            opt(rt.map(|r| r.max)),
+        )
+    }
+
     /// One markdown table row, columns: target | mode | clients | messages | size |
     /// p50 µs | p99 µs | max µs | last delivery max ms | deliveries/s | proxy µs/delivery |
-    /// proxy B/connection | lost.
+    /// proxy B/connection | lost; with more than one channel, then: channels | items/POST |
+    /// POSTs/message | POST round trip p50 µs | p99 µs | max µs; for a `--rate` run
+    /// instead: channels | rate/s | accepted/s | deliveries/s | publish p99 µs |
+    /// schedule lag max ms | verdict.
     pub fn to_markdown_row(&self) -> String {
+        let row = self.to_markdown_row_common();
+        if let Some(t) = &self.sustained {
+            let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
+            let p99 = self.publish.post_round_trip_us.map(|r| r.p99.to_string());
+            return format!(
+                "{row} {} | {} | {} | {} | {} | {:.1} | {} |",
+                self.channels,
+                t.rate_per_s,
+                opt(t.accepted_per_s),
+                opt(self.deliveries_per_s),
+                p99.unwrap_or_else(|| "-".into()),
+                t.schedule_lag_ms_max,
+                if t.verdict.held {
+                    "holds"
+                } else {
+                    "does not hold"
+                },
+            );
+        }
+        if self.channels == 1 {
+            return row;
+        }
+        let p = &self.publish;
+        let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+        let rt = p.post_round_trip_us;
+        format!(
+            "{row} {} | {} | {} | {} | {} | {} |",
+            self.channels,
+            opt(p.items_per_post),
+            opt(p.posts_per_message),
+            opt(rt.map(|r| r.p50)),
+            opt(rt.map(|r| r.p99)),
+            opt(rt.map(|r| r.max)),
+        )
+    }
+
+    fn to_markdown_row_common(&self) -> String {
         let opt =
             |v: Option<f64>, prec: usize| v.map_or("-".to_string(), |v| format!("{v:.prec$}"));
         let cpu = self.proxy.as_ref().and_then(|p| p.cpu_us_per_delivery);

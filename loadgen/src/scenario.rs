@@ -131,8 +131,11 @@ pub struct WorkerSpec {
     pub proxy: SocketAddrV4,
     /// Transport.
     pub mode: Mode,
-    /// GRIP channel every client subscribes to.
+    /// GRIP channel every client subscribes to (the base name with `channels` > 1).
     pub channel: String,
+    /// Channels: client with global index i holds channel `i mod channels`
+    /// ([`crate::channels`]).
+    pub channels: u64,
     /// Publishes in the run (sequence numbers `1..=messages`).
     pub messages: u64,
     /// Bytes per message.
@@ -155,6 +158,7 @@ impl WorkerSpec {
             ("--proxy", self.proxy.to_string()),
             ("--mode", self.mode.name().to_string()),
             ("--channel", self.channel.clone()),
+            ("--channels", self.channels.to_string()),
             ("--messages", self.messages.to_string()),
             ("--size", self.size.to_string()),
             ("--connect-rate", self.connect_rate.to_string()),
@@ -180,6 +184,7 @@ impl WorkerSpec {
             proxy: loopback_v4(&a.required("--proxy")?)?,
             mode: Mode::parse(&a.required("--mode")?)?,
             channel: a.required("--channel")?,
+            channels: a.parsed("--channels", 1)?,
             messages: a.parsed("--messages", 0)?,
             size: a.parsed("--size", 0)?,
             connect_rate: a.parsed("--connect-rate", 0)?,
@@ -227,8 +232,19 @@ pub struct Scenario {
     pub interval_ms: u64,
     /// Worker processes.
     pub workers: u64,
-    /// GRIP channel.
+    /// GRIP channel (the base name of `BASE-0` … with `channels` > 1).
     pub channel: String,
+    /// `--channels K`: subscriber i holds channel `i mod K`; each message is one item per
+    /// channel.
+    pub channels: u64,
+    /// `--items-per-post N`: the most items one publish POST carries (`None`: as many as fit
+    /// in [`crate::batch::PUBLISH_BODY_BYTES_MAX`]).
+    pub items_per_post: Option<usize>,
+    /// `--rate R`: the sustained mode ([`crate::sustained`]): R items/s in total, one item
+    /// per POST, every channel `messages` items; `None`: one burst per message, as before.
+    pub rate: Option<u64>,
+    /// `--publishers P` (with `--rate`): publisher threads, each with its own connections.
+    pub publishers: u64,
     /// Proxy processes whose CPU and RSS are measured.
     pub proxy_pids: Vec<u32>,
     /// Name of the proxy in reports.
@@ -267,6 +283,10 @@ impl Scenario {
             interval_ms: a.parsed("--interval-ms", 0)?,
             workers: resolve_workers(clients, workers, per_worker)?,
             channel: a.parsed("--channel", "loadgen".to_string())?,
+            channels: a.parsed("--channels", 1)?,
+            items_per_post: a.parsed_opt("--items-per-post")?,
+            rate: a.parsed_opt("--rate")?,
+            publishers: a.parsed_opt("--publishers")?.unwrap_or(0),
             proxy_pids: parse_pids(a.take("--proxy-pids").as_deref())?,
             target_name: a.parsed("--target-name", "proxy".to_string())?,
             json_path: a.take("--json").map(PathBuf::from),
@@ -304,7 +324,72 @@ impl Scenario {
         if self.timeout_s == 0 {
             return Err("--timeout-s must be at least 1".into());
         }
+        self.validate_channels()?;
+        self.validate_rate()?;
         self.validate_publish_via()
+    }
+
+    /// `--publishers` was parsed as 0 when absent; this also settles its default (1).
+    fn validate_rate(&self) -> Result<(), String> {
+        let Some(rate) = self.rate else {
+            return match self.publishers {
+                0 => Ok(()),
+                _ => Err("--publishers needs --rate".into()),
+            };
+        };
+        let refuse = |why: &str| Err(format!("--rate: {why}"));
+        if rate == 0 {
+            return refuse("must be at least 1 item/s");
+        }
+        if self.publishers > self.channels {
+            return refuse(
+                "--publishers must be at most --channels (a channel has one publisher thread)",
+            );
+        }
+        if self.items_per_post.is_some() {
+            return refuse("one item per POST; --items-per-post does not apply");
+        }
+        if self.interval_ms > 0 {
+            return refuse("the schedule paces every item; --interval-ms does not apply");
+        }
+        if self.mode == Mode::Longpoll {
+            return refuse("--mode longpoll cannot take items faster than it re-polls");
+        }
+        if self.publish_via == PublishVia::ZmqSub {
+            return refuse("use --publish-via http or zmq-push");
+        }
+        Ok(())
+    }
+
+    /// Publisher threads of the sustained mode (1 unless `--publishers` says).
+    pub fn publisher_threads(&self) -> u64 {
+        self.publishers.max(1)
+    }
+
+    fn validate_channels(&self) -> Result<(), String> {
+        if self.channels == 0 {
+            return Err("--channels must be at least 1".into());
+        }
+        if self.channels > self.clients {
+            return Err(format!(
+                "--channels {} exceeds --clients {}: a channel without a subscriber measures nothing",
+                self.channels, self.clients
+            ));
+        }
+        if self.items_per_post == Some(0) {
+            return Err("--items-per-post must be at least 1".into());
+        }
+        if self.items_per_post.is_some() && self.publish_via != PublishVia::Http {
+            return Err("--items-per-post applies to --publish-via http only".into());
+        }
+        // The XPUB would have to wait for every channel's subscription on every instance
+        // that holds one, which the gauge cannot tell per channel.
+        if self.channels > 1 && self.publish_via == PublishVia::ZmqSub {
+            return Err(
+                "--publish-via zmq-sub supports --channels 1 only (use http or zmq-push)".into(),
+            );
+        }
+        Ok(())
     }
 
     fn validate_publish_via(&self) -> Result<(), String> {
@@ -341,6 +426,7 @@ impl Scenario {
                     proxy: self.proxy,
                     mode: self.mode,
                     channel: self.channel.clone(),
+                    channels: self.channels,
                     messages: self.messages,
                     size: self.size,
                     connect_rate: rate,
@@ -592,6 +678,63 @@ mod tests {
             assert!(run(&bad).is_err(), "{bad}");
         }
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn channels_reach_every_worker_and_impossible_channel_runs_are_refused() {
+        let run = |extra: &str| Scenario::parse(&argv(&format!("{BASE} {extra}")));
+        let s = run("--clients 60 --channels 20 --workers 2 --items-per-post 7").expect("valid");
+        assert_eq!((s.channels, s.items_per_post), (20, Some(7)));
+        for spec in s.worker_specs() {
+            assert_eq!(spec.channels, 20);
+            assert_eq!(WorkerSpec::parse(&spec.to_argv()), Ok(spec));
+        }
+        assert_eq!(run("--clients 5").expect("valid").channels, 1);
+        assert!(run("--clients 5 --channels 3 --publish-via zmq-push --zmq-specs ipc://x").is_ok());
+        for (bad, why) in [
+            ("--clients 5 --channels 0", "at least 1"),
+            ("--clients 5 --channels 6", "exceeds --clients"),
+            ("--clients 5 --items-per-post 0", "at least 1"),
+            (
+                "--clients 5 --items-per-post 2 --publish-via zmq-push --zmq-specs ipc://x",
+                "http only",
+            ),
+            (
+                "--clients 5 --channels 2 --publish-via zmq-sub --zmq-specs ipc://x",
+                "--channels 1 only",
+            ),
+        ] {
+            let e = run(bad).expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn rate_runs_need_a_rate_and_refuse_what_cannot_be_paced() {
+        let run = |extra: &str| Scenario::parse(&argv(&format!("{BASE} --clients 20 {extra}")));
+        let s = run("--channels 20 --rate 200 --publishers 4").expect("valid");
+        assert_eq!((s.rate, s.publisher_threads()), (Some(200), 4));
+        let s = run("--channels 20 --rate 200").expect("valid");
+        assert_eq!(s.publisher_threads(), 1);
+        assert_eq!(run("").expect("valid").rate, None);
+        for (bad, why) in [
+            ("--publishers 2", "needs --rate"),
+            ("--rate 0", "at least 1"),
+            (
+                "--channels 3 --rate 10 --publishers 4",
+                "at most --channels",
+            ),
+            ("--rate 10 --items-per-post 2", "one item per POST"),
+            ("--rate 10 --interval-ms 5", "--interval-ms"),
+            ("--rate 10 --mode longpoll", "longpoll"),
+            (
+                "--rate 10 --publish-via zmq-sub --zmq-specs ipc://x",
+                "zmq-push",
+            ),
+        ] {
+            let e = run(bad).expect_err(bad);
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

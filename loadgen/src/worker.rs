@@ -24,6 +24,7 @@ use base64::Engine;
 use hdrhistogram::serialization::{Serializer, V2Serializer};
 use hdrhistogram::Histogram;
 
+use crate::channels;
 use crate::client::{Client, ClientConfig, Event, Failure};
 use crate::clock;
 use crate::message::Stamp;
@@ -81,7 +82,9 @@ enum Stop {
 /// The worker's whole state.
 pub struct Worker {
     spec: WorkerSpec,
-    cfg: ClientConfig,
+    /// One per channel (they differ only in the request's `?channel=`), indexed by
+    /// [`Conn::channel`].
+    cfgs: Vec<ClientConfig>,
     tls: Option<TlsConfig>,
     /// `VERSION/SUITE` of the first completed TLS handshake.
     tls_negotiated: Option<String>,
@@ -131,24 +134,34 @@ fn emit(line: &WorkerLine) {
     let _ = out.flush();
 }
 
-fn client_config(spec: &WorkerSpec) -> ClientConfig {
-    let path = spec.mode.path(&spec.channel);
+/// The client configuration of every channel, in channel order: one WebSocket key and
+/// mask for the worker, a request per channel.
+fn client_configs(spec: &WorkerSpec) -> Vec<ClientConfig> {
     let key = wsframe::generate_key();
-    let request = match spec.mode {
-        Mode::Ws => wsframe::handshake_request(&path, &key),
+    let seed = clock::now_ns() ^ (spec.index as u64).rotate_left(32);
+    (0..spec.channels.max(1))
+        .map(|c| {
+            let name = channels::channel_name(&spec.channel, spec.channels, c);
+            ClientConfig {
+                mode: spec.mode,
+                request: subscribe_request(spec.mode, &name, &key),
+                value_len: spec.value_len(),
+                ws_accept: wsframe::expected_accept(&key),
+                ws_mask: (seed as u32 | 1).to_be_bytes(),
+            }
+        })
+        .collect()
+}
+
+fn subscribe_request(mode: Mode, channel: &str, ws_key: &str) -> Vec<u8> {
+    let path = mode.path(channel);
+    match mode {
+        Mode::Ws => wsframe::handshake_request(&path, ws_key),
         Mode::Sse => {
             format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n")
                 .into_bytes()
         }
         _ => format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").into_bytes(),
-    };
-    let seed = clock::now_ns() ^ (spec.index as u64).rotate_left(32);
-    ClientConfig {
-        mode: spec.mode,
-        request,
-        value_len: spec.value_len(),
-        ws_accept: wsframe::expected_accept(&key),
-        ws_mask: (seed as u32 | 1).to_be_bytes(),
     }
 }
 
@@ -172,7 +185,7 @@ impl Worker {
         let messages = spec.messages as usize;
         let tls = spec.tls.as_ref().map(TlsConfig::load).transpose()?;
         Ok(Worker {
-            cfg: client_config(&spec),
+            cfgs: client_configs(&spec),
             plain_buf: if tls.is_some() {
                 vec![0; PLAIN_BUF_BYTES]
             } else {
@@ -273,6 +286,7 @@ impl Worker {
 
     fn connect(&self, token: u64) -> Result<Conn, String> {
         let global = self.spec.first + token;
+        let channel = channels::channel_of_subscriber(global, self.spec.channels) as usize;
         let src = Ipv4Addr::new(127, 0, 0, 2 + (global % SOURCE_ADDRS) as u8);
         let stream = sys::connect_nonblocking(src, self.spec.proxy)
             .map_err(|e| format!("connect from {src}: {e}"))?;
@@ -286,7 +300,8 @@ impl Worker {
         Ok(Conn {
             stream,
             tls,
-            client: Client::new(&self.cfg),
+            client: Client::new(&self.cfgs[channel]),
+            channel,
             tracker: SeqTracker::default(),
             connected: false,
             held: false,
@@ -358,7 +373,7 @@ impl Worker {
     fn on_readable(&mut self, idx: usize) {
         let Worker {
             conns,
-            cfg,
+            cfgs,
             read_buf,
             plain_buf,
             events,
@@ -379,6 +394,7 @@ impl Worker {
             Err(e) => return self.close(idx, &format!("read: {e}")),
         };
         let now = clock::now_ns();
+        let cfg = &cfgs[conn.channel];
         let fed = feed(conn, cfg, &read_buf[..n], plain_buf, &mut |e| {
             events.push(e)
         });
@@ -485,7 +501,7 @@ impl Worker {
         let request_out = !want_write
             && conn.client.pending_output().is_empty()
             && !conn.tls.as_ref().is_some_and(|t| t.is_handshaking());
-        if self.cfg.mode == Mode::Longpoll && request_out && !conn.held {
+        if self.spec.mode == Mode::Longpoll && request_out && !conn.held {
             self.mark_held(idx);
         }
     }
@@ -593,5 +609,38 @@ impl Worker {
             last_recv_ns: self.last_recv_ns.clone(),
             timed_out,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_channel_has_its_own_subscribe_request() {
+        let argv: Vec<String> = "--proxy 127.0.0.1:7999 --publish http://127.0.0.1:5561 --mode sse --clients 6 --channels 3 --messages 1 --size 128"
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        let spec = crate::scenario::Scenario::parse(&argv)
+            .expect("valid")
+            .worker_specs()
+            .remove(0);
+        let cfgs = client_configs(&spec);
+        assert_eq!(cfgs.len(), 3);
+        for (c, cfg) in cfgs.iter().enumerate() {
+            let request = String::from_utf8_lossy(&cfg.request).to_string();
+            assert!(
+                request.starts_with(&format!("GET /sse?channel=loadgen-{c} HTTP/1.1\r\n")),
+                "{request}"
+            );
+        }
+        let one = client_configs(&WorkerSpec {
+            channels: 1,
+            ..spec
+        });
+        assert!(
+            String::from_utf8_lossy(&one[0].request).starts_with("GET /sse?channel=loadgen HTTP")
+        );
     }
 }

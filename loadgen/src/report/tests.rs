@@ -35,11 +35,11 @@ fn result(proxy: Option<ProxySample>) -> RunResult {
         loadgen_cpu_us: Some(14),
         proxy,
         publish: PublishOutcome {
-            via: PublishVia::Http,
             items: 2,
             end_ns: 1_001_000_000,
-            subscribe: None,
+            ..PublishOutcome::new(PublishVia::Http, None)
         },
+        sustained: None,
         timed_out: false,
     }
 }
@@ -122,14 +122,16 @@ fn proxy_figures_are_per_delivery_and_per_connection() {
 fn the_publish_section_says_how_fast_items_went_in_and_who_subscribed() {
     let mut raw = result(None);
     raw.publish = PublishOutcome {
-        via: PublishVia::ZmqSub,
         items: 2,
         end_ns: 1_001_000_000,
-        subscribe: Some(SubscribeWait {
-            waited: Duration::from_micros(2500),
-            peers: 3,
-            expected: 3,
-        }),
+        ..PublishOutcome::new(
+            PublishVia::ZmqSub,
+            Some(SubscribeWait {
+                waited: Duration::from_micros(2500),
+                peers: 3,
+                expected: 3,
+            }),
+        )
     };
     let r = Report::build(&scenario(""), vec![], &raw);
     let v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("json");
@@ -182,4 +184,52 @@ fn the_table_lists_the_first_twenty_messages_and_the_json_all() {
         v["time_to_last_delivery_ms"].as_array().map(Vec::len),
         Some(25)
     );
+}
+
+#[test]
+fn many_channel_runs_report_posts_and_their_round_trips() {
+    let argv: Vec<String> = "--proxy 127.0.0.1:7999 --publish http://127.0.0.1:5561 --mode stream --clients 4 --channels 2 --messages 2 --size 64"
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    let s = Scenario::parse(&argv).expect("valid");
+    let mut raw = result(None);
+    raw.publish.items_per_post = 1;
+    raw.publish.posts_per_message = 2;
+    for ms in [3, 5, 9, 40] {
+        raw.publish.record_round_trip(Duration::from_millis(ms));
+    }
+    let r = Report::build(&s, vec![], &raw);
+    let v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("json");
+    assert_eq!(v["channels"], 2);
+    let p = &v["publish"];
+    assert_eq!(
+        (
+            p["items_per_post"].as_u64(),
+            p["posts_per_message"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    let rt = &p["post_round_trip_us"];
+    assert_eq!(rt["count"], 4);
+    assert!(
+        (2_990..=3_010).contains(&rt["min"].as_u64().expect("min")),
+        "{rt}"
+    );
+    assert!(
+        (39_900..=40_100).contains(&rt["max"].as_u64().expect("max")),
+        "{rt}"
+    );
+    assert!(r
+        .to_table()
+        .contains("posts          channels 2  1 items/POST  2 POSTs/message"));
+    assert_eq!(
+        r.to_markdown_row().matches('|').count(),
+        20,
+        "13 + 6 columns"
+    );
+    // One channel: the row and table are what they were before channels existed.
+    let one = Report::build(&scenario(""), vec![], &raw);
+    assert_eq!(one.to_markdown_row().matches('|').count(), 14);
+    assert!(!one.to_table().contains("posts "));
 }

@@ -26,6 +26,8 @@ pub(super) struct Conn {
     pub(super) tls: Option<Box<TlsSession>>,
     /// The protocol state machine.
     pub(super) client: Client,
+    /// The channel this subscriber holds: its index in the worker's client configurations.
+    pub(super) channel: usize,
     /// Which messages this connection has seen.
     pub(super) tracker: SeqTracker,
     /// The TCP connect completed.
