@@ -11,6 +11,8 @@
 
 use std::ops::Range;
 
+use crate::scenario::{Mode, Scenario};
+
 /// Pushpin's limit on a publish request's body (`MAX_CONTENT_LENGTH` in its handler), which
 /// ringpin keeps: a larger body is refused, so loadgen never sends one.
 pub const PUBLISH_BODY_BYTES_MAX: usize = 1_000_000;
@@ -64,6 +66,37 @@ pub fn formats_json(stream: &[u8], line: &[u8]) -> Vec<u8> {
     push_json_string(&mut out, line);
     out.extend_from_slice(b"}}");
     out
+}
+
+/// The `formats` object with only `mode`'s format (`--item-formats mode`): `http-stream`
+/// for stream and SSE, `http-response` for long-poll, `ws-message` for WebSockets.
+pub fn mode_formats_json(mode: Mode, stream: &[u8], line: &[u8]) -> Vec<u8> {
+    let plain = |b: &[u8]| b.iter().all(|&c| c == b'\n' || (0x20..0x7f).contains(&c));
+    let (open, content): (&[u8], &[u8]) = match mode {
+        Mode::Stream | Mode::Sse => (b"{\"http-stream\":{\"content\":", stream),
+        Mode::Longpoll => (b"{\"http-response\":{\"body\":", line),
+        Mode::Ws => (b"{\"ws-message\":{\"content\":", line),
+    };
+    let mut out = Vec::with_capacity(content.len() + 48);
+    out.extend_from_slice(open);
+    if plain(content) {
+        push_json_string(&mut out, content);
+    } else {
+        let text = serde_json::to_string(&String::from_utf8_lossy(content))
+            .expect("serializing a string cannot fail");
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.extend_from_slice(b"}}");
+    out
+}
+
+/// The formats of one item as the scenario asks: every format, or only its mode's.
+pub fn scenario_formats_json(s: &Scenario, stream: &[u8], line: &[u8]) -> Vec<u8> {
+    if s.item_formats_mode_only {
+        mode_formats_json(s.mode, stream, line)
+    } else {
+        formats_json(stream, line)
+    }
 }
 
 /// A JSON string of printable ASCII and `\n`, escaped as serde_json escapes it.
@@ -165,6 +198,21 @@ pub fn plan_posts(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mode_formats_hold_only_the_mode_s_format_as_serde_json_writes_it() {
+        let cases = [
+            (Mode::Stream, "http-stream", "content", "data: 1 2 \"x\\\n"),
+            (Mode::Sse, "http-stream", "content", "data: 1 2 x\n\n"),
+            (Mode::Longpoll, "http-response", "body", "1 2 x\n"),
+            (Mode::Ws, "ws-message", "content", "1 2 \u{1} é\n"),
+        ];
+        for (mode, format, field, text) in cases {
+            let json = mode_formats_json(mode, text.as_bytes(), text.as_bytes());
+            let want = serde_json::json!({ format: { field: text } });
+            assert_eq!(json, serde_json::to_vec(&want).expect("json"), "{mode:?}");
+        }
+    }
 
     #[test]
     fn an_item_is_what_serde_writes_for_the_same_object() {

@@ -51,6 +51,8 @@ pub struct Plan {
     pub channels: u64,
     /// `run --items-per-post` for every target (`None`: as many as fit).
     pub items_per_post: Option<usize>,
+    /// `run --item-formats mode` for every target.
+    pub item_formats_mode_only: bool,
     /// `run --rate` for every target (a sustained run), or one rung of `--rates`.
     pub rate: Option<u64>,
     /// `run --publishers` for every sustained run.
@@ -94,6 +96,9 @@ impl Plan {
             instances_wanted: a.parsed("--instances", 0)?,
             channels: a.parsed("--channels", 1)?,
             items_per_post: a.parsed_opt("--items-per-post")?,
+            item_formats_mode_only: crate::scenario::parse_item_formats(
+                a.take("--item-formats").as_deref(),
+            )?,
             rate: a.parsed_opt("--rate")?,
             publishers: a.parsed_opt("--publishers")?,
             rates: parse_rates(a.take("--rates").as_deref())?,
@@ -186,6 +191,9 @@ impl Plan {
         }
         if let Some(n) = self.items_per_post {
             args.push(("--items-per-post", n.to_string()));
+        }
+        if self.item_formats_mode_only {
+            args.push(("--item-formats", "mode".to_string()));
         }
         if let Some(r) = self.rate {
             args.push(("--rate", r.to_string()));

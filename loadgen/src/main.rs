@@ -65,6 +65,9 @@ Usage:
       --items-per-post N  items per publish POST (default: as many as fit in Pushpin's
                           1,000,000-byte body limit, never more); the POSTs go one after
                           another, each stamped with its own send time
+      --item-formats all|mode  formats in each published item: all three (default, one
+                          item serves every mode) or only the mode's (about 190 B at
+                          --size 128 instead of 510 B, so 2,500 items fit one POST)
       --rate R            sustained mode: R items/s in total, one item per POST, on a fixed
                           schedule; every channel gets M items (seq 1..M); reports offered
                           and accepted items/s, publish round trip, schedule lag, verdict
@@ -100,7 +103,7 @@ Usage:
                           [--ringpin-args FLAGS] [--loadgen-workers W]
                           [--targets ringpin,pushpin,floor-send,floor-uring] [--interval-ms I]
                           [--pushpin-connect-rate R] [--publish http,zmq,zmq-push]
-                          [--instances N] [--channels K] [--items-per-post N]
+                          [--instances N] [--channels K] [--items-per-post N] [--item-formats all|mode]
                           [--rate R | --rates R1,R2,...] [--publishers P]
       Per round, interleaved: ringpin, pushpin, floor-send, floor-uring (floors: stream only),
       each started fresh on its own ports, measured by a `run` per --publish method it has an

@@ -96,7 +96,7 @@ impl PublishPlan {
 pub fn formats(s: &Scenario, seq: u64, send_ns: u64) -> Vec<u8> {
     let stream = message::encode_framed(seq, send_ns, s.size, s.mode.framing());
     let line = message::encode(seq, send_ns, s.size);
-    batch::formats_json(&stream, &line)
+    batch::scenario_formats_json(s, &stream, &line)
 }
 
 fn item_prefix(channel: &str) -> Vec<u8> {

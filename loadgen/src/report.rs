@@ -263,6 +263,8 @@ pub struct Publish {
     items_per_post: Option<u64>,
     /// HTTP: POSTs per message to each publish URL (null over ZeroMQ).
     posts_per_message: Option<u64>,
+    /// `all` (every format in each item) or `mode` (only the run's mode's format).
+    item_formats: &'static str,
     /// HTTP: round trip of every POST, µs (null over ZeroMQ).
     post_round_trip_us: Option<RoundTrip>,
 }
@@ -285,6 +287,11 @@ impl Publish {
             expected_instances: p.subscribe.map(|w| w.expected),
             items_per_post: (p.posts_per_message > 0).then_some(p.items_per_post),
             posts_per_message: (p.posts_per_message > 0).then_some(p.posts_per_message),
+            item_formats: if s.item_formats_mode_only {
+                "mode"
+            } else {
+                "all"
+            },
             post_round_trip_us: p.post_round_trip_us.as_ref().and_then(RoundTrip::of),
         }
     }

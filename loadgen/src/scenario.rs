@@ -245,6 +245,9 @@ pub struct Scenario {
     pub rate: Option<u64>,
     /// `--publishers P` (with `--rate`): publisher threads, each with its own connections.
     pub publishers: u64,
+    /// `--item-formats mode`: each HTTP item carries only the format the run's mode reads,
+    /// instead of all three (`all`, the default), so 2,500 items of 128 B fit one POST.
+    pub item_formats_mode_only: bool,
     /// Proxy processes whose CPU and RSS are measured.
     pub proxy_pids: Vec<u32>,
     /// Name of the proxy in reports.
@@ -287,6 +290,7 @@ impl Scenario {
             items_per_post: a.parsed_opt("--items-per-post")?,
             rate: a.parsed_opt("--rate")?,
             publishers: a.parsed_opt("--publishers")?.unwrap_or(0),
+            item_formats_mode_only: parse_item_formats(a.take("--item-formats").as_deref())?,
             proxy_pids: parse_pids(a.take("--proxy-pids").as_deref())?,
             target_name: a.parsed("--target-name", "proxy".to_string())?,
             json_path: a.take("--json").map(PathBuf::from),
@@ -437,6 +441,15 @@ impl Scenario {
                 spec
             })
             .collect()
+    }
+}
+
+/// `--item-formats all|mode` (default all): true for `mode`.
+pub fn parse_item_formats(value: Option<&str>) -> Result<bool, String> {
+    match value {
+        None | Some("all") => Ok(false),
+        Some("mode") => Ok(true),
+        Some(other) => Err(format!("--item-formats: {other:?} is not all|mode")),
     }
 }
 
@@ -750,5 +763,23 @@ mod tests {
         ] {
             assert!(Scenario::parse(&argv(&bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn item_formats_are_all_or_mode() {
+        let run = |extra: &str| Scenario::parse(&argv(&format!("{BASE} --clients 10 {extra}")));
+        assert!(!run("").expect("valid").item_formats_mode_only);
+        assert!(
+            !run("--item-formats all")
+                .expect("valid")
+                .item_formats_mode_only
+        );
+        assert!(
+            run("--item-formats mode")
+                .expect("valid")
+                .item_formats_mode_only
+        );
+        let err = run("--item-formats some").expect_err("refused");
+        assert!(err.contains("--item-formats"), "{err}");
     }
 }

@@ -284,7 +284,7 @@ fn send_item(
         }
         Sink::Http(list) => {
             let mut body = ctx.bytes.body_prefixes[channel].clone();
-            body.extend_from_slice(&batch::formats_json(&stream, &line));
+            body.extend_from_slice(&batch::scenario_formats_json(s, &stream, &line));
             body.extend_from_slice(b"}]}");
             for p in list {
                 let sent = Instant::now();
