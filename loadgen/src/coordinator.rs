@@ -146,11 +146,11 @@ impl Publishers {
         Ok(Some(wait))
     }
 
-    /// Items handed over per message: each POST to each URL, one send per channel per
-    /// PUSH socket, one XPUB send.
+    /// Items handed over per message: one per channel to each URL (in however many POSTs),
+    /// one send per channel per PUSH socket, one XPUB send.
     fn items_per_message(&self, s: &Scenario) -> u64 {
         match s.publish_via {
-            PublishVia::Http => (self.list.len() * self.plan.posts().len()) as u64,
+            PublishVia::Http => self.list.len() as u64 * s.channels,
             PublishVia::ZmqPush => s.zmq_specs.len() as u64 * s.channels,
             PublishVia::ZmqSub => 1,
         }

@@ -67,8 +67,8 @@ pub struct RunResult {
 pub struct PublishOutcome {
     /// How messages were published.
     pub via: PublishVia,
-    /// Items handed over: POSTs answered 2xx (messages × URLs), or ZeroMQ messages queued
-    /// (× sockets for PUSH).
+    /// Items handed over: items in POSTs answered 2xx (messages × channels × URLs), or
+    /// ZeroMQ messages queued (× sockets for PUSH).
     pub items: u64,
     /// When the last publish returned (0: nothing was published).
     pub end_ns: u64,

@@ -174,7 +174,7 @@ fn sixty_subscribers_over_twenty_channels_get_their_items_in_several_posts() {
         ),
         (Some(6), Some(4))
     );
-    assert_eq!(p["items"], 8, "4 POSTs per message, 2 messages");
+    assert_eq!(p["items"], 40, "one item per channel per message: 20 x 2");
     assert_eq!(p["post_round_trip_us"]["count"], 8);
     assert!(p["post_round_trip_us"]["p99"].as_u64() > Some(0));
     assert!(table.contains("posts          channels 20  6 items/POST  4 POSTs/message"));
