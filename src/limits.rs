@@ -284,8 +284,8 @@ pub const SHARDS_MAX: usize = 64;
 pub const DELIVERY_PASS_SLOW: Duration = Duration::from_millis(10);
 /// How often each executor looks at the process-wide control state.
 pub const CONTROL_TICK: Duration = Duration::from_millis(100);
-/// Most inbox items queued before one flush, so a long backlog cannot delay the first
-/// item's writes without bound.
+/// Most inbox messages (each the batch of one router flush) queued before one write pass,
+/// so a long backlog cannot delay the first items' writes without bound.
 pub const DELIVERY_BATCH_ITEMS_MAX: usize = 64;
 /// Sends per `io_uring_enter` of the batched delivery writer; also its ring size.
 pub const URING_SEND_BATCH: usize = 256;

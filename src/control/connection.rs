@@ -66,7 +66,9 @@ pub async fn serve(service: Rc<PublishService>, auth: Rc<PublishAuth>, stream: T
             },
             Err(refusal) => refuse(&service, &head, peer, &refusal),
         };
-        if conn.write_all(&reply).await.is_err() || !keep_alive {
+        let written = conn.write_all(&reply).await;
+        service.flush().await;
+        if written.is_err() || !keep_alive {
             return;
         }
     }
@@ -174,10 +176,11 @@ fn refuse(
     )
 }
 
-/// Carries out one request and returns the reply's bytes. Published items go into the shard
-/// inboxes before the reply is written, so a publish whose reply the publisher has seen is
-/// ordered before any publish it sends afterwards, on any connection. A full inbox therefore
-/// slows the reply: backpressure, not loss.
+/// Carries out one request and returns the reply's bytes. Published items are routed (their
+/// order fixed) before the reply is written, so a publish whose reply the publisher has seen
+/// is ordered before any publish it sends afterwards, on any connection; `serve` flushes
+/// them to the shards after writing the reply and before reading the next request, so a
+/// full inbox slows the publisher's next request: backpressure, not loss.
 async fn answer(service: &PublishService, head: &RequestHead, body: &[u8]) -> Answer {
     let started = std::time::Instant::now();
     let has_content_length = head.headers.contains("content-length");
@@ -227,7 +230,7 @@ async fn answer(service: &PublishService, head: &RequestHead, body: &[u8]) -> An
     );
     match reply.action {
         EndpointAction::Publish(items) => {
-            service.publish(items).await;
+            service.publish(items);
             service.counters.publish_latency.observe(started.elapsed());
         }
         EndpointAction::Recover => service.recover().await,

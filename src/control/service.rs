@@ -7,6 +7,7 @@
 //! Must not: touch client connections; everything reaches shards through inboxes.
 
 use crate::limits::CONTROL_TICK;
+use crate::publish::format::EncodedItem;
 use crate::publish::item::PublishItem;
 use crate::router::inbox::{
     InboxSendError, InputInboxReceiver, RouterInboxReceiver, ShardInboxSender, SubscriptionSender,
@@ -35,9 +36,17 @@ pub struct PublishService {
     pub(super) top_channels: RefCell<super::top_channels::TopChannels>,
     /// `/status/events` streams open now (at most `STATUS_STREAMS_MAX`).
     pub(super) status_streams: std::cell::Cell<usize>,
-    /// One permit: routing and queueing happen under it, so the order the sequencer releases
-    /// items in is the order they enter the inboxes, even when a full inbox makes one task
-    /// wait while another publishes.
+    /// Released items not yet in the shards' inboxes, one batch per shard (indexed by shard
+    /// id), in release order. A publish routes into it, the publisher is answered, and then
+    /// the outbox is flushed; the publishes that arrived meanwhile (other connections'
+    /// requests, ready in the same executor turn) go with the same flush. So a burst of
+    /// one-item POSTs, like one 2,500-item POST, costs each shard one inbox message and at
+    /// most one wake-up, and the shards start delivering after the publisher is answered,
+    /// not while the router still competes with them for the cores.
+    outbox: RefCell<Vec<Vec<Arc<EncodedItem>>>>,
+    /// One permit: routing into the outbox and queueing it into the inboxes happen under it,
+    /// so the order the sequencer releases items in is the order they enter the inboxes,
+    /// even when a full inbox makes one task wait while another publishes.
     send_order: Semaphore,
 }
 
@@ -50,6 +59,7 @@ impl PublishService {
         sequencing: SequencerConfig,
         counters: RouterCounters,
     ) -> PublishService {
+        let shard_count = shards.len();
         PublishService {
             router: RefCell::new(Router::new(sequencing)),
             interest,
@@ -59,6 +69,7 @@ impl PublishService {
             subscription_outs: RefCell::new(Vec::new()),
             top_channels: RefCell::default(),
             status_streams: std::cell::Cell::new(0),
+            outbox: RefCell::new(vec![Vec::new(); shard_count]),
             send_order: Semaphore::new(1),
         }
     }
@@ -107,23 +118,38 @@ impl PublishService {
             .add(channels - self.counters.channels.get());
     }
 
-    /// Routes `items` in order through the sequencer. Interest is drained first, so a
-    /// subscription whose initial response a client has already received is known here.
+    /// Routes `items` in order through the sequencer into the outbox; `flush` then queues
+    /// them into the shards' inboxes. Interest is drained first, so a subscription whose
+    /// initial response a client has already received is known here.
     ///
     /// Ordering across shards holds because this one router thread releases every channel's
-    /// items in one order and queues each to every interested shard's FIFO inbox in that
-    /// order; each shard then delivers its inbox in order.
-    pub async fn publish(&self, items: Vec<PublishItem>) {
-        let _permit = self.send_order.acquire_permit(1).await;
+    /// items in one order and appends them to each interested shard's outbox batch in that
+    /// order; flushes take the whole outbox and queue it to FIFO inboxes one flush at a time;
+    /// each shard then delivers its inbox in order. A publish routed here is therefore
+    /// ordered before any routed after it, flushed or not.
+    pub fn publish(&self, items: Vec<PublishItem>) {
         self.drain_interest();
         self.counters.items_published.add(items.len() as u64);
+        let mut router = self.router.borrow_mut();
         for item in items {
             self.top_channels.borrow_mut().add(&item.channel);
-            let routed = self.router.borrow_mut().on_publish(item, Instant::now());
-            self.send_routed(routed).await;
+            let routed = router.on_publish(item, Instant::now());
+            self.stage(routed);
         }
-        let expired = self.router.borrow_mut().on_timeout(Instant::now());
-        self.send_routed(expired).await;
+        let expired = router.on_timeout(Instant::now());
+        self.stage(expired);
+    }
+
+    /// Queues the outbox into the shards' inboxes, waiting while an inbox is full. Every
+    /// publish is followed by one, before its caller takes more input (the next request on
+    /// a connection, the next batch from a ZeroMQ input), which bounds the outbox. A flush
+    /// that finds the outbox already taken by another returns at once.
+    pub async fn flush(&self) {
+        if self.outbox.borrow().iter().all(Vec::is_empty) {
+            return;
+        }
+        let _permit = self.send_order.acquire_permit(1).await;
+        self.flush_outbox().await;
     }
 
     /// The router executor's timer: drains interest and releases parked items whose
@@ -132,7 +158,8 @@ impl PublishService {
         let _permit = self.send_order.acquire_permit(1).await;
         self.drain_interest();
         let expired = self.router.borrow_mut().on_timeout(Instant::now());
-        self.send_routed(expired).await;
+        self.stage(expired);
+        self.flush_outbox().await;
     }
 
     /// How long the timer may sleep: until the next parked item's deadline, at most
@@ -145,7 +172,9 @@ impl PublishService {
         }
     }
 
-    async fn send_routed(&self, routed: Vec<Routed>) {
+    /// Appends released items to the outbox batches of the shards that must receive them.
+    fn stage(&self, routed: Vec<Routed>) {
+        let mut outbox = self.outbox.borrow_mut();
         for (encoded, shards) in routed {
             log::debug!(
                 "publish channel={} shards={}",
@@ -153,10 +182,26 @@ impl PublishService {
                 shards.len()
             );
             for shard in shards.iter() {
-                let Some(inbox) = self.shards.get(shard.0 as usize) else {
-                    continue;
-                };
-                send_waiting(inbox, ShardMsg::Deliver(Arc::clone(&encoded))).await;
+                if let Some(batch) = outbox.get_mut(shard.0 as usize) {
+                    batch.push(Arc::clone(&encoded));
+                }
+            }
+        }
+    }
+
+    /// Queues every outbox batch into its shard's inbox, one message each. Call under the
+    /// `send_order` permit: the batches are taken at once, so whatever is staged while this
+    /// waits on a full inbox goes with the next flush, after these.
+    async fn flush_outbox(&self) {
+        let batches: Vec<_> = self
+            .outbox
+            .borrow_mut()
+            .iter_mut()
+            .map(std::mem::take)
+            .collect();
+        for (inbox, batch) in self.shards.iter().zip(batches) {
+            if !batch.is_empty() {
+                send_waiting(inbox, ShardMsg::Deliver(batch)).await;
             }
         }
     }
@@ -165,6 +210,7 @@ impl PublishService {
     /// the items already queued, to make its holds refetch.
     pub async fn recover(&self) {
         let _permit = self.send_order.acquire_permit(1).await;
+        self.flush_outbox().await;
         self.router.borrow_mut().on_recover();
         for inbox in &self.shards {
             send_waiting(inbox, ShardMsg::Recover).await;
@@ -175,6 +221,7 @@ impl PublishService {
     /// queued (a refresh after a publish follows it), and answers on the query's channel.
     pub async fn ask_sessions(&self, query: SessionQuery) {
         let _permit = self.send_order.acquire_permit(1).await;
+        self.flush_outbox().await;
         for inbox in &self.shards {
             send_waiting(inbox, ShardMsg::Sessions(query.clone())).await;
         }
@@ -226,7 +273,12 @@ pub async fn input_loop(service: Rc<PublishService>, mut inbox: InputInboxReceiv
         inbox.clear_wake();
         while let Some(msg) = inbox.try_recv() {
             match msg {
-                InputMsg::Publish(items) => service.publish(items).await,
+                // Each message is already a batch (`ZMQ_INPUT_BATCH_ITEMS_MAX`); flushing
+                // it before taking the next bounds the outbox.
+                InputMsg::Publish(items) => {
+                    service.publish(items);
+                    service.flush().await;
+                }
                 InputMsg::Recover => service.recover().await,
                 InputMsg::Sessions(query) => service.ask_sessions(query).await,
             }
@@ -253,5 +305,124 @@ async fn send_waiting(inbox: &ShardInboxSender, mut msg: ShardMsg) {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::inbox::{router_inbox, shard_inbox, ShardInboxReceiver};
+    use crate::router::{RouterMsg, ShardId};
+    use glommio::{LocalExecutorBuilder, Placement};
+
+    /// Runs `test` on a throw-away executor with a service over `shards` inboxes, after
+    /// channel `c<i>` gained a subscriber on shard `i % shards` for each of `channels`.
+    fn with_service<F, Fut>(shards: usize, channels: usize, test: F)
+    where
+        F: FnOnce(Rc<PublishService>, Vec<ShardInboxReceiver>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + 'static,
+    {
+        LocalExecutorBuilder::new(Placement::Unbound)
+            .io_memory(512 * 1024)
+            .spawn(move || async move {
+                let (router_tx, router_rx) = router_inbox().expect("socket pair");
+                let (senders, receivers): (Vec<_>, Vec<_>) = (0..shards)
+                    .map(|_| shard_inbox().expect("socket pair"))
+                    .unzip();
+                let counters = (0..shards).map(|_| Arc::default()).collect();
+                let service = Rc::new(PublishService::new(
+                    router_rx,
+                    senders,
+                    counters,
+                    SequencerConfig::DEFAULT,
+                    RouterCounters::default(),
+                ));
+                for i in 0..channels {
+                    let interest = RouterMsg::Interest {
+                        shard: ShardId((i % shards) as u16),
+                        channel: format!("c{i}"),
+                        subscribed: true,
+                    };
+                    router_tx.send(interest).expect("router inbox open");
+                }
+                test(service, receivers).await;
+            })
+            .expect("executor")
+            .join()
+            .expect("test ran");
+    }
+
+    /// One `http-stream` item per channel named, in order.
+    fn items(channels: &[&str]) -> Vec<PublishItem> {
+        let items: Vec<String> = (channels.iter())
+            .map(|c| {
+                format!(r#"{{"channel":"{c}","formats":{{"http-stream":{{"content":"x"}}}}}}"#)
+            })
+            .collect();
+        let body = format!(r#"{{"items":[{}]}}"#, items.join(","));
+        crate::publish::parse_items(body.as_bytes()).expect("valid")
+    }
+
+    /// Every message queued in `inbox` now: `Deliver` batches as their channels, `Recover`
+    /// as `["recover"]`.
+    fn drain(inbox: &ShardInboxReceiver) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        while let Some(msg) = inbox.try_recv() {
+            out.push(match msg {
+                ShardMsg::Deliver(batch) => batch.iter().map(|i| i.channel.clone()).collect(),
+                ShardMsg::Recover => vec!["recover".to_owned()],
+                ShardMsg::Sessions(_) => vec!["sessions".to_owned()],
+            });
+        }
+        out
+    }
+
+    #[test]
+    fn a_many_item_publish_reaches_each_shard_as_one_batch_in_publish_order() {
+        with_service(2, 4, |service, inboxes| async move {
+            service.publish(items(&["c0", "c1", "c2", "c3", "c0", "nobody"]));
+            assert!(drain(&inboxes[0]).is_empty(), "routed, not yet flushed");
+            service.flush().await;
+            assert_eq!(drain(&inboxes[0]), [["c0", "c2", "c0"]]);
+            assert_eq!(drain(&inboxes[1]), [["c1", "c3"]]);
+        });
+    }
+
+    #[test]
+    fn publishes_routed_before_a_flush_share_its_batch_and_recover_comes_after_them() {
+        with_service(2, 2, |service, inboxes| async move {
+            service.publish(items(&["c0"]));
+            service.publish(items(&["c1", "c0"]));
+            service.recover().await;
+            service.flush().await;
+            assert_eq!(drain(&inboxes[0]), [vec!["c0", "c0"], vec!["recover"]]);
+            assert_eq!(drain(&inboxes[1]), [vec!["c1"], vec!["recover"]]);
+        });
+    }
+
+    #[test]
+    fn a_full_inbox_holds_the_flush_back_until_the_shard_drains_and_loses_nothing() {
+        with_service(1, 1, |service, inboxes| async move {
+            for _ in 0..crate::limits::SHARD_INBOX_MESSAGES_MAX {
+                service.publish(items(&["c0"]));
+                service.flush().await;
+            }
+            service.publish(items(&["c0", "c0"]));
+            let done = Rc::new(std::cell::Cell::new(false));
+            let flushing = glommio::spawn_local({
+                let (service, done) = (Rc::clone(&service), Rc::clone(&done));
+                async move {
+                    service.flush().await;
+                    done.set(true);
+                }
+            });
+            glommio::timer::sleep(Duration::from_millis(20)).await;
+            assert!(!done.get(), "waits while the inbox is full");
+            assert_eq!(inboxes[0].try_recv().map(|_| ()), Some(()));
+            flushing.await;
+            let queued = drain(&inboxes[0]);
+            assert_eq!(queued.len(), crate::limits::SHARD_INBOX_MESSAGES_MAX);
+            assert_eq!(queued.last().expect("the last flush"), &["c0", "c0"]);
+        });
     }
 }

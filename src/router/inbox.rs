@@ -187,13 +187,13 @@ mod tests {
     use std::sync::Arc as StdArc;
 
     fn item() -> ShardMsg {
-        ShardMsg::Deliver(StdArc::new(crate::publish::encode_item(
+        ShardMsg::Deliver(vec![StdArc::new(crate::publish::encode_item(
             crate::publish::parse_items(
                 br#"{"items":[{"channel":"c","formats":{"http-stream":{"content":"x"}}}]}"#,
             )
             .expect("valid")
             .remove(0),
-        )))
+        ))])
     }
 
     #[test]

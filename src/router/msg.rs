@@ -15,8 +15,10 @@ pub struct ShardId(pub u16);
 /// A message from the router to one shard.
 #[derive(Debug)]
 pub enum ShardMsg {
-    /// Deliver this item to the shard's subscribers of `item.channel`.
-    Deliver(Arc<EncodedItem>),
+    /// Deliver these items, in order, each to the shard's subscribers of its channel: what
+    /// the router released for this shard since its last flush (one POST's items, or a
+    /// burst of one-item POSTs), so a shard wakes once per batch, not once per item.
+    Deliver(Vec<Arc<EncodedItem>>),
     /// `/recover` was called: every hold that can go back to its origin does (PUSHPIN.md
     /// §3.5); queued in order with the items.
     Recover,

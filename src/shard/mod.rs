@@ -337,15 +337,15 @@ impl ShardContext {
         let cpu_start = log::log_enabled!(log::Level::Debug)
             .then(sys::thread_cpu_time)
             .flatten();
-        let items = msgs.len();
+        let mut items = 0;
         let mut report = self.report.borrow_mut();
         report.clear();
         let mut held = self.held.borrow_mut();
         {
             let subs = self.subscriptions.borrow();
             for msg in msgs.drain(..) {
-                let item = match msg {
-                    ShardMsg::Deliver(item) => item,
+                let batch = match msg {
+                    ShardMsg::Deliver(batch) => batch,
                     ShardMsg::Recover => {
                         drop(held);
                         self.recover_all();
@@ -357,16 +357,19 @@ impl ShardContext {
                         continue;
                     }
                 };
-                let subscribers = subs.subscribers(&item.channel);
-                if !subscribers.is_empty() {
-                    self.note_delivered(&item);
-                    if let Some(routed_at) = item.routed_at {
-                        let waited = now.saturating_duration_since(routed_at);
-                        self.counters.delivery_latency.observe(waited);
+                items += batch.len();
+                for item in &batch {
+                    let subscribers = subs.subscribers(&item.channel);
+                    if !subscribers.is_empty() {
+                        self.note_delivered(item);
+                        if let Some(routed_at) = item.routed_at {
+                            let waited = now.saturating_duration_since(routed_at);
+                            self.counters.delivery_latency.observe(waited);
+                        }
                     }
+                    self.writer
+                        .deliver(item, subscribers, &mut *held, now, &mut report);
                 }
-                self.writer
-                    .deliver(&item, subscribers, &mut *held, now, &mut report);
             }
         }
         self.write_ready(&report.ready, &mut held);

@@ -95,8 +95,8 @@ pub struct RouterCounters {
     pub publish_unauthorized: Counter,
     /// Channels with at least one subscriber.
     pub channels: Gauge,
-    /// An HTTP publish request's handling: from its body read to its items queued to the
-    /// shards (the reply follows).
+    /// An HTTP publish request's handling: from its body read to its items routed into the
+    /// router's outbox (the reply follows, then the flush to the shards' inboxes).
     pub publish_latency: super::Histogram,
     /// Per publish input, indexed by `Input`; each is written by its input's own thread.
     pub inputs: [Arc<InputCounters>; Input::ALL.len()],
