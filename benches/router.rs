@@ -73,7 +73,11 @@ fn bench_on_publish(c: &mut Criterion) {
                     next += 1;
                     item
                 },
-                |item| router.on_publish(item, now),
+                |item| {
+                    let mut routed = Vec::with_capacity(1);
+                    router.on_publish(item, now, &mut routed);
+                    routed
+                },
                 BatchSize::NumIterations(100),
             )
         });
@@ -87,7 +91,11 @@ fn bench_on_publish(c: &mut Criterion) {
                 item.channel = "nobody-listens".to_string();
                 item
             },
-            |item| router.on_publish(item, now),
+            |item| {
+                let mut routed = Vec::with_capacity(1);
+                router.on_publish(item, now, &mut routed);
+                routed
+            },
             BatchSize::NumIterations(100),
         )
     });
@@ -199,11 +207,11 @@ fn bench_publish_body(c: &mut Criterion) {
         group.bench_function(id, |b| {
             b.iter(|| {
                 let items = parse_items(black_box(&body)).expect("a valid publish body");
-                let mut routed = 0;
+                let mut routed = Vec::with_capacity(items.len());
                 for item in items {
-                    routed += router.on_publish(item, now).len();
+                    router.on_publish(item, now, &mut routed);
                 }
-                routed
+                routed.len()
             })
         });
     }

@@ -131,13 +131,16 @@ impl PublishService {
         self.drain_interest();
         self.counters.items_published.add(items.len() as u64);
         let mut router = self.router.borrow_mut();
+        let mut top_channels = self.top_channels.borrow_mut();
+        let mut routed = Vec::new();
+        let now = Instant::now();
         for item in items {
-            self.top_channels.borrow_mut().add(&item.channel);
-            let routed = router.on_publish(item, Instant::now());
-            self.stage(routed);
+            top_channels.add(&item.channel);
+            router.on_publish(item, now, &mut routed);
+            self.stage(&mut routed);
         }
-        let expired = router.on_timeout(Instant::now());
-        self.stage(expired);
+        router.on_timeout(now, &mut routed);
+        self.stage(&mut routed);
     }
 
     /// Queues the outbox into the shards' inboxes, waiting while an inbox is full. Every
@@ -157,8 +160,11 @@ impl PublishService {
     pub async fn on_tick(&self) {
         let _permit = self.send_order.acquire_permit(1).await;
         self.drain_interest();
-        let expired = self.router.borrow_mut().on_timeout(Instant::now());
-        self.stage(expired);
+        let mut expired = Vec::new();
+        self.router
+            .borrow_mut()
+            .on_timeout(Instant::now(), &mut expired);
+        self.stage(&mut expired);
         self.flush_outbox().await;
     }
 
@@ -173,9 +179,9 @@ impl PublishService {
     }
 
     /// Appends released items to the outbox batches of the shards that must receive them.
-    fn stage(&self, routed: Vec<Routed>) {
+    fn stage(&self, routed: &mut Vec<Routed>) {
         let mut outbox = self.outbox.borrow_mut();
-        for (encoded, shards) in routed {
+        for (encoded, shards) in routed.drain(..) {
             log::debug!(
                 "publish channel={} shards={}",
                 encoded.channel,

@@ -20,8 +20,11 @@ pub fn encode_chunk(data: &[u8]) -> Bytes {
     if data.is_empty() {
         return Bytes::new();
     }
-    let mut out = Vec::with_capacity(data.len() + CHUNK_FRAMING_BYTES_MAX);
-    encode_chunk_into(data, &mut out);
+    // Exactly the length: `Bytes::from` a full vector takes its buffer as is, while one with
+    // spare capacity costs another allocation (a shared header), once per published item.
+    let mut out = Vec::with_capacity(hex_digits(data.len() as u64) + 2 + data.len() + 2);
+    push_chunk(data, &mut out);
+    debug_assert_eq!(out.len(), out.capacity());
     Bytes::from(out)
 }
 
@@ -31,17 +34,26 @@ pub fn encode_chunk_into(data: &[u8], out: &mut Vec<u8>) {
         return;
     }
     out.reserve(data.len() + CHUNK_FRAMING_BYTES_MAX);
+    push_chunk(data, out);
+}
+
+/// Appends the chunk's size line, `data` and its CRLF; `out` has room.
+fn push_chunk(data: &[u8], out: &mut Vec<u8>) {
     push_hex(data.len() as u64, out);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
 
+/// Digits of `n` in hex without leading zeros (1 for zero).
+fn hex_digits(n: u64) -> usize {
+    (64 - (n | 1).leading_zeros()).div_ceil(4) as usize
+}
+
 /// Appends `n` in lower-case hex without leading zeros.
 fn push_hex(n: u64, out: &mut Vec<u8>) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digits = (64 - (n | 1).leading_zeros()).div_ceil(4);
-    for shift in (0..digits).rev() {
+    for shift in (0..hex_digits(n) as u32).rev() {
         out.push(DIGITS[((n >> (shift * 4)) & 0xf) as usize]);
     }
 }

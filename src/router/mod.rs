@@ -34,6 +34,8 @@ pub struct Router {
     /// Compress `ws-message` items too, for clients with permessage-deflate
     /// (`allow_compression`).
     pub ws_deflate: bool,
+    /// Scratch for what the sequencer releases, reused across publishes.
+    released: Vec<PublishItem>,
 }
 
 impl Router {
@@ -69,14 +71,20 @@ impl Router {
         self.channels.channels()
     }
 
-    /// Sequences `item` (PUSHPIN.md §3.6) and returns the items it releases, each encoded
-    /// once with the shards that must receive it, in release order. Items nobody listens to
-    /// are not encoded.
-    pub fn on_publish(&mut self, item: PublishItem, now: Instant) -> Vec<Routed> {
+    /// Sequences `item` (PUSHPIN.md §3.6) and appends the items it releases to `out`, each
+    /// encoded once with the shards that must receive it, in release order. Items nobody
+    /// listens to are not encoded.
+    pub fn on_publish(&mut self, item: PublishItem, now: Instant, out: &mut Vec<Routed>) {
         self.items_published += 1;
-        let has_subscribers = !self.channels.shards(&item.channel).is_empty();
-        let released = self.sequencer.on_publish(item, has_subscribers, now);
-        self.route(released, now)
+        // Everything a publish releases is on its channel (a parked chain it completes is
+        // too), so one lookup serves them all.
+        let shards = self.channels.shards(&item.channel);
+        let mut released = std::mem::take(&mut self.released);
+        (self.sequencer).on_publish_into(item, !shards.is_empty(), now, &mut released);
+        for item in released.drain(..) {
+            self.route(item, shards, now, out);
+        }
+        self.released = released;
     }
 
     /// `/recover`: forgets every channel's last id (PUSHPIN.md §3.5); the caller then sends
@@ -85,10 +93,13 @@ impl Router {
         self.sequencer.forget_last_ids();
     }
 
-    /// Releases the parked items whose `message_wait` has passed by `now`.
-    pub fn on_timeout(&mut self, now: Instant) -> Vec<Routed> {
-        let released = self.sequencer.on_timeout(now);
-        self.route(released, now)
+    /// Releases the parked items whose `message_wait` has passed by `now`, appending them to
+    /// `out` as `on_publish` does.
+    pub fn on_timeout(&mut self, now: Instant, out: &mut Vec<Routed>) {
+        for item in self.sequencer.on_timeout(now) {
+            let shards = self.channels.shards(&item.channel);
+            self.route(item, shards, now, out);
+        }
     }
 
     /// When `on_timeout` should next be called, if any item is parked.
@@ -106,19 +117,14 @@ impl Router {
         self.channels.len()
     }
 
-    fn route(&mut self, released: Vec<PublishItem>, now: Instant) -> Vec<Routed> {
-        let mut out = Vec::with_capacity(released.len());
-        for item in released {
-            let shards = self.channels.shards(&item.channel);
-            if shards.is_empty() {
-                self.items_unrouted += 1;
-                continue;
-            }
-            let mut encoded = encode_item_with(item, self.ws_deflate);
-            encoded.routed_at = Some(now);
-            out.push((Arc::new(encoded), shards));
+    fn route(&mut self, item: PublishItem, shards: ShardSet, now: Instant, out: &mut Vec<Routed>) {
+        if shards.is_empty() {
+            self.items_unrouted += 1;
+            return;
         }
-        out
+        let mut encoded = encode_item_with(item, self.ws_deflate);
+        encoded.routed_at = Some(now);
+        out.push((Arc::new(encoded), shards));
     }
 }
 
@@ -154,10 +160,12 @@ mod tests {
         );
         assert_eq!(router.on_msg(interest(1, true)), None);
         assert_eq!(router.subscribed_channels().collect::<Vec<_>>(), ["c"]);
-        let routed = router.on_publish(item("1", "0"), now);
+        let mut routed = Vec::new();
+        router.on_publish(item("1", "0"), now, &mut routed);
         assert_eq!(routed.len(), 1);
         assert_eq!(routed[0].1.len(), 2);
-        assert!(router.on_publish(item("3", "2"), now).is_empty(), "parked");
+        router.on_publish(item("3", "2"), now, &mut routed);
+        assert_eq!(routed.len(), 1, "parked");
         assert_eq!(router.on_msg(interest(0, false)), None);
         assert!(router.next_deadline().is_some(), "shard 1 still listens");
         assert_eq!(
@@ -165,6 +173,8 @@ mod tests {
             Some(("c".into(), Edge::Lost))
         );
         assert_eq!(router.next_deadline(), None, "forgotten with the channel");
-        assert!(router.on_timeout(now + Duration::from_secs(60)).is_empty());
+        routed.clear();
+        router.on_timeout(now + Duration::from_secs(60), &mut routed);
+        assert!(routed.is_empty());
     }
 }

@@ -525,9 +525,17 @@ pub fn encode_frame(opcode: OpCode, payload: &[u8]) -> Bytes {
         "control payload of {} bytes",
         payload.len()
     );
-    let mut out = Vec::with_capacity(10 + payload.len());
+    // Exactly the length: `Bytes::from` a full vector takes its buffer as is, while one with
+    // spare capacity costs another allocation, once per published item.
+    let header = match payload.len() {
+        0..=125 => 2,
+        126..=0xffff => 4,
+        _ => 10,
+    };
+    let mut out = Vec::with_capacity(header + payload.len());
     push_header(&mut out, true, opcode, payload.len());
     out.extend_from_slice(payload);
+    debug_assert_eq!(out.len(), out.capacity());
     Bytes::from(out)
 }
 
