@@ -176,6 +176,14 @@ pub const ZMQ_SUB_KEEPALIVE_COUNT: i32 = 6;
 pub const ZMQ_SUB_KEEPALIVE_INTERVAL_SECS: i32 = 5;
 /// Messages a shard inbox holds before the router waits for the shard to catch up.
 pub const SHARD_INBOX_MESSAGES_MAX: usize = 4096;
+/// While publishes keep coming, the router flushes its outbox to the shards at most once per
+/// this interval, so a stream of one-item POSTs wakes each shard once per interval rather than
+/// once per POST (a shard's wake-up and park cost more than delivering one item). A publish
+/// after a quiet interval is flushed at once.
+pub const PUBLISH_FLUSH_INTERVAL: Duration = Duration::from_micros(250);
+/// Items staged in the router's outbox above which a publish flushes it before its
+/// connection reads another request (backpressure; the outbox stays bounded).
+pub const PUBLISH_OUTBOX_ITEMS_MAX: usize = 1024;
 /// Time SIGTERM/SIGINT give open connections to finish before the process exits.
 pub const SHUTDOWN_DRAIN_TIMEOUT: Duration = Duration::from_secs(8);
 /// A warning a peer can trigger at will (a refused connection, a failed accept, a bad

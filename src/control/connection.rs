@@ -67,7 +67,7 @@ pub async fn serve(service: Rc<PublishService>, auth: Rc<PublishAuth>, stream: T
             Err(refusal) => refuse(&service, &head, peer, &refusal),
         };
         let written = conn.write_all(&reply).await;
-        service.flush().await;
+        service.after_publish().await;
         if written.is_err() || !keep_alive {
             return;
         }
@@ -178,9 +178,9 @@ fn refuse(
 
 /// Carries out one request and returns the reply's bytes. Published items are routed (their
 /// order fixed) before the reply is written, so a publish whose reply the publisher has seen
-/// is ordered before any publish it sends afterwards, on any connection; `serve` flushes
-/// them to the shards after writing the reply and before reading the next request, so a
-/// full inbox slows the publisher's next request: backpressure, not loss.
+/// is ordered before any publish it sends afterwards, on any connection; `serve` hands them
+/// to the shards after writing the reply (`PublishService::after_publish`), which makes the
+/// next request wait only when the outbox is large and an inbox full: backpressure, not loss.
 async fn answer(service: &PublishService, head: &RequestHead, body: &[u8]) -> Answer {
     let started = std::time::Instant::now();
     let has_content_length = head.headers.contains("content-length");

@@ -6,7 +6,7 @@
 //! `/recover`; the Prometheus rendering of every shard's counters.
 //! Must not: touch client connections; everything reaches shards through inboxes.
 
-use crate::limits::CONTROL_TICK;
+use crate::limits::{CONTROL_TICK, PUBLISH_FLUSH_INTERVAL, PUBLISH_OUTBOX_ITEMS_MAX};
 use crate::publish::format::EncodedItem;
 use crate::publish::item::PublishItem;
 use crate::router::inbox::{
@@ -17,7 +17,7 @@ use crate::router::Edge;
 use crate::router::{Routed, Router, SequencerConfig, ShardMsg};
 use crate::stats::{prometheus, RouterCounters, ShardCounters};
 use glommio::sync::Semaphore;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,15 +35,20 @@ pub struct PublishService {
     /// Items published per channel, bounded, for the status page.
     pub(super) top_channels: RefCell<super::top_channels::TopChannels>,
     /// `/status/events` streams open now (at most `STATUS_STREAMS_MAX`).
-    pub(super) status_streams: std::cell::Cell<usize>,
+    pub(super) status_streams: Cell<usize>,
     /// Released items not yet in the shards' inboxes, one batch per shard (indexed by shard
     /// id), in release order. A publish routes into it, the publisher is answered, and then
-    /// the outbox is flushed; the publishes that arrived meanwhile (other connections'
-    /// requests, ready in the same executor turn) go with the same flush. So a burst of
-    /// one-item POSTs, like one 2,500-item POST, costs each shard one inbox message and at
-    /// most one wake-up, and the shards start delivering after the publisher is answered,
-    /// not while the router still competes with them for the cores.
+    /// the outbox is flushed (`after_publish`); the publishes that arrive meanwhile go with
+    /// the same flush. So a stream of one-item POSTs, like one 2,500-item POST, costs each
+    /// shard one inbox message and at most one wake-up per flush, and the shards start
+    /// delivering after the publisher is answered, not while the router still competes with
+    /// them for the cores.
     outbox: RefCell<Vec<Vec<Arc<EncodedItem>>>>,
+    /// Entries in the outbox, over all shards.
+    outbox_items: Cell<usize>,
+    /// When the outbox was last flushed, and whether a flush task is waiting to run.
+    last_flush: Cell<Instant>,
+    flush_scheduled: Cell<bool>,
     /// One permit: routing into the outbox and queueing it into the inboxes happen under it,
     /// so the order the sequencer releases items in is the order they enter the inboxes,
     /// even when a full inbox makes one task wait while another publishes.
@@ -68,8 +73,11 @@ impl PublishService {
             counters,
             subscription_outs: RefCell::new(Vec::new()),
             top_channels: RefCell::default(),
-            status_streams: std::cell::Cell::new(0),
+            status_streams: Cell::new(0),
             outbox: RefCell::new(vec![Vec::new(); shard_count]),
+            outbox_items: Cell::new(0),
+            last_flush: Cell::new(Instant::now()),
+            flush_scheduled: Cell::new(false),
             send_order: Semaphore::new(1),
         }
     }
@@ -143,12 +151,42 @@ impl PublishService {
         self.stage(&mut routed);
     }
 
-    /// Queues the outbox into the shards' inboxes, waiting while an inbox is full. Every
-    /// publish is followed by one, before its caller takes more input (the next request on
-    /// a connection, the next batch from a ZeroMQ input), which bounds the outbox. A flush
-    /// that finds the outbox already taken by another returns at once.
+    /// Gets what a publish staged on its way to the shards, before its caller takes more
+    /// input (the next request on a connection, the next batch from a ZeroMQ input): a large
+    /// outbox is flushed now (waiting while an inbox is full: backpressure); a small one by a
+    /// flush task, at once after a quiet spell, else `PUBLISH_FLUSH_INTERVAL` after the last
+    /// flush, so a stream of one-item POSTs wakes each shard once per interval.
+    pub async fn after_publish(self: &Rc<Self>) {
+        if self.outbox_items.get() >= PUBLISH_OUTBOX_ITEMS_MAX {
+            self.flush().await;
+        } else if self.outbox_items.get() > 0 {
+            self.schedule_flush();
+        }
+    }
+
+    /// Starts the flush task unless one is waiting already.
+    fn schedule_flush(self: &Rc<Self>) {
+        if self.flush_scheduled.replace(true) {
+            return;
+        }
+        let due = self.last_flush.get() + PUBLISH_FLUSH_INTERVAL;
+        let service = Rc::clone(self);
+        let flushing = async move {
+            match due.checked_duration_since(Instant::now()) {
+                Some(wait) => glommio::timer::sleep(wait).await,
+                // Let the publishes that are ready in this turn stage into the same batches.
+                None => futures_lite::future::yield_now().await,
+            }
+            service.flush_scheduled.set(false);
+            service.flush().await;
+        };
+        glommio::spawn_local(flushing).detach();
+    }
+
+    /// Queues the outbox into the shards' inboxes now, waiting while an inbox is full. A
+    /// flush that finds the outbox already taken by another returns at once.
     pub async fn flush(&self) {
-        if self.outbox.borrow().iter().all(Vec::is_empty) {
+        if self.outbox_items.get() == 0 {
             return;
         }
         let _permit = self.send_order.acquire_permit(1).await;
@@ -182,6 +220,8 @@ impl PublishService {
     fn stage(&self, routed: &mut Vec<Routed>) {
         let mut outbox = self.outbox.borrow_mut();
         for (encoded, shards) in routed.drain(..) {
+            self.outbox_items
+                .set(self.outbox_items.get() + shards.len());
             log::debug!(
                 "publish channel={} shards={}",
                 encoded.channel,
@@ -205,6 +245,8 @@ impl PublishService {
             .iter_mut()
             .map(std::mem::take)
             .collect();
+        self.outbox_items.set(0);
+        self.last_flush.set(Instant::now());
         for (inbox, batch) in self.shards.iter().zip(batches) {
             if !batch.is_empty() {
                 send_waiting(inbox, ShardMsg::Deliver(batch)).await;
@@ -279,11 +321,9 @@ pub async fn input_loop(service: Rc<PublishService>, mut inbox: InputInboxReceiv
         inbox.clear_wake();
         while let Some(msg) = inbox.try_recv() {
             match msg {
-                // Each message is already a batch (`ZMQ_INPUT_BATCH_ITEMS_MAX`); flushing
-                // it before taking the next bounds the outbox.
                 InputMsg::Publish(items) => {
                     service.publish(items);
-                    service.flush().await;
+                    service.after_publish().await;
                 }
                 InputMsg::Recover => service.recover().await,
                 InputMsg::Sessions(query) => service.ask_sessions(query).await,
@@ -403,6 +443,26 @@ mod tests {
             service.flush().await;
             assert_eq!(drain(&inboxes[0]), [vec!["c0", "c0"], vec!["recover"]]);
             assert_eq!(drain(&inboxes[1]), [vec!["c1"], vec!["recover"]]);
+        });
+    }
+
+    #[test]
+    fn small_publishes_in_quick_succession_share_one_flush_and_a_large_one_goes_at_once() {
+        with_service(1, 1, |service, inboxes| async move {
+            service.publish(items(&["c0"]));
+            service.after_publish().await;
+            service.publish(items(&["c0"]));
+            service.after_publish().await;
+            assert!(drain(&inboxes[0]).is_empty(), "left to the flush task");
+            glommio::timer::sleep(PUBLISH_FLUSH_INTERVAL * 4).await;
+            assert_eq!(drain(&inboxes[0]), [["c0", "c0"]]);
+
+            let many = vec!["c0"; PUBLISH_OUTBOX_ITEMS_MAX];
+            service.publish(items(&many));
+            service.after_publish().await;
+            let queued = drain(&inboxes[0]);
+            assert_eq!(queued.len(), 1, "flushed before the publisher reads on");
+            assert_eq!(queued[0].len(), PUBLISH_OUTBOX_ITEMS_MAX);
         });
     }
 
