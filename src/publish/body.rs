@@ -31,6 +31,36 @@ pub fn parse_items(body: &[u8]) -> Result<Vec<PublishItem>, PublishError> {
     }
 }
 
+/// A visitor's `visit_*` methods for every JSON scalar (`null`, booleans, numbers, strings),
+/// each answering `$value`: the two visitors here treat every scalar alike.
+macro_rules! every_scalar_is {
+    ($value:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+    };
+}
+
 /// What the top level turned out to be.
 enum Root {
     /// Any JSON value other than an object.
@@ -73,29 +103,7 @@ impl<'de> Visitor<'de> for RootVisitor {
         drain_seq(seq).map(|()| Root::NotObject)
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Root, E> {
-        Ok(Root::NotObject)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Root, E> {
-        Ok(Root::NotObject)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Root, E> {
-        Ok(Root::NotObject)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Root, E> {
-        Ok(Root::NotObject)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Root, E> {
-        Ok(Root::NotObject)
-    }
-
-    fn visit_unit<E>(self) -> Result<Root, E> {
-        Ok(Root::NotObject)
-    }
+    every_scalar_is!(Root::NotObject);
 }
 
 /// The value of an `items` key: a list is parsed item by item; anything else is the wrong
@@ -143,29 +151,7 @@ impl<'de> Visitor<'de> for ItemsVisitor {
         Ok(WRONG_TYPE)
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(WRONG_TYPE)
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(WRONG_TYPE)
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(WRONG_TYPE)
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(WRONG_TYPE)
-    }
-
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(WRONG_TYPE)
-    }
-
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(WRONG_TYPE)
-    }
+    every_scalar_is!(WRONG_TYPE);
 }
 
 /// Reads and drops every element of a list.
