@@ -378,8 +378,8 @@ fn spawn_shards(
                 let (clients, origins) = (budget.clients_per_shard, budget.origins_per_shard);
                 let ctx =
                     ShardContext::new(id, config, control, router_tx, counters, clients, origins);
-                crate::shard::run(Rc::new(ctx), fds, rx, crate::flow::serve).await;
-                drop(stops);
+                let stop_listening = move || drop(stops);
+                crate::shard::run(Rc::new(ctx), fds, rx, crate::flow::serve, stop_listening).await;
             })
             .map_err(|e| StartError::Executor {
                 name: name.clone(),

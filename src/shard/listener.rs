@@ -59,6 +59,8 @@ pub async fn accept_loop(
                 backoff.on_success();
                 stream
             }
+            // Shutdown stopped the listener (`run`'s `stop_listening`): nothing to retry.
+            Err(_) if ctx.control.is_shutting_down() => return,
             Err(err) => {
                 // Out of descriptors (EMFILE/ENFILE) or memory: every accept would fail the
                 // same way until connections close, so wait longer each time instead of
@@ -74,6 +76,7 @@ pub async fn accept_loop(
             }
         };
         if ctx.control.is_shutting_down() {
+            // Accepted in the moment before the listener stopped: closed unserved.
             continue;
         }
         ctx.counters.connections_accepted.add(1);

@@ -533,14 +533,17 @@ impl Drop for HeldGuard {
 }
 
 /// Runs one shard until shutdown: accept loops on `listeners` (TLS ones with their rustls
-/// configuration), the inbox loop, the control
-/// tick; then closes held connections and waits up to the drain timeout for busy ones.
-/// Each accepted connection's task runs `serve`.
+/// configuration), the inbox loop, the control tick. At shutdown it calls `stop_listening`,
+/// so connections that arrive during the drain are refused (a load balancer moves them to
+/// another instance) instead of accepted and left to the drain's deadline; then it closes
+/// held connections and waits up to the drain timeout for busy ones. Each accepted
+/// connection's task runs `serve`.
 pub async fn run(
     ctx: Rc<ShardContext>,
     listeners: Vec<(OwnedFd, Option<listener::TlsConfig>)>,
     mut inbox: ShardInboxReceiver,
     serve: impl listener::ConnectionHandler,
+    stop_listening: impl FnOnce(),
 ) {
     for (fd, tls) in listeners {
         let listener = sys::glommio_listener(fd);
@@ -555,6 +558,7 @@ pub async fn run(
         glommio::timer::sleep(CONTROL_TICK).await;
         ctx.refresh_routes();
     }
+    stop_listening();
     ctx.close_all_held();
     let deadline = Instant::now() + SHUTDOWN_DRAIN_TIMEOUT;
     while (!ctx.held.borrow().is_empty() || ctx.busy.get() > 0) && Instant::now() < deadline {

@@ -77,3 +77,45 @@ fn once_ringpin_has_exited_its_ports_are_free_for_a_restart_at_once() {
         }
     }
 }
+
+#[test]
+fn during_the_drain_new_connections_are_refused_while_a_request_in_flight_completes() {
+    // The origin takes 3 s over one request, so the drain lasts that long; a restarting
+    // instance behind a load balancer must refuse connections meanwhile (the balancer then
+    // tries another), not accept them and close them unserved.
+    let backend = Backend::start(|_| {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        BackendResponse::text(200, "done\n")
+    });
+    let mut proxy = Proxy::start(backend.port(), &[]);
+    let mut conn = Conn::connect(proxy.addr);
+    conn.send(&get_request("/slow"));
+    let started = Instant::now();
+    while backend.requests().is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 10,
+            "the request never reached the origin"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+
+    let exit_deadline = terminate(&mut proxy);
+
+    let refused_by = Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match std::net::TcpStream::connect(proxy.addr) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => break,
+            Err(e) => panic!("connect failed otherwise: {e}"),
+            Ok(_) => assert!(
+                Instant::now() < refused_by,
+                "still accepting connections 2 s into the drain"
+            ),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let response = conn.read_response();
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.body_text(), "done\n");
+    let status = proxy.wait_exit(exit_deadline);
+    assert!(status.success(), "ringpin exited with {status}");
+}
