@@ -78,7 +78,7 @@ fn delivery_state(subs: usize, item: &EncodedItem, half_full: bool) -> DeliveryS
     let mut sinks: Vec<Sink> = (0..subs).map(|_| new_sink()).collect();
     let mut drained = Vec::with_capacity(subs);
     let chunk = match &item.stream {
-        Some(EncodedStream::Content { chunk, .. }) => chunk.clone(),
+        Some(EncodedStream::Content(content)) => content.chunk().clone(),
         _ => bytes::Bytes::from_static(b"x"),
     };
     for (at, sink) in sinks.iter_mut().enumerate() {

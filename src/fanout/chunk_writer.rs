@@ -255,11 +255,11 @@ impl ChunkWriter {
 fn action_for(transport: Transport, deflate: bool, item: &EncodedItem) -> Action<'_> {
     match transport {
         Transport::HttpStreamChunked | Transport::HttpStreamRaw => match &item.stream {
-            Some(EncodedStream::Content { chunk, raw, .. }) => {
+            Some(EncodedStream::Content(content)) => {
                 if transport == Transport::HttpStreamChunked {
-                    Action::Queue(chunk)
+                    Action::Queue(content.chunk())
                 } else {
-                    Action::Queue(raw)
+                    Action::Queue(content.raw())
                 }
             }
             Some(EncodedStream::Close) if transport == Transport::HttpStreamChunked => {
@@ -273,11 +273,10 @@ fn action_for(transport: Transport, deflate: bool, item: &EncodedItem) -> Action
             _ => Action::Nothing,
         },
         Transport::WebSocket => match &item.ws {
-            Some(EncodedWs::Frame {
-                deflated: Some(deflated),
-                ..
-            }) if deflate => Action::Queue(deflated),
-            Some(EncodedWs::Frame { frame, .. }) => Action::Queue(frame),
+            Some(EncodedWs::Frame(message)) => match message.deflated() {
+                Some(deflated) if deflate => Action::Queue(deflated),
+                _ => Action::Queue(message.frame()),
+            },
             Some(EncodedWs::Close { frame, .. }) => Action::QueueThenClose(frame),
             Some(EncodedWs::Refresh) => Action::Refresh,
             Some(EncodedWs::Hint) | None => Action::Nothing,

@@ -2,7 +2,10 @@
 //!
 //! Owns: the HTTP chunk of an `http-stream` item, its raw bytes for close-delimited
 //! responses, and the unmasked server frame of a `ws-message` item (the frame encoder in
-//! `ws::frame`), built once per item and shared as `Bytes` (DESIGN.md §1).
+//! `ws::frame`), each built at most once per item and shared as `Bytes` (DESIGN.md §1).
+//! The chunk and the frames are built the first time a subscriber needs them (a
+//! `OnceLock`, safe across shards), not when the router releases the item: a publish with
+//! every format costs only the forms its subscribers use, and none on the router's thread.
 //! Must not: apply per-subscriber filters, or know about sockets and queues.
 //! Invariants: an empty `http-stream` content encodes to an empty chunk (a zero-length chunk
 //! would end the chunked body); a close frame's payload is at most 125 bytes, so its reason
@@ -13,6 +16,7 @@ use crate::http::encode_chunk;
 use crate::ws::deflate::encode_deflated_frame;
 use crate::ws::{encode_close, encode_frame};
 use bytes::Bytes;
+use std::sync::OnceLock;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 
 use super::item::{
@@ -23,14 +27,7 @@ use super::item::{
 #[derive(Clone, Debug)]
 pub enum EncodedStream {
     /// Content to append.
-    Content {
-        /// Chunked framing, `"{len:x}\r\n" + content + "\r\n"`; empty for empty content.
-        chunk: Bytes,
-        /// The content as is, for close-delimited HTTP/1.0 responses.
-        raw: Bytes,
-        /// Must equal the subscription's content filters, when present.
-        content_filters: Option<Vec<String>>,
-    },
+    Content(StreamContent),
     /// End the response.
     Close,
     /// Fetch the next link.
@@ -39,19 +36,46 @@ pub enum EncodedStream {
     Refresh,
 }
 
+/// An `http-stream` item's content, and its HTTP chunk, framed the first time a chunked
+/// subscriber needs it and shared by every later one, on every shard.
+#[derive(Clone, Debug)]
+pub struct StreamContent {
+    raw: Bytes,
+    chunk: OnceLock<Bytes>,
+    content_filters: Option<Vec<String>>,
+}
+
+impl StreamContent {
+    /// `raw` content, with the subscriptions' required content filters if any.
+    pub fn new(raw: Bytes, content_filters: Option<Vec<String>>) -> StreamContent {
+        StreamContent {
+            raw,
+            chunk: OnceLock::new(),
+            content_filters,
+        }
+    }
+
+    /// The content as is, for close-delimited HTTP/1.0 responses.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// Chunked framing, `"{len:x}\r\n" + content + "\r\n"`; empty for empty content.
+    pub fn chunk(&self) -> &Bytes {
+        self.chunk.get_or_init(|| encode_chunk(&self.raw))
+    }
+
+    /// Must equal the subscription's content filters, when present.
+    pub fn content_filters(&self) -> Option<&[String]> {
+        self.content_filters.as_deref()
+    }
+}
+
 /// The wire form of a `ws-message` format.
 #[derive(Clone, Debug)]
 pub enum EncodedWs {
     /// A data or ping/pong message.
-    Frame {
-        /// Unmasked server frame: header + payload.
-        frame: Bytes,
-        /// The same message compressed (RSV1 set), for clients that negotiated
-        /// permessage-deflate; `None` when compression is off, or saves nothing on it.
-        deflated: Option<Bytes>,
-        /// Must equal the subscription's content filters, when present.
-        content_filters: Option<Vec<String>>,
-    },
+    Frame(WsFrame),
     /// Close the connection.
     Close {
         /// Unmasked close frame.
@@ -65,6 +89,78 @@ pub enum EncodedWs {
     Hint,
     /// Ask a WebSocket-over-HTTP connection for an origin request now.
     Refresh,
+}
+
+/// A `ws-message` data or ping/pong message, with its unmasked server frame and, for clients
+/// that negotiated permessage-deflate, its compressed frame: each built the first time a
+/// subscriber needs it and shared after, so an item published with every format to a
+/// channel whose subscribers all stream costs no frame, and one no deflating client receives
+/// costs no compression.
+#[derive(Clone, Debug)]
+pub struct WsFrame {
+    opcode: OpCode,
+    payload: Bytes,
+    /// Whether compressing is allowed at all (`allow_compression`).
+    deflate: bool,
+    frame: OnceLock<Bytes>,
+    deflated: OnceLock<Option<Bytes>>,
+    content_filters: Option<Vec<String>>,
+}
+
+impl WsFrame {
+    /// A message of `opcode` carrying `payload`; `deflate` allows the compressed form.
+    pub fn new(
+        opcode: OpCode,
+        payload: Bytes,
+        deflate: bool,
+        content_filters: Option<Vec<String>>,
+    ) -> WsFrame {
+        WsFrame {
+            opcode,
+            payload,
+            deflate,
+            frame: OnceLock::new(),
+            deflated: OnceLock::new(),
+            content_filters,
+        }
+    }
+
+    /// The unmasked server frame: header + payload.
+    pub fn frame(&self) -> &Bytes {
+        (self.frame).get_or_init(|| encode_frame(self.opcode, &self.payload))
+    }
+
+    /// The same message compressed (RSV1 set); `None` when compression is off, or saves
+    /// nothing on it.
+    pub fn deflated(&self) -> Option<&Bytes> {
+        if !self.deflate {
+            return None;
+        }
+        (self.deflated)
+            .get_or_init(|| encode_deflated_frame(self.opcode, &self.payload))
+            .as_ref()
+    }
+
+    /// The message's payload.
+    pub fn payload(&self) -> &Bytes {
+        &self.payload
+    }
+
+    /// The frame's first byte: FIN and the opcode.
+    pub fn first_byte(&self) -> u8 {
+        0x80 | u8::from(self.opcode)
+    }
+
+    /// Must equal the subscription's content filters, when present.
+    pub fn content_filters(&self) -> Option<&[String]> {
+        self.content_filters.as_deref()
+    }
+
+    /// Whether the frame and the compressed frame have been built yet.
+    #[cfg(test)]
+    pub(crate) fn built(&self) -> (bool, bool) {
+        (self.frame.get().is_some(), self.deflated.get().is_some())
+    }
 }
 
 /// A publish item with its formats encoded.
@@ -111,24 +207,20 @@ pub fn encode_item_with(item: PublishItem, deflate: bool) -> EncodedItem {
     }
 }
 
-/// The chunk and raw forms of an `http-stream` format.
+/// An `http-stream` format's wire form; the chunk is framed on first use.
 fn encode_stream(format: HttpStreamFormat) -> EncodedStream {
     match format {
         HttpStreamFormat::Send {
             content,
             content_filters,
-        } => EncodedStream::Content {
-            chunk: encode_chunk(&content),
-            raw: content,
-            content_filters,
-        },
+        } => EncodedStream::Content(StreamContent::new(content, content_filters)),
         HttpStreamFormat::Close => EncodedStream::Close,
         HttpStreamFormat::Hint => EncodedStream::Hint,
         HttpStreamFormat::Refresh => EncodedStream::Refresh,
     }
 }
 
-/// The frame of a `ws-message` format.
+/// A `ws-message` format's wire form; a data or ping/pong frame is built on first use.
 fn encode_ws(format: WsMessageFormat, deflate: bool) -> EncodedWs {
     match format {
         WsMessageFormat::Send {
@@ -142,13 +234,7 @@ fn encode_ws(format: WsMessageFormat, deflate: bool) -> EncodedWs {
                 WsMessageKind::Ping => OpCode::Control(Control::Ping),
                 WsMessageKind::Pong => OpCode::Control(Control::Pong),
             };
-            EncodedWs::Frame {
-                frame: encode_frame(opcode, &content),
-                deflated: deflate
-                    .then(|| encode_deflated_frame(opcode, &content))
-                    .flatten(),
-                content_filters,
-            }
+            EncodedWs::Frame(WsFrame::new(opcode, content, deflate, content_filters))
         }
         WsMessageFormat::Close { code, reason } => EncodedWs::Close {
             frame: encode_close(code, &reason),
@@ -189,11 +275,7 @@ mod tests {
 
     fn ws(format: WsMessageFormat) -> (Bytes, Option<Vec<String>>) {
         match encode_ws(format, false) {
-            EncodedWs::Frame {
-                frame,
-                content_filters,
-                ..
-            } => (frame, content_filters),
+            EncodedWs::Frame(f) => (f.frame().clone(), f.content_filters().map(<[_]>::to_vec)),
             EncodedWs::Close { frame, .. } => (frame, None),
             EncodedWs::Hint | EncodedWs::Refresh => (Bytes::new(), None),
         }
@@ -216,14 +298,10 @@ mod tests {
         ];
         for (content, want) in cases {
             match stream(content) {
-                EncodedStream::Content {
-                    chunk,
-                    raw,
-                    content_filters,
-                } => {
-                    assert_eq!(chunk.as_ref(), *want);
-                    assert_eq!(raw.as_ref(), *content);
-                    assert_eq!(content_filters, Some(vec!["f".to_string()]));
+                EncodedStream::Content(c) => {
+                    assert_eq!(c.chunk().as_ref(), *want);
+                    assert_eq!(c.raw().as_ref(), *content);
+                    assert_eq!(c.content_filters(), Some(&["f".to_string()][..]));
                 }
                 other => panic!("{other:?}"),
             }
@@ -339,11 +417,11 @@ mod tests {
         assert_eq!(encoded.response, Some(response));
         assert!(matches!(
             encoded.stream,
-            Some(EncodedStream::Content { ref chunk, .. }) if chunk.as_ref() == b"1\r\ns\r\n"
+            Some(EncodedStream::Content(ref c)) if c.chunk().as_ref() == b"1\r\ns\r\n"
         ));
         assert!(matches!(
             encoded.ws,
-            Some(EncodedWs::Frame { ref frame, .. }) if frame.as_ref() == b"\x81\x01w"
+            Some(EncodedWs::Frame(ref f)) if f.frame().as_ref() == b"\x81\x01w"
         ));
         let bare = encode_item(item());
         assert!(bare.stream.is_none() && bare.response.is_none() && bare.ws.is_none());

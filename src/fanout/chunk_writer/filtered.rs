@@ -74,8 +74,8 @@ impl ChunkWriter {
                 };
                 return self.apply(key, sink, Action::Respond, &rewritten, now, report);
             }
-            (Transport::WebSocket, Some(EncodedWs::Frame { frame, .. })) => {
-                WireForm::Frame(frame.first().copied().unwrap_or(0x81))
+            (Transport::WebSocket, Some(EncodedWs::Frame(message))) => {
+                WireForm::Frame(message.first_byte())
             }
             (Transport::WebSocket, _) => return,
             (Transport::HttpStreamChunked, _) => WireForm::Chunk,
@@ -158,11 +158,9 @@ fn filtered_content(
 ) -> (Option<&[u8]>, Option<&[String]>) {
     match transport {
         Transport::HttpStreamChunked | Transport::HttpStreamRaw => match &item.stream {
-            Some(EncodedStream::Content {
-                raw,
-                content_filters,
-                ..
-            }) => (Some(raw), content_filters.as_deref()),
+            Some(EncodedStream::Content(content)) => {
+                (Some(content.raw()), content.content_filters())
+            }
             _ => (None, None),
         },
         // A `body-patch` is applied to the held body later, so it is not rewritten here.
@@ -174,11 +172,7 @@ fn filtered_content(
             _ => (None, None),
         },
         Transport::WebSocket => match &item.ws {
-            Some(EncodedWs::Frame {
-                frame,
-                content_filters,
-                ..
-            }) => (Some(ws_payload(frame)), content_filters.as_deref()),
+            Some(EncodedWs::Frame(message)) => (Some(message.payload()), message.content_filters()),
             _ => (None, None),
         },
     }
@@ -229,17 +223,6 @@ fn response_only(item: &EncodedItem, response: HttpResponseFormat) -> EncodedIte
         ws: None,
         routed_at: item.routed_at,
     }
-}
-
-/// The payload of an unmasked server frame built by `publish::format`.
-fn ws_payload(frame: &[u8]) -> &[u8] {
-    let header_bytes = match frame.get(1).map(|b| b & 0x7f) {
-        Some(126) => 4,
-        Some(127) => 10,
-        Some(_) => 2,
-        None => return &[],
-    };
-    frame.get(header_bytes..).unwrap_or_default()
 }
 
 /// `frame`'s first byte (FIN and opcode) with a new, unmasked payload.

@@ -1,7 +1,11 @@
 use super::*;
 use crate::http::Headers;
+use crate::publish::format::{StreamContent, WsFrame};
 use crate::publish::item::ResponseBody;
+use crate::ws::deflate::encode_deflated_frame;
+use crate::ws::encode_frame;
 use std::collections::HashMap;
+use tungstenite::protocol::frame::coding::{Data, OpCode};
 
 struct Table(HashMap<ConnKey, Sink>);
 
@@ -27,13 +31,8 @@ fn item(stream: Option<EncodedStream>, response: Option<HttpResponseFormat>) -> 
 
 fn content(text: &'static str) -> Arc<EncodedItem> {
     let raw = Bytes::from_static(text.as_bytes());
-    let chunk = Bytes::from(format!("{:x}\r\n{}\r\n", text.len(), text));
     item(
-        Some(EncodedStream::Content {
-            chunk,
-            raw,
-            content_filters: None,
-        }),
+        Some(EncodedStream::Content(StreamContent::new(raw, None))),
         None,
     )
 }
@@ -220,28 +219,59 @@ fn a_websocket_with_deflate_gets_the_compressed_frame_when_there_is_one() {
     if let Some(sink) = t.0.get_mut(&ConnKey(2)) {
         sink.deflate = true;
     }
-    let frames = |deflated: Option<&'static [u8]>| {
+    // Compressible, so it has a deflated form; then a byte, which deflate cannot shrink.
+    let (long, short) = (Bytes::from(vec![b'a'; 200]), Bytes::from_static(b"x"));
+    let text = OpCode::Data(Data::Text);
+    let frames = |payload: &Bytes| {
         let mut item = item(None, None);
         if let Some(inner) = Arc::get_mut(&mut item) {
-            inner.ws = Some(EncodedWs::Frame {
-                frame: Bytes::from_static(b"plain"),
-                deflated: deflated.map(Bytes::from_static),
-                content_filters: None,
-            });
+            inner.ws = Some(EncodedWs::Frame(WsFrame::new(
+                text,
+                payload.clone(),
+                true,
+                None,
+            )));
         }
         item
     };
     let keys = [ConnKey(1), ConnKey(2)];
     let mut report = DeliveryReport::default();
     let writer = ChunkWriter::new(OverflowPolicy::Drop);
+    for payload in [&long, &short] {
+        writer.deliver(&frames(payload), &keys, &mut t, Instant::now(), &mut report);
+    }
+    let plain = |p: &Bytes| encode_frame(text, p).to_vec();
+    let deflated = encode_deflated_frame(text, &long).expect("compressible");
+    assert!(encode_deflated_frame(text, &short).is_none());
+    assert_eq!(queued(&t, 1), [plain(&long), plain(&short)].concat());
+    assert_eq!(queued(&t, 2), [deflated.to_vec(), plain(&short)].concat());
+}
+
+#[test]
+fn only_the_forms_a_subscriber_needs_are_built() {
+    let mut t = table(&[(1, Transport::HttpStreamChunked, 1000)]);
+    let mut published = content("s");
+    if let Some(inner) = Arc::get_mut(&mut published) {
+        let payload = Bytes::from_static(b"w");
+        let frame = WsFrame::new(OpCode::Data(Data::Text), payload, true, None);
+        inner.ws = Some(EncodedWs::Frame(frame));
+    }
+    let mut report = DeliveryReport::default();
+    let writer = ChunkWriter::new(OverflowPolicy::Drop);
     writer.deliver(
-        &frames(Some(b"small")),
-        &keys,
+        &published,
+        &[ConnKey(1)],
         &mut t,
         Instant::now(),
         &mut report,
     );
-    writer.deliver(&frames(None), &keys, &mut t, Instant::now(), &mut report);
-    assert_eq!(queued(&t, 1), b"plainplain");
-    assert_eq!(queued(&t, 2), b"smallplain");
+    assert_eq!(queued(&t, 1), b"1\r\ns\r\n");
+    let Some(EncodedWs::Frame(frame)) = &published.ws else {
+        panic!("ws item");
+    };
+    assert_eq!(
+        frame.built(),
+        (false, false),
+        "no WebSocket subscriber: no frame"
+    );
 }
