@@ -23,7 +23,13 @@ use super::json::{Json, Key};
 
 /// Parses a `/publish/` body into items; any invalid item refuses the whole body.
 pub fn parse_items(body: &[u8]) -> Result<Vec<PublishItem>, PublishError> {
-    match serde_json::from_slice::<Root>(body) {
+    // JSON is UTF-8 throughout (only strings may hold non-ASCII, and serde_json's byte reader
+    // refuses invalid UTF-8 in them), so one check of the whole body refuses exactly what it
+    // would, and lets its `str` reader skip the check string by string.
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Err(PublishError::NotJson);
+    };
+    match serde_json::from_str::<Root>(text) {
         Err(_) => Err(PublishError::NotJson),
         Ok(Root::NotObject) => Err(PublishError::NotObject),
         Ok(Root::Object { items: None }) => Err(PublishError::MissingItems),
