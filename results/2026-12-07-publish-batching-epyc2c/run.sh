@@ -8,12 +8,27 @@
 # Each directory holds a `ringpin` and a `ringpin-loadgen` (compare starts the ringpin next
 # to it). Usage: results/2026-12-07-publish-batching-epyc2c/run.sh OUT_DIR
 # With `fine` as a second argument it runs only the sustained ladder between 25,000 and
-# 32,500 items/s (run2), where run1's rungs were too coarse to tell before from after.
+# 32,500 items/s (run2), where run1's rungs were too coarse to tell before from after; with
+# `final`, case 1 and that ladder again for the session's last build (run3, AFTER=its dir).
 set -euo pipefail
 BEFORE=${BEFORE:-/tmp/rp-base}
 AFTER=${AFTER:-/tmp/rp-after2}
 D=${1:?usage: run.sh OUT_DIR [fine]}
 mkdir -p "$D"
+if [ "${2:-}" = final ]; then
+  # run3: case 1 (three rounds of before, final and Pushpin) and the fine sustained ladder
+  # for the final build, after lazy encoding and the one-check UTF-8 parse.
+  ch="--ringpin-shards 2 --mode stream --clients 15000 --channels 2500 --item-formats mode --messages 3 --interval-ms 500 --size 128 --rounds 1"
+  for r in 1 2 3; do
+    "$BEFORE/ringpin-loadgen" compare --targets ringpin $ch --json-dir "$D/channels/before-r$r" --base-port 24000 > "$D/channels-before-r$r.log" 2>&1
+    "$AFTER/ringpin-loadgen" compare --targets ringpin $ch --json-dir "$D/channels/after-r$r" --base-port 25000 > "$D/channels-after-r$r.log" 2>&1
+    "$AFTER/ringpin-loadgen" compare --targets pushpin $ch --json-dir "$D/channels/pushpin-r$r" --base-port 26000 > "$D/channels-pushpin-r$r.log" 2>&1
+  done
+  fine="--ringpin-shards 2 --mode stream --clients 10000 --channels 10000 --messages 6 --size 128 --rounds 2 --publishers 16 --rates 25000,27500,30000,32500,35000 --timeout-s 120"
+  "$AFTER/ringpin-loadgen" compare --targets ringpin $fine --json-dir "$D/sustained-fine/after" --base-port 29000 > "$D/sustained-fine-after.log" 2>&1
+  echo done > "$D/DONE"
+  exit 0
+fi
 if [ "${2:-}" = fine ]; then
   fine="--ringpin-shards 2 --mode stream --clients 10000 --channels 10000 --messages 6 --size 128 --rounds 2 --publishers 16 --rates 25000,27500,30000,32500 --timeout-s 120"
   "$BEFORE/ringpin-loadgen" compare --targets ringpin $fine --json-dir "$D/sustained-fine/before" --base-port 28000 > "$D/sustained-fine-before.log" 2>&1

@@ -49,9 +49,10 @@ pub struct PublishService {
     /// When the outbox was last flushed, and whether a flush task is waiting to run.
     last_flush: Cell<Instant>,
     flush_scheduled: Cell<bool>,
-    /// One permit: routing into the outbox and queueing it into the inboxes happen under it,
-    /// so the order the sequencer releases items in is the order they enter the inboxes,
-    /// even when a full inbox makes one task wait while another publishes.
+    /// One permit: flushes (and `/recover`, session queries and the tick, which flush first)
+    /// run under it one at a time, each taking the whole outbox, so the order the sequencer
+    /// releases items in is the order they enter the inboxes, even when a full inbox makes
+    /// one flush wait while publishes stage more.
     send_order: Semaphore,
 }
 
@@ -126,9 +127,9 @@ impl PublishService {
             .add(channels - self.counters.channels.get());
     }
 
-    /// Routes `items` in order through the sequencer into the outbox; `flush` then queues
-    /// them into the shards' inboxes. Interest is drained first, so a subscription whose
-    /// initial response a client has already received is known here.
+    /// Routes `items` in order through the sequencer into the outbox; `after_publish` then
+    /// hands them to the shards. Interest is drained first, so a subscription whose initial
+    /// response a client has already received is known here.
     ///
     /// Ordering across shards holds because this one router thread releases every channel's
     /// items in one order and appends them to each interested shard's outbox batch in that

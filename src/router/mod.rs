@@ -1,7 +1,8 @@
 //! Router: decides which shards receive each published item.
 //!
 //! Owns: the `ChannelMap`, the `Sequencer` (per-channel ordering and de-duplication), and
-//! the encoding of each released item, done once for every shard.
+//! wrapping each released item once for every shard (`publish::format::EncodedItem`, whose
+//! wire forms the shards build on first use).
 //! Must not: touch sockets, import `fanout` or `shard`, or read the clock.
 //! Cross-thread transport lives in `inbox.rs`; everything else here is a pure state machine.
 
@@ -72,8 +73,9 @@ impl Router {
     }
 
     /// Sequences `item` (PUSHPIN.md §3.6) and appends the items it releases to `out`, each
-    /// encoded once with the shards that must receive it, in release order. Items nobody
-    /// listens to are not encoded.
+    /// as one shared `EncodedItem` (whose wire forms its first subscribers build) with the
+    /// shards that must receive it, in release order. Items nobody listens to are dropped
+    /// here.
     pub fn on_publish(&mut self, item: PublishItem, now: Instant, out: &mut Vec<Routed>) {
         self.items_published += 1;
         // Everything a publish releases is on its channel (a parked chain it completes is
