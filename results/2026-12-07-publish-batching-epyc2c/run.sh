@@ -13,17 +13,24 @@
 set -euo pipefail
 BEFORE=${BEFORE:-/tmp/rp-base}
 AFTER=${AFTER:-/tmp/rp-after2}
-D=${1:?usage: run.sh OUT_DIR [fine]}
+D=${1:?usage: run.sh OUT_DIR [fine|final]}
 mkdir -p "$D"
-if [ "${2:-}" = final ]; then
-  # run3: case 1 (three rounds of before, final and Pushpin) and the fine sustained ladder
-  # for the final build, after lazy encoding and the one-check UTF-8 parse.
-  ch="--ringpin-shards 2 --mode stream --clients 15000 --channels 2500 --item-formats mode --messages 3 --interval-ms 500 --size 128 --rounds 1"
+
+# Case 1: 2,500 channels x 6 subscribers, one 2,500-item POST per message (mode-only
+# formats): ringpin before, ringpin after and Pushpin in turn, three rounds.
+channels_case() {
+  local ch="--ringpin-shards 2 --mode stream --clients 15000 --channels 2500 --item-formats mode --messages 3 --interval-ms 500 --size 128 --rounds 1"
   for r in 1 2 3; do
     "$BEFORE/ringpin-loadgen" compare --targets ringpin $ch --json-dir "$D/channels/before-r$r" --base-port 24000 > "$D/channels-before-r$r.log" 2>&1
     "$AFTER/ringpin-loadgen" compare --targets ringpin $ch --json-dir "$D/channels/after-r$r" --base-port 25000 > "$D/channels-after-r$r.log" 2>&1
     "$AFTER/ringpin-loadgen" compare --targets pushpin $ch --json-dir "$D/channels/pushpin-r$r" --base-port 26000 > "$D/channels-pushpin-r$r.log" 2>&1
   done
+}
+
+if [ "${2:-}" = final ]; then
+  # run3: case 1 and the fine sustained ladder for the final build, after lazy encoding and
+  # the one-check UTF-8 parse.
+  channels_case
   fine="--ringpin-shards 2 --mode stream --clients 10000 --channels 10000 --messages 6 --size 128 --rounds 2 --publishers 16 --rates 25000,27500,30000,32500,35000 --timeout-s 120"
   "$AFTER/ringpin-loadgen" compare --targets ringpin $fine --json-dir "$D/sustained-fine/after" --base-port 29000 > "$D/sustained-fine-after.log" 2>&1
   echo done > "$D/DONE"
@@ -37,14 +44,8 @@ if [ "${2:-}" = fine ]; then
   exit 0
 fi
 
-# 1. 2,500 channels x 6 subscribers, one 2,500-item POST per message (mode-only formats):
-#    ringpin before, ringpin after and Pushpin in turn, three rounds.
-ch="--ringpin-shards 2 --mode stream --clients 15000 --channels 2500 --item-formats mode --messages 3 --interval-ms 500 --size 128 --rounds 1"
-for r in 1 2 3; do
-  "$BEFORE/ringpin-loadgen" compare --targets ringpin $ch --json-dir "$D/channels/before-r$r" --base-port 24000 > "$D/channels-before-r$r.log" 2>&1
-  "$AFTER/ringpin-loadgen" compare --targets ringpin $ch --json-dir "$D/channels/after-r$r" --base-port 25000 > "$D/channels-after-r$r.log" 2>&1
-  "$AFTER/ringpin-loadgen" compare --targets pushpin $ch --json-dir "$D/channels/pushpin-r$r" --base-port 26000 > "$D/channels-pushpin-r$r.log" 2>&1
-done
+# 1. Case 1 (above).
+channels_case
 
 # 2. 1 channel x 15,000 subscribers: ringpin after, Pushpin and the io_uring floor, three
 #    rounds.
