@@ -19,7 +19,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use super::client::DEADLINE;
+use super::client::{values_named, DEADLINE};
 
 /// A request as the origin received it from ringpin.
 #[derive(Clone, Debug)]
@@ -36,15 +36,12 @@ pub struct BackendRequest {
 impl BackendRequest {
     /// First value of a header, name compared without case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers_named(name).into_iter().next()
+        values_named(&self.headers, name).into_iter().next()
     }
 
+    /// Every value of a header, in wire order.
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        values_named(&self.headers, name)
     }
 }
 

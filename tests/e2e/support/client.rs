@@ -25,19 +25,25 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
+/// Every value of the header `name` (compared without case) in `headers`, in wire order:
+/// the lookup behind `Response::headers_named` and `BackendRequest::headers_named`.
+pub(super) fn values_named<'a>(headers: &'a [(String, String)], name: &str) -> Vec<&'a str> {
+    headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
 impl Response {
     /// First value of a header, name compared without case.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers_named(name).into_iter().next()
+        values_named(&self.headers, name).into_iter().next()
     }
 
     /// Every value of a header, in wire order.
     pub fn headers_named(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .collect()
+        values_named(&self.headers, name)
     }
 
     /// Names of all `Grip-*` headers; GRIP headers must never reach a client.
