@@ -35,21 +35,35 @@ pub fn run(argv: &[String]) -> i32 {
             return 2;
         }
     };
+    let bad_request = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    serve_forever("backend", listen, move |conn| {
+        serve_requests(conn, parse_request, bad_request)
+    })
+}
+
+/// Listens on `listen` and serves every connection on a thread of its own with `serve`,
+/// until killed; returns 1 when it cannot bind. `name` starts its error lines. The soak's
+/// backend is served the same way.
+pub(crate) fn serve_forever<F>(name: &str, listen: SocketAddrV4, serve: F) -> i32
+where
+    F: Fn(TcpStream) + Clone + Send + 'static,
+{
     let listener = match crate::sys::listen_tcp(listen, LISTEN_BACKLOG) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: bind {listen}: {e}");
+            eprintln!("{name}: bind {listen}: {e}");
             return 1;
         }
     };
-    eprintln!("ringpin-loadgen backend listening on {listen}");
+    eprintln!("ringpin-loadgen {name} listening on {listen}");
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
+        let serve = serve.clone();
         let spawned = std::thread::Builder::new()
             .stack_size(THREAD_STACK_BYTES)
             .spawn(move || serve(conn));
         if let Err(e) = spawned {
-            eprintln!("backend: cannot start a connection thread: {e}");
+            eprintln!("{name}: cannot start a connection thread: {e}");
         }
     }
     0
@@ -59,6 +73,11 @@ fn parse_listen(argv: &[String]) -> Result<SocketAddrV4, String> {
     let mut a = Args::parse(argv)?;
     let listen = a.required("--listen")?;
     a.finish()?;
+    ipv4_listen(&listen)
+}
+
+/// The first IPv4 address `listen` names.
+pub(crate) fn ipv4_listen(listen: &str) -> Result<SocketAddrV4, String> {
     let addr = listen
         .to_socket_addrs()
         .map_err(|e| format!("--listen {listen}: {e}"))?
@@ -69,13 +88,19 @@ fn parse_listen(argv: &[String]) -> Result<SocketAddrV4, String> {
     addr.ok_or_else(|| format!("--listen {listen}: no IPv4 address"))
 }
 
-/// Serves one keep-alive connection until the peer closes it or sends garbage.
-fn serve(mut conn: TcpStream) {
+/// Serves one keep-alive connection until the peer closes it or sends garbage: each
+/// complete request in the buffer gets `parse`'s reply; an invalid one gets `bad_request`
+/// and the connection ends.
+pub(crate) fn serve_requests(
+    mut conn: TcpStream,
+    mut parse: impl FnMut(&[u8]) -> Parsed,
+    bad_request: &[u8],
+) {
     let _ = conn.set_nodelay(true);
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
     loop {
-        match parse_request(&buf) {
+        match parse(&buf) {
             Parsed::Complete { used, reply, close } => {
                 if conn.write_all(&reply).is_err() || close {
                     return;
@@ -84,9 +109,7 @@ fn serve(mut conn: TcpStream) {
                 continue;
             }
             Parsed::Invalid => {
-                let _ = conn.write_all(
-                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                );
+                let _ = conn.write_all(bad_request);
                 return;
             }
             Parsed::Partial if buf.len() > REQUEST_BYTES_MAX => return,
@@ -101,7 +124,7 @@ fn serve(mut conn: TcpStream) {
 
 /// The outcome of parsing the start of the connection buffer.
 #[derive(Debug, PartialEq, Eq)]
-enum Parsed {
+pub(crate) enum Parsed {
     Partial,
     Invalid,
     Complete {

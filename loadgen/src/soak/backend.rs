@@ -20,23 +20,15 @@
 //! Invariants: one std thread per ringpin connection (ringpin pools them); every reply has
 //! `Content-Length`.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, SocketAddrV4, TcpStream, ToSocketAddrs};
+use std::net::SocketAddrV4;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::args::Args;
-use crate::backend::{reply, ws_over_http};
+use crate::backend::{ipv4_listen, reply, serve_forever, serve_requests, ws_over_http, Parsed};
 
 use super::item;
 use super::state_file::PublishedCounts;
-
-/// Stack of a connection thread.
-const THREAD_STACK_BYTES: usize = 128 << 10;
-/// Accept backlog (the kernel caps it at `net.core.somaxconn`).
-const LISTEN_BACKLOG: i32 = 4096;
-/// Largest request head plus body accepted.
-const REQUEST_BYTES_MAX: usize = 64 << 10;
 
 /// What every connection thread shares.
 struct Shared {
@@ -54,25 +46,11 @@ pub(crate) fn main(argv: &[String]) -> i32 {
             return 2;
         }
     };
-    let listener = match crate::sys::listen_tcp(listen, LISTEN_BACKLOG) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("soak-backend: bind {listen}: {e}");
-            return 1;
-        }
-    };
     let shared = Arc::new(shared);
-    for conn in listener.incoming() {
-        let Ok(conn) = conn else { continue };
-        let shared = Arc::clone(&shared);
-        let spawned = std::thread::Builder::new()
-            .stack_size(THREAD_STACK_BYTES)
-            .spawn(move || serve(conn, &shared));
-        if let Err(e) = spawned {
-            eprintln!("soak-backend: cannot start a connection thread: {e}");
-        }
-    }
-    0
+    serve_forever("soak-backend", listen, move |conn| {
+        let bad_request = reply(400, &[], b"bad request\n");
+        serve_requests(conn, |buf| parse_request(buf, &shared), &bad_request)
+    })
 }
 
 fn parse(argv: &[String]) -> Result<(SocketAddrV4, Shared), String> {
@@ -82,14 +60,7 @@ fn parse(argv: &[String]) -> Result<(SocketAddrV4, Shared), String> {
     let size = a.parsed("--size", 0usize)?;
     let longpoll_timeout_s = a.parsed("--longpoll-timeout-s", 20u64)?;
     a.finish()?;
-    let addr = listen
-        .to_socket_addrs()
-        .map_err(|e| format!("--listen {listen}: {e}"))?
-        .find_map(|a| match a {
-            SocketAddr::V4(v4) => Some(v4),
-            SocketAddr::V6(_) => None,
-        })
-        .ok_or_else(|| format!("--listen {listen}: no IPv4 address"))?;
+    let addr = ipv4_listen(&listen)?;
     let counts = PublishedCounts::open(&state).map_err(|e| format!("{}: {e}", state.display()))?;
     Ok((
         addr,
@@ -99,46 +70,6 @@ fn parse(argv: &[String]) -> Result<(SocketAddrV4, Shared), String> {
             longpoll_timeout_s,
         },
     ))
-}
-
-/// Serves one keep-alive connection until ringpin closes it or sends garbage.
-fn serve(mut conn: TcpStream, shared: &Shared) {
-    let _ = conn.set_nodelay(true);
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 8192];
-    loop {
-        match parse_request(&buf, shared) {
-            Parsed::Complete { used, reply, close } => {
-                if conn.write_all(&reply).is_err() || close {
-                    return;
-                }
-                buf.drain(..used);
-                continue;
-            }
-            Parsed::Invalid => {
-                let _ = conn.write_all(&reply(400, &[], b"bad request\n"));
-                return;
-            }
-            Parsed::Partial if buf.len() > REQUEST_BYTES_MAX => return,
-            Parsed::Partial => {}
-        }
-        match conn.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
-}
-
-/// The outcome of parsing the start of the connection buffer.
-#[derive(Debug, PartialEq, Eq)]
-enum Parsed {
-    Partial,
-    Invalid,
-    Complete {
-        used: usize,
-        reply: Vec<u8>,
-        close: bool,
-    },
 }
 
 /// The parts of a request the answer depends on.
