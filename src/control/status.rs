@@ -133,7 +133,7 @@ function show(s) {
     ["deliveries dropped", s.deliveries_dropped], ["slow clients closed", s.slow_clients_closed]]);
   rows("shards", ["shard", "connections", "subscriptions", "deliveries"],
     s.shards.map((x, i) => [i, x.connections, x.subscriptions, x.deliveries]));
-  rows("channels", ["channel", "items", "up to over"],
+  rows("channels", ["channel", "items", "may be over by"],
     s.busiest_channels.map(x => [x.channel, x.items, x.over]));
   draw();
 }
