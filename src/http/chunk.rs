@@ -1,9 +1,9 @@
 //! Chunk encoding for HTTP/1.1 streaming responses (RFC 9112 §7.1).
 //!
 //! Owns: the wire form of one chunk, `"{len:x}\r\n" + data + "\r\n"`, and the last chunk.
-//! Must not: allocate per subscriber. A published item's chunk is built once, by the publish
-//! path, and the same `Bytes` is shared by every subscriber's outbound queue; only
-//! reference counts change per delivery.
+//! Must not: allocate per subscriber. A published item's chunk is built once (by its first
+//! chunked subscriber, `publish::format::StreamContent`), and the same `Bytes` is shared by
+//! every subscriber's outbound queue; only reference counts change per delivery.
 //! Invariants: an empty input never yields a zero-size chunk, which would end the body.
 
 use bytes::Bytes;
@@ -11,19 +11,13 @@ use bytes::Bytes;
 /// The last chunk with no trailers: ends a chunked body.
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
-/// Bytes of framing around a chunk's data, at most: 16 hex digits and two CRLFs.
-const CHUNK_FRAMING_BYTES_MAX: usize = 16 + 4;
-
 /// One chunk carrying `data`, ready to share between subscribers; empty `data` gives empty
 /// `Bytes` (nothing to send), never a zero-size chunk.
 pub fn encode_chunk(data: &[u8]) -> Bytes {
-    if data.is_empty() {
-        return Bytes::new();
-    }
     // Exactly the length: `Bytes::from` a full vector takes its buffer as is, while one with
     // spare capacity costs another allocation (a shared header), once per published item.
-    let mut out = Vec::with_capacity(hex_digits(data.len() as u64) + 2 + data.len() + 2);
-    push_chunk(data, &mut out);
+    let mut out = Vec::with_capacity(chunk_len(data.len()));
+    encode_chunk_into(data, &mut out);
     debug_assert_eq!(out.len(), out.capacity());
     Bytes::from(out)
 }
@@ -33,16 +27,19 @@ pub fn encode_chunk_into(data: &[u8], out: &mut Vec<u8>) {
     if data.is_empty() {
         return;
     }
-    out.reserve(data.len() + CHUNK_FRAMING_BYTES_MAX);
-    push_chunk(data, out);
-}
-
-/// Appends the chunk's size line, `data` and its CRLF; `out` has room.
-fn push_chunk(data: &[u8], out: &mut Vec<u8>) {
+    out.reserve(chunk_len(data.len()));
     push_hex(data.len() as u64, out);
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
+}
+
+/// Bytes of the chunk carrying `len` bytes of data: size line, data and CRLF (0 for none).
+fn chunk_len(len: usize) -> usize {
+    match len {
+        0 => 0,
+        _ => hex_digits(len as u64) + 2 + len + 2,
+    }
 }
 
 /// Digits of `n` in hex without leading zeros (1 for zero).

@@ -501,6 +501,15 @@ pub fn is_sendable_close_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
+/// Bytes of an unmasked frame header for `length` payload bytes (what `push_header` writes).
+fn header_len(length: usize) -> usize {
+    match length {
+        0..=125 => 2,
+        126..=0xffff => 4,
+        _ => 10,
+    }
+}
+
 /// Appends a final or non-final unmasked frame header for `length` payload bytes.
 fn push_header(out: &mut Vec<u8>, is_final: bool, opcode: OpCode, length: usize) {
     let fin = if is_final { 0x80 } else { 0 };
@@ -527,12 +536,7 @@ pub fn encode_frame(opcode: OpCode, payload: &[u8]) -> Bytes {
     );
     // Exactly the length: `Bytes::from` a full vector takes its buffer as is, while one with
     // spare capacity costs another allocation, once per published item.
-    let header = match payload.len() {
-        0..=125 => 2,
-        126..=0xffff => 4,
-        _ => 10,
-    };
-    let mut out = Vec::with_capacity(header + payload.len());
+    let mut out = Vec::with_capacity(header_len(payload.len()) + payload.len());
     push_header(&mut out, true, opcode, payload.len());
     out.extend_from_slice(payload);
     debug_assert_eq!(out.len(), out.capacity());
@@ -547,7 +551,7 @@ pub fn encode_masked_frame(
     payload: &[u8],
     mask: [u8; 4],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(14 + payload.len());
+    let mut out = Vec::with_capacity(header_len(payload.len()) + 4 + payload.len());
     push_header(&mut out, is_final, opcode, payload.len());
     out[1] |= 0x80;
     out.extend_from_slice(&mask);
