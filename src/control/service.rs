@@ -44,8 +44,6 @@ pub struct PublishService {
     /// delivering after the publisher is answered, not while the router still competes with
     /// them for the cores.
     outbox: RefCell<Vec<Vec<Arc<EncodedItem>>>>,
-    /// Entries in the outbox, over all shards.
-    outbox_items: Cell<usize>,
     /// When the outbox was last flushed, and whether a flush task is waiting to run.
     last_flush: Cell<Instant>,
     flush_scheduled: Cell<bool>,
@@ -76,7 +74,6 @@ impl PublishService {
             top_channels: RefCell::default(),
             status_streams: Cell::new(0),
             outbox: RefCell::new(vec![Vec::new(); shard_count]),
-            outbox_items: Cell::new(0),
             last_flush: Cell::new(Instant::now()),
             flush_scheduled: Cell::new(false),
             send_order: Semaphore::new(1),
@@ -158,9 +155,10 @@ impl PublishService {
     /// flush task, at once after a quiet spell, else `PUBLISH_FLUSH_INTERVAL` after the last
     /// flush, so a stream of one-item POSTs wakes each shard once per interval.
     pub async fn after_publish(self: &Rc<Self>) {
-        if self.outbox_items.get() >= PUBLISH_OUTBOX_ITEMS_MAX {
+        let staged = self.outbox_len();
+        if staged >= PUBLISH_OUTBOX_ITEMS_MAX {
             self.flush().await;
-        } else if self.outbox_items.get() > 0 {
+        } else if staged > 0 {
             self.schedule_flush();
         }
     }
@@ -187,7 +185,7 @@ impl PublishService {
     /// Queues the outbox into the shards' inboxes now, waiting while an inbox is full. A
     /// flush that finds the outbox already taken by another returns at once.
     pub async fn flush(&self) {
-        if self.outbox_items.get() == 0 {
+        if self.outbox_len() == 0 {
             return;
         }
         let _permit = self.send_order.acquire_permit(1).await;
@@ -217,12 +215,15 @@ impl PublishService {
         }
     }
 
+    /// Entries in the outbox, over all shards.
+    fn outbox_len(&self) -> usize {
+        self.outbox.borrow().iter().map(Vec::len).sum()
+    }
+
     /// Appends released items to the outbox batches of the shards that must receive them.
     fn stage(&self, routed: &mut Vec<Routed>) {
         let mut outbox = self.outbox.borrow_mut();
         for (encoded, shards) in routed.drain(..) {
-            self.outbox_items
-                .set(self.outbox_items.get() + shards.len());
             log::debug!(
                 "publish channel={} shards={}",
                 encoded.channel,
@@ -240,13 +241,17 @@ impl PublishService {
     /// `send_order` permit: the batches are taken at once, so whatever is staged while this
     /// waits on a full inbox goes with the next flush, after these.
     async fn flush_outbox(&self) {
+        // An empty flush (a tick, `/recover`) sends nothing, so it must not hold the next
+        // publish back as if it had.
+        if self.outbox_len() == 0 {
+            return;
+        }
         let batches: Vec<_> = self
             .outbox
             .borrow_mut()
             .iter_mut()
             .map(std::mem::take)
             .collect();
-        self.outbox_items.set(0);
         self.last_flush.set(Instant::now());
         for (inbox, batch) in self.shards.iter().zip(batches) {
             if !batch.is_empty() {
@@ -464,6 +469,30 @@ mod tests {
             let queued = drain(&inboxes[0]);
             assert_eq!(queued.len(), 1, "flushed before the publisher reads on");
             assert_eq!(queued[0].len(), PUBLISH_OUTBOX_ITEMS_MAX);
+        });
+    }
+
+    #[test]
+    fn a_publish_after_a_quiet_spell_is_flushed_at_once_even_right_after_an_empty_tick() {
+        with_service(1, 1, |service, inboxes| async move {
+            glommio::timer::sleep(PUBLISH_FLUSH_INTERVAL * 4).await;
+            service.on_tick().await;
+            service.publish(items(&["c0"]));
+            service.after_publish().await;
+            // The flush task only yields once; a few turns of this task suffice, no timer.
+            let mut queued = Vec::new();
+            for _ in 0..10 {
+                futures_lite::future::yield_now().await;
+                queued = drain(&inboxes[0]);
+                if !queued.is_empty() {
+                    break;
+                }
+            }
+            assert_eq!(
+                queued,
+                [["c0"]],
+                "an empty tick is not a flush to wait after"
+            );
         });
     }
 
