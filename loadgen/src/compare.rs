@@ -148,23 +148,35 @@ impl Plan {
         u16::try_from(self.clients.div_ceil(PER_WORKER_DEFAULT)).unwrap_or(u16::MAX)
     }
 
-    /// Floor-server processes: enough for the descriptor cap, and never fewer than ringpin's
-    /// shards per instance, so the floor gets as many cores as the proxy it is compared with.
+    /// Floor-server processes: enough for the descriptor cap, and for a burst never fewer
+    /// than ringpin's shards per instance, so the floor gets as many cores as the proxy it is
+    /// compared with. A sustained run's publishers send every POST to every publish URL, so
+    /// there a second floor process would read every POST again instead of sharing the work:
+    /// it runs as many processes as ringpin runs instances.
     pub fn floor_instances(&self) -> u16 {
-        self.instances().max(self.shards.max(1))
+        if self.is_sustained() {
+            self.instances()
+        } else {
+            self.instances().max(self.shards.max(1))
+        }
+    }
+
+    fn is_sustained(&self) -> bool {
+        self.rate.is_some() || !self.rates.is_empty()
     }
 
     fn backend_port(&self) -> u16 {
         self.base_port + 3999
     }
 
-    /// Why the floor servers are left out of this plan, if they are: they deliver every
-    /// item to every connection, with no channels.
-    pub fn floor_skipped(&self) -> Option<String> {
-        (self.channels > 1).then(|| {
+    /// What a reader of a sustained table must know about the floor servers in it.
+    pub fn floor_note(&self) -> Option<String> {
+        self.is_sustained().then(|| {
             format!(
-                "floor-send and floor-uring are skipped with --channels {}: the floor server has no channels (it delivers every item to every connection)",
-                self.channels
+                "floor-send and floor-uring run as {} process(es) of one thread each, ringpin as {} instance(s) of {} shards: every POST must reach the process holding its subscriber, so the floor's rate is what one core does with only the kernel's work per item (read the POST, write the reply, write the delivery)",
+                self.floor_instances(),
+                self.instances(),
+                self.shards
             )
         })
     }
@@ -489,8 +501,9 @@ mod tests {
     }
 
     #[test]
-    fn channels_pass_through_to_every_run_and_skip_the_floor() {
-        let p = plan("--clients 60 --channels 20 --items-per-post 7").expect("valid");
+    fn channels_pass_through_to_every_run_and_the_floor_takes_them_too() {
+        let p = plan("--clients 60 --channels 20 --items-per-post 7 --ringpin-shards 2")
+            .expect("valid");
         assert_eq!(
             p.scenario_args(),
             [
@@ -499,11 +512,15 @@ mod tests {
             ]
         );
         assert_eq!(p.scenario_tag(), "stream-60-c20");
-        assert!(p.floor_skipped().is_some());
+        assert_eq!(
+            p.floor_instances(),
+            2,
+            "a burst's floor gets ringpin's two shards' cores"
+        );
+        assert!(p.floor_note().is_none());
         let p = plan("--clients 60").expect("valid");
         assert!(p.scenario_args().is_empty());
         assert_eq!(p.scenario_tag(), "stream-60");
-        assert!(p.floor_skipped().is_none());
         for bad in [
             "--clients 5 --channels 6",
             "--channels 0",
@@ -519,6 +536,14 @@ mod tests {
             plan("--clients 20 --channels 20 --rates 100,200,400 --publishers 2").expect("valid");
         assert_eq!(p.rates, [100, 200, 400]);
         assert_eq!(p.scenario_tag(), "stream-20-c20-rates");
+        assert_eq!(
+            p.floor_instances(),
+            1,
+            "publishers POST to every floor process"
+        );
+        assert!(p
+            .floor_note()
+            .is_some_and(|note| note.contains("1 process(es)")));
         let rung = p.at_rate(200);
         assert_eq!(rung.scenario_tag(), "stream-20-c20-rate200");
         assert!(rung

@@ -37,7 +37,7 @@ impl Column {
 pub fn main(argv: &[String]) -> Result<(), String> {
     let plan = Plan::parse(argv, 5, 3, 120)?;
     let mut names = vec!["ringpin", "pushpin"];
-    if plan.mode == "stream" && plan.floor_skipped().is_none() {
+    if plan.mode == "stream" {
         names.extend(["floor-send", "floor-uring"]);
     }
     if !plan.targets.is_empty() {
@@ -130,9 +130,6 @@ fn summary(plan: &Plan, names: &[String], columns: &BTreeMap<String, Column>) ->
         plan.mode, plan.clients, plan.messages, plan.size, plan.rounds
     );
     let _ = writeln!(s, "Command: `{}`\n", compare::command_line());
-    if let Some(why) = plan.floor_skipped() {
-        let _ = writeln!(s, "Note: {why}.\n");
-    }
     let _ = writeln!(
         s,
         "| target | runs | delivered/expected | lost | time to last ms | p50 µs | p99 µs | proxy CPU µs/delivery | proxy B/conn | note |"

@@ -118,7 +118,7 @@ pub fn summary(
         plan.channels, plan.clients, plan.mode, plan.messages, plan.rates, plan.rounds
     );
     let _ = writeln!(s, "Command: `{}`\n", compare::command_line());
-    if let Some(why) = plan.floor_skipped() {
+    if let Some(why) = plan.floor_note() {
         let _ = writeln!(s, "Note: {why}.\n");
     }
     let _ = writeln!(

@@ -12,19 +12,24 @@
 //! can beat the floor with the same sockets. That makes it the fair baseline (STYLE §12:
 //! comparisons are ratios from one interleaved run).
 //!
+//! Channels are kept as a proxy must keep them: a subscriber holds the channel its request's
+//! `?channel=` names, and an item goes to its channel's subscribers only. With one channel
+//! that is every subscriber; with `--channels K` it is what `run --channels K` asks of
+//! ringpin, at the cost of one map lookup per item (see `channels.rs`).
+//!
 //! Bursts are handled as ringpin handles them. A publish is answered as soon as its items are
-//! queued, and a delivery pass takes every queued item as one buffer, so items published while
-//! a pass runs reach each subscriber together, in one send, on the next pass (ringpin's shards
-//! take every item waiting in their inbox the same way). Between slices of a pass the server
-//! answers whatever arrived, standing in for ringpin's router thread.
+//! queued, and a delivery pass takes each channel's queued items as one buffer, so items
+//! published while a pass runs reach each subscriber together, in one send, on the next pass
+//! (ringpin's shards take every item waiting in their inbox the same way). Between slices of
+//! a pass the server answers whatever arrived, standing in for ringpin's router thread.
 //!
 //! Two delivery modes (`--mode`), matching DESIGN §2's question of whether the syscall path
 //! matters: `send` is a loop of non-blocking send(2) calls, as glommio's `TcpStream` does;
 //! `uring` submits one IORING_OP_SEND per socket in batches of `--batch`. Bytes a socket does
 //! not take are kept in a small per-connection pending buffer and finished on EPOLLOUT.
 //!
-//! It speaks just enough of ringpin's contract for the coordinator to drive it unchanged: any
-//! GET on `--listen` subscribes; `POST /publish/` on `--publish-listen` takes Pushpin's JSON and
+//! It speaks just enough of ringpin's contract for the coordinator to drive it unchanged: a
+//! GET on `--listen` with `?channel=C` subscribes to C; `POST /publish/` on `--publish-listen` takes Pushpin's JSON and
 //! answers `Published`; `GET /metrics` reports `ringpin_subscriptions`; `GET /pid` answers the
 //! process id so the coordinator can read its CPU time from /proc. One thread, level-triggered
 //! epoll, an SO_REUSEPORT listener, so several processes share one client port past the
@@ -33,13 +38,15 @@
 //! Owns: the listeners, the signalfd, every connection, the counters.
 //! Must not: block, or let one slow subscriber delay the next (the pending buffer absorbs it).
 
+mod channels;
 mod conns;
 mod delivery;
 mod sys;
 mod wire;
 
+use channels::Channels;
 use conns::{Conn, Conns, Key, Role, WriteError, TOKEN_RESERVED_MIN};
-use delivery::{Delivery, Tally, UringSender, BATCH_DEFAULT, BATCH_MAX};
+use delivery::{Delivery, Send, Tally, UringSender, BATCH_DEFAULT, BATCH_MAX};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -175,6 +182,8 @@ struct Stats {
     accepted: u64,
     publishes: u64,
     items: u64,
+    /// Items published to a channel nobody held (dropped, as a proxy drops them).
+    items_unheld: u64,
     deliveries: u64,
     sends_whole: u64,
     sends_partial: u64,
@@ -188,12 +197,12 @@ struct Stats {
 }
 
 impl Stats {
-    /// Counts one slice of a delivery pass whose buffer held `items` items.
-    fn add(&mut self, tally: &Tally, items: u64) {
+    /// Counts one slice of a delivery pass.
+    fn add(&mut self, tally: &Tally) {
         self.sends_whole += tally.whole;
         self.sends_partial += tally.partial;
         self.sends_queued += tally.queued;
-        self.deliveries += (tally.whole + tally.partial + tally.queued) * items;
+        self.deliveries += tally.deliveries;
     }
 
     fn render(&self) -> String {
@@ -238,12 +247,13 @@ impl Stats {
 
     fn summary(&self) -> String {
         format!(
-            "accepted {} publishes {} items {} deliveries {} (whole {} partial {} queued {}) \
-             closed: write error {} pending full {} (last write error: {}); \
-             accept pauses at the descriptor limit {}",
+            "accepted {} publishes {} items {} (to no subscriber {}) deliveries {} \
+             (whole {} partial {} queued {}) closed: write error {} pending full {} \
+             (last write error: {}); accept pauses at the descriptor limit {}",
             self.accepted,
             self.publishes,
             self.items,
+            self.items_unheld,
             self.deliveries,
             self.sends_whole,
             self.sends_partial,
@@ -268,12 +278,10 @@ struct Server {
     stats: Stats,
     /// Listeners taken off epoll after EMFILE/ENFILE, re-armed when a connection closes.
     paused_listeners: Vec<u64>,
-    /// Encoded chunks published since the current delivery pass took its batch, back to back:
-    /// the next pass writes them to each subscriber in one send, as ringpin's shards do with
-    /// the items waiting in their inbox.
-    pending: Vec<u8>,
-    /// Items in `pending`.
-    pending_items: u64,
+    /// Each channel's subscribers, and the chunks published to it since the current delivery
+    /// pass took its batches: the next pass writes them to each subscriber in one send, as
+    /// ringpin's shards do with the items waiting in their inbox.
+    channels: Channels,
     /// Events buffer for the polls between delivery slices.
     slice_events: Vec<libc::epoll_event>,
 }
@@ -316,8 +324,7 @@ impl Server {
             delivery,
             stats: Stats::default(),
             paused_listeners: Vec::new(),
-            pending: Vec::new(),
-            pending_items: 0,
+            channels: Channels::default(),
             slice_events: vec![libc::epoll_event { events: 0, u64: 0 }; SLICE_EVENTS_MAX],
         })
     }
@@ -333,7 +340,7 @@ impl Server {
             if self.on_events(&events[..ready])? == Flow::Stop {
                 return Ok(());
             }
-            while !self.pending.is_empty() {
+            while self.channels.has_pending() {
                 if self.deliver_pending()? == Flow::Stop {
                     return Ok(());
                 }
@@ -361,21 +368,31 @@ impl Server {
         Ok(Flow::Continue)
     }
 
-    /// One delivery pass: takes every pending chunk as one buffer and writes it to every
-    /// subscriber, `SLICE` sockets at a time. Between slices it answers whatever arrived
-    /// (publishes join `pending` for the next pass), as ringpin's router does while its
-    /// shards deliver. Subscribers that fail are closed.
+    /// One delivery pass: takes every channel's pending chunks as one buffer per channel and
+    /// writes it to that channel's subscribers, `SLICE` sockets at a time. Between slices it
+    /// answers whatever arrived (publishes are queued for the next pass), as ringpin's router
+    /// does while its shards deliver. Subscribers that fail are closed.
     fn deliver_pending(&mut self) -> Result<Flow, String> {
-        let batch = std::mem::take(&mut self.pending);
-        let items = std::mem::take(&mut self.pending_items);
-        let mut start = 0;
-        while start < self.conns.slot_count() {
-            let end = (start + SLICE).min(self.conns.slot_count());
+        let batches = self.channels.take_pending();
+        let mut sends = Vec::with_capacity(SLICE);
+        let mut subscribers = batches.iter().flat_map(|batch| {
+            batch.subscribers.iter().map(|&key| Send {
+                key,
+                chunks: &batch.chunks,
+                items: batch.items,
+            })
+        });
+        loop {
+            sends.clear();
+            sends.extend(subscribers.by_ref().take(SLICE));
+            if sends.is_empty() {
+                return Ok(Flow::Continue);
+            }
             let tally = self
                 .delivery
-                .deliver(&batch, &mut self.conns, &self.epoll, start..end)
+                .deliver(&sends, &mut self.conns, &self.epoll)
                 .map_err(|e| format!("io_uring delivery: {e}"))?;
-            self.stats.add(&tally, items);
+            self.stats.add(&tally);
             for (key, error) in tally.failed {
                 match error {
                     WriteError::Overflow => self.stats.closed_pending_full += 1,
@@ -386,7 +403,6 @@ impl Server {
                 }
                 self.close(key);
             }
-            start = end;
             let mut events = std::mem::take(&mut self.slice_events);
             let ready = self
                 .epoll
@@ -398,7 +414,6 @@ impl Server {
                 return Ok(Flow::Stop);
             }
         }
-        Ok(Flow::Continue)
     }
 
     fn on_acceptable(&mut self, token: u64, role: Role) -> Result<(), String> {
@@ -521,9 +536,10 @@ impl Server {
         };
         let response = match wire::parse_client_head(&conn.inbuf) {
             wire::ClientHead::Incomplete => return,
-            wire::ClientHead::Get => {
+            wire::ClientHead::Get { channel } => {
                 conn.role = Role::Subscriber;
                 conn.inbuf = Vec::new();
+                conn.subscription = Some(self.channels.subscribe(&channel, key));
                 self.stats.subscribers += 1;
                 wire::OPEN_RESPONSE.to_vec()
             }
@@ -564,10 +580,9 @@ impl Server {
     fn on_control_request(&mut self, request: &wire::ControlRequest) -> Result<Vec<u8>, String> {
         let is_last = request.is_last;
         let response = match (request.method.as_str(), request.path.as_str()) {
-            ("POST", "/publish" | "/publish/") => match wire::parse_publish_contents(&request.body)
-            {
-                Ok(contents) => {
-                    self.publish(&contents);
+            ("POST", "/publish" | "/publish/") => match wire::parse_publish_items(&request.body) {
+                Ok(items) => {
+                    self.publish(&items);
                     wire::simple(200, "OK", "Published\n", is_last)
                 }
                 Err(text) => wire::simple(400, "Bad Request", &format!("{text}\n"), is_last),
@@ -590,14 +605,19 @@ impl Server {
         Ok(response)
     }
 
-    /// Encodes each item once and queues it for the next delivery pass (`deliver_pending`),
-    /// which runs after the reply is written, as ringpin answers once items are queued.
-    fn publish(&mut self, contents: &[Vec<u8>]) {
+    /// Encodes each item once and queues it for its channel's next delivery pass
+    /// (`deliver_pending`), which runs after the reply is written, as ringpin answers once
+    /// items are queued.
+    fn publish(&mut self, items: &[wire::StreamItem]) {
         self.stats.publishes += 1;
-        for content in contents {
-            self.pending.extend_from_slice(&wire::encode_chunk(content));
-            self.pending_items += 1;
+        for item in items {
             self.stats.items += 1;
+            if !self
+                .channels
+                .queue(&item.channel, &wire::encode_chunk(&item.content))
+            {
+                self.stats.items_unheld += 1;
+            }
         }
     }
 
@@ -624,6 +644,14 @@ impl Server {
         self.stats.connections -= 1;
         if conn.role == Role::Subscriber {
             self.stats.subscribers -= 1;
+        }
+        if let Some(subscription) = conn.subscription {
+            if let Some((moved, place)) = self.channels.unsubscribe(subscription) {
+                let moved = self.conns.get_mut(moved);
+                moved
+                    .expect("a channel lists only open subscribers")
+                    .subscription = Some(place);
+            }
         }
         drop(conn); // closes the socket, which also removes it from epoll
         for token in std::mem::take(&mut self.paused_listeners) {

@@ -695,3 +695,34 @@ fn floor_server_delivers_a_burst_whole_and_in_order_in_both_modes() {
         assert_eq!(floor.metric("ringpin_deliveries_total"), 6000, "{mode}");
     }
 }
+
+#[test]
+fn floor_server_delivers_each_item_only_to_its_channels_subscribers() {
+    // 70 subscribers over 7 channels. A burst publishes one item per channel per message, in
+    // 3-item POSTs; a sustained run sends one item per POST from two publishers. Each
+    // subscriber must get its own channel's items once and in order, and nothing else: a
+    // floor that wrote every item to every socket would count 7 times the deliveries.
+    let burst = ["--channels", "7", "--items-per-post", "3"];
+    let sustained = ["--channels", "7", "--rate", "500", "--publishers", "2"];
+    for (mode, flags) in [
+        ("send", &burst[..]),
+        ("uring", &burst),
+        ("uring", &sustained),
+    ] {
+        let floor = FloorServer::start(mode);
+        let (code, r) = run_loadgen_with(&floor.ports, "stream", 70, 12, flags);
+        assert_eq!(code, 0, "{mode} {flags:?}: {r:#}");
+        let d = &r["deliveries"];
+        assert_eq!(d["expected"], 840, "{mode} {flags:?}");
+        assert_eq!(d["received"], 840, "{mode} {flags:?}");
+        assert_eq!(d["duplicated"], 0, "{mode} {flags:?}");
+        assert_eq!(d["reordered"], 0, "{mode} {flags:?}");
+        assert_eq!(d["malformed"], 0, "{mode} {flags:?}");
+        assert_eq!(
+            floor.metric("ringpin_deliveries_total"),
+            840,
+            "{mode} {flags:?}"
+        );
+        assert_eq!(floor.metric("ringpin_items_total"), 84, "{mode} {flags:?}");
+    }
+}

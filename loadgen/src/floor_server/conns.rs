@@ -9,6 +9,7 @@
 //! Pending bytes are bounded by `PENDING_BYTES_MAX`; past it the write fails with `Overflow`
 //! and the caller closes the connection and counts it (no silent drop).
 
+use super::channels::Subscription;
 use super::sys::{self, Epoll, INTEREST_READ, INTEREST_READ_WRITE};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -23,7 +24,7 @@ const PENDING_CAPACITY_KEPT: usize = 64 * 1024;
 pub(super) enum Role {
     /// A client whose request head is still being read.
     ClientHead,
-    /// A client that got the open response and is held: it receives every published chunk.
+    /// A client that got the open response and is held: it receives its channel's chunks.
     Subscriber,
     /// A connection on the publish/control listener.
     Control,
@@ -104,6 +105,8 @@ pub(super) struct Conn {
     pub inbuf: Vec<u8>,
     /// Close once the pending bytes are sent (after an error answer or `Connection: close`).
     pub close_when_flushed: bool,
+    /// A subscriber's place in its channel's list.
+    pub subscription: Option<Subscription>,
     pending: Pending,
     is_write_armed: bool,
 }
@@ -115,6 +118,7 @@ impl Conn {
             role,
             inbuf: Vec::new(),
             close_when_flushed: false,
+            subscription: None,
             pending: Pending::default(),
             is_write_armed: false,
         }
@@ -272,21 +276,6 @@ impl Conns {
         entry.generation = entry.generation.wrapping_add(1);
         self.free.push(key.slot);
         Some(conn)
-    }
-
-    /// One past the highest slot index; slots below it may be empty.
-    pub(super) fn slot_count(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// The connection in slot `index`, if any, with its key.
-    pub(super) fn at(&mut self, index: usize) -> Option<(Key, &mut Conn)> {
-        let entry = self.slots.get_mut(index)?;
-        let key = Key {
-            slot: index as u32,
-            generation: entry.generation,
-        };
-        entry.conn.as_mut().map(|conn| (key, conn))
     }
 }
 

@@ -1,24 +1,32 @@
-//! Delivery: one encoded buffer to every subscriber in a range of slots, either as a loop of non-blocking send(2)
-//! calls or as batched IORING_OP_SEND submissions.
+//! Delivery: a list of sends, each one buffer to one subscriber, made either as a loop of
+//! non-blocking send(2) calls or as batched IORING_OP_SEND submissions.
 //!
 //! Owns: the io_uring (in `uring` mode) and the per-delivery tally.
 //! Must not: close connections (it returns the ones that failed; the server closes and counts
 //! them), or wait on a socket: one slow subscriber never delays the next.
-//! Invariants: a connection with pending bytes gets the chunk queued behind them, never sent
-//! ahead of them; in `uring` mode the chunk and every socket with a send in flight stay alive
-//! until that send's completion is reaped, which happens before `deliver` returns.
+//! Invariants: a connection with pending bytes gets the buffer queued behind them, never sent
+//! ahead of them; a send whose subscriber closed before the delivery is skipped; in `uring`
+//! mode every buffer and every socket with a send in flight stay alive until that send's
+//! completion is reaped, which happens before `deliver` returns.
 
-use super::conns::{Conns, Key, Role, WriteError, Written};
+use super::conns::{Conn, Conns, Key, Role, WriteError, Written};
 use super::sys::{Epoll, SEND_FLAGS};
 use io_uring::{opcode, types, IoUring};
 use std::io;
-use std::ops::Range;
 use std::os::fd::AsRawFd;
 
 /// Sends per io_uring submission when `--batch` is not given.
 pub(super) const BATCH_DEFAULT: usize = 256;
 /// The kernel's largest submission queue (IORING_MAX_ENTRIES).
 pub(super) const BATCH_MAX: usize = 32768;
+
+/// One buffer for one subscriber: `items` published items, encoded back to back.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Send<'a> {
+    pub key: Key,
+    pub chunks: &'a [u8],
+    pub items: u64,
+}
 
 /// What one delivery did, per subscriber.
 #[derive(Debug, Default)]
@@ -29,18 +37,21 @@ pub(super) struct Tally {
     pub partial: u64,
     /// Subscribers that got the chunk queued (EAGAIN, or bytes already pending).
     pub queued: u64,
+    /// Items that reached a socket or its pending bytes: one per item and subscriber.
+    pub deliveries: u64,
     /// Subscribers whose write failed; the server closes them.
     pub failed: Vec<(Key, WriteError)>,
 }
 
 impl Tally {
-    fn record(&mut self, key: Key, result: Result<Written, WriteError>) {
+    fn record(&mut self, send: &Send, result: Result<Written, WriteError>) {
         match result {
             Ok(Written::Whole) => self.whole += 1,
             Ok(Written::Partial) => self.partial += 1,
             Ok(Written::Queued) => self.queued += 1,
-            Err(e) => self.failed.push((key, e)),
+            Err(e) => return self.failed.push((send.key, e)),
         }
+        self.deliveries += send.items;
     }
 }
 
@@ -54,36 +65,35 @@ pub(super) enum Delivery {
 }
 
 impl Delivery {
-    /// Writes `chunk` to every subscriber in the connection slots `slots`.
+    /// Makes every send in `sends`. A subscriber appears at most once in `sends` (the server
+    /// gives each channel one buffer per pass, and each subscriber holds one channel), so two
+    /// sends to one socket are never in flight together.
     pub(super) fn deliver(
         &mut self,
-        chunk: &[u8],
+        sends: &[Send],
         conns: &mut Conns,
         epoll: &Epoll,
-        slots: Range<usize>,
     ) -> io::Result<Tally> {
         let mut tally = Tally::default();
         match self {
-            Delivery::Send => deliver_send(chunk, conns, epoll, slots, &mut tally),
-            Delivery::Uring(sender) => sender.deliver(chunk, conns, epoll, slots, &mut tally)?,
+            Delivery::Send => deliver_send(sends, conns, epoll, &mut tally),
+            Delivery::Uring(sender) => sender.deliver(sends, conns, epoll, &mut tally)?,
         }
         Ok(tally)
     }
 }
 
-fn deliver_send(
-    chunk: &[u8],
-    conns: &mut Conns,
-    epoll: &Epoll,
-    slots: Range<usize>,
-    tally: &mut Tally,
-) {
-    for index in slots {
-        let Some((key, conn)) = conns.at(index) else {
-            continue;
-        };
-        if conn.role == Role::Subscriber {
-            tally.record(key, conn.write(chunk, epoll, key));
+/// The subscriber a send is for, if it is still open.
+fn subscriber<'c>(conns: &'c mut Conns, send: &Send) -> Option<&'c mut Conn> {
+    conns
+        .get_mut(send.key)
+        .filter(|conn| conn.role == Role::Subscriber)
+}
+
+fn deliver_send(sends: &[Send], conns: &mut Conns, epoll: &Epoll, tally: &mut Tally) {
+    for send in sends {
+        if let Some(conn) = subscriber(conns, send) {
+            tally.record(send, conn.write(send.chunks, epoll, send.key));
         }
     }
 }
@@ -124,45 +134,43 @@ impl UringSender {
 
     fn deliver(
         &mut self,
-        chunk: &[u8],
+        sends: &[Send],
         conns: &mut Conns,
         epoll: &Epoll,
-        slots: Range<usize>,
         tally: &mut Tally,
     ) -> io::Result<()> {
-        let len = u32::try_from(chunk.len()).map_err(|_| io::Error::other("chunk over 4 GiB"))?;
-        for index in slots {
-            let Some((key, conn)) = conns.at(index) else {
+        for (index, send) in sends.iter().enumerate() {
+            let Some(conn) = subscriber(conns, send) else {
                 continue;
             };
-            if conn.role != Role::Subscriber {
-                continue;
-            }
             if conn.has_pending() {
-                tally.record(key, conn.write(chunk, epoll, key));
+                tally.record(send, conn.write(send.chunks, epoll, send.key));
                 continue;
             }
-            let entry = opcode::Send::new(types::Fd(conn.fd.as_raw_fd()), chunk.as_ptr(), len)
-                .flags(SEND_FLAGS)
-                .build()
-                .user_data(key.token());
-            // SAFETY: the entry points at `chunk` and at `conn`'s socket. Both outlive the send:
-            // `chunk` is borrowed for this whole call, which reaps every completion before it
-            // returns, and no connection is removed while a delivery is running.
+            let len = u32::try_from(send.chunks.len())
+                .map_err(|_| io::Error::other("buffer over 4 GiB"))?;
+            let entry =
+                opcode::Send::new(types::Fd(conn.fd.as_raw_fd()), send.chunks.as_ptr(), len)
+                    .flags(SEND_FLAGS)
+                    .build()
+                    .user_data(index as u64);
+            // SAFETY: the entry points at `send.chunks` and at `conn`'s socket. Both outlive the
+            // send: `sends` and its buffers are borrowed for this whole call, which reaps every
+            // completion before it returns, and no connection is removed while a delivery runs.
             unsafe { self.ring.submission().push(&entry) }
                 .map_err(|_| io::Error::other("io_uring submission queue full"))?;
             self.in_flight += 1;
             if self.in_flight == self.batch {
-                self.complete(chunk, conns, epoll, tally)?;
+                self.complete(sends, conns, epoll, tally)?;
             }
         }
-        self.complete(chunk, conns, epoll, tally)
+        self.complete(sends, conns, epoll, tally)
     }
 
     /// Submits what is queued and reaps until no send is in flight.
     fn complete(
         &mut self,
-        chunk: &[u8],
+        sends: &[Send],
         conns: &mut Conns,
         epoll: &Epoll,
         tally: &mut Tally,
@@ -177,15 +185,15 @@ impl UringSender {
             }
             for cqe in self.ring.completion() {
                 self.in_flight -= 1;
-                let key = Key::from_token(cqe.user_data());
+                let send = &sends[cqe.user_data() as usize];
                 let conn = conns
-                    .get_mut(key)
+                    .get_mut(send.key)
                     .expect("a subscriber with a send in flight stays open until it completes");
                 let sent = match cqe.result() {
                     n if n >= 0 => Ok(n as usize),
                     errno => Err(io::Error::from_raw_os_error(-errno)),
                 };
-                tally.record(key, conn.on_sent(chunk, sent, epoll, key));
+                tally.record(send, conn.on_sent(send.chunks, sent, epoll, send.key));
             }
         }
         Ok(())

@@ -22,18 +22,34 @@ const HEADERS_MAX: usize = 64;
 pub(super) enum ClientHead {
     /// Head not complete yet; read more.
     Incomplete,
-    /// A complete GET head: the connection becomes a subscriber.
-    Get,
+    /// A complete GET head naming a channel: the connection becomes that channel's
+    /// subscriber.
+    Get { channel: String },
     /// Not a subscription: send these bytes and close.
     Reject(Vec<u8>),
 }
 
-/// Parses a subscriber's request head; any GET, any path, subscribes.
+/// Parses a subscriber's request head: a GET on any path with `channel=C` in its query
+/// subscribes to C, as the loadgen backend's routes hold a client on the channel its query
+/// names; a GET without one is refused with 404, as that backend refuses it.
 pub(super) fn parse_client_head(bytes: &[u8]) -> ClientHead {
     let mut headers = [httparse::EMPTY_HEADER; HEADERS_MAX];
     let mut request = httparse::Request::new(&mut headers);
     match request.parse(bytes) {
-        Ok(httparse::Status::Complete(_)) if request.method == Some("GET") => ClientHead::Get,
+        Ok(httparse::Status::Complete(_)) if request.method == Some("GET") => {
+            match channel_of(request.path.unwrap_or("/")) {
+                Some(channel) => ClientHead::Get {
+                    channel: channel.to_string(),
+                },
+                None => ClientHead::Reject(encode_response(
+                    404,
+                    "Not Found",
+                    "text/plain",
+                    b"need ?channel=C\n",
+                    true,
+                )),
+            }
+        }
         Ok(httparse::Status::Complete(_)) => ClientHead::Reject(encode_response(
             405,
             "Method Not Allowed",
@@ -45,6 +61,15 @@ pub(super) fn parse_client_head(bytes: &[u8]) -> ClientHead {
         Ok(httparse::Status::Partial) => ClientHead::Reject(too_large_head()),
         Err(_) => ClientHead::Reject(bad_request()),
     }
+}
+
+/// The non-empty `channel` query parameter of a request target, taken as it is written.
+fn channel_of(target: &str) -> Option<&str> {
+    let (_, query) = target.split_once('?')?;
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("channel="))
+        .filter(|channel| !channel.is_empty())
 }
 
 /// One complete request on the control (publish) listener.
@@ -107,18 +132,30 @@ pub(super) fn parse_control_request(
     Ok(Some((parsed, head_len + body_len)))
 }
 
-/// The `http-stream` contents of a Pushpin `/publish/` body, in item order. Channels, ids and
-/// other formats are ignored: in the floor every held connection is a subscriber. Items
-/// without an `http-stream` content, or with an empty one, carry nothing to deliver.
-pub(super) fn parse_publish_contents(body: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+/// One item of a publish that carries something to deliver.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct StreamItem {
+    pub channel: String,
+    /// Its `http-stream` content, never empty.
+    pub content: Vec<u8>,
+}
+
+/// The `http-stream` items of a Pushpin `/publish/` body, in item order, each with its
+/// channel. Ids and other formats are ignored. Items without an `http-stream` content, or
+/// with an empty one, carry nothing to deliver; an item without a channel string is an error,
+/// as Pushpin refuses it.
+pub(super) fn parse_publish_items(body: &[u8]) -> Result<Vec<StreamItem>, String> {
     let value: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("Body is not valid JSON: {e}"))?;
     let items = value
         .get("items")
         .and_then(|items| items.as_array())
         .ok_or_else(|| "Invalid format: object does not contain 'items'".to_string())?;
-    let mut contents = Vec::with_capacity(items.len());
+    let mut parsed = Vec::with_capacity(items.len());
     for item in items {
+        let Some(channel) = item.get("channel").and_then(|c| c.as_str()) else {
+            return Err("Invalid format: item has no channel".to_string());
+        };
         let content = item
             .get("formats")
             .and_then(|formats| formats.get("http-stream"))
@@ -126,11 +163,14 @@ pub(super) fn parse_publish_contents(body: &[u8]) -> Result<Vec<Vec<u8>>, String
         match content {
             None => {}
             Some(serde_json::Value::String(text)) if text.is_empty() => {}
-            Some(serde_json::Value::String(text)) => contents.push(text.as_bytes().to_vec()),
+            Some(serde_json::Value::String(text)) => parsed.push(StreamItem {
+                channel: channel.to_string(),
+                content: text.as_bytes().to_vec(),
+            }),
             Some(_) => return Err("Invalid format: content is not a string".to_string()),
         }
     }
-    Ok(contents)
+    Ok(parsed)
 }
 
 /// `{len:x}\r\n{content}\r\n`: one HTTP/1.1 chunk, built once per item and shared by every send.
@@ -188,17 +228,29 @@ mod tests {
     }
 
     #[test]
-    fn any_get_subscribes_and_other_methods_are_refused() {
-        let cases: [(&[u8], &str); 5] = [
-            (b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n", "get"),
-            (b"GET / HTTP/1.0\r\n\r\n", "get"),
-            (b"GET /stream HTTP/1.1\r\nHost: x\r\n", "incomplete"),
-            (b"POST /stream HTTP/1.1\r\n\r\n", "405"),
+    fn a_get_naming_a_channel_subscribes_to_it_and_anything_else_is_refused() {
+        let cases: [(&[u8], &str); 8] = [
+            (
+                b"GET /stream?channel=c1 HTTP/1.1\r\nHost: x\r\n\r\n",
+                "get c1",
+            ),
+            (
+                b"GET /?a=b&channel=loadgen-7 HTTP/1.0\r\n\r\n",
+                "get loadgen-7",
+            ),
+            (b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n", "404"),
+            (b"GET /stream?channel= HTTP/1.1\r\n\r\n", "404"),
+            (
+                b"GET /stream?channel=c1 HTTP/1.1\r\nHost: x\r\n",
+                "incomplete",
+            ),
+            (b"POST /stream?channel=c1 HTTP/1.1\r\n\r\n", "405"),
             (b"\x01\x02 nonsense\r\n\r\n", "400"),
+            (b"GET /sse?xchannel=c1 HTTP/1.1\r\n\r\n", "404"),
         ];
         for (input, expected) in cases {
             let got = match parse_client_head(input) {
-                ClientHead::Get => "get".to_string(),
+                ClientHead::Get { channel } => format!("get {channel}"),
                 ClientHead::Incomplete => "incomplete".to_string(),
                 ClientHead::Reject(response) => status_of(&response).to_string(),
             };
@@ -272,26 +324,32 @@ mod tests {
     }
 
     #[test]
-    fn publish_contents_keep_item_order_and_skip_empty_and_other_formats() {
+    fn publish_items_keep_order_and_channel_and_skip_empty_and_other_formats() {
         let body = br#"{"items":[
             {"channel":"a","formats":{"http-stream":{"content":"one\n"}}},
             {"channel":"b","formats":{"http-response":{"body":"x"}}},
             {"channel":"c","formats":{"http-stream":{"content":""}}},
             {"channel":"d","formats":{"http-stream":{"content":"two\n"}}}
         ]}"#;
-        let contents = parse_publish_contents(body).expect("valid publish");
-        assert_eq!(contents, vec![b"one\n".to_vec(), b"two\n".to_vec()]);
+        let items = parse_publish_items(body).expect("valid publish");
+        let item = |channel: &str, content: &[u8]| StreamItem {
+            channel: channel.to_string(),
+            content: content.to_vec(),
+        };
+        assert_eq!(items, [item("a", b"one\n"), item("d", b"two\n")]);
     }
 
     #[test]
     fn malformed_publish_bodies_are_errors() {
-        let cases: [&[u8]; 3] = [
+        let cases: [&[u8]; 5] = [
             b"not json",
             br#"{"no_items":[]}"#,
-            br#"{"items":[{"formats":{"http-stream":{"content":5}}}]}"#,
+            br#"{"items":[{"channel":"a","formats":{"http-stream":{"content":5}}}]}"#,
+            br#"{"items":[{"formats":{"http-stream":{"content":"x"}}}]}"#,
+            br#"{"items":[{"channel":7,"formats":{"http-stream":{"content":"x"}}}]}"#,
         ];
         for input in cases {
-            assert!(parse_publish_contents(input).is_err(), "{input:?}");
+            assert!(parse_publish_items(input).is_err(), "{input:?}");
         }
     }
 
