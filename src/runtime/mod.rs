@@ -11,7 +11,7 @@ use crate::config::{
     check_reload, file_signature, load_routes, Config, FileSignature, RoutesSource, RoutesWatch,
 };
 use crate::control::{self, PublishService};
-use crate::limits::{EXECUTOR_IO_MEMORY_BYTES, EXECUTOR_START_TIMEOUT};
+use crate::limits::{EXECUTOR_IO_MEMORY_BYTES, EXECUTOR_START_TIMEOUT, SHARD_RING_DEPTH};
 use crate::limits::{
     LISTEN_BACKLOG, NOFILE_RESERVED_FDS, NOFILE_RESERVED_PER_SHARD_FDS, ORIGIN_FDS_SHARE_PERCENT,
     ROUTES_FILE_POLL_INTERVAL, ROUTES_FILE_SETTLE_TIME,
@@ -372,6 +372,7 @@ fn spawn_shards(
         let handle = LocalExecutorBuilder::new(placement)
             .name(&name)
             .io_memory(EXECUTOR_IO_MEMORY_BYTES)
+            .ring_depth(SHARD_RING_DEPTH)
             .spawn(move || async move {
                 let _ = started.send(());
                 let id = ShardId(index as u16);
