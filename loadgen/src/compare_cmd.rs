@@ -163,22 +163,26 @@ fn summary(plan: &Plan, names: &[String], columns: &BTreeMap<String, Column>) ->
     s
 }
 
-/// The publish POSTs of a many-channel run: their size and round trip (issue 14's key
-/// figure is the round trip of a 2,500-item POST).
+/// The publish POSTs of a many-channel run: their size, round trip and answer time (issue
+/// 14's key figure is how soon a 2,500-item POST is answered). "Answered" is the write to
+/// the answer's arrival in the publisher's socket; the round trip adds the publisher's wait
+/// for a core to read it.
 fn posts_table(names: &[String], columns: &BTreeMap<String, Column>) -> String {
     let mut s = String::from(
-        "| target | items/POST | POSTs/message | POST round trip p50 µs | p99 µs | max µs |\n|---|---|---|---|---|---|\n",
+        "| target | items/POST | POSTs/message | POST round trip p50 µs | p99 µs | max µs | answered p50 µs | max µs |\n|---|---|---|---|---|---|---|---|\n",
     );
     for name in names {
         let Some(c) = columns.get(name) else { continue };
         let _ = writeln!(
             s,
-            "| {name} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} |",
             fmt(c.med("/publish/items_per_post"), 0),
             fmt(c.med("/publish/posts_per_message"), 0),
             fmt(c.med("/publish/post_round_trip_us/p50"), 0),
             fmt(c.med("/publish/post_round_trip_us/p99"), 0),
             fmt(c.med("/publish/post_round_trip_us/max"), 0),
+            fmt(c.med("/publish/post_answered_us/p50"), 0),
+            fmt(c.med("/publish/post_answered_us/max"), 0),
         );
     }
     s.push('\n');

@@ -181,9 +181,13 @@ impl Publishers {
                 let body = self
                     .plan
                     .body(post.clone(), &publish_plan::formats(s, seq, send_ns))?;
-                let sent = Instant::now();
-                p.publish(&body)?;
+                let (sent, sent_at) = (Instant::now(), std::time::SystemTime::now());
+                let answer = p.publish(&body)?;
                 out.record_round_trip(sent.elapsed());
+                // A stamp before the write began (a clock step) is not recorded.
+                if let Some(took) = answer.arrived.and_then(|t| t.duration_since(sent_at).ok()) {
+                    out.record_answered(took);
+                }
                 if first_ns == 0 {
                     first_ns = send_ns;
                 }

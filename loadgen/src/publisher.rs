@@ -4,10 +4,16 @@
 //! Must not: share code with the proxy under test or with the subscriber engine.
 //! Invariants: a request is retried at most once, and only on a connection that was
 //! reused (a stale keep-alive connection), never after a response arrived.
+//!
+//! Each response also says when its first bytes reached the socket, by the kernel's receive
+//! timestamp (`SO_TIMESTAMPNS`). On a machine the proxy's shards and the subscribers keep
+//! busy, the publisher's thread may get a core only well after the answer arrived; the
+//! timestamp tells the proxy's answer time from that wait.
 
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddrV4, TcpStream};
-use std::time::Duration;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 #[cfg(test)]
 use crate::batch;
@@ -54,6 +60,9 @@ pub struct Response {
     pub status: u16,
     /// The whole body.
     pub body: Vec<u8>,
+    /// When the response's first bytes reached the socket (the kernel's receive timestamp,
+    /// `CLOCK_REALTIME`), if the kernel gave one.
+    pub arrived: Option<SystemTime>,
 }
 
 /// Keep-alive connection to one publish endpoint.
@@ -69,8 +78,8 @@ impl Publisher {
         Publisher { url, conn: None }
     }
 
-    /// POSTs a publish body; errors unless the endpoint answers 2xx.
-    pub fn publish(&mut self, body: &[u8]) -> Result<(), String> {
+    /// POSTs a publish body and returns the answer; errors unless the endpoint answers 2xx.
+    pub fn publish(&mut self, body: &[u8]) -> Result<Response, String> {
         let resp = self.post(body)?;
         if !(200..300).contains(&resp.status) {
             let text = String::from_utf8_lossy(&resp.body);
@@ -81,7 +90,7 @@ impl Publisher {
                 text.trim()
             ));
         }
-        Ok(())
+        Ok(resp)
     }
 
     /// POSTs a publish body and returns the response whatever its status (the sustained
@@ -133,6 +142,7 @@ impl Publisher {
                 .map_err(|e| RequestError::Connect(e.to_string()))?;
             s.set_read_timeout(Some(PUBLISH_IO_TIMEOUT))
                 .map_err(|e| RequestError::Connect(e.to_string()))?;
+            enable_receive_timestamps(&s).map_err(|e| RequestError::Connect(e.to_string()))?;
             self.conn = Some(s);
         }
         let conn = self.conn.as_mut().expect("connected just above");
@@ -163,19 +173,87 @@ impl std::fmt::Display for RequestError {
     }
 }
 
+/// Asks the kernel to stamp every segment this socket receives (`SO_TIMESTAMPNS`).
+fn enable_receive_timestamps(conn: &TcpStream) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: a valid socket and a c_int option value of the size given.
+    let rc = unsafe {
+        libc::setsockopt(
+            conn.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_TIMESTAMPNS,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Reads into `buf` with recvmsg(2): the bytes read, and the kernel's receive timestamp of
+/// the data when the socket has them enabled. Blocks as `read` does (the socket's timeout
+/// applies).
+fn recv_stamped(conn: &TcpStream, buf: &mut [u8]) -> io::Result<(usize, Option<SystemTime>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // Room for one control message carrying a timespec, aligned as cmsghdr needs.
+    let mut control = [0u64; 8];
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    let n = loop {
+        // SAFETY: `msg` points at `iov` (over `buf`) and `control`, all live for the call.
+        let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, 0) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    let mut stamp = None;
+    // SAFETY: the kernel filled `msg_control` with well-formed control messages, at most
+    // `msg_controllen` bytes; CMSG_FIRSTHDR/CMSG_NXTHDR stay within it.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+    while !cmsg.is_null() {
+        // SAFETY: non-null cmsg pointers from CMSG_*HDR point into `control`.
+        let header = unsafe { &*cmsg };
+        if header.cmsg_level == libc::SOL_SOCKET && header.cmsg_type == libc::SCM_TIMESTAMPNS {
+            // SAFETY: an SCM_TIMESTAMPNS message carries one timespec, maybe unaligned.
+            let ts: libc::timespec =
+                unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
+            let since_epoch = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+            stamp = Some(UNIX_EPOCH + since_epoch);
+        }
+        // SAFETY: as above.
+        cmsg = unsafe { libc::CMSG_NXTHDR(&msg, cmsg) };
+    }
+    Ok((n, stamp))
+}
+
 /// Reads one response; returns it and whether the connection may be reused.
 fn read_response(conn: &mut TcpStream) -> Result<(Response, bool), RequestError> {
     let mut buf = Vec::with_capacity(1024);
     let mut chunk = [0u8; 8192];
+    let mut arrived = None;
     loop {
-        let n = conn
-            .read(&mut chunk)
+        let (n, stamp) = recv_stamped(conn, &mut chunk)
             .map_err(|e| RequestError::BeforeResponse(e.to_string()))?;
         if n == 0 {
             return Err(RequestError::BeforeResponse(
                 "publish endpoint closed the connection".into(),
             ));
         }
+        arrived = arrived.or(stamp);
         buf.extend_from_slice(&chunk[..n]);
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let mut parsed = httparse::Response::new(&mut headers);
@@ -184,7 +262,9 @@ fn read_response(conn: &mut TcpStream) -> Result<(Response, bool), RequestError>
                 let status = parsed.code.unwrap_or(0);
                 let framing = body_framing(parsed.headers);
                 let rest = buf[head_len..].to_vec();
-                return read_body(conn, status, framing, rest);
+                let (mut response, keep) = read_body(conn, status, framing, rest)?;
+                response.arrived = arrived;
+                return Ok((response, keep));
             }
             Ok(httparse::Status::Partial) if buf.len() < RESPONSE_HEAD_BYTES_MAX => {}
             Ok(httparse::Status::Partial) => {
@@ -221,13 +301,22 @@ fn body_framing(headers: &[httparse::Header<'_>]) -> Framing {
     Framing::Close
 }
 
+/// A response whose arrival `read_response` fills in.
+fn response(status: u16, body: Vec<u8>) -> Response {
+    Response {
+        status,
+        body,
+        arrived: None,
+    }
+}
+
 fn read_body(
     conn: &mut TcpStream,
     status: u16,
     framing: Framing,
     mut data: Vec<u8>,
 ) -> Result<(Response, bool), RequestError> {
-    let io = |e: std::io::Error| RequestError::Response(e.to_string());
+    let io = |e: io::Error| RequestError::Response(e.to_string());
     let mut chunk = [0u8; 8192];
     let mut decoder = ChunkedDecoder::default();
     let mut body = Vec::new();
@@ -235,7 +324,7 @@ fn read_body(
         match framing {
             Framing::Length(n) if data.len() >= n => {
                 data.truncate(n);
-                return Ok((Response { status, body: data }, true));
+                return Ok((response(status, data), true));
             }
             Framing::Chunked => {
                 decoder
@@ -243,7 +332,7 @@ fn read_body(
                     .map_err(|e| RequestError::Response(e.to_string()))?;
                 data.clear();
                 if decoder.is_done() {
-                    return Ok((Response { status, body }, true));
+                    return Ok((response(status, body), true));
                 }
             }
             _ => {}
@@ -251,7 +340,7 @@ fn read_body(
         let n = conn.read(&mut chunk).map_err(io)?;
         if n == 0 {
             return match framing {
-                Framing::Close => Ok((Response { status, body: data }, false)),
+                Framing::Close => Ok((response(status, data), false)),
                 _ => Err(RequestError::Response(
                     "publish endpoint closed mid-body".into(),
                 )),
@@ -281,6 +370,54 @@ pub fn publish_body(channel: &str, stream_content: &[u8], line_content: &[u8]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_carries_when_the_kernel_received_it() {
+        use std::net::TcpListener;
+        // The kernel turns receive stamping on for the whole stack a moment after the first
+        // socket asks (a deferred static key), so the first answers may come unstamped; the
+        // report counts stamped answers only. Keep publishing on one keep-alive connection
+        // until an answer is stamped.
+        const TRIES: usize = 200;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().expect("accept");
+            let mut buf = [0u8; 4096];
+            let mut request = Vec::new();
+            loop {
+                let n = conn.read(&mut buf).expect("read request");
+                if n == 0 {
+                    return;
+                }
+                request.extend_from_slice(&buf[..n]);
+                if request.ends_with(b"{}") {
+                    request.clear();
+                    conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nPublished\n")
+                        .expect("answer");
+                }
+            }
+        });
+        let url = PublishUrl::parse(&format!("http://{addr}")).expect("url");
+        let mut publisher = Publisher::new(url);
+        let stamped = (0..TRIES).find_map(|_| {
+            let before = SystemTime::now();
+            let answer = publisher.publish(b"{}").expect("published");
+            let after = SystemTime::now();
+            assert_eq!(answer.body, b"Published\n");
+            if answer.arrived.is_none() {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            answer.arrived.map(|arrived| (before, arrived, after))
+        });
+        drop(publisher);
+        server.join().expect("server");
+        let (before, arrived, after) = stamped.expect("the kernel stamps loopback TCP");
+        assert!(
+            before <= arrived && arrived <= after,
+            "{before:?} {arrived:?} {after:?}"
+        );
+    }
 
     #[test]
     fn publish_urls_default_to_the_publish_path() {

@@ -79,6 +79,10 @@ pub struct PublishOutcome {
     pub posts_per_message: u64,
     /// HTTP: every POST's round trip, write to whole response, µs.
     pub post_round_trip_us: Option<Histogram<u64>>,
+    /// HTTP: every POST's answer time, write to the answer's arrival in the publisher's
+    /// socket (the kernel's receive timestamp), µs: the round trip without the publisher's
+    /// wait for a core.
+    pub post_answered_us: Option<Histogram<u64>>,
 }
 
 impl PublishOutcome {
@@ -92,18 +96,29 @@ impl PublishOutcome {
             items_per_post: 0,
             posts_per_message: 0,
             post_round_trip_us: None,
+            post_answered_us: None,
         }
     }
 
     /// Records one POST's round trip.
     pub fn record_round_trip(&mut self, took: std::time::Duration) {
-        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let hist = self.post_round_trip_us.get_or_insert_with(|| {
-            Histogram::new_with_bounds(1, ROUND_TRIP_US_MAX, 3)
-                .expect("constant histogram bounds are valid")
-        });
-        hist.saturating_record(us.clamp(1, ROUND_TRIP_US_MAX));
+        record_us(&mut self.post_round_trip_us, took);
     }
+
+    /// Records when one POST's answer reached the publisher's socket, after its write began.
+    pub fn record_answered(&mut self, took: std::time::Duration) {
+        record_us(&mut self.post_answered_us, took);
+    }
+}
+
+/// Records `took` in µs, creating the histogram on first use.
+fn record_us(hist: &mut Option<Histogram<u64>>, took: std::time::Duration) {
+    let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+    let hist = hist.get_or_insert_with(|| {
+        Histogram::new_with_bounds(1, ROUND_TRIP_US_MAX, 3)
+            .expect("constant histogram bounds are valid")
+    });
+    hist.saturating_record(us.clamp(1, ROUND_TRIP_US_MAX));
 }
 
 /// Round trips recorded up to 60 s (the publisher's I/O timeout is 10 s).
@@ -267,6 +282,9 @@ pub struct Publish {
     item_formats: &'static str,
     /// HTTP: round trip of every POST, µs (null over ZeroMQ).
     post_round_trip_us: Option<RoundTrip>,
+    /// HTTP: every POST's write to its answer's arrival in the socket, µs (null over ZeroMQ,
+    /// in sustained runs, or when the kernel gave no receive timestamps).
+    post_answered_us: Option<RoundTrip>,
 }
 
 impl Publish {
@@ -293,6 +311,7 @@ impl Publish {
                 "all"
             },
             post_round_trip_us: p.post_round_trip_us.as_ref().and_then(RoundTrip::of),
+            post_answered_us: p.post_answered_us.as_ref().and_then(RoundTrip::of),
         }
     }
 }
@@ -671,13 +690,14 @@ impl Report {
         line + "\n"
     }
 
-    /// `channels K  N items/POST  P POSTs/message  POST round trip µs min … max …`.
+    /// `channels K  N items/POST  P POSTs/message  POST round trip µs min … max …  answered
+    /// µs p50 … max …`.
     fn posts_line(&self) -> String {
         let p = &self.publish;
         let opt = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
-        let rt = p.post_round_trip_us;
+        let (rt, answered) = (p.post_round_trip_us, p.post_answered_us);
         format!(
-            "posts          channels {}  {} items/POST  {} POSTs/message  POST round trip µs min {} p50 {} p99 {} max {}\n",
+            "posts          channels {}  {} items/POST  {} POSTs/message  POST round trip µs min {} p50 {} p99 {} max {}  answered µs p50 {} max {}\n",
             self.channels,
             opt(p.items_per_post),
             opt(p.posts_per_message),
@@ -685,6 +705,8 @@ impl Report {
             opt(rt.map(|r| r.p50)),
             opt(rt.map(|r| r.p99)),
             opt(rt.map(|r| r.max)),
+            opt(answered.map(|r| r.p50)),
+            opt(answered.map(|r| r.max)),
         )
     }
 

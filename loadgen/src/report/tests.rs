@@ -198,6 +198,7 @@ fn many_channel_runs_report_posts_and_their_round_trips() {
     raw.publish.posts_per_message = 2;
     for ms in [3, 5, 9, 40] {
         raw.publish.record_round_trip(Duration::from_millis(ms));
+        raw.publish.record_answered(Duration::from_millis(ms - 1));
     }
     let r = Report::build(&s, vec![], &raw);
     let v: serde_json::Value = serde_json::from_str(&r.to_json()).expect("json");
@@ -220,9 +221,15 @@ fn many_channel_runs_report_posts_and_their_round_trips() {
         (39_900..=40_100).contains(&rt["max"].as_u64().expect("max")),
         "{rt}"
     );
-    assert!(r
-        .to_table()
-        .contains("posts          channels 2  1 items/POST  2 POSTs/message"));
+    let answered = &p["post_answered_us"];
+    assert_eq!(answered["count"], 4);
+    assert!(
+        (38_900..=39_100).contains(&answered["max"].as_u64().expect("max")),
+        "{answered}"
+    );
+    let table = r.to_table();
+    assert!(table.contains("posts          channels 2  1 items/POST  2 POSTs/message"));
+    assert!(table.contains("  answered µs p50 "), "{table}");
     assert_eq!(
         r.to_markdown_row().matches('|').count(),
         20,

@@ -107,7 +107,7 @@ pub(crate) fn run(job: PublishJob, start: Instant, stop: &AtomicBool) -> Publish
 fn publish_with_retries(publisher: &mut Publisher, body: &[u8], log: &mut PublishLog) -> bool {
     for attempt in 1..=ATTEMPTS_MAX {
         match publisher.publish(body) {
-            Ok(()) => return true,
+            Ok(_) => return true,
             Err(e) => {
                 log.retries += 1;
                 log.first_error.get_or_insert(e);
@@ -142,7 +142,7 @@ pub(crate) fn flood(publish: SocketAddrV4, until: Instant, stop: &AtomicBool) ->
         }
         std::thread::sleep(due.saturating_duration_since(Instant::now()));
         match publisher.publish(&body) {
-            Ok(()) => items += 1,
+            Ok(_) => items += 1,
             Err(_) => errors += 1,
         }
     }
