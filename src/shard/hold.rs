@@ -320,30 +320,43 @@ fn queue_and_flush(ctx: &ShardContext, guard: &HeldGuard, bytes: Bytes) {
     }
 }
 
-/// Holds a long-poll until an `http-response` item arrives or `timeout` passes, then writes
-/// the published response (merged into `original`) or `original` itself, without its body
-/// when `with_body` is false (a `HEAD`). `adopt` is the registration kept from the replay
-/// that produced this hold, if any. With `cross`, the answer gets CORS fields or its JSONP
-/// wrap, as Pushpin's handler gives them (`cross_origin::finish_held`).
-#[allow(clippy::too_many_arguments)]
+/// A long-poll to hold: what it waits on, and the answer it writes.
+#[derive(Debug)]
+pub struct ResponseHold<'a> {
+    /// The origin's answer: written as it is at the timeout, or merged with the published
+    /// response that ends the hold.
+    pub original: &'a ClientResponse,
+    /// The channels the hold subscribes to.
+    pub channels: &'a [ChannelSub],
+    /// How long to wait for a published response before answering with `original`.
+    pub timeout: Duration,
+    /// The request's HTTP version, which the answer is written in.
+    pub version: Version,
+    /// Whether the connection stays open after the answer.
+    pub keep_alive: bool,
+    /// False for a `HEAD`: the answer goes without its body.
+    pub with_body: bool,
+    /// CORS fields or a JSONP wrap for the answer, as Pushpin's handler gives them
+    /// (`cross_origin::finish_held`).
+    pub cross: Option<&'a CrossOrigin>,
+}
+
+/// Holds a long-poll until an `http-response` item arrives or `hold.timeout` passes, then
+/// writes the published response (merged into `hold.original`) or `hold.original` itself.
+/// `adopt` is the registration kept from the replay that produced this hold, if any.
 pub async fn hold_response(
     ctx: &Rc<ShardContext>,
     conn: &mut Conn,
-    original: &ClientResponse,
-    channels: &[ChannelSub],
-    timeout: Duration,
-    version: Version,
-    keep_alive: bool,
-    with_body: bool,
+    hold: ResponseHold<'_>,
     filters: Option<Box<SubscriberFilters>>,
     adopt: Option<HeldGuard>,
-    cross: Option<&CrossOrigin>,
 ) -> HoldEnd {
     conn.shrink();
     let _ = conn.set_read_timeout(None);
-    let guard = register_response_hold(ctx, conn, channels, filters, adopt);
+    let guard = register_response_hold(ctx, conn, hold.channels, filters, adopt);
     ctx.counters.held_responses.add(1);
-    let waited = wait_for_response(ctx, conn, &guard, original, Instant::now() + timeout).await;
+    let deadline = Instant::now() + hold.timeout;
+    let waited = wait_for_response(ctx, conn, &guard, hold.original, deadline).await;
     ctx.counters.held_responses.add(-1);
     let _ = conn.set_read_timeout(Some(ctx.config.client_idle_timeout));
     let response = match waited {
@@ -352,13 +365,14 @@ pub async fn hold_response(
         ResponseWait::Answer(response) => response,
     };
     drop(guard);
-    let response = match cross {
+    let response = match hold.cross {
         Some(cross) => finish_held(cross, response),
         None => response,
     };
-    let bytes = crate::reply::encode_response(&response, version, keep_alive, with_body);
+    let bytes =
+        crate::reply::encode_response(&response, hold.version, hold.keep_alive, hold.with_body);
     match conn.write_all(&bytes).await {
-        Ok(()) if keep_alive => HoldEnd::Complete,
+        Ok(()) if hold.keep_alive => HoldEnd::Complete,
         Ok(()) => HoldEnd::Close,
         Err(_) => HoldEnd::Gone,
     }

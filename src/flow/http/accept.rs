@@ -21,7 +21,7 @@ use crate::http::{ClientRequest, Next};
 use crate::netio::Conn;
 use crate::origin::response::GripAnswer;
 use crate::reply::{encode_response, stream_start, ORIGIN_ERROR_TEXT};
-use crate::shard::hold::{hold_response, HoldEnd, StreamHold};
+use crate::shard::hold::{hold_response, HoldEnd, ResponseHold, StreamHold};
 use crate::shard::{HeldGuard, ShardContext};
 use bytes::Bytes;
 use std::rc::Rc;
@@ -164,20 +164,16 @@ async fn accept_once(
             {
                 return Accepted::Stale(last_ids);
             }
-            hold_response(
-                ctx,
-                conn,
-                &instruction.response,
-                &instruction.channels,
-                instruction.timeout,
-                req.head.version,
-                req.keep_alive,
-                !is_head,
-                filters,
-                kept,
-                req.cross_origin.as_deref(),
-            )
-            .await
+            let hold = ResponseHold {
+                original: &instruction.response,
+                channels: &instruction.channels,
+                timeout: instruction.timeout,
+                version: req.head.version,
+                keep_alive: req.keep_alive,
+                with_body: !is_head,
+                cross: req.cross_origin.as_deref(),
+            };
+            hold_response(ctx, conn, hold, filters, kept).await
         }
     };
     match end {
