@@ -332,16 +332,23 @@ pub const WS_ORIGIN_PAUSE_RECHECK: Duration = Duration::from_millis(50);
 pub const REJECTION_BODY_BYTES_MAX: usize = 100_000;
 /// io_uring buffer memory per executor; ringpin does no file DMA, so keep it small.
 pub const EXECUTOR_IO_MEMORY_BYTES: usize = 512 * 1024;
-/// Entries of each of a shard executor's io_uring rings (glommio's default is 128).
+/// Entries of each of a shard executor's io_uring rings when ringpin may lock all the memory
+/// it wants (CAP_IPC_LOCK, or an unlimited RLIMIT_MEMLOCK); glommio's default is 128.
 ///
 /// Why so many: every held socket keeps an operation armed in the kernel (its read), which
 /// io_uring files in a cancel hash of `2^clamp(log2(CQ entries) - 5, 1, 8)` buckets. Each time
 /// the executor parks and wakes it cancels its sleep timer, and that cancel walks one bucket.
-/// At 128 entries (8 buckets) and 5,000 held streams a shard spent a fifth to a third of its time in that
-/// walk (`io_poll_find`) under sustained publishing; 4,096 entries give the largest table, 256
-/// buckets, and the walk fell to under 1% (results/2026-12-07-floor-channels-epyc2c). The
-/// rings cost about 1 MB per shard, fixed, not per connection.
+/// At 128 entries (8 buckets) and 5,000 held streams a shard spent a fifth to a third of its
+/// time in that walk (`io_poll_find`) under sustained publishing; 4,096 entries give the
+/// largest table, 256 buckets, and the walk fell to about 1% of ringpin's CPU
+/// (results/2026-12-07-floor-channels-epyc2c).
+///
+/// Why only then: Linux 6.x charges ring memory to RLIMIT_MEMLOCK, and with glommio's three
+/// rings per executor two shards of 4,096 entries did not start under the usual 8 MiB.
 pub const SHARD_RING_DEPTH: usize = 4096;
+/// Entries of each of a shard's io_uring rings under a finite RLIMIT_MEMLOCK without
+/// CAP_IPC_LOCK: glommio's default, which starts under the usual 8 MiB.
+pub const SHARD_RING_DEPTH_LIMITED: usize = 128;
 /// How long start-up waits for each executor to run its first task before giving up.
 pub const EXECUTOR_START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Items a long-poll keeps while its request is replayed: the first one that follows the

@@ -11,7 +11,9 @@ use crate::config::{
     check_reload, file_signature, load_routes, Config, FileSignature, RoutesSource, RoutesWatch,
 };
 use crate::control::{self, PublishService};
-use crate::limits::{EXECUTOR_IO_MEMORY_BYTES, EXECUTOR_START_TIMEOUT, SHARD_RING_DEPTH};
+use crate::limits::{
+    EXECUTOR_IO_MEMORY_BYTES, EXECUTOR_START_TIMEOUT, SHARD_RING_DEPTH, SHARD_RING_DEPTH_LIMITED,
+};
 use crate::limits::{
     LISTEN_BACKLOG, NOFILE_RESERVED_FDS, NOFILE_RESERVED_PER_SHARD_FDS, ORIGIN_FDS_SHARE_PERCENT,
     ROUTES_FILE_POLL_INTERVAL, ROUTES_FILE_SETTLE_TIME,
@@ -151,6 +153,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         shard_count,
         budget,
         tls: server_tls.as_ref(),
+        ring_depth: shard_ring_depth_logged(sys::memory_lock()),
     };
     let shards = spawn_shards(&config, &control, listen, router_tx)?;
     let router = spawn_router(
@@ -309,6 +312,33 @@ struct Listen<'a> {
     shard_count: usize,
     budget: FdBudget,
     tls: Option<&'a ServerTls>,
+    /// Entries of each of a shard's io_uring rings (`shard_ring_depth`).
+    ring_depth: usize,
+}
+
+/// `shard_ring_depth`, saying at start why the rings are shallow when they are.
+fn shard_ring_depth_logged(lock: sys::MemoryLock) -> usize {
+    let depth = shard_ring_depth(lock);
+    if depth != SHARD_RING_DEPTH {
+        let limit = lock.limit.unwrap_or(0) / 1024;
+        log::info!(
+            "RLIMIT_MEMLOCK={limit} KiB without CAP_IPC_LOCK: shards use io_uring rings of \
+             {depth} entries; unlimited (LimitMEMLOCK=infinity) they use {SHARD_RING_DEPTH}, \
+             which parks and wakes faster with many held connections"
+        );
+    }
+    depth
+}
+
+/// The shards' io_uring ring depth: `SHARD_RING_DEPTH` when ringpin may lock what it wants,
+/// else glommio's default. Linux charges ring memory to RLIMIT_MEMLOCK, and a shard that
+/// cannot build its rings does not start, so a finite limit gets the rings that fit it.
+fn shard_ring_depth(lock: sys::MemoryLock) -> usize {
+    if lock.has_ipc_lock || lock.limit.is_none() {
+        SHARD_RING_DEPTH
+    } else {
+        SHARD_RING_DEPTH_LIMITED
+    }
 }
 
 /// Binds one shard's listeners: each `--listen` address, then each TLS one with its rustls
@@ -344,6 +374,7 @@ fn spawn_shards(
         shard_count,
         budget,
         tls,
+        ring_depth,
     } = listen;
     let mut shards = Shards {
         handles: Vec::new(),
@@ -372,7 +403,7 @@ fn spawn_shards(
         let handle = LocalExecutorBuilder::new(placement)
             .name(&name)
             .io_memory(EXECUTOR_IO_MEMORY_BYTES)
-            .ring_depth(SHARD_RING_DEPTH)
+            .ring_depth(ring_depth)
             .spawn(move || async move {
                 let _ = started.send(());
                 let id = ShardId(index as u16);
@@ -584,7 +615,22 @@ fn reload_certificates(config: &Config, tls: &ServerTls) {
 
 #[cfg(test)]
 mod tests {
-    use super::{fd_budget, FdBudget};
+    use super::{fd_budget, shard_ring_depth, sys::MemoryLock, FdBudget};
+    use crate::limits::{SHARD_RING_DEPTH, SHARD_RING_DEPTH_LIMITED};
+
+    #[test]
+    fn deep_rings_only_where_locked_memory_is_unlimited() {
+        let depth = |has_ipc_lock, limit| {
+            shard_ring_depth(MemoryLock {
+                has_ipc_lock,
+                limit,
+            })
+        };
+        assert_eq!(depth(true, Some(8 << 20)), SHARD_RING_DEPTH);
+        assert_eq!(depth(false, None), SHARD_RING_DEPTH);
+        assert_eq!(depth(false, Some(8 << 20)), SHARD_RING_DEPTH_LIMITED);
+        assert_eq!(depth(false, Some(u64::MAX - 1)), SHARD_RING_DEPTH_LIMITED);
+    }
 
     #[test]
     fn clients_origins_and_reserves_never_add_up_to_more_than_the_limit() {

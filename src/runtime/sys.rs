@@ -123,6 +123,44 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
     Ok(limit.rlim_cur)
 }
 
+/// How much memory this process may lock, which io_uring charges its rings to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoryLock {
+    /// CAP_IPC_LOCK is effective: no limit applies.
+    pub has_ipc_lock: bool,
+    /// The soft RLIMIT_MEMLOCK in bytes; `None` when it is unlimited.
+    pub limit: Option<u64>,
+}
+
+/// Reads CAP_IPC_LOCK from `/proc/self/status` and RLIMIT_MEMLOCK. A value that cannot be
+/// read counts as limited: the caller then takes the choice that needs the least.
+pub fn memory_lock() -> MemoryLock {
+    // CAP_IPC_LOCK is capability 14 (linux/capability.h); CapEff is the effective set in hex.
+    let ipc_lock_bit = 1u64 << 14;
+    let has_ipc_lock = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:"))?;
+            u64::from_str_radix(hex.trim(), 16).ok()
+        })
+        .is_some_and(|caps| caps & ipc_lock_bit != 0);
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid out-pointer for the call.
+    let read = unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut limit) } == 0;
+    let limit = match (read, limit.rlim_cur) {
+        (true, libc::RLIM_INFINITY) => None,
+        (true, bytes) => Some(bytes),
+        (false, _) => Some(0),
+    };
+    MemoryLock {
+        has_ipc_lock,
+        limit,
+    }
+}
+
 /// The signals the signal thread waits for.
 pub const HANDLED_SIGNALS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 
