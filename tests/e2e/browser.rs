@@ -115,6 +115,16 @@ impl DjangoPage {
         assert_eq!(response.status, 200, "{}", response.body_text());
     }
 
+    /// Stores event `text` in Django without publishing it (`/store/`): only a client that
+    /// resumes with `Last-Event-ID` can get it.
+    fn store(&self, text: &str) {
+        let response = get(
+            self.django.addr,
+            &format!("/store/?channel=test&text={text}"),
+        );
+        assert_eq!(response.status, 200, "{}", response.body_text());
+    }
+
     fn count(&self, kind: &str) -> usize {
         let kind = json!(kind);
         self.reports.iter().filter(|r| r["type"] == kind).count()
@@ -206,15 +216,16 @@ fn an_eventsource_resumes_with_last_event_id_after_ringpin_restarts_and_misses_n
     page.send("one");
     page.wait_messages(1);
 
-    // SIGTERM drains: the stream ends with its last chunk. The new ringpin listens where
-    // the browser and Django knew the old one.
+    // SIGTERM drains: the stream ends with its last chunk. While no ringpin runs, two events
+    // are stored and not published, so the page can get them only by resuming with
+    // Last-Event-ID. The new ringpin listens where the browser and Django knew the old one.
     let ports = page.proxy.ports();
     page.proxy.signal(libc::SIGTERM);
     let status = page.proxy.wait_exit(Instant::now() + EXIT_TIMEOUT);
     assert!(status.success(), "ringpin's drain exits 0: {status}");
+    page.store("two");
+    page.store("three");
     page.proxy = Proxy::start_at(ports, django_args(page.django.addr.port()));
-    page.send("two");
-    page.send("three");
     page.wait_opens(2);
     page.wait_messages(3);
     wait_subscribed(&page.proxy, 2);

@@ -247,6 +247,15 @@ fn item_fields_and_both_format_placements() {
 }
 
 #[test]
+fn an_empty_channel_name_is_a_channel_as_in_pushpin() {
+    // Pushpin reads `channel` with `getString` (handler/publishitem.cpp), which checks the
+    // type and not the length, so `""` is a channel like any other.
+    let item = ok(r#"{"channel": "", "formats": {"http-stream": {"content": "x"}}}"#);
+    assert_eq!(item.channel, "");
+    assert!(one(r#"{"channel": 5, "formats": {"http-stream": {"content": "x"}}}"#).is_err());
+}
+
+#[test]
 fn http_stream_actions_and_content() {
     let hs = |fields: &str| {
         ok(&with_formats(&format!(

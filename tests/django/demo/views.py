@@ -1,10 +1,12 @@
 """Views the tests call on Django directly (not through ringpin) to publish and to kick, and the
 page a browser loads through ringpin (tests/e2e/browser.rs)."""
+import json
 from pathlib import Path
 
 from django.http import HttpResponse
 from django_eventstream import send_event
 from django_eventstream.eventstream import channel_permission_changed
+from django_eventstream.utils import get_storage
 
 from .channels import DENIED
 
@@ -14,6 +16,14 @@ def send(request):
     channel = request.GET["channel"]
     send_event(channel, "message", {"text": request.GET["text"]}, async_publish=False)
     return HttpResponse("sent\n", content_type="text/plain")
+
+
+def store(request):
+    """GET /store/?channel=C&text=T: an event stored as /send/ stores it, but not published, as if
+    its publish had been lost: a client gets it only by resuming with Last-Event-ID."""
+    channel = request.GET["channel"]
+    get_storage().append_event(channel, "message", json.dumps({"text": request.GET["text"]}))
+    return HttpResponse("stored\n", content_type="text/plain")
 
 
 def kick(request):
