@@ -29,11 +29,12 @@
 //! not take are kept in a small per-connection pending buffer and finished on EPOLLOUT.
 //!
 //! It speaks just enough of ringpin's contract for the coordinator to drive it unchanged: a
-//! GET on `--listen` with `?channel=C` subscribes to C; `POST /publish/` on `--publish-listen` takes Pushpin's JSON and
-//! answers `Published`; `GET /metrics` reports `ringpin_subscriptions`; `GET /pid` answers the
-//! process id so the coordinator can read its CPU time from /proc. One thread, level-triggered
-//! epoll, an SO_REUSEPORT listener, so several processes share one client port past the
-//! per-process descriptor limit (DESIGN §3). SIGTERM or SIGINT stops it.
+//! GET on `--listen` with `?channel=C` subscribes to C; `POST /publish/` on
+//! `--publish-listen` takes Pushpin's JSON and answers `Published`; `GET /metrics` reports
+//! `ringpin_subscriptions`; `GET /pid` answers the process id so the coordinator can read its
+//! CPU time from /proc. One thread, level-triggered epoll, an SO_REUSEPORT listener, so
+//! several processes share one client port past the per-process descriptor limit (DESIGN §3).
+//! SIGTERM or SIGINT stops it.
 //!
 //! Owns: the listeners, the signalfd, every connection, the counters.
 //! Must not: block, or let one slow subscriber delay the next (the pending buffer absorbs it).

@@ -82,13 +82,22 @@ fn a_chain_of_next_links_a_b_c_is_one_concatenated_response() {
     assert!(features.contains("link:next"), "{features}");
 }
 
-#[test]
-fn a_stream_gap_fetches_the_next_link_with_grip_last_and_appends_its_body() {
-    let backend = Backend::start(|req| match req.path.as_str() {
-        "/next" => BackendResponse::stream_hold("g; prev-id=3", "recovered three\n")
-            .header("Grip-Link", "</next>; rel=next"),
-        _ => BackendResponse::stream_hold("g; prev-id=1", "start\n")
-            .header("Grip-Link", "</next>; rel=next"),
+/// A stream on `channel` that started at id 1 (body `start`) and has received item 2, through
+/// a ringpin that releases a waiting item after 100 ms and does not refresh a channel on its
+/// first subscription. The stream's `Grip-Link` is `/next`, where the origin answers
+/// `prev-id=NEXT_PREV_ID` with `next_body`.
+fn stream_at_two(
+    channel: &'static str,
+    next_prev_id: u32,
+    next_body: &'static str,
+) -> (Backend, Proxy, StreamClient) {
+    let backend = Backend::start(move |req| {
+        let (prev_id, body) = match req.path.as_str() {
+            "/next" => (next_prev_id, next_body),
+            _ => (1, "start\n"),
+        };
+        BackendResponse::stream_hold(&format!("{channel}; prev-id={prev_id}"), body)
+            .header("Grip-Link", "</next>; rel=next")
     });
     let args = [
         "--message-wait",
@@ -100,9 +109,14 @@ fn a_stream_gap_fetches_the_next_link_with_grip_last_and_appends_its_body() {
     let mut client = StreamClient::open(proxy.addr, "/stream");
     assert_eq!(client.read_until("start\n"), "start\n");
     wait_subscribed(&proxy, 1);
-
-    publish_ok(&proxy, &seq_item("g", "2", "1", "two\n"));
+    publish_ok(&proxy, &seq_item(channel, "2", "1", "two\n"));
     assert_eq!(client.read_until("two\n"), "two\n");
+    (backend, proxy, client)
+}
+
+#[test]
+fn a_stream_gap_fetches_the_next_link_with_grip_last_and_appends_its_body() {
+    let (backend, proxy, mut client) = stream_at_two("g", 3, "recovered three\n");
     // Id 3 is never published: 4 is released after message_wait and is a gap for the stream.
     publish_ok(&proxy, &seq_item("g", "4", "3", "four\n"));
 
@@ -256,24 +270,7 @@ fn a_client_that_leaves_during_a_slow_link_fetch_is_unsubscribed_at_once() {
 
 #[test]
 fn a_gap_answer_that_covers_the_waiting_item_delivers_it_once_and_fetches_once() {
-    let backend = Backend::start(|req| match req.path.as_str() {
-        "/next" => BackendResponse::stream_hold("cov; prev-id=4", "three\nfour\n")
-            .header("Grip-Link", "</next>; rel=next"),
-        _ => BackendResponse::stream_hold("cov; prev-id=1", "start\n")
-            .header("Grip-Link", "</next>; rel=next"),
-    });
-    let args = [
-        "--message-wait",
-        "100",
-        "--update-on-first-subscription",
-        "false",
-    ];
-    let proxy = Proxy::start(backend.port(), &args);
-    let mut client = StreamClient::open(proxy.addr, "/stream");
-    assert_eq!(client.read_until("start\n"), "start\n");
-    wait_subscribed(&proxy, 1);
-    publish_ok(&proxy, &seq_item("cov", "2", "1", "two\n"));
-    assert_eq!(client.read_until("two\n"), "two\n");
+    let (backend, proxy, mut client) = stream_at_two("cov", 4, "three\nfour\n");
 
     publish_ok(&proxy, &seq_item("cov", "4", "3", "four\n"));
     publish_ok(&proxy, &seq_item("cov", "5", "4", "five\n"));
