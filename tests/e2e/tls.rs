@@ -42,6 +42,22 @@ fn tls_proxy(backend: &Backend, ca: &TestCa, dir: &TempDir) -> (Proxy, SocketAdd
     })
 }
 
+/// A ringpin serving TLS as `localhost` (its certificate from `ca`, in `dir`) whose only route
+/// goes over TLS to `origin` on 127.0.0.1, trusting `ca` for the origin's certificate.
+fn start_tls_proxy_to_tls_origin(ca: &TestCa, dir: &TempDir, origin: u16) -> (Proxy, SocketAddr) {
+    std::fs::write(dir.path().join("ca.pem"), &ca.pem).expect("write CA");
+    ca.issue(&["localhost"]).write_as(dir.path(), "default");
+    let flags = [
+        "--origin-ca".to_string(),
+        dir.path().join("ca.pem").display().to_string(),
+        "--tls-dir".to_string(),
+        dir.path().display().to_string(),
+        "--route".to_string(),
+        format!("* 127.0.0.1:{origin},ssl"),
+    ];
+    start_tls_proxy(move |_| flags.to_vec())
+}
+
 #[test]
 fn a_plain_request_over_tls_is_proxied_and_the_origin_sees_x_forwarded_proto_https() {
     let backend = Backend::start(|req| BackendResponse::text(200, format!("path {}\n", req.path)));
@@ -385,27 +401,9 @@ fn a_stream_hold_from_an_https_origin_reaches_a_tls_client_with_publishes() {
             body.len()
         )
     });
-    std::fs::write(dir.path().join("ca.pem"), &ca.pem).expect("write CA");
-    let identity = ca.issue(&["localhost"]);
-    identity.write_as(dir.path(), "default");
-    let (ca_file, certs) = (
-        dir.path().join("ca.pem").display().to_string(),
-        dir.path().display().to_string(),
-    );
     // The origin's certificate names the Host the request carries (example.com), as
     // Pushpin checks it without trust_connect_host.
-    let route = format!("* 127.0.0.1:{origin},ssl");
-    let (proxy, tls_addr) = start_tls_proxy(move |_| {
-        let flags = [
-            "--origin-ca",
-            &ca_file,
-            "--tls-dir",
-            &certs,
-            "--route",
-            &route,
-        ];
-        flags.iter().map(|f| f.to_string()).collect()
-    });
+    let (proxy, tls_addr) = start_tls_proxy_to_tls_origin(&ca, &dir, origin);
     let mut client = StreamClient::open_on(connect(&ca, tls_addr, "localhost"), "/s", &[]);
     assert_eq!(client.head().status, 200, "{:?}", client.head());
     assert_eq!(client.read_until("start\n"), "start\n");
@@ -428,25 +426,7 @@ fn a_wss_client_reaches_a_wss_origin_through_the_passthrough() {
             }
         }
     });
-    std::fs::write(dir.path().join("ca.pem"), &ca.pem).expect("write CA");
-    let identity = ca.issue(&["localhost"]);
-    identity.write_as(dir.path(), "default");
-    let (ca_file, certs) = (
-        dir.path().join("ca.pem").display().to_string(),
-        dir.path().display().to_string(),
-    );
-    let route = format!("* 127.0.0.1:{origin},ssl");
-    let (_proxy, tls_addr) = start_tls_proxy(move |_| {
-        let flags = [
-            "--origin-ca",
-            &ca_file,
-            "--tls-dir",
-            &certs,
-            "--route",
-            &route,
-        ];
-        flags.iter().map(|f| f.to_string()).collect()
-    });
+    let (_proxy, tls_addr) = start_tls_proxy_to_tls_origin(&ca, &dir, origin);
     // wss_connect names localhost, which is also the Host the origin's certificate is checked
     // against.
     let mut ws = wss_connect(&ca, tls_addr, "/echo");
