@@ -47,7 +47,7 @@ mod wire;
 
 use channels::Channels;
 use conns::{Conn, Conns, Key, Role, WriteError, TOKEN_RESERVED_MIN};
-use delivery::{Delivery, Send, Tally, UringSender, BATCH_DEFAULT, BATCH_MAX};
+use delivery::{Delivery, Outgoing, Tally, UringSender, BATCH_DEFAULT, BATCH_MAX};
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -377,7 +377,7 @@ impl Server {
         let batches = self.channels.take_pending();
         let mut sends = Vec::with_capacity(SLICE);
         let mut subscribers = batches.iter().flat_map(|batch| {
-            batch.subscribers.iter().map(|&key| Send {
+            batch.subscribers.iter().map(|&key| Outgoing {
                 key,
                 chunks: &batch.chunks,
                 items: batch.items,

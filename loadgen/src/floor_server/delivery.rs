@@ -22,7 +22,7 @@ pub(super) const BATCH_MAX: usize = 32768;
 
 /// One buffer for one subscriber: `items` published items, encoded back to back.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Send<'a> {
+pub(super) struct Outgoing<'a> {
     pub key: Key,
     pub chunks: &'a [u8],
     pub items: u64,
@@ -44,7 +44,7 @@ pub(super) struct Tally {
 }
 
 impl Tally {
-    fn record(&mut self, send: &Send, result: Result<Written, WriteError>) {
+    fn record(&mut self, send: &Outgoing, result: Result<Written, WriteError>) {
         match result {
             Ok(Written::Whole) => self.whole += 1,
             Ok(Written::Partial) => self.partial += 1,
@@ -70,7 +70,7 @@ impl Delivery {
     /// sends to one socket are never in flight together.
     pub(super) fn deliver(
         &mut self,
-        sends: &[Send],
+        sends: &[Outgoing],
         conns: &mut Conns,
         epoll: &Epoll,
     ) -> io::Result<Tally> {
@@ -84,13 +84,13 @@ impl Delivery {
 }
 
 /// The subscriber a send is for, if it is still open.
-fn subscriber<'c>(conns: &'c mut Conns, send: &Send) -> Option<&'c mut Conn> {
+fn subscriber<'c>(conns: &'c mut Conns, send: &Outgoing) -> Option<&'c mut Conn> {
     conns
         .get_mut(send.key)
         .filter(|conn| conn.role == Role::Subscriber)
 }
 
-fn deliver_send(sends: &[Send], conns: &mut Conns, epoll: &Epoll, tally: &mut Tally) {
+fn deliver_send(sends: &[Outgoing], conns: &mut Conns, epoll: &Epoll, tally: &mut Tally) {
     for send in sends {
         if let Some(conn) = subscriber(conns, send) {
             tally.record(send, conn.write(send.chunks, epoll, send.key));
@@ -134,7 +134,7 @@ impl UringSender {
 
     fn deliver(
         &mut self,
-        sends: &[Send],
+        sends: &[Outgoing],
         conns: &mut Conns,
         epoll: &Epoll,
         tally: &mut Tally,
@@ -170,7 +170,7 @@ impl UringSender {
     /// Submits what is queued and reaps until no send is in flight.
     fn complete(
         &mut self,
-        sends: &[Send],
+        sends: &[Outgoing],
         conns: &mut Conns,
         epoll: &Epoll,
         tally: &mut Tally,
